@@ -1,0 +1,83 @@
+"""The FastAPI application: ``create_app(settings)`` builds it from explicit settings.
+
+Building the app opens the database and migrates it to the newest schema, so a fresh data
+directory works at once. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from sections.registry import Registry, load_registry
+from service.api.routes import health, sections_api
+from service.db.engine import make_engine, migrate
+from service.errors import QingliuError
+from service.settings import Settings
+from service.web import views
+
+__all__ = ["create_app"]
+
+API_DESCRIPTION = """\
+清流（Qingliu）：衡水市地表水断面水质与生态补偿服务的接口。
+
+Water-section quality and ecological-compensation service for Hengshui, Hebei.
+Times are ISO 8601 with offset; concentrations in mg/L unless the parameter says otherwise.
+"""
+
+
+def create_app(settings: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
+    """Build the web application.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Defaults to :meth:`Settings.from_env`.
+    registry : Registry, optional
+        Defaults to the file of ``settings.sections`` or the bundled registry.
+    """
+    settings = settings or Settings.from_env()
+    registry = registry or load_registry(settings.sections)
+    engine = make_engine(settings)
+    migrate(engine)
+
+    app = FastAPI(
+        title="清流 Qingliu",
+        description=API_DESCRIPTION,
+        version="0.1.0",
+        openapi_tags=[
+            {"name": "service", "description": "服务状态 / service health"},
+            {"name": "sections", "description": "断面名录 / the section registry"},
+        ],
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.engine = engine
+
+    app.include_router(health.router)
+    app.include_router(sections_api.router)
+    app.include_router(views.router)
+
+    @app.exception_handler(QingliuError)
+    async def _qingliu_error(_request: Request, exc: QingliuError) -> JSONResponse:
+        return JSONResponse(
+            status_code=400, content={"ok": False, "error": str(exc), "status": 400}
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith(("/api/", "/healthz")):
+            return JSONResponse(
+                status_code=exc.status_code,
+                content={"ok": False, "error": str(exc.detail), "status": exc.status_code},
+            )
+        return HTMLResponse(
+            f"<!doctype html><meta charset='utf-8'><title>{exc.status_code}</title>"
+            f"<p>{exc.status_code}：{escape(str(exc.detail))}</p><p><a href='/'>返回首页</a></p>",
+            status_code=exc.status_code,
+        )
+
+    return app

@@ -1,0 +1,200 @@
+"""The ``qingliu`` command line (Typer). Commands only translate options and call the service."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sections.errors import SectionsError
+from sections.registry import Registry, load_registry
+from service.errors import QingliuError
+from service.settings import Settings
+from service.time import beijing_today
+from service.web.contexts import LEVEL_ZH, WATER_BODY_ZH
+
+app = typer.Typer(
+    name="qingliu",
+    help="清流 Qingliu：衡水市地表水断面水质与生态补偿服务。Water-section quality and "
+    "ecological compensation for Hengshui.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+@dataclass
+class _State:
+    sections_file: Path | None = None
+
+    def settings(self) -> Settings:
+        return Settings.from_env(sections=self.sections_file)
+
+    def registry(self, settings: Settings | None = None) -> Registry:
+        return load_registry((settings or self.settings()).sections)
+
+
+def _fail(message: str) -> NoReturn:
+    Console(stderr=True).print(f"[bold red]错误 / error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    sections: Annotated[
+        Path | None,
+        typer.Option(
+            "--sections",
+            help="断面名录文件（TOML），替换内置名录。Registry file replacing the bundled one.",
+            envvar="QINGLIU_SECTIONS",
+        ),
+    ] = None,
+) -> None:
+    """清流 Qingliu."""
+    ctx.obj = _State(sections_file=sections)
+
+
+@app.command("sections")
+def sections_command(ctx: typer.Context) -> None:
+    """列出断面名录。Print the section registry as a table."""
+    state: _State = ctx.obj
+    try:
+        registry = state.registry()
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    today = beijing_today()
+    table = Table(title=f"断面名录 / section registry ({registry.source})")
+    for header in ("id", "名称", "核实", "河流", "类型", "级别", "考核单位", "上游", "目标", "MN"):
+        table.add_column(header)
+    for section in registry.sections:
+        unit = registry.unit(section.assessed_unit).name if section.assessed_unit else "—"
+        table.add_row(
+            section.id,
+            section.name,
+            "是" if section.confirmed else "否 [A]",
+            section.river,
+            WATER_BODY_ZH[section.water_body],
+            LEVEL_ZH[section.level],
+            unit,
+            section.upstream or "—",
+            section.target_class(today).label,
+            section.station_mn or "—",
+        )
+    Console(width=200).print(table)
+    typer.echo(
+        f"{len(registry.units)} 个考核单位，{len(registry.assessed_sections())} 个考核断面，"
+        f"共 {len(registry)} 个断面。"
+    )
+
+
+@app.command("migrate")
+def migrate_command(ctx: typer.Context) -> None:
+    """把数据库升级到最新结构。Upgrade the database to the newest schema."""
+    from service.db.engine import current_revision, make_engine, migrate
+
+    state: _State = ctx.obj
+    try:
+        settings = state.settings()
+        engine = make_engine(settings)
+        migrate(engine)
+        revision = current_revision(engine)
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    url = engine.url.render_as_string(hide_password=True)
+    typer.echo(f"数据库已是最新结构 / database at revision {revision}: {url}")
+
+
+@app.command("demo")
+def demo_command(
+    ctx: typer.Context,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="完成后启动网页服务 / serve the web app")
+    ] = True,
+    host: Annotated[str, typer.Option(help="网页服务地址 / host to serve on")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="网页服务端口 / port to serve on")] = DEFAULT_PORT,
+    year: Annotated[
+        int | None, typer.Option(help="模拟年份，缺省为上一整年 / year to simulate")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="随机种子 / random seed (deterministic)")] = 2025,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="显示进度条 / show progress bars")
+    ] = True,
+) -> None:
+    """生成一年模拟数据、入库、运行作业并启动网页服务。Seed a synthetic year and serve the app."""
+    from service.db.engine import make_engine, migrate
+    from service.demo.run import default_demo_year, seed_demo
+
+    state: _State = ctx.obj
+    try:
+        settings = state.settings()
+        registry = state.registry(settings)
+        engine = make_engine(settings)
+        migrate(engine)
+        the_year = year if year is not None else default_demo_year(beijing_today())
+        typer.echo(
+            f"数据库 / database: {engine.url.render_as_string(hide_password=True)}\n"
+            f"模拟 {the_year} 年、{len(registry)} 个断面的自动站数据（种子 {seed}）…"
+        )
+        summary = seed_demo(
+            engine=engine, registry=registry, year=the_year, seed=seed, show_progress=progress
+        )
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    share = summary.flagged / summary.observations if summary.observations else 0.0
+    typer.echo(
+        "\n演示数据已就绪 / demo ready:\n"
+        f"  年份 year            {summary.year}\n"
+        f"  断面 sections        {summary.sections}\n"
+        f"  观测值 observations  {summary.observations:,}\n"
+        f"  带标记 flagged       {summary.flagged:,} ({share:.1%})\n"
+        f"  断流/结冰月 months    {summary.statuses}\n"
+        f"  时间 span (UTC)      {summary.first:%Y-%m-%d %H:%M} – {summary.last:%Y-%m-%d %H:%M}"
+    )
+    if serve:
+        _serve(settings, registry, host=host, port=port)
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="监听地址 / host")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="端口 / port")] = DEFAULT_PORT,
+) -> None:
+    """启动网页服务与接口。Serve the web app and API."""
+    state: _State = ctx.obj
+    try:
+        settings = state.settings()
+        registry = state.registry(settings)
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    _serve(settings, registry, host=host, port=port)
+
+
+def _serve(settings: Settings, registry: Registry, *, host: str, port: int) -> None:
+    import uvicorn
+
+    from service.app import create_app
+
+    try:
+        application = create_app(settings, registry=registry)
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    typer.echo(f"网页 / web app: http://{host}:{port}/   接口文档 / API docs: http://{host}:{port}/docs")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Database: SQLModel tables, the engine and Alembic migrations, keyword-only queries."""

@@ -1,0 +1,77 @@
+"""Engine and migrations: ``make_engine(settings)`` and ``migrate(engine)``.
+
+Nothing is built at import time; the app and the CLI make their engine from explicit settings.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from service.errors import DatabaseError
+from service.settings import Settings
+
+__all__ = ["current_revision", "make_engine", "migrate", "migrations_config"]
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Create the engine for the configured database; creates the data directory for SQLite."""
+    url = settings.effective_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def migrations_config() -> Config:
+    """The Alembic configuration of Qingliu's migrations (shipped inside ``service``)."""
+    location = Path(str(resources.files("service").joinpath("migrations")))
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` (default: the newest schema).
+
+    Raises
+    ------
+    DatabaseError
+        When the database cannot be reached or a migration fails.
+    """
+    config = migrations_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except OperationalError as exc:
+        raise DatabaseError(
+            f"无法连接或迁移数据库 / cannot reach or migrate the database "
+            f"{engine.url.render_as_string(hide_password=True)}: {exc.orig}"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"数据库迁移失败 / migration failed: {exc}") from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+        return None if row is None else str(row[0])

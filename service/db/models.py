@@ -1,0 +1,76 @@
+"""SQLModel tables. Alembic (``service/migrations``) owns the schema; a test keeps both in step.
+
+Timestamps are stored in UTC with their zone (PostgreSQL ``timestamptz``; SQLite keeps UTC text).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = ["JobRun", "Observation", "SectionStatus", "utc_now"]
+
+
+def utc_now() -> dt.datetime:
+    """The current time in UTC, with its zone."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc_column(*, nullable: bool = False, index: bool = False) -> Column[dt.datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class Observation(SQLModel, table=True):
+    """One value of one parameter at one station and time, from one source.
+
+    Unique per (station, parameter, observed_at, source): a re-delivery is idempotent.
+    """
+
+    __tablename__ = "observation"
+    __table_args__ = (
+        UniqueConstraint("station", "parameter", "observed_at", "source", name="uq_observation"),
+        Index("ix_observation_section_time", "section_id", "observed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    station: str = Field(max_length=24, description="站点 MN（HJ 212）或来源内的站点标识")
+    section_id: str | None = Field(default=None, max_length=64, description="断面 id（名录）")
+    parameter: str = Field(max_length=16, description="参数键，如 nh3n")
+    observed_at: dt.datetime = Field(sa_column=_utc_column(), description="观测时间（UTC）")
+    value: float | None = Field(default=None, description="数值，单位见 unit；缺测为空")
+    unit: str = Field(max_length=16, description="单位，如 mg/L")
+    method: str | None = Field(default=None, max_length=64, description="分析方法")
+    station_flag: str | None = Field(default=None, max_length=2, description="站点数据标记 N/F/M…")
+    qc_flag: int | None = Field(default=None, description="QARTOD 质控标记 1/2/3/4/9")
+    processing_level: str = Field(default="raw", max_length=16, description="raw/checked/reviewed")
+    source: str = Field(max_length=16, description="来源：hj212、cnemc、manual、demo")
+    received_at: dt.datetime = Field(sa_column=_utc_column(), description="接收时间（UTC）")
+
+
+class SectionStatus(SQLModel, table=True):
+    """A month in which a section could not be assessed: no flow (断流), dry (无水), frozen (结冰)…"""
+
+    __tablename__ = "section_status"
+    __table_args__ = (UniqueConstraint("section_id", "month", "source", name="uq_section_status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    section_id: str = Field(max_length=64, index=True)
+    month: dt.date = Field(description="月份（当月 1 日）")
+    status: str = Field(max_length=16, description="no_flow / dry / frozen / excluded")
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    source: str = Field(max_length=16, description="来源：demo、manual…")
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a job (demo seeding, daily classification …), kept as a log."""
+
+    __tablename__ = "job_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=32, index=True)
+    started_at: dt.datetime = Field(sa_column=_utc_column())
+    finished_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    status: str = Field(default="running", max_length=16, description="running / ok / failed")
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))

@@ -1,0 +1,160 @@
+"""Keyword-only data access functions. Routes, jobs and the CLI call these, never raw SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, insert, select
+from sqlmodel import Session
+
+from service.db.models import JobRun, Observation, SectionStatus, utc_now
+
+__all__ = [
+    "count_observations",
+    "finish_job_run",
+    "insert_observations",
+    "insert_section_statuses",
+    "latest_job_runs",
+    "observation_span",
+    "parameter_counts",
+    "start_job_run",
+]
+
+_OBSERVATION_COLUMNS = ("station", "section_id", "parameter", "observed_at", "value", "unit",
+                        "station_flag", "source")  # fmt: skip
+_CHUNK = 20_000
+
+
+def insert_observations(
+    *,
+    engine: Engine,
+    frame: pd.DataFrame,
+    source: str,
+    received_at: dt.datetime | None = None,
+    replace_source: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Bulk-insert observations from a frame; returns the number of rows inserted.
+
+    ``frame`` has the columns ``station, section_id, parameter, observed_at (UTC), value, unit,
+    station_flag``; NaN values are stored as missing (NULL), never as 0. With ``replace_source``
+    the rows of this source for the same stations are deleted first (used by the demo, whose data
+    are regenerated as a whole).
+    """
+    received = received_at or utc_now()
+    table = Observation.__table__  # type: ignore[attr-defined]
+    records = frame.assign(source=source)[list(_OBSERVATION_COLUMNS)]
+    with engine.begin() as connection:
+        if replace_source:
+            stations = sorted(records["station"].unique())
+            connection.execute(
+                delete(table).where(table.c.source == source, table.c.station.in_(stations))
+            )
+        total = 0
+        for start in range(0, len(records), _CHUNK):
+            chunk = records.iloc[start : start + _CHUNK]
+            rows = _records(chunk, received)
+            connection.execute(insert(table), rows)
+            total += len(rows)
+            if progress is not None:
+                progress(len(rows))
+    return total
+
+
+def _records(chunk: pd.DataFrame, received: dt.datetime) -> list[dict[str, Any]]:
+    values = chunk["value"].astype("float64")
+    clean = chunk.assign(
+        value=values.astype(object).where(values.notna(), None),
+        observed_at=pd.Series(chunk["observed_at"].dt.to_pydatetime(), index=chunk.index),
+        received_at=received,
+    )
+    return clean.to_dict("records")  # type: ignore[return-value]
+
+
+def insert_section_statuses(*, engine: Engine, frame: pd.DataFrame, source: str) -> int:
+    """Store month statuses (no flow, frozen …) of sections; replaces this source's rows."""
+    table = SectionStatus.__table__  # type: ignore[attr-defined]
+    rows = [
+        {"section_id": r.section_id, "month": r.month, "status": r.status, "note": r.note,
+         "source": source}
+        for r in frame.itertuples(index=False)
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(delete(table).where(table.c.source == source))
+        if rows:
+            connection.execute(insert(table), rows)
+    return len(rows)
+
+
+def count_observations(*, engine: Engine, section_id: str | None = None) -> int:
+    """Number of stored observations, of one section or in all."""
+    query = select(func.count()).select_from(Observation)
+    if section_id is not None:
+        query = query.where(Observation.section_id == section_id)
+    with Session(engine) as session:
+        return int(session.exec(query).one()[0])  # type: ignore[call-overload]
+
+
+def parameter_counts(*, engine: Engine, section_id: str) -> dict[str, int]:
+    """Number of observations per parameter for a section."""
+    query = (
+        select(Observation.parameter, func.count())
+        .where(Observation.section_id == section_id)
+        .group_by(Observation.parameter)
+        .order_by(Observation.parameter)
+    )
+    with Session(engine) as session:
+        return {str(p): int(n) for p, n in session.exec(query).all()}  # type: ignore[call-overload]
+
+
+def observation_span(
+    *, engine: Engine, section_id: str
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """First and last observation time of a section (UTC), or (None, None)."""
+    query = select(func.min(Observation.observed_at), func.max(Observation.observed_at)).where(
+        Observation.section_id == section_id
+    )
+    with Session(engine) as session:
+        first, last = session.exec(query).one()  # type: ignore[call-overload]
+    return _as_utc(first), _as_utc(last)
+
+
+def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def start_job_run(*, engine: Engine, job: str, detail: str = "") -> int:
+    """Record the start of a job; returns the run id."""
+    with Session(engine) as session:
+        run = JobRun(job=job, started_at=utc_now(), detail=detail)
+        session.add(run)
+        session.commit()
+        session.refresh(run)
+        assert run.id is not None
+        return run.id
+
+
+def finish_job_run(*, engine: Engine, run_id: int, status: str, detail: str = "") -> None:
+    """Record the end of a job run with its status (``ok`` or ``failed``)."""
+    with Session(engine) as session:
+        run = session.get(JobRun, run_id)
+        if run is None:
+            raise KeyError(f"unknown job run {run_id}")
+        run.finished_at = utc_now()
+        run.status = status
+        run.detail = detail
+        session.add(run)
+        session.commit()
+
+
+def latest_job_runs(*, engine: Engine, limit: int = 10) -> list[Mapping[str, Any]]:
+    """The newest job runs, newest first."""
+    query = select(JobRun).order_by(JobRun.id.desc()).limit(limit)  # type: ignore[union-attr]
+    with Session(engine) as session:
+        return [run.model_dump() for run in session.exec(query).scalars()]  # type: ignore[call-overload]
+

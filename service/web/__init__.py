@@ -1,0 +1,1 @@
+"""Web pages: typed page contexts and the views that render them from ``templates/``."""

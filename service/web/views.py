@@ -1,0 +1,59 @@
+"""HTML views: each builds its typed context and renders one template."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from service.api.deps import EngineDep, RegistryDep
+from service.db import queries
+from service.time import BEIJING, beijing_today
+from service.web.contexts import SectionPageContext, SectionsPageContext, section_row
+from service.web.templates import template_environment
+
+router = APIRouter(include_in_schema=False)
+
+
+def render(template: str, context: object) -> HTMLResponse:
+    """Render a template with a context dataclass (its fields become template variables)."""
+    html = template_environment().get_template(template).render(
+        **{name: getattr(context, name) for name in asdict(context)}  # type: ignore[call-overload]
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/", response_class=HTMLResponse)
+def sections_page(request: Request, registry: RegistryDep, engine: EngineDep) -> HTMLResponse:
+    """首页：断面名录。"""
+    today = beijing_today()
+    context = SectionsPageContext(
+        title="断面名录",
+        registry_source=registry.source,
+        rows=tuple(section_row(registry, s, on=today) for s in registry.sections),
+        unit_count=len(registry.units),
+        assessed_count=len(registry.assessed_sections()),
+        observation_count=queries.count_observations(engine=engine),
+    )
+    return render("index.html", context)
+
+
+@router.get("/sections/{section_id}", response_class=HTMLResponse)
+def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> HTMLResponse:
+    """断面页。"""
+    try:
+        section = registry.section(section_id)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"未知断面 {section_id}") from None
+    first, last = queries.observation_span(engine=engine, section_id=section.id)
+    context = SectionPageContext(
+        title=section.name,
+        section=section_row(registry, section, on=beijing_today()),
+        targets=tuple(section.targets.items()),
+        standards=tuple(section.standards.items()),
+        parameter_counts=tuple(queries.parameter_counts(engine=engine, section_id=section.id).items()),
+        first_observation=first.astimezone(BEIJING) if first else None,
+        last_observation=last.astimezone(BEIJING) if last else None,
+    )
+    return render("sections/detail.html", context)

@@ -1,0 +1,156 @@
+"""Shared fixtures: databases (SQLite and a real PostgreSQL), the app, a live server, a browser."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from sections.registry import Registry, load_registry
+from service.app import create_app
+from service.settings import Settings
+from tests.pg_server import PostgresServer, start_postgres
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+_LOUD_SKIPS: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (real and reference data); tests skip only when the folder is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    """The bundled Hengshui registry."""
+    return load_registry()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run (started here, stopped at the end)."""
+    server = start_postgres()
+    if isinstance(server, str):
+        _LOUD_SKIPS.append(server)
+        pytest.skip(f"PostgreSQL unavailable: {server}")
+    yield server
+    server.stop()
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'qingliu.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"qingliu_test_{os.getpid()}_{next(_database_numbers)}"
+    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server.url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for a test: its own data directory and database."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[httpx.Client]:
+    """An HTTP client talking to the app served by a real uvicorn server on loopback."""
+    with live_server_for(create_app(settings)) as base_url, httpx.Client(
+        base_url=base_url, timeout=10
+    ) as http:
+        yield http
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the server runs in a thread
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class live_server_for:  # noqa: N801 - used as a context manager
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port."""
+
+    def __init__(self, app: object) -> None:
+        self.port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = _Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """A real headless Chromium driven by Playwright."""
+    executable = chromium_path()
+    if executable is None:
+        _LOUD_SKIPS.append("Chromium not installed: browser tests skipped")
+        pytest.skip("Chromium not installed (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for reason in dict.fromkeys(_LOUD_SKIPS):
+        terminalreporter.write_sep("!", "SKIPPED TESTS: " + reason, red=True, bold=True)
