@@ -6,6 +6,8 @@ directory works at once. Nothing is built at import time.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from html import escape
 
 from fastapi import FastAPI, Request
@@ -44,7 +46,13 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     engine = make_engine(settings)
     migrate(engine)
 
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="清流 Qingliu",
         description=API_DESCRIPTION,
         version="0.1.0",

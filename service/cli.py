@@ -43,7 +43,8 @@ class _State:
 
 
 def _fail(message: str) -> NoReturn:
-    Console(stderr=True).print(f"[bold red]错误 / error:[/] {message}", highlight=False)
+    console = Console(stderr=True, soft_wrap=True)
+    console.print(f"[bold red]错误 / error:[/] {message}", highlight=False)
     raise typer.Exit(code=2)
 
 

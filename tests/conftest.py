@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from sections.registry import Registry, load_registry
 from service.app import create_app
+from service.db.engine import make_engine
 from service.settings import Settings
 from tests.pg_server import PostgresServer, start_postgres
 
@@ -78,12 +79,22 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    """An engine on the test's database (not yet migrated); disposed after the test."""
+    made = make_engine(settings)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
 def client(settings: Settings) -> Iterator[httpx.Client]:
     """An HTTP client talking to the app served by a real uvicorn server on loopback."""
-    with live_server_for(create_app(settings)) as base_url, httpx.Client(
-        base_url=base_url, timeout=10
-    ) as http:
-        yield http
+    app = create_app(settings)
+    try:
+        with live_server_for(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
+            yield http
+    finally:
+        app.state.engine.dispose()
 
 
 class _Server(uvicorn.Server):

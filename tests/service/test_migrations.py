@@ -1,0 +1,65 @@
+"""Alembic owns the schema: an empty SQLite or PostgreSQL database upgrades to the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+from sqlmodel import SQLModel
+
+from service.db.engine import current_revision, make_engine, migrate, migrations_config
+from service.settings import Settings
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(migrations_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_empty_database_upgrades_to_head_and_matches_the_models(engine: Engine) -> None:
+    assert current_revision(engine) is None
+    migrate(engine)
+    assert current_revision(engine) == _head()
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == []
+    tables = set(inspect(engine).get_table_names())
+    assert {"observation", "section_status", "job_run", "alembic_version"} <= tables
+
+
+def test_migrating_twice_changes_nothing(engine: Engine) -> None:
+    migrate(engine)
+    migrate(engine)
+    assert current_revision(engine) == _head()
+
+
+def test_migrations_downgrade_to_empty_and_back(engine: Engine) -> None:
+    migrate(engine)
+    migrate_down(engine)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate(engine)
+    assert current_revision(engine) == _head()
+
+
+def migrate_down(engine: Engine) -> None:
+    config = migrations_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+
+
+def test_sqlite_default_lives_in_the_data_directory(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nested" / "data"
+    engine = make_engine(Settings(data_dir=data_dir))
+    try:
+        migrate(engine)
+        assert engine.dialect.name == "sqlite"
+    finally:
+        engine.dispose()
+    assert (data_dir / "qingliu.db").is_file()
