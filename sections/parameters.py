@@ -39,7 +39,8 @@ class Parameter:
     unit : str
         Canonical unit, e.g. ``"mg/L"``.
     kind : str
-        ``basic`` (the five basic station parameters and SD), ``chemistry``, ``metal`` or ``biology``.
+        ``basic`` (the five basic station parameters and SD), ``chemistry``, ``metal`` or
+        ``biology``.
     """
 
     key: str

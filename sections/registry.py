@@ -312,7 +312,9 @@ def _standards(raw: Mapping[str, Any], entry: str) -> Mapping[str, float]:
         where = f"standards.{key}"
         if key not in known:
             raise RegistryError(
-                f"未知参数 / unknown parameter (valid: {', '.join(known)})", entry=entry, field=where
+                f"未知参数 / unknown parameter (valid: {', '.join(known)})",
+                entry=entry,
+                field=where,
             )
         if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
             raise RegistryError(

@@ -15,7 +15,7 @@ from sections.errors import SectionsError
 from sections.registry import Registry, load_registry
 from service.errors import QingliuError
 from service.settings import Settings
-from service.time import beijing_today
+from service.time import BEIJING, beijing_today
 from service.web.contexts import LEVEL_ZH, WATER_BODY_ZH
 
 app = typer.Typer(
@@ -158,7 +158,8 @@ def demo_command(
         f"  观测值 observations  {summary.observations:,}\n"
         f"  带标记 flagged       {summary.flagged:,} ({share:.1%})\n"
         f"  断流/结冰月 months    {summary.statuses}\n"
-        f"  时间 span (UTC)      {summary.first:%Y-%m-%d %H:%M} – {summary.last:%Y-%m-%d %H:%M}"
+        f"  时间 span (北京时间)  {summary.first.astimezone(BEIJING):%Y-%m-%d %H:%M} – "
+        f"{summary.last.astimezone(BEIJING):%Y-%m-%d %H:%M}"
     )
     if serve:
         _serve(settings, registry, host=host, port=port)
@@ -189,7 +190,9 @@ def _serve(settings: Settings, registry: Registry, *, host: str, port: int) -> N
         application = create_app(settings, registry=registry)
     except (SectionsError, QingliuError) as exc:
         _fail(str(exc))
-    typer.echo(f"网页 / web app: http://{host}:{port}/   接口文档 / API docs: http://{host}:{port}/docs")
+    typer.echo(
+        f"网页 / web app: http://{host}:{port}/   接口文档 / API docs: http://{host}:{port}/docs"
+    )
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 

@@ -20,26 +20,30 @@ DEFAULT_DATA_DIR = Path("qingliu-data")
 SQLITE_FILE_NAME = "qingliu.db"
 
 
-def _setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
 class Settings:
     """Qingliu's settings; build with :meth:`from_env` or directly in tests."""
 
-    data_dir: Path = _setting(
-        DEFAULT_DATA_DIR,
-        "数据目录：SQLite 数据库与原始报文存放处。Data directory (SQLite file, raw archive).",
+    data_dir: Path = field(
+        default=DEFAULT_DATA_DIR,
+        metadata={
+            "help": "数据目录：SQLite 数据库与原始报文存放处。"
+            "Data directory (SQLite file, raw archive)."
+        },
     )
-    database_url: str | None = _setting(
-        None,
-        "数据库地址（SQLAlchemy URL），如 postgresql+psycopg://user:pw@host/db；"
-        "缺省为数据目录中的 SQLite 文件 qingliu.db。",
+    database_url: str | None = field(
+        default=None,
+        metadata={
+            "help": "数据库地址（SQLAlchemy URL），如 postgresql+psycopg://user:pw@host/db；"
+            "缺省为数据目录中的 SQLite 文件 qingliu.db。"
+        },
     )
-    sections: Path | None = _setting(
-        None,
-        "断面名录文件（TOML）；缺省为内置的衡水名录。Registry file replacing the bundled one.",
+    sections: Path | None = field(
+        default=None,
+        metadata={
+            "help": "断面名录文件（TOML）；缺省为内置的衡水名录。"
+            "Registry file replacing the bundled one."
+        },
     )
 
     @classmethod

@@ -108,7 +108,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class live_server_for:  # noqa: N801 - used as a context manager
+class live_server_for:
     """Serve an ASGI app with uvicorn in a thread on a free loopback port."""
 
     def __init__(self, app: object) -> None:

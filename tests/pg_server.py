@@ -32,8 +32,8 @@ class PostgresServer:
         if self.data_dir is None or self.bin_dir is None:
             return
         subprocess.run(
-            [*_as_user(self.run_as), str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir / "data"),
-             "-m", "immediate", "-w", "stop"],
+            [*_as_user(self.run_as), str(self.bin_dir / "pg_ctl"), "-D",
+             str(self.data_dir / "data"), "-m", "immediate", "-w", "stop"],
             check=False, capture_output=True, timeout=60,
         )  # fmt: skip
         shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -103,5 +103,6 @@ def start_postgres() -> PostgresServer | str:
         log = base / "server.log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         server.stop()
-        return f"could not start PostgreSQL from {bin_dir}: {exc} {detail.decode(errors='replace')} {tail}"
+        reason = detail.decode(errors="replace")
+        return f"could not start PostgreSQL from {bin_dir}: {exc} {reason} {tail}"
     return server

@@ -50,7 +50,7 @@ class Observation(SQLModel, table=True):
 
 
 class SectionStatus(SQLModel, table=True):
-    """A month in which a section could not be assessed: no flow (断流), dry (无水), frozen (结冰)…"""
+    """A month in which a section could not be assessed: no flow (断流), dry (无水), frozen…"""
 
     __tablename__ = "section_status"
     __table_args__ = (UniqueConstraint("section_id", "month", "source", name="uq_section_status"),)

@@ -39,7 +39,12 @@ def default_demo_year(today: dt.date) -> int:
 
 
 def seed_demo(
-    *, engine: Engine, registry: Registry, year: int, seed: int = DEMO_SEED, show_progress: bool = True
+    *,
+    engine: Engine,
+    registry: Registry,
+    year: int,
+    seed: int = DEMO_SEED,
+    show_progress: bool = True,
 ) -> DemoSummary:
     """Generate the synthetic year and store it (replacing earlier demo data of those stations)."""
     run_id = queries.start_job_run(

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from sections.classes import WaterClass
 from sections.registry import Registry, Section
 
-__all__ = ["SectionPageContext", "SectionRow", "SectionsPageContext", "section_row"]
+__all__ = [
+    "ParameterCount",
+    "SectionPageContext",
+    "SectionRow",
+    "SectionsPageContext",
+    "section_row",
+]
 
 WATER_BODY_ZH = {"river": "河流", "lake": "湖库"}
 LEVEL_ZH = {"national": "国考", "provincial": "省考", "city": "市考", "reference": "对照"}
@@ -46,6 +52,16 @@ class SectionsPageContext:
 
 
 @dataclass(frozen=True)
+class ParameterCount:
+    """How many observations of one parameter a section has."""
+
+    key: str = field(metadata={"help": "参数键"})
+    name_zh: str = field(metadata={"help": "参数名称"})
+    unit: str = field(metadata={"help": "单位"})
+    count: int = field(metadata={"help": "观测值数量"})
+
+
+@dataclass(frozen=True)
 class SectionPageContext:
     """One section's page."""
 
@@ -53,7 +69,7 @@ class SectionPageContext:
     section: SectionRow = field(metadata={"help": "断面"})
     targets: tuple[tuple[int, WaterClass], ...] = field(metadata={"help": "目标类别（起始年份）"})
     standards: tuple[tuple[str, float], ...] = field(metadata={"help": "单独标准 mg/L"})
-    parameter_counts: tuple[tuple[str, int], ...] = field(metadata={"help": "各参数观测数"})
+    parameter_counts: tuple[ParameterCount, ...] = field(metadata={"help": "各参数观测数"})
     first_observation: dt.datetime | None = field(metadata={"help": "最早观测"})
     last_observation: dt.datetime | None = field(metadata={"help": "最新观测"})
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from sections.parameters import parameter
 from service.api.deps import EngineDep, RegistryDep
 from service.db import queries
 from service.time import BEIJING, beijing_today
-from service.web.contexts import SectionPageContext, SectionsPageContext, section_row
+from service.web.contexts import (
+    ParameterCount,
+    SectionPageContext,
+    SectionsPageContext,
+    section_row,
+)
 from service.web.templates import template_environment
 
 router = APIRouter(include_in_schema=False)
@@ -18,9 +24,8 @@ router = APIRouter(include_in_schema=False)
 
 def render(template: str, context: object) -> HTMLResponse:
     """Render a template with a context dataclass (its fields become template variables)."""
-    html = template_environment().get_template(template).render(
-        **{name: getattr(context, name) for name in asdict(context)}  # type: ignore[call-overload]
-    )
+    variables = {f.name: getattr(context, f.name) for f in fields(context)}  # type: ignore[arg-type]
+    html = template_environment().get_template(template).render(**variables)
     return HTMLResponse(html)
 
 
@@ -47,12 +52,16 @@ def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> H
     except KeyError:
         raise HTTPException(status_code=404, detail=f"未知断面 {section_id}") from None
     first, last = queries.observation_span(engine=engine, section_id=section.id)
+    counts = queries.parameter_counts(engine=engine, section_id=section.id)
     context = SectionPageContext(
         title=section.name,
         section=section_row(registry, section, on=beijing_today()),
         targets=tuple(section.targets.items()),
         standards=tuple(section.standards.items()),
-        parameter_counts=tuple(queries.parameter_counts(engine=engine, section_id=section.id).items()),
+        parameter_counts=tuple(
+            ParameterCount(key, parameter(key).name_zh, parameter(key).unit, count)
+            for key, count in counts.items()
+        ),
         first_observation=first.astimezone(BEIJING) if first else None,
         last_observation=last.astimezone(BEIJING) if last else None,
     )

@@ -217,14 +217,14 @@ def test_duplicate_section_id_is_refused() -> None:
 
 
 def test_duplicate_station_mn_is_refused() -> None:
-    up = UP.replace('lon = 115.5', 'station_mn = "HS131100ABC0001"\nlon = 115.5')
+    up = UP.replace("lon = 115.5", 'station_mn = "HS131100ABC0001"\nlon = 115.5')
     with pytest.raises(RegistryError) as caught:
         parse_registry(_document(up=up))
     assert (caught.value.entry, caught.value.field) == ("sections[1] (down)", "station_mn")
 
 
 def test_upstream_cycle_is_refused() -> None:
-    up = UP.replace('lon = 115.5', 'upstream = "down"\nlon = 115.5')
+    up = UP.replace("lon = 115.5", 'upstream = "down"\nlon = 115.5')
     with pytest.raises(RegistryError) as caught:
         parse_registry(_document(up=up))
     assert caught.value.field == "upstream"

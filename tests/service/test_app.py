@@ -36,11 +36,15 @@ def test_unknown_section_gets_the_json_error_shape(client: httpx.Client) -> None
     answer = client.get("/api/sections/nowhere")
     assert answer.status_code == 404
     assert answer.json() == {
-        "ok": False, "error": "未知断面 / unknown section 'nowhere'", "status": 404
+        "ok": False,
+        "error": "未知断面 / unknown section 'nowhere'",
+        "status": 404,
     }
 
 
-def test_first_page_lists_every_section_in_chinese(client: httpx.Client, registry: Registry) -> None:
+def test_first_page_lists_every_section_in_chinese(
+    client: httpx.Client, registry: Registry
+) -> None:
     answer = client.get("/")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")

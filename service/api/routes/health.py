@@ -30,8 +30,12 @@ class Health(BaseModel):
         200: {
             "content": {
                 "application/json": {
-                    "example": {"ok": True, "database": "sqlite", "revision": "0001",
-                                "sections": 19}
+                    "example": {
+                        "ok": True,
+                        "database": "sqlite",
+                        "revision": "0001",
+                        "sections": 19,
+                    }
                 }
             }
         },
@@ -45,8 +49,11 @@ def healthz(engine: EngineDep, registry: RegistryDep) -> Health | JSONResponse:
     except SQLAlchemyError as exc:
         return JSONResponse(
             status_code=503,
-            content={"ok": False, "error": f"数据库不可用 / database unavailable: {exc}",
-                     "status": 503},
+            content={
+                "ok": False,
+                "error": f"数据库不可用 / database unavailable: {exc}",
+                "status": 503,
+            },
         )
     return Health(
         ok=revision is not None,

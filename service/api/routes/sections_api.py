@@ -64,4 +64,6 @@ def get_section(section_id: str, registry: RegistryDep) -> SectionPublic:
     try:
         return section_public(registry.section(section_id))
     except KeyError:
-        raise HTTPException(status_code=404, detail=f"未知断面 / unknown section {section_id!r}")
+        raise HTTPException(
+            status_code=404, detail=f"未知断面 / unknown section {section_id!r}"
+        ) from None

@@ -1,0 +1,157 @@
+"""The demo: a seeded synthetic year stored in the database, identical for the same seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from sections.registry import Registry
+from service.cli import app
+from service.db.engine import make_engine, migrate
+from service.db.models import Observation, SectionStatus
+from service.db.queries import count_observations
+from service.demo.run import default_demo_year, seed_demo
+from service.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def small_registry(registry: Registry) -> Registry:
+    """A river section on a small river (may stop) and a lake point: a quick but varied year."""
+    keep = ("fudong-wuyi", "hengshuihu-dahuxin")
+    return Registry(units=registry.units, sections=tuple(registry.section(k) for k in keep))
+
+
+def _stored(engine: Engine) -> pd.DataFrame:
+    columns = [Observation.station, Observation.section_id, Observation.parameter,
+               Observation.observed_at, Observation.value, Observation.unit,
+               Observation.station_flag, Observation.source]  # fmt: skip
+    query = select(*columns).order_by(  # type: ignore[call-overload]
+        Observation.station, Observation.parameter, Observation.observed_at
+    )
+    with engine.connect() as connection:
+        frame = pd.DataFrame(connection.execute(query).all(), columns=[c.key for c in columns])
+    frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
+    return frame
+
+
+def test_same_seed_stores_identical_data(
+    engine: Engine, small_registry: Registry, tmp_path: Path
+) -> None:
+    migrate(engine)
+    first = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    stored_once = _stored(engine)
+    assert len(stored_once) == first.observations
+
+    again = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    assert again == first
+    pd.testing.assert_frame_equal(_stored(engine), stored_once)
+
+    other = make_engine(Settings(data_dir=tmp_path / "other"))
+    try:
+        migrate(other)
+        seed_demo(engine=other, registry=small_registry, year=2025, show_progress=False)
+        pd.testing.assert_frame_equal(_stored(other), stored_once)
+        seed_demo(engine=other, registry=small_registry, year=2025, seed=7, show_progress=False)
+        changed = _stored(other)
+    finally:
+        other.dispose()
+    assert len(changed) == len(stored_once)
+    assert not changed["value"].equals(stored_once["value"])
+
+
+def test_demo_year_is_complete_and_missing_values_stay_missing(
+    engine: Engine, small_registry: Registry
+) -> None:
+    migrate(engine)
+    summary = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    stored = _stored(engine)
+    river = stored[stored["section_id"] == "fudong-wuyi"]
+    lake = stored[stored["section_id"] == "hengshuihu-dahuxin"]
+    assert (river["parameter"] == "nh3n").sum() == 365 * 6
+    assert (river["parameter"] == "ph").sum() == 365 * 24
+    assert (lake["parameter"] == "chla").sum() == 365 * 6
+    assert "chla" not in set(river["parameter"])
+    stopped = stored[stored["station_flag"] == "F"]
+    assert stopped["value"].isna().all()  # NULL in the database, never 0
+    assert summary.flagged == int((stored["station_flag"] != "N").sum())
+    assert stored["observed_at"].min() == pd.Timestamp("2024-12-31 16:00", tz="UTC")
+    assert set(stored["source"]) == {"demo"}
+
+
+def test_default_demo_year_is_the_last_complete_year() -> None:
+    import datetime as dt
+
+    assert default_demo_year(dt.date(2026, 11, 29)) == 2025
+    assert default_demo_year(dt.date(2026, 1, 1)) == 2025
+
+
+SMALL = """
+[[units]]
+id = "wuyi"
+name = "武邑县"
+
+[[sections]]
+id = "fudong-wuyi"
+name = "滏东排河武邑县出境"
+confirmed = false
+river = "滏东排河"
+water_body = "river"
+level = "provincial"
+assessed_unit = "wuyi"
+station_mn = "HS131100FDW0001"
+lon = 115.95
+lat = 37.86
+target_class = "V"
+note = "[A] test"
+"""
+
+
+def test_demo_command_seeds_summarises_and_the_pages_show_it(tmp_path: Path) -> None:
+    registry_file = tmp_path / "small.toml"
+    registry_file.write_text(SMALL, encoding="utf-8")
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(
+        app,
+        ["--sections", str(registry_file), "demo", "--no-serve", "--no-progress", "--year", "2024"],
+        env={"QINGLIU_DATA_DIR": str(data_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    expected = 366 * (24 * 5 + 6 * 4)  # 2024 is a leap year
+    assert f"观测值 observations  {expected:,}" in result.output
+    assert "年份 year            2024" in result.output
+    assert "2024-01-01 00:00 – 2024-12-31 23:00" in result.output  # Beijing time
+    engine = make_engine(Settings(data_dir=data_dir))
+    try:
+        assert count_observations(engine=engine) == expected
+        with engine.connect() as connection:
+            statuses = connection.execute(select(SectionStatus.status)).scalars().all()
+        assert set(statuses) <= {"no_flow", "frozen"}
+    finally:
+        engine.dispose()
+
+
+def test_section_page_shows_the_stored_parameters(
+    engine: Engine, small_registry: Registry, settings: Settings
+) -> None:
+    import httpx
+
+    from service.app import create_app
+    from tests.conftest import live_server_for
+
+    migrate(engine)
+    seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    application = create_app(settings)
+    try:
+        with live_server_for(application) as url:
+            html = httpx.get(url + "/sections/hengshuihu-dahuxin", timeout=10).text
+            index = httpx.get(url + "/", timeout=10).text
+    finally:
+        application.state.engine.dispose()
+    assert "<td>叶绿素a</td><td>chla</td><td>mg/m³</td><td>2,190</td>" in html
+    assert "<td>氨氮</td><td>nh3n</td><td>mg/L</td><td>2,190</td>" in html
+    assert "2025-01-01 00:00 至 2025-12-31 23:00（北京时间）" in html
+    assert "数据库中观测值 109,500 条" in index

@@ -1,0 +1,398 @@
+"""The demo's synthetic automatic-station year: shape, determinism and the facts it must show."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sections.parameters import parameter
+from sections.registry import Registry, Section, load_registry
+from service.demo.synthetic import SyntheticYear, demo_station, generate_year
+
+YEAR = 2025
+BEIJING = dt.timedelta(hours=8)
+
+HOURLY = ("conductivity", "do", "ph", "temp", "turbidity")
+FOUR_HOURLY = ("codmn", "nh3n", "tn", "tp")
+LAKE_ONLY = ("algae", "chla")
+CHEMISTRY_HOURS = {0, 4, 8, 12, 16, 20}
+
+# GB 3838-2002 表1, classes Ⅰ…Ⅴ [mg/L] (domain.md §3).
+GB3838 = {
+    "codmn": (2.0, 4.0, 6.0, 10.0, 15.0),
+    "nh3n": (0.15, 0.5, 1.0, 1.5, 2.0),
+    "tp_river": (0.02, 0.1, 0.2, 0.3, 0.4),
+    "tp_lake": (0.01, 0.025, 0.05, 0.1, 0.2),
+}
+STOPPING_RIVERS_EXCLUDED = {"滏阳河", "卫运河", "南运河", "衡水湖"}
+
+
+def target_limit(section: Section, key: str) -> float:
+    """The section's target-class limit in ``YEAR`` [mg/L]."""
+    klass = min(int(section.target_class(dt.date(YEAR, 6, 1))), 5)
+    if key == "tp":
+        key = f"tp_{section.water_body}"
+    return GB3838[key][klass - 1]
+
+
+@pytest.fixture(scope="module")
+def hengshui() -> Registry:
+    return load_registry()
+
+
+@pytest.fixture(scope="module")
+def synthetic(hengshui: Registry) -> SyntheticYear:
+    return generate_year(hengshui, year=YEAR)
+
+
+@pytest.fixture(scope="module")
+def obs(hengshui: Registry, synthetic: SyntheticYear) -> pd.DataFrame:
+    """Observations with categorical keys, Beijing-time helper columns and the target limit."""
+    frame = synthetic.observations.copy()
+    frame["section_id"] = frame["section_id"].astype("category")
+    frame["parameter"] = frame["parameter"].astype("category")
+    local = frame["observed_at"].dt.tz_localize(None) + BEIJING
+    frame["local"] = local
+    frame["day"] = local.dt.normalize()
+    frame["month"] = local.dt.month
+    frame["hour"] = local.dt.hour
+    limits = pd.Series(
+        {
+            (s.id, key): target_limit(s, key)
+            for s in hengshui.sections
+            for key in ("codmn", "nh3n", "tp")
+        }
+    )
+    keys = pd.MultiIndex.from_arrays([frame["section_id"], frame["parameter"]])
+    frame["limit"] = limits.reindex(keys).to_numpy()
+    return frame
+
+
+@pytest.fixture(scope="module")
+def valid(obs: pd.DataFrame) -> pd.DataFrame:
+    """Values that enter means: normal, and over-range values kept as lower bounds."""
+    return obs[obs["station_flag"].isin(["N", "T"])]
+
+
+# --- determinism ------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_frames(hengshui: Registry, synthetic: SyntheticYear) -> None:
+    again = generate_year(hengshui, year=YEAR, seed=2025)
+    pd.testing.assert_frame_equal(again.observations, synthetic.observations)
+    pd.testing.assert_frame_equal(again.statuses, synthetic.statuses)
+
+
+def test_different_seed_gives_different_data(hengshui: Registry, synthetic: SyntheticYear) -> None:
+    other = generate_year(hengshui, year=YEAR, seed=2026)
+    assert len(other.observations) == len(synthetic.observations)
+    assert not other.observations["value"].equals(synthetic.observations["value"])
+    same = np.isclose(other.observations["value"], synthetic.observations["value"])
+    assert same.mean() < 0.5
+
+
+def test_a_section_does_not_depend_on_the_rest_of_the_registry(
+    hengshui: Registry, synthetic: SyntheticYear
+) -> None:
+    alone = Registry(units=hengshui.units, sections=(hengshui.section("xiaofanqiao"),))
+    frame = generate_year(alone, year=YEAR).observations
+    full = synthetic.observations
+    expected = full[full["section_id"] == "xiaofanqiao"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+# --- shape ------------------------------------------------------------------------------------
+
+
+def test_columns_and_dtypes(synthetic: SyntheticYear) -> None:
+    frame = synthetic.observations
+    assert list(frame.columns) == [
+        "section_id",
+        "station",
+        "parameter",
+        "observed_at",
+        "value",
+        "unit",
+        "station_flag",
+    ]
+    assert str(frame["observed_at"].dtype) == "datetime64[ns, UTC]"
+    assert frame["value"].dtype == np.float64
+    for column in ("section_id", "station", "parameter", "unit", "station_flag"):
+        assert pd.api.types.is_string_dtype(frame[column]), column
+    statuses = synthetic.statuses
+    assert list(statuses.columns) == ["section_id", "month", "status", "note"]
+    assert all(type(m) is dt.date for m in statuses["month"])
+
+
+def test_sorted_by_registry_order_parameter_and_time(
+    hengshui: Registry, synthetic: SyntheticYear
+) -> None:
+    frame = synthetic.observations
+    rank = frame["section_id"].map({s.id: i for i, s in enumerate(hengshui.sections)})
+    order = (
+        frame.assign(rank=rank)
+        .sort_values(["rank", "parameter", "observed_at"], kind="stable")
+        .index
+    )
+    assert (order == frame.index).all()
+    assert list(frame["section_id"].unique()) == [s.id for s in hengshui.sections]
+
+
+def test_every_section_has_every_required_parameter(
+    hengshui: Registry, synthetic: SyntheticYear
+) -> None:
+    counts = synthetic.observations.groupby(["section_id", "parameter"]).size()
+    days = 365
+    for section in hengshui.sections:
+        expected = {key: days * 24 for key in HOURLY} | {key: days * 6 for key in FOUR_HOURLY}
+        if section.water_body == "lake":
+            expected |= {key: days * 6 for key in LAKE_ONLY}
+        assert counts[section.id].to_dict() == expected, section.id
+    lake_rows = synthetic.observations["parameter"].isin(LAKE_ONLY)
+    lake_sections = {s.id for s in hengshui.sections if s.water_body == "lake"}
+    assert set(synthetic.observations.loc[lake_rows, "section_id"]) == lake_sections
+
+
+def test_leap_year_has_366_days(hengshui: Registry) -> None:
+    lake = Registry(units=hengshui.units, sections=(hengshui.section("hengshuihu-dahuxin"),))
+    counts = generate_year(lake, year=2024).observations.groupby("parameter").size()
+    assert counts["temp"] == 366 * 24
+    assert counts["chla"] == 366 * 6
+
+
+def test_timestamps_are_on_the_beijing_time_grid(obs: pd.DataFrame) -> None:
+    first_utc = pd.Timestamp("2024-12-31 16:00", tz="UTC")  # 1 Jan 00:00 Beijing time
+    hourly = pd.date_range(first_utc, periods=365 * 24, freq="h")
+    assert hourly[-1] == pd.Timestamp("2025-12-31 15:00", tz="UTC")  # 31 Dec 23:00 Beijing
+    position = obs.groupby(["section_id", "parameter"], observed=True).cumcount().to_numpy()
+    step = np.where(obs["parameter"].isin(HOURLY), 1, 4)
+    expected = first_utc + pd.to_timedelta(position * step, unit="h")
+    assert (obs["observed_at"] == pd.Series(expected, index=obs.index)).all()
+    last = obs.groupby(["section_id", "parameter"], observed=True)["local"].max()
+    assert set(last) == {pd.Timestamp("2025-12-31 23:00"), pd.Timestamp("2025-12-31 20:00")}
+    chemistry = obs[~obs["parameter"].isin(HOURLY)]
+    assert set(chemistry["hour"].unique()) == CHEMISTRY_HOURS
+
+
+def test_units_and_stations(hengshui: Registry, synthetic: SyntheticYear) -> None:
+    frame = synthetic.observations
+    units = frame.groupby("parameter")["unit"].unique()
+    for key, found in units.items():
+        assert list(found) == [parameter(str(key)).unit]
+    assert units["chla"][0] == "mg/m³"
+    stations = frame.groupby("section_id")["station"].unique()
+    for section in hengshui.sections:
+        assert list(stations[section.id]) == [demo_station(section)]
+    assert demo_station(hengshui.section("xiaofanqiao")) == "HS131100XFQ0001"
+    reference = hengshui.section("aixinzhuang")
+    assert reference.station_mn is None
+    assert demo_station(reference) == "DEMO-aixinzhuang"
+
+
+# --- realism ----------------------------------------------------------------------------------
+
+
+def _monthly_mean(frame: pd.DataFrame, key: str, month: int) -> float:
+    rows = frame[(frame["parameter"] == key) & (frame["month"] == month)]
+    return float(rows["value"].mean())
+
+
+def test_seasonal_cycles(hengshui: Registry, valid: pd.DataFrame) -> None:
+    rivers = valid[valid["section_id"].isin([s.id for s in hengshui if s.water_body == "river"])]
+    lakes = valid[valid["section_id"].isin([s.id for s in hengshui if s.water_body == "lake"])]
+    assert _monthly_mean(valid, "temp", 7) > _monthly_mean(valid, "temp", 1) + 15
+    assert _monthly_mean(valid, "temp", 1) < 5
+    assert _monthly_mean(valid, "temp", 7) > 24
+    assert _monthly_mean(valid, "do", 1) > _monthly_mean(valid, "do", 7) + 2
+    assert _monthly_mean(rivers, "nh3n", 1) > _monthly_mean(rivers, "nh3n", 7)
+    assert _monthly_mean(lakes, "chla", 7) > 2 * _monthly_mean(lakes, "chla", 1)
+    assert _monthly_mean(lakes, "algae", 7) > 2 * _monthly_mean(lakes, "algae", 1)
+    assert _monthly_mean(lakes, "tp", 7) > _monthly_mean(lakes, "tp", 1)
+    # per river section, on medians (robust to episodes): winter NH3-N highs
+    nh3n = rivers[rivers["parameter"] == "nh3n"].groupby(["section_id", "month"], observed=True)
+    for section_id, months in nh3n["value"].median().groupby(level=0, observed=True):
+        by_month = months.droplevel(0)
+        winter = by_month.reindex([12, 1, 2]).dropna()
+        assert winter.mean() > 1.5 * by_month[7], section_id
+
+
+def test_diurnal_cycles(valid: pd.DataFrame) -> None:
+    july = valid[valid["month"] == 7]
+    for key in ("do", "ph", "temp"):
+        rows = july[july["parameter"] == key]
+        by_hour = rows.groupby("hour")["value"].mean()
+        assert by_hour[15] > by_hour[5], key
+
+
+def test_series_are_autocorrelated(valid: pd.DataFrame) -> None:
+    rows = valid[(valid["section_id"] == "xiaofanqiao") & (valid["parameter"] == "conductivity")]
+    series = rows.set_index("local")["value"].asfreq("h")
+    assert series.autocorr(lag=1) > 0.8
+
+
+@pytest.mark.parametrize(
+    ("key", "river", "lake"),
+    [
+        ("codmn", (2.0, 6.0), (3.5, 5.5)),
+        ("nh3n", (0.03, 0.6), (0.02, 0.3)),
+        ("tp", (0.02, 0.15), (0.015, 0.06)),
+        ("tn", (1.0, 8.0), (0.8, 2.5)),
+        ("do", (5.0, 13.0), (5.0, 13.5)),
+        ("ph", (7.5, 8.8), (7.5, 8.8)),
+        ("conductivity", (500.0, 1500.0), (1000.0, 1700.0)),
+        ("turbidity", (2.0, 60.0), (2.0, 60.0)),
+        ("chla", None, (5.0, 60.0)),
+        ("algae", None, (1.0e6, 3.0e7)),
+    ],
+)
+def test_typical_magnitudes_match_hebei_stations(
+    hengshui: Registry,
+    valid: pd.DataFrame,
+    key: str,
+    river: tuple[float, float] | None,
+    lake: tuple[float, float] | None,
+) -> None:
+    rows = valid[valid["parameter"] == key]
+    medians = rows.groupby(["section_id", "month"], observed=True)["value"].median()
+    for section in hengshui.sections:
+        bounds = lake if section.water_body == "lake" else river
+        if bounds is None:
+            continue
+        low, high = bounds
+        values = medians[section.id]
+        assert values.between(low, high).all(), (section.id, values.min(), values.max())
+
+
+def test_values_are_non_negative_and_rounded(obs: pd.DataFrame) -> None:
+    values = obs["value"].dropna()
+    assert (values >= 0).all()
+    decimals = {"nh3n": 3, "tp": 3, "codmn": 2, "tn": 2, "do": 2, "ph": 2, "temp": 2,
+                "conductivity": 1, "turbidity": 1}  # fmt: skip
+    for key, places in decimals.items():
+        rows = obs.loc[obs["parameter"] == key, "value"].dropna().to_numpy()
+        assert np.allclose(rows, np.round(rows, places), rtol=0, atol=1e-9), key
+
+
+def test_ph_of_normal_values_is_plausible(obs: pd.DataFrame) -> None:
+    ph = obs.loc[(obs["parameter"] == "ph") & (obs["station_flag"] == "N"), "value"]
+    assert ph.notna().all()
+    assert ph.between(6.0, 9.5).all()
+
+
+# --- pollution episodes -----------------------------------------------------------------------
+
+
+def _longest_run(over: pd.Series) -> int:
+    """Longest run of consecutive calendar days on which ``over`` (indexed by day) is true."""
+    days = over.index[over.to_numpy()]
+    if len(days) == 0:
+        return 0
+    ordinal = np.array([d.toordinal() for d in days])
+    breaks = np.flatnonzero(np.diff(ordinal) != 1)
+    edges = np.concatenate(([0], breaks + 1, [len(ordinal)]))
+    return int(np.diff(edges).max())
+
+
+def test_episodes_exceed_target_class_limits(valid: pd.DataFrame) -> None:
+    episode = valid[valid["limit"].notna()]
+    exceeding = episode[episode["value"] > episode["limit"]]
+    counts = exceeding.groupby("parameter", observed=True).size()
+    for key in ("codmn", "nh3n", "tp"):
+        assert counts.get(key, 0) > 100, key
+    assert exceeding["section_id"].nunique() == valid["section_id"].nunique()
+
+
+def test_runs_of_three_days_over_the_target_exist(hengshui: Registry, valid: pd.DataFrame) -> None:
+    rows = valid[valid["parameter"].isin(["codmn", "nh3n"])]
+    daily = rows.groupby(["section_id", "parameter", "day"], observed=True).agg(
+        mean=("value", "mean"), limit=("limit", "first")
+    )
+    over = daily["mean"] > daily["limit"]
+    longest: dict[str, int] = {}
+    for (section_id, _), days in over.groupby(level=[0, 1], observed=True):
+        run = _longest_run(days.droplevel([0, 1]))
+        longest[str(section_id)] = max(longest.get(str(section_id), 0), run)
+    assert max(longest.values()) >= 3
+    assert sum(run >= 3 for run in longest.values()) >= 0.75 * len(hengshui)
+    assert max(longest.values()) <= 8  # episodes last at most 6 days (plus rise and decay)
+
+
+def test_over_range_values_are_flagged_and_kept(obs: pd.DataFrame) -> None:
+    over = obs[obs["station_flag"] == "T"]
+    assert len(over) > 0
+    assert set(over["parameter"]) <= {"codmn", "nh3n", "tp"}
+    assert over["value"].notna().all()
+    assert (over["value"] > 2 * over["limit"]).all()
+    normal = obs[(obs["station_flag"] == "N") & obs["limit"].notna()]
+    assert (normal["value"] <= 2 * normal["limit"]).all()
+
+
+# --- flags and statuses -----------------------------------------------------------------------
+
+
+def test_flags_present_in_the_expected_proportion(obs: pd.DataFrame) -> None:
+    flags = obs["station_flag"]
+    assert set(flags.unique()) == set("NFMDCT")
+    assert 0.02 <= (flags != "N").mean() <= 0.05
+    running = obs[flags != "F"]
+    assert 0.005 <= running["station_flag"].isin(["M", "D", "C"]).mean() <= 0.03
+    assert obs.loc[flags.isin(["M", "F"]), "value"].isna().all()
+    assert obs.loc[flags.isin(["N", "C", "T"]), "value"].notna().all()
+    assert obs.loc[flags == "D", "value"].isna().any()
+
+
+def test_maintenance_is_station_wide_and_hours_to_days_long(obs: pd.DataFrame) -> None:
+    maintenance = obs[(obs["station_flag"] == "M") & (obs["parameter"] == "temp")]
+    for section_id, rows in maintenance.groupby("section_id", observed=True):
+        hours = rows["local"].sort_values().diff().dt.total_seconds().div(3600).fillna(1.0)
+        windows = (hours != 1).cumsum()
+        lengths = windows.value_counts()
+        assert lengths.max() <= 2 * 36, section_id  # two windows may touch
+        at = set(rows["local"])
+        station = obs[(obs["section_id"] == section_id) & obs["local"].isin(at)]
+        assert station["station_flag"].isin(["M", "F"]).all()
+
+
+def test_statuses_only_on_small_rivers_in_their_seasons(
+    hengshui: Registry, synthetic: SyntheticYear
+) -> None:
+    statuses = synthetic.statuses
+    allowed = {
+        s.id
+        for s in hengshui.sections
+        if not s.is_reference and s.river not in STOPPING_RIVERS_EXCLUDED
+    }
+    assert set(statuses["section_id"]) <= allowed
+    assert set(statuses["status"]) == {"no_flow", "frozen"}
+    for status, months, note in (
+        ("no_flow", {4, 5, 6}, "断流"),
+        ("frozen", {12, 1}, "结冰"),
+    ):
+        rows = statuses[statuses["status"] == status]
+        assert 2 <= len(rows) <= 4, status
+        assert {m.month for m in rows["month"]} <= months
+        assert all(m.year == YEAR and m.day == 1 for m in rows["month"])
+        assert rows["note"].str.contains(note).all()
+    assert not statuses.duplicated(["section_id", "month"]).any()
+
+
+def test_stopped_months_have_f_flags_and_no_values(
+    synthetic: SyntheticYear, obs: pd.DataFrame
+) -> None:
+    stopped = pd.MultiIndex.from_tuples(
+        [(row.section_id, row.month.month) for row in synthetic.statuses.itertuples()]
+    )
+    keys = pd.MultiIndex.from_arrays([obs["section_id"].astype(str), obs["month"]])
+    in_stopped = keys.isin(stopped)
+    is_f = (obs["station_flag"] == "F").to_numpy()
+    assert in_stopped.any()
+    assert (in_stopped == is_f).all()
+    assert obs.loc[in_stopped, "value"].isna().all()
+
+
+def test_invalid_year_is_rejected(hengshui: Registry) -> None:
+    with pytest.raises(ValueError, match="year"):
+        generate_year(hengshui, year=1500)
