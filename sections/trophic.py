@@ -115,7 +115,7 @@ def tli(
 
 def trophic_state(
     index: float | FloatArray | pd.Series,
-) -> str | npt.NDArray[np.object_] | pd.Series:
+) -> str | npt.NDArray[np.object_] | pd.Series | None:
     """The trophic grade of TLI(Σ) values; None where the index is NaN.
 
     Examples
