@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -179,6 +180,94 @@ def serve_command(
     except (SectionsError, QingliuError) as exc:
         _fail(str(exc))
     _serve(settings, registry, host=host, port=port)
+
+
+class OutputFormat(StrEnum):
+    """Output formats of the offline commands."""
+
+    json = "json"
+    csv = "csv"
+
+
+class PeriodChoice(StrEnum):
+    """Periods of ``qingliu classify``."""
+
+    sample = "sample"
+    day = "day"
+    month = "month"
+
+
+class WaterBodyChoice(StrEnum):
+    """Water bodies."""
+
+    river = "river"
+    lake = "lake"
+
+
+@app.command("classify")
+def classify_command(
+    input_file: Annotated[
+        Path, typer.Argument(metavar="INPUT.csv", help="输入 CSV / input CSV file")
+    ],
+    water_body: Annotated[
+        WaterBodyChoice,
+        typer.Option(help="缺省水体类型（行内 water_body 列优先）/ default water body"),
+    ] = WaterBodyChoice.river,
+    period: Annotated[
+        PeriodChoice,
+        typer.Option(help="逐样本、逐日或逐月评价 / per sample, day or month"),
+    ] = PeriodChoice.sample,
+    target: Annotated[
+        str | None,
+        typer.Option(help="目标类别，如 III 或 Ⅲ：另算对目标的超标倍数 / target class"),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="输出格式 / output format")
+    ] = OutputFormat.json,
+    min_daily_values: Annotated[
+        int, typer.Option(help="日均值所需有效值个数 [A] / valid values for a daily value")
+    ] = 4,
+    min_day_fraction: Annotated[
+        float,
+        typer.Option(help="月均值所需有效日比例 [A] / share of valid days for a month"),
+    ] = 2 / 3,
+) -> None:
+    """按 GB 3838-2002 评价 CSV 中的水质（离线）。Classify water quality from a CSV, offline.
+
+    Columns: optional section, time, water_body, and parameter keys (ph, do, codmn, nh3n, tp,
+    tn, …; values in mg/L, chla in mg/m³; empty = no value; <x = below the detection limit x).
+    """
+    from sections.classes import parse_class
+    from sections.errors import UnknownClassError
+    from service.offline.classify import (
+        classify_input,
+        read_classify_input,
+        records_to_csv,
+        records_to_json,
+    )
+
+    try:
+        target_class = parse_class(target) if target is not None else None
+    except UnknownClassError as exc:
+        _fail(f"--target: {exc}")
+    try:
+        data = read_classify_input(input_file, water_body=water_body.value)
+        if data.ignored:
+            console = Console(stderr=True, soft_wrap=True)
+            console.print(f"忽略的列 / ignored columns: {', '.join(data.ignored)}", highlight=False)
+        records = classify_input(
+            data,
+            period=period.value,  # type: ignore[arg-type]
+            target=target_class,
+            min_daily_values=min_daily_values,
+            min_day_fraction=min_day_fraction,
+        )
+    except (SectionsError, QingliuError, ValueError) as exc:
+        _fail(str(exc))
+    text = (
+        records_to_json(records) if output_format is OutputFormat.json else records_to_csv(records)
+    )
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _serve(settings: Settings, registry: Registry, *, host: str, port: int) -> None:

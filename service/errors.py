@@ -4,7 +4,8 @@
 
     QingliuError                       every error of the service that a user may see
     ├── ConfigurationError             a setting is invalid (names the QINGLIU_ variable)
-    └── DatabaseError                  the database cannot be reached or migrated
+    ├── DatabaseError                  the database cannot be reached or migrated
+    └── InputError                     an input file is wrong (names the row and column)
 
 Domain errors (:class:`sections.errors.SectionsError`) pass through unchanged; the CLI prints both
 kinds as a one-line message with exit code 2, never a traceback.
@@ -23,3 +24,18 @@ class ConfigurationError(QingliuError, ValueError):
 
 class DatabaseError(QingliuError):
     """The database cannot be reached or migrated."""
+
+
+class InputError(QingliuError, ValueError):
+    """An input file is wrong; the message names the row (file line) and the column."""
+
+    def __init__(self, message: str, *, row: int | None = None, column: str | None = None) -> None:
+        self.row = row
+        self.column = column
+        where = []
+        if row is not None:
+            where.append(f"第 {row} 行 / row {row}")
+        if column is not None:
+            where.append(f"列 / column '{column}'")
+        prefix = f"{', '.join(where)}: " if where else ""
+        super().__init__(prefix + message)
