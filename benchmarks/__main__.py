@@ -9,7 +9,7 @@ import platform
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["demo_seed"]
+BENCHMARKS = ["classify", "demo_seed"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -19,7 +19,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar, overload
 
@@ -49,12 +49,15 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 Numeric = TypeVar("Numeric", float, FloatArray, "pd.Series[float]")
-WaterBodyLike = Literal["river", "lake"] | npt.ArrayLike | pd.Series
+WaterBodyLike = Literal["river", "lake"] | bool | npt.ArrayLike | pd.Series
+Selector = slice | npt.NDArray[np.bool_]
 
 NO_MULTIPLE: frozenset[str] = frozenset({"temp", "ph", "do"})
 """Items without an exceedance multiple (环办〔2011〕22号)."""
 
 _HALF_TOLERANCE = 1e-9  # relative: a float this close to a decimal half is that half
+_CHUNK_ROWS = 1 << 16  # rows per chunk in classify_frame: the working set stays in cache
+_NEAR_HALF = 0.5 - 1e-6  # candidates for the exact half test (scaled fraction beyond this)
 
 
 @overload
@@ -96,14 +99,28 @@ def round_half_even(
     (10.0, 8.0)
     """
     array = np.asarray(values, dtype=np.float64)
+    return _like(values, _round_array(array.reshape(-1), decimals).reshape(array.shape))
+
+
+def _round_array(array: FloatArray, decimals: int) -> FloatArray:
+    """Half-even rounding of a 1-d array; see :func:`round_half_even`. Returns a new array."""
     scale = 10.0**decimals
-    scaled = array * scale
-    doubled = scaled * 2.0
-    nearest_half = np.rint(doubled)
-    close = np.abs(doubled - nearest_half) <= _HALF_TOLERANCE * np.maximum(1.0, np.abs(doubled))
-    snapped = np.where(close, nearest_half / 2.0, scaled)
-    result = np.rint(snapped) / scale
-    return _like(values, result)
+    scaled = np.multiply(array, scale)
+    rounded = np.rint(scaled)
+    # only a value whose scaled fraction lies near .5 can be misread through its binary form
+    distance = np.subtract(scaled, rounded, out=scaled)
+    np.abs(distance, out=distance)
+    near = distance > _NEAR_HALF
+    if near.any():
+        index = np.flatnonzero(near)
+        part = array[index] * scale
+        doubled = part * 2.0
+        nearest_half = np.rint(doubled)
+        tolerance = _HALF_TOLERANCE * np.maximum(1.0, np.abs(doubled))
+        snapped = np.where(np.abs(doubled - nearest_half) <= tolerance, nearest_half / 2.0, part)
+        rounded[index] = np.rint(snapped)
+    np.divide(rounded, scale, out=rounded)
+    return rounded
 
 
 def _like(template: object, result: FloatArray) -> float | FloatArray | pd.Series:
@@ -115,31 +132,44 @@ def _like(template: object, result: FloatArray) -> float | FloatArray | pd.Serie
 
 
 def _classes_from_limits(rounded: FloatArray, lim: IndicatorLimits) -> FloatArray:
-    """Class numbers 1–6 (NaN for NaN) of values already rounded to the evaluation precision."""
+    """Class numbers 1–6 (NaN for NaN) of values already rounded to the evaluation precision.
+
+    The class is one more than the number of limits the value fails: above an upper limit, or
+    below DO's lower limit. Equal limits of neighbouring classes make the best class win.
+    """
     if lim.direction == "range":  # pH: 6–9 for all classes; outside is 劣Ⅴ [A]
-        low, high = 6.0, 9.0
-        classes = np.where((rounded >= low) & (rounded <= high), 1.0, 6.0)
-    elif lim.direction == "ge":  # DO: a lower limit
-        descending = np.asarray(lim.limits, dtype=np.float64)
-        classes = np.searchsorted(-descending, -rounded, side="left").astype(np.float64) + 1.0
-    else:  # an upper limit: a value equal to the limit meets the class; best class wins
-        ascending = np.asarray(lim.limits, dtype=np.float64)
-        classes = np.searchsorted(ascending, rounded, side="left").astype(np.float64) + 1.0
-    return np.where(np.isnan(rounded), np.nan, classes)
+        outside = (rounded < 6.0) | (rounded > 9.0)
+        classes = outside.astype(np.float64)
+        classes *= 5.0
+    else:
+        failed = np.zeros(rounded.shape, dtype=np.int8)
+        for limit in lim.limits:
+            failed += rounded < limit if lim.direction == "ge" else rounded > limit
+        classes = failed.astype(np.float64)
+    classes += 1.0
+    classes[np.isnan(rounded)] = np.nan
+    return classes
 
 
 def _lake_mask(water_body: WaterBodyLike, size: int) -> npt.NDArray[np.bool_] | bool:
+    """True for lake rows: from one water body, one per row, or a ready mask (bool)."""
+    if isinstance(water_body, bool):
+        return water_body
     if isinstance(water_body, str):
         if water_body not in ("river", "lake"):
             raise ValueError(f"unknown water body {water_body!r}; valid: river, lake")
         return water_body == "lake"
-    bodies = np.asarray(water_body, dtype=object)
+    bodies = np.asarray(water_body)
     if bodies.shape != (size,):
         raise ValueError(f"water_body has shape {bodies.shape}, values have ({size},)")
-    unknown = set(np.unique(bodies.astype(str))) - {"river", "lake"}
-    if unknown:
-        raise ValueError(f"unknown water body {sorted(unknown)}; valid: river, lake")
-    return np.asarray(bodies == "lake", dtype=bool)
+    if bodies.dtype == np.bool_:  # already a lake mask
+        return bodies
+    lake = np.asarray(bodies == "lake", dtype=bool)
+    unknown = ~(lake | np.asarray(bodies == "river", dtype=bool))
+    if unknown.any():
+        found = sorted({str(b) for b in bodies[unknown][:100]})
+        raise ValueError(f"unknown water body {found}; valid: river, lake")
+    return lake
 
 
 def _per_water_body(
@@ -147,7 +177,7 @@ def _per_water_body(
     key: str,
     water_body: WaterBodyLike,
     standard: str,
-    compute: Callable[[IndicatorLimits, npt.NDArray[np.bool_]], FloatArray],
+    compute: Callable[[IndicatorLimits, Selector], FloatArray],
 ) -> FloatArray:
     """Fill a result with ``compute(limits, mask)`` for the river rows and the lake rows.
 
@@ -155,17 +185,64 @@ def _per_water_body(
     per value, rows whose water body has no limit stay NaN.
     """
     lake = _lake_mask(water_body, size)
-    result = np.full(size, np.nan)
     if isinstance(lake, bool):
         limits = indicator_limits(key, "lake" if lake else "river", standard=standard)
-        result[:] = compute(limits, np.ones(size, dtype=bool))
-        return result
+        return compute(limits, slice(None))
     table = limit_table(standard)
-    for body, mask in (("river", ~lake), ("lake", lake)):
-        found = table.get((key, body))
-        if found is not None and mask.any():
-            result[mask] = compute(found, mask)
+    river_limits, lake_limits = table.get((key, "river")), table.get((key, "lake"))
+    same = (
+        river_limits is not None
+        and lake_limits is not None
+        and (river_limits.direction, river_limits.limits)
+        == (lake_limits.direction, lake_limits.limits)
+    )
+    if same or (river_limits is not None and not lake.any()):
+        return compute(river_limits, slice(None))  # type: ignore[arg-type]
+    # lakes are few: compute every row as a river, then redo the lake rows
+    if river_limits is not None:
+        result = compute(river_limits, slice(None))
+        result[lake] = np.nan
+    else:
+        result = np.full(size, np.nan)
+    if lake_limits is not None and lake.any():
+        result[lake] = compute(lake_limits, lake)
     return result
+
+
+def _class_of_rounded(
+    rounded: FloatArray, key: str, water_body: WaterBodyLike, standard: str
+) -> FloatArray:
+    def compute(lim: IndicatorLimits, selector: Selector) -> FloatArray:
+        return _classes_from_limits(rounded[selector], lim)
+
+    return _per_water_body(rounded.size, key, water_body, standard, compute)
+
+
+def _multiple_of_rounded(
+    rounded: FloatArray,
+    key: str,
+    against: WaterClass | int | npt.ArrayLike,
+    water_body: WaterBodyLike,
+    standard: str,
+) -> FloatArray:
+    if key in NO_MULTIPLE:
+        raise ValueError(f"{key!r} has no exceedance multiple (temp, pH, DO)")
+    classes = np.asarray(against, dtype=np.int64)
+    if ((classes < 1) | (classes > 5)).any():
+        raise ValueError("against must be a class Ⅰ–Ⅴ (1–5)")
+    if classes.ndim:
+        classes = np.broadcast_to(classes, rounded.shape)
+
+    def compute(lim: IndicatorLimits, selector: Selector) -> FloatArray:
+        if classes.ndim:
+            limit: float | FloatArray = np.asarray(lim.limits)[classes[selector] - 1]
+        else:
+            limit = lim.limits[int(classes) - 1]
+        multiple = np.subtract(rounded[selector], limit)
+        multiple /= limit
+        return np.maximum(multiple, 0.0, out=multiple)  # NaN stays NaN
+
+    return _per_water_body(rounded.size, key, water_body, standard, compute)
 
 
 def indicator_class(
@@ -217,10 +294,16 @@ def indicator_class(
     4.0
     """
     array = np.asarray(values, dtype=np.float64).reshape(-1)
-    rounded = round_half_even(array, precision(key, standard=standard))
-    result = _per_water_body(
-        array.size, key, water_body, standard, lambda lim, m: _classes_from_limits(rounded[m], lim)
-    )
+    digits = precision(key, standard=standard)
+    lake = _lake_mask(water_body, array.size)
+    result = np.empty(array.size)
+    for start in range(0, array.size, _CHUNK_ROWS):  # chunks stay in the processor's cache
+        rows = slice(start, start + _CHUNK_ROWS)
+        part_lake = lake if isinstance(lake, bool) else lake[rows]
+        rounded = _round_array(array[rows], digits)
+        result[rows] = _class_of_rounded(rounded, key, part_lake, standard)
+    if not array.size:  # still check the key and water body
+        _class_of_rounded(array, key, lake, standard)
     return _like(values, result.reshape(np.shape(values)))  # type: ignore[return-value]
 
 
@@ -259,24 +342,14 @@ def exceedance_multiple(
     --------
     >>> round(float(exceedance_multiple(1.5, "nh3n")), 6)
     0.5
-    >>> float(exceedance_multiple(0.45, "tp", against=4))
+    >>> round(float(exceedance_multiple(0.45, "tp", against=4)), 6)
     0.5
     """
     if key in NO_MULTIPLE:
         raise ValueError(f"{key!r} has no exceedance multiple (temp, pH, DO)")
     array = np.asarray(values, dtype=np.float64).reshape(-1)
-    classes = np.broadcast_to(np.asarray(against, dtype=np.int64), array.shape)
-    if ((classes < 1) | (classes > 5)).any():
-        raise ValueError("against must be a class Ⅰ–Ⅴ (1–5)")
-    rounded = round_half_even(array, precision(key, standard=standard))
-
-    def compute(lim: IndicatorLimits, mask: npt.NDArray[np.bool_]) -> FloatArray:
-        part = rounded[mask]
-        limit = np.asarray(lim.limits, dtype=np.float64)[classes[mask] - 1]
-        over = np.where(part > limit, (part - limit) / limit, 0.0)
-        return np.where(np.isnan(part), np.nan, over)
-
-    result = _per_water_body(array.size, key, water_body, standard, compute)
+    rounded = _round_array(array, precision(key, standard=standard))
+    result = _multiple_of_rounded(rounded, key, against, water_body, standard)
     return _like(values, result.reshape(np.shape(values)))  # type: ignore[return-value]
 
 
@@ -308,9 +381,9 @@ def section_class(
     deciding = _deciding_columns(classes.columns, standard)
     if not deciding:
         return pd.Series(np.nan, index=classes.index, dtype="float64")
-    matrix = classes[deciding].to_numpy(dtype=np.float64)
-    all_missing = np.isnan(matrix).all(axis=1)
-    worst = np.where(all_missing, np.nan, np.nanmax(np.where(np.isnan(matrix), -1, matrix), axis=1))
+    worst = classes[deciding[0]].to_numpy(dtype=np.float64, copy=True)
+    for key in deciding[1:]:
+        np.fmax(worst, classes[key].to_numpy(dtype=np.float64), out=worst)  # fmax skips NaN
     return pd.Series(worst, index=classes.index, dtype="float64")
 
 
@@ -346,8 +419,8 @@ def main_pollutants(
     Returns
     -------
     DataFrame
-        Columns ``pollutant_1`` … ``pollutant_{count}`` holding keys or None, on the index of
-        ``classes``.
+        Categorical columns ``pollutant_1`` … ``pollutant_{count}`` holding keys, NaN where
+        there is none, on the index of ``classes``.
 
     References
     ----------
@@ -357,32 +430,57 @@ def main_pollutants(
     names = [f"pollutant_{i + 1}" for i in range(count)]
     if not deciding:
         return pd.DataFrame(None, index=classes.index, columns=names, dtype=object)
-    klass = classes[deciding].to_numpy(dtype=np.float64)
-    multiple = (
-        multiples.reindex(columns=deciding).to_numpy(dtype=np.float64, na_value=np.nan)
-        if len(multiples.columns)
-        else np.zeros_like(klass)
+    multiple = np.zeros((len(classes), len(deciding)))
+    for j, key in enumerate(deciding):
+        if key in multiples:
+            multiple[:, j] = multiples[key].to_numpy(dtype=np.float64)
+    codes = _pollutant_codes(
+        classes[deciding].to_numpy(dtype=np.float64),
+        multiple,
+        np.asarray(overall, dtype=np.float64),
+        _priorities(deciding, standard),
+        count,
     )
-    multiple = np.nan_to_num(multiple, nan=0.0)
+    return pd.DataFrame(
+        {
+            name: pd.Categorical.from_codes(codes[:, i], categories=pd.Index(deciding))
+            for i, name in enumerate(names)
+        },
+        index=classes.index,
+    )
+
+
+def _priorities(keys: Sequence[str], standard: str) -> npt.NDArray[np.bool_]:
     table = limit_table(standard)
-    priority = np.array(
-        [table.get((key, "river"), table.get((key, "lake"))).priority for key in deciding],  # type: ignore[union-attr]
-        dtype=np.float64,
+    return np.array(
+        [any(lim.priority for (k, _), lim in table.items() if k == key) for key in keys]
     )
-    eligible = (klass >= 4) & (np.asarray(overall, dtype=np.float64)[:, None] >= 4)
-    # successive stable sorts, least significant key first: multiple, class, priority,
-    # eligibility; equal items keep the table order
+
+
+def _pollutant_codes(
+    classes: FloatArray,
+    multiples: FloatArray,
+    overall: FloatArray,
+    priority: npt.NDArray[np.bool_],
+    count: int,
+) -> npt.NDArray[np.int64]:
+    """Column numbers of each row's main pollutants (−1: none); see :func:`main_pollutants`."""
+    codes = np.full((classes.shape[0], count), -1, dtype=np.int64)
+    rows = np.flatnonzero(overall >= 4)  # worse than Ⅲ only
+    if not rows.size or not classes.shape[1]:
+        return codes
+    klass = np.nan_to_num(classes[rows])
+    multiple = np.nan_to_num(multiples[rows], nan=0.0)
+    eligible = klass >= 4
+    # rank: eligible, then cyanide and heavy metals, then class (one small number), then the
+    # multiple; two stable sorts (least significant first) keep the table order on ties
+    rank = eligible * 16.0 + priority * 8.0 + klass
     order = np.argsort(-multiple, axis=1, kind="stable")
-    for more_important in (np.nan_to_num(klass), np.broadcast_to(priority, klass.shape), eligible):
-        ranked = np.take_along_axis(np.asarray(more_important, dtype=np.float64), order, axis=1)
-        order = np.take_along_axis(order, np.argsort(-ranked, axis=1, kind="stable"), axis=1)
+    ranked = np.take_along_axis(rank, order, axis=1)
+    order = np.take_along_axis(order, np.argsort(-ranked, axis=1, kind="stable"), axis=1)
     top = order[:, :count]
-    keys: npt.NDArray[np.object_] = np.asarray(deciding, dtype=object)[top]
-    keys[~np.take_along_axis(eligible, top, axis=1)] = None
-    if keys.shape[1] < count:
-        padding = np.full((keys.shape[0], count - keys.shape[1]), None, dtype=object)
-        keys = np.hstack([keys, padding])
-    return pd.DataFrame(keys, index=classes.index, columns=names, dtype=object)
+    codes[rows, : top.shape[1]] = np.where(np.take_along_axis(eligible, top, axis=1), top, -1)
+    return codes
 
 
 @dataclass(frozen=True)
@@ -431,49 +529,78 @@ def classify_frame(
     >>> frame = pd.DataFrame({"ph": [7.8], "do": [8.4], "codmn": [4.62], "nh3n": [0.118],
     ...                       "tp": [0.071]})
     >>> classify_frame(frame).section_class.tolist()
-    [2.0]
+    [3.0]
     """
     index = values.index
+    lake = _lake_mask(water_body, len(values))  # checked once, then passed on as a mask
     keyed = {key for key, _ in limit_table(standard)}
     present = [str(c) for c in values.columns if c in keyed]
-    classes: dict[str, pd.Series] = {}
-    vs_iii: dict[str, pd.Series] = {}
-    vs_target: dict[str, pd.Series] = {}
-    for key in present:
-        column = values[key].astype("float64")
-        has_limit = _has_limit(key, water_body, column.size, standard)
-        if not has_limit.any():
-            continue
-        classes[key] = indicator_class(column, key, water_body=water_body, standard=standard)
-        if key not in NO_MULTIPLE:
-            vs_iii[key] = exceedance_multiple(column, key, water_body=water_body, standard=standard)
-            if target is not None:
-                vs_target[key] = exceedance_multiple(
-                    column, key, against=target, water_body=water_body, standard=standard
-                )
-    class_frame = pd.DataFrame(classes, index=index, dtype="float64")
-    overall = section_class(class_frame, standard=standard)
-    multiples = pd.DataFrame(vs_iii, index=index, dtype="float64")
-    pollutants = main_pollutants(class_frame, multiples, overall, standard=standard)
+    size = len(values)
+    keys = [key for key in present if _has_limit(key, lake, standard)]
+    with_multiple = [key for key in keys if key not in NO_MULTIPLE]
+    deciding = _deciding_columns(keys, standard)
+    raw = {key: np.asarray(values[key], dtype=np.float64) for key in keys}
+    digits = {key: precision(key, standard=standard) for key in keys}
+    # results go straight into column-major blocks, which become frames without a copy; rows
+    # are done in chunks that stay in the processor's cache
+    class_block = np.empty((size, len(keys)), order="F")
+    iii_block = np.empty((size, len(with_multiple)), order="F")
+    target_block = np.empty((size, len(with_multiple) if target is not None else 0), order="F")
+    overall = np.empty(size)
+    codes = np.empty((size, 3), dtype=np.int64)
+    priority = _priorities(deciding, standard)
+    targets = None if target is None else np.asarray(target, dtype=np.int64)
+    for start in range(0, size, _CHUNK_ROWS):
+        rows = slice(start, min(size, start + _CHUNK_ROWS))
+        part_lake = lake if isinstance(lake, bool) else lake[rows]
+        for j, key in enumerate(keys):
+            rounded = _round_array(raw[key][rows], digits[key])
+            class_block[rows, j] = _class_of_rounded(rounded, key, part_lake, standard)
+            if key in with_multiple:
+                column = with_multiple.index(key)
+                iii_block[rows, column] = _multiple_of_rounded(rounded, key, 3, part_lake, standard)
+                if targets is not None:
+                    part_target = targets if targets.ndim == 0 else targets[rows]
+                    target_block[rows, column] = _multiple_of_rounded(
+                        rounded, key, part_target, part_lake, standard
+                    )
+        chunk_classes = class_block[rows][:, [keys.index(k) for k in deciding]]
+        worst = np.fmax.reduce(chunk_classes, axis=1) if deciding else np.nan
+        overall[rows] = worst
+        chunk_multiples = np.zeros_like(chunk_classes)
+        for j, key in enumerate(deciding):
+            if key in with_multiple:
+                chunk_multiples[:, j] = iii_block[rows, with_multiple.index(key)]
+        codes[rows] = _pollutant_codes(chunk_classes, chunk_multiples, overall[rows], priority, 3)
+    class_frame = pd.DataFrame(class_block, index=index, columns=keys, copy=False)
+    multiples = pd.DataFrame(iii_block, index=index, columns=with_multiple, copy=False)
+    categories = pd.Index(deciding, dtype=object)
+    pollutants = pd.DataFrame(
+        {
+            f"pollutant_{i + 1}": pd.Categorical.from_codes(codes[:, i], categories=categories)
+            for i in range(3)
+        },
+        index=index,
+    )
     tn = class_frame["tn"] if "tn" in class_frame else pd.Series(np.nan, index=index)
     return ClassifiedFrame(
         classes=class_frame,
         multiples_vs_iii=multiples,
         multiples_vs_target=(
-            pd.DataFrame(vs_target, index=index, dtype="float64") if target is not None else None
+            pd.DataFrame(target_block, index=index, columns=with_multiple, copy=False)
+            if target is not None
+            else None
         ),
-        section_class=overall,
+        section_class=pd.Series(overall, index=index, dtype="float64"),
         pollutants=pollutants,
         tn_class=tn.astype("float64"),
     )
 
 
-def _has_limit(
-    key: str, water_body: WaterBodyLike, size: int, standard: str
-) -> npt.NDArray[np.bool_]:
-    lake = _lake_mask(water_body, size)
+def _has_limit(key: str, lake: npt.NDArray[np.bool_] | bool, standard: str) -> bool:
+    """Whether any row's water body has a limit for ``key``."""
     table = limit_table(standard)
     river, lake_ok = (key, "river") in table, (key, "lake") in table
     if isinstance(lake, bool):
-        return np.full(size, lake_ok if lake else river)
-    return np.where(lake, lake_ok, river)
+        return lake_ok if lake else river
+    return (river and not lake.all()) or (lake_ok and bool(lake.any()))

@@ -324,7 +324,7 @@ def _records(
         )
         if targets is not None:
             record["exceedance_vs_target"] = _exceeding(targets, i)
-        record["main_pollutants"] = [p for p in pollutants[i] if p is not None]
+        record["main_pollutants"] = [p for p in pollutants[i] if isinstance(p, str)]
         if lake_rows[i]:
             record["tn_class_number"] = None if np.isnan(tn_classes[i]) else int(tn_classes[i])
             tn_multiple = multiples["tn"].iat[i] if "tn" in multiples else np.nan
