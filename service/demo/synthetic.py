@@ -48,6 +48,7 @@ import pandas as pd
 from sections.classes import WaterClass
 from sections.parameters import parameter
 from sections.registry import Registry, Section
+from sections.standards import class_limit
 
 __all__ = [
     "CHEMISTRY_HOURS",
@@ -96,15 +97,6 @@ _STATUS_MONTHS_PER_YEAR = (2, 4)  # inclusive range of section-months, per statu
 
 _BEIJING_OFFSET = np.timedelta64(8, "h")  # UTC+8, no daylight saving
 
-# GB 3838-2002 表1, classes Ⅰ…Ⅴ [mg/L] (domain.md §3) [V]; 劣Ⅴ targets use the Class V limit.
-_LIMITS: Mapping[str, tuple[float, ...]] = MappingProxyType(
-    {
-        "codmn": (2.0, 4.0, 6.0, 10.0, 15.0),
-        "nh3n": (0.15, 0.5, 1.0, 1.5, 2.0),
-        "tp": (0.02, 0.1, 0.2, 0.3, 0.4),
-        "tp_lake": (0.01, 0.025, 0.05, 0.1, 0.2),
-    }
-)
 _EPISODE_PARAMETERS = ("codmn", "nh3n", "tp")
 _SPAN_FACTOR = 2.0  # instrument span ≈ 2 × target-class limit (domain.md §5) [V]
 
@@ -432,8 +424,8 @@ def _limit(section: Section, key: str, on: dt.date) -> float:
     """The section's target-class limit of an episode parameter [mg/L]."""
     if key in section.standards:
         return section.standards[key]
-    column = "tp_lake" if key == "tp" and section.water_body == "lake" else key
-    return _LIMITS[column][min(int(_target(section, on)), 5) - 1]
+    klass = min(int(_target(section, on)), 5)  # a 劣Ⅴ target uses the Class Ⅴ limit
+    return class_limit(key, klass, section.water_body)
 
 
 @dataclass(frozen=True)
