@@ -189,6 +189,16 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+class StatementFormatChoice(StrEnum):
+    """Formats of the compensation commands."""
+
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+    html = "html"
+    pdf = "pdf"
+
+
 class PeriodChoice(StrEnum):
     """Periods of ``qingliu classify``."""
 
@@ -268,6 +278,171 @@ def classify_command(
         records_to_json(records) if output_format is OutputFormat.json else records_to_csv(records)
     )
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _write_statement(data: bytes, *, fmt: str, output: Path | None, default_name: str) -> None:
+    """Text formats go to stdout unless --output; binary ones to --output or a default file."""
+    if output is None and fmt in ("json", "csv", "html"):
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    target = output or Path(default_name)
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        _fail(f"无法写入 / cannot write {target}: {exc}")
+    Console(stderr=True, soft_wrap=True).print(f"已写入 / written: {target}", highlight=False)
+
+
+@app.command("compensate")
+def compensate_command(
+    ctx: typer.Context,
+    input_file: Annotated[
+        Path, typer.Option("--input", help="输入 CSV：section, factor, date, value, kind, status")
+    ],
+    month: Annotated[str, typer.Option(help="月份 YYYY-MM / the month")],
+    rules: Annotated[
+        str | None,
+        typer.Option(help="规则集 id 或文件，缺省按月份选择 / rule set (default: by month)"),
+    ] = None,
+    output_format: Annotated[
+        StatementFormatChoice, typer.Option("--format", help="输出格式 / output format")
+    ] = StatementFormatChoice.json,
+    output: Annotated[
+        Path | None, typer.Option(help="输出文件，缺省为标准输出 / output file")
+    ] = None,
+) -> None:
+    """由 CSV 离线计算月度生态补偿金。Compute a month's compensation from a CSV, offline.
+
+    Columns: section, factor (cod|codmn|nh3n|tp|tn), date (YYYY-MM-DD), value,
+    kind (routine|spot|auto_daily), status (normal|no_flow|dry|frozen|excluded), optional note.
+    """
+    from compensation.engine import monthly_statement
+    from compensation.errors import CompensationError
+    from compensation.rules import load_rule_set, rule_set_for
+    from service.offline.compensate import parse_month, read_measurements
+    from service.statements.output import StatementFormat, render_statement
+
+    state: _State = ctx.obj
+    try:
+        first = parse_month(month)
+        registry = state.registry()
+        rule_set = load_rule_set(rules) if rules else rule_set_for(first)
+        measurements = read_measurements(input_file, registry=registry)
+        statement = monthly_statement(
+            measurements, month=first, registry=registry, rule_set=rule_set
+        )
+        data = render_statement(statement, fmt=StatementFormat(output_format.value))
+    except (SectionsError, QingliuError, CompensationError) as exc:
+        _fail(str(exc))
+    _write_statement(
+        data,
+        fmt=output_format.value,
+        output=output,
+        default_name=f"qingliu-compensation-{first:%Y-%m}.{output_format.value}",
+    )
+
+
+@app.command("statement")
+def statement_command(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="月份 YYYY-MM / the month")],
+    unit: Annotated[
+        str | None, typer.Option(help="考核单位 id，缺省为全市 / one unit (default: all)")
+    ] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(help="规则集 id 或文件，缺省按月份选择 / rule set (default: by month)"),
+    ] = None,
+    output_format: Annotated[
+        StatementFormatChoice, typer.Option("--format", help="输出格式 / output format")
+    ] = StatementFormatChoice.json,
+    output: Annotated[
+        Path | None, typer.Option(help="输出文件，缺省为标准输出 / output file")
+    ] = None,
+    issue: Annotated[
+        bool,
+        typer.Option(
+            "--issue", help="签发：保存不可更改的新版本（内容未变则不新增）/ issue a new version"
+        ),
+    ] = False,
+    version: Annotated[
+        int | None,
+        typer.Option(help="显示已签发的第 N 版（原样）/ show issued version N exactly"),
+    ] = None,
+) -> None:
+    """由数据库计算或签发月度生态补偿通报。Compute, issue or show a month's statement.
+
+    Without --issue or --version the statement is a draft computed from the database now.
+    """
+    from compensation.engine import monthly_statement
+    from compensation.errors import CompensationError
+    from compensation.rules import load_rule_set, rule_set_for
+    from service.db.engine import make_engine, migrate
+    from service.offline.compensate import parse_month
+    from service.statements.issue import issue_statement, issued_statement
+    from service.statements.output import StatementFormat, render_statement
+    from service.statements.source import measurements_from_db
+
+    state: _State = ctx.obj
+    if issue and version is not None:
+        _fail("--issue 与 --version 不能同时使用 / use either --issue or --version")
+    record = None
+    try:
+        first = parse_month(month)
+        settings = state.settings()
+        registry = state.registry(settings)
+        if unit is not None:
+            try:
+                registry.unit(unit)
+            except KeyError as exc:
+                raise QingliuError(str(exc.args[0])) from None
+        engine = make_engine(settings)
+        migrate(engine)
+        if version is not None:
+            statement, record, _ = issued_statement(engine=engine, month=first, version=version)
+        else:
+            rule_set = load_rule_set(rules) if rules else rule_set_for(first)
+            measurements = measurements_from_db(
+                engine=engine, registry=registry, month=first, rule_set=rule_set
+            )
+            statement = monthly_statement(
+                measurements, month=first, registry=registry, rule_set=rule_set
+            )
+            if issue:
+                result = issue_statement(engine=engine, statement=statement)
+                record = result.record
+                console = Console(stderr=True, soft_wrap=True)
+                if result.created:
+                    console.print(
+                        f"已签发 {first:%Y-%m} 第 {record.version} 版 / issued version "
+                        f"{record.version}, sha256 {record.content_hash[:12]}…, "
+                        f"较上一版变动 {len(result.diff)} 行 / {len(result.diff)} changed lines",
+                        highlight=False,
+                    )
+                    for change in result.diff:
+                        console.print(
+                            f"  {change.change:8} {change.unit} {change.kind} {change.key}: "
+                            f"{dict(change.before)} → {dict(change.after)}",
+                            highlight=False,
+                        )
+                else:
+                    console.print(
+                        f"内容未变，仍为第 {record.version} 版 / unchanged: still version "
+                        f"{record.version}",
+                        highlight=False,
+                    )
+        data = render_statement(
+            statement, fmt=StatementFormat(output_format.value), unit=unit, issue=record
+        )
+    except (SectionsError, QingliuError, CompensationError) as exc:
+        _fail(str(exc))
+    suffix = f"-{unit}" if unit else ""
+    _write_statement(
+        data,
+        fmt=output_format.value,
+        output=output,
+        default_name=f"qingliu-statement-{first:%Y-%m}{suffix}.{output_format.value}",
+    )
 
 
 def _serve(settings: Settings, registry: Registry, *, host: str, port: int) -> None:

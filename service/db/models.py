@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["JobRun", "Observation", "SectionStatus", "utc_now"]
+__all__ = ["JobRun", "Observation", "SectionStatus", "StatementIssue", "utc_now"]
 
 
 def utc_now() -> dt.datetime:
@@ -46,6 +46,9 @@ class Observation(SQLModel, table=True):
     qc_flag: int | None = Field(default=None, description="QARTOD 质控标记 1/2/3/4/9")
     processing_level: str = Field(default="raw", max_length=16, description="raw/checked/reviewed")
     source: str = Field(max_length=16, description="来源：hj212、cnemc、manual、demo")
+    sample_kind: str | None = Field(
+        default=None, max_length=16, description="手工样品类型：routine 例行 / spot 抽测"
+    )
     received_at: dt.datetime = Field(sa_column=_utc_column(), description="接收时间（UTC）")
 
 
@@ -61,6 +64,24 @@ class SectionStatus(SQLModel, table=True):
     status: str = Field(max_length=16, description="no_flow / dry / frozen / excluded")
     note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     source: str = Field(max_length=16, description="来源：demo、manual…")
+
+
+class StatementIssue(SQLModel, table=True):
+    """An issued version of a month's compensation statement: immutable once written."""
+
+    __tablename__ = "statement_issue"
+    __table_args__ = (UniqueConstraint("month", "version", name="uq_statement_issue"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    month: dt.date = Field(index=True, description="月份（当月 1 日）")
+    version: int = Field(description="版本号，从 1 起")
+    rule_set: str = Field(max_length=32, description="规则集 id")
+    content: str = Field(sa_column=Column(Text, nullable=False), description="规范化 JSON")
+    content_hash: str = Field(max_length=64, description="content 的 SHA-256")
+    diff: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False), description="较上一版的逐行差异"
+    )
+    issued_at: dt.datetime = Field(sa_column=_utc_column(), description="签发时间（UTC）")
 
 
 class JobRun(SQLModel, table=True):

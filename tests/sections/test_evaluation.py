@@ -336,9 +336,8 @@ def test_classify_frame_lake_tn_is_separate() -> None:
     result = classify_frame(frame, water_body=["lake", "river"])
     # lake: TP 0.02 → Ⅱ (lake column), TN 2.6 → 劣Ⅴ only in tn_class; river: TP 0.02 → Ⅰ
     assert_series_equal(result.section_class, pd.Series([2.0, 2.0], index=["湖心", "河口"]))
-    assert_series_equal(
-        result.tn_class, pd.Series([6.0, np.nan], index=["湖心", "河口"], name="tn")
-    )
+    expected_tn = pd.Series([6.0, np.nan], index=["湖心", "河口"])
+    assert_series_equal(result.tn_class, expected_tn, check_names=False)
     assert result.classes.loc["湖心", "tp"] == 2.0
     assert result.classes.loc["河口", "tp"] == 1.0
     assert "temp" not in result.classes.columns
@@ -575,6 +574,68 @@ def test_section_class_is_the_max_of_the_indicator_classes(frame: pd.DataFrame) 
     expected = separate.max(axis=1, skipna=True)
     assert_series_equal(result, expected, check_names=False)
     assert result.dropna().isin([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).all()
+
+
+# --- long inputs: the same answers on every row ----------------------------------------------
+
+_LONG = 200_003  # several hundred thousand rows, not a multiple of the 5-row pattern
+_PATTERN = pd.DataFrame(
+    {
+        "ph": [7.5, 7.5, 7.5, 7.5, np.nan],
+        "do": [8.0, 8.0, 4.0, 1.5, np.nan],
+        "codmn": [3.0, 3.0, 12.0, 5.0, np.nan],
+        "nh3n": [0.3, 0.3, 2.5, 0.5, np.nan],
+        "tp": [0.05, 0.05, 0.25, 0.15, np.nan],
+        "tn": [5.0, 1.2, 1.0, 0.1, np.nan],
+    }
+)
+_BODIES = ["river", "lake", "river", "lake", "river"]
+
+
+def _long(pattern: object) -> np.ndarray:
+    return np.resize(np.asarray(pattern, dtype=object), _LONG)
+
+
+def test_long_indicator_class_and_multiples_per_row() -> None:
+    bodies = _long(_BODIES)
+    tp = np.resize(_PATTERN["tp"].to_numpy(), _LONG)
+    classes = indicator_class(tp, "tp", water_body=bodies)
+    np.testing.assert_array_equal(classes, np.resize([2.0, 3.0, 4.0, 5.0, np.nan], _LONG))
+    nh3n = pd.Series(np.resize(_PATTERN["nh3n"].to_numpy(), _LONG))
+    targets = np.resize([1, 3, 4, 1, 2], _LONG)
+    multiples = exceedance_multiple(nh3n, "nh3n", against=targets)
+    expected = np.resize([1.0, 0.0, 1 / 1.5, 0.35 / 0.15, np.nan], _LONG)
+    np.testing.assert_allclose(multiples.to_numpy(), expected, rtol=1e-12)
+
+
+def test_long_classify_frame_gives_the_pattern_on_every_row() -> None:
+    frame = pd.DataFrame({key: np.resize(_PATTERN[key].to_numpy(), _LONG) for key in _PATTERN})
+    result = classify_frame(
+        frame, water_body=_long(_BODIES), target=np.resize([1, 3, 4, 1, 2], _LONG)
+    )
+    # river Ⅱ; lake Ⅲ (TP lake); river 劣Ⅴ; lake 劣Ⅴ (DO 1.5); nothing
+    np.testing.assert_array_equal(
+        result.section_class.to_numpy(), np.resize([2.0, 3.0, 6.0, 6.0, np.nan], _LONG)
+    )
+    np.testing.assert_array_equal(
+        result.tn_class.to_numpy(), np.resize([np.nan, 4.0, np.nan, 1.0, np.nan], _LONG)
+    )
+    assert result.multiples_vs_target is not None
+    np.testing.assert_allclose(
+        result.multiples_vs_target["nh3n"].to_numpy(),
+        np.resize([1.0, 0.0, 1 / 1.5, 0.35 / 0.15, np.nan], _LONG),
+        rtol=1e-12,
+    )
+    pattern = [
+        [None, None, None],
+        [None, None, None],
+        ["nh3n", "codmn", "tp"],  # 劣Ⅴ, Ⅴ, then Ⅳ: TP (m 0.25) before DO (no multiple)
+        ["do", "tp", None],  # DO 劣Ⅴ, lake TP Ⅴ
+        [None, None, None],
+    ]
+    keys = _keys(result.pollutants)
+    assert len(keys) == _LONG
+    assert all(row == pattern[i % 5] for i, row in enumerate(keys))
 
 
 # --- the national published classes ------------------------------------------------------------

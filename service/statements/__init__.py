@@ -1,0 +1,1 @@
+"""Compensation statements at the edge: JSON, HTML, PDF, XLSX and CSV renderings, issuing."""

@@ -1,0 +1,140 @@
+"""Issuing statements: immutable versions with a content hash and a line-by-line diff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from compensation.diff import LineChange, statement_diff
+from compensation.statement import MonthlyStatement
+from service.db.models import StatementIssue, utc_now
+from service.errors import QingliuError
+from service.statements.codec import canonical_json, content_hash, statement_from_json
+
+__all__ = ["IssueRecord", "IssueResult", "issue_statement", "issued_statement", "issued_versions"]
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    """An issued version (without its content)."""
+
+    month: dt.date
+    version: int
+    rule_set: str
+    content_hash: str
+    issued_at: dt.datetime
+    changes: int
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    """What issuing did: a new version, or none because nothing changed."""
+
+    record: IssueRecord
+    created: bool
+    diff: tuple[LineChange, ...]
+
+
+def _record(row: StatementIssue) -> IssueRecord:
+    issued = row.issued_at
+    if issued.tzinfo is None:
+        issued = issued.replace(tzinfo=dt.UTC)
+    return IssueRecord(
+        month=row.month,
+        version=row.version,
+        rule_set=row.rule_set,
+        content_hash=row.content_hash,
+        issued_at=issued,
+        changes=len(json.loads(row.diff)),
+    )
+
+
+def issued_versions(*, engine: Engine, month: dt.date) -> list[IssueRecord]:
+    """Every issued version of a month, oldest first."""
+    query = (
+        select(StatementIssue)
+        .where(StatementIssue.month == month.replace(day=1))
+        .order_by(StatementIssue.version)  # type: ignore[arg-type]
+    )
+    with Session(engine) as session:
+        return [_record(row) for row in session.exec(query).scalars()]  # type: ignore[call-overload]
+
+
+def issued_statement(
+    *, engine: Engine, month: dt.date, version: int | None = None
+) -> tuple[MonthlyStatement, IssueRecord, tuple[LineChange, ...]]:
+    """An issued version exactly as issued (the newest when ``version`` is None).
+
+    Raises
+    ------
+    QingliuError
+        When the month has no such version.
+    """
+    query = select(StatementIssue).where(StatementIssue.month == month.replace(day=1))
+    if version is None:
+        query = query.order_by(StatementIssue.version.desc()).limit(1)  # type: ignore[attr-defined]
+    else:
+        query = query.where(StatementIssue.version == version)
+    with Session(engine) as session:
+        row = session.exec(query).scalars().first()  # type: ignore[call-overload]
+    if row is None:
+        which = "任何版本" if version is None else f"第 {version} 版"
+        raise QingliuError(f"{month:%Y-%m} 没有已签发的{which} / no such issued version")
+    if content_hash(row.content) != row.content_hash:
+        raise QingliuError(
+            f"{month:%Y-%m} 第 {row.version} 版内容与摘要不符 / stored content does not match "
+            "its hash: the record has been altered"
+        )
+    diff = tuple(
+        LineChange(
+            c["unit"], c["kind"], c["key"], c["change"],
+            tuple(tuple(p) for p in c["before"]), tuple(tuple(p) for p in c["after"]),
+        )
+        for c in json.loads(row.diff)
+    )  # fmt: skip
+    return statement_from_json(json.loads(row.content)), _record(row), diff
+
+
+def issue_statement(*, engine: Engine, statement: MonthlyStatement) -> IssueResult:
+    """Issue a month's statement: a new immutable version unless nothing changed.
+
+    Version 1 is the first issue; each recomputation that differs from the newest version is
+    stored as the next version with its line-by-line diff against it.
+    """
+    text = canonical_json(statement)
+    digest = content_hash(text)
+    month = statement.month
+    with Session(engine) as session:
+        latest = (
+            session.exec(  # type: ignore[call-overload]
+                select(StatementIssue)
+                .where(StatementIssue.month == month)
+                .order_by(StatementIssue.version.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            )
+            .scalars()
+            .first()
+        )
+        if latest is not None and latest.content_hash == digest:
+            return IssueResult(_record(latest), created=False, diff=())
+        diff: tuple[LineChange, ...] = ()
+        if latest is not None:
+            diff = statement_diff(statement_from_json(json.loads(latest.content)), statement)
+        version = 1 if latest is None else latest.version + 1
+        row = StatementIssue(
+            month=month,
+            version=version,
+            rule_set=statement.rule_set.id,
+            content=text,
+            content_hash=digest,
+            diff=json.dumps([asdict(c) for c in diff], ensure_ascii=False),
+            issued_at=utc_now(),
+        )
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+        return IssueResult(_record(row), created=True, diff=diff)
