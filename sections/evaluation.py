@@ -73,7 +73,8 @@ def round_half_even(
 
     Binary floats cannot hold most decimal halves (2.675 is stored as 2.67499999…); a value
     within a relative 1e-9 of a decimal half is taken as that half, so the result is what
-    rounding the decimal text would give.
+    rounding the decimal text would give (for values below 10⁹ after scaling, far beyond any
+    concentration).
 
     Parameters
     ----------

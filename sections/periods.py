@@ -24,6 +24,7 @@ import pandas as pd
 __all__ = [
     "DEFAULT_MIN_DAILY_VALUES",
     "DEFAULT_MIN_DAY_FRACTION",
+    "LOCAL_TIMEZONE",
     "PeriodValues",
     "period_values",
 ]
@@ -33,6 +34,9 @@ DEFAULT_MIN_DAILY_VALUES: Final = 4
 
 DEFAULT_MIN_DAY_FRACTION: Final = 2 / 3
 """A longer period needs valid daily values on at least this share of its days [A]."""
+
+LOCAL_TIMEZONE: Final = "Asia/Shanghai"
+"""Days and months are Beijing calendar days and months."""
 
 _PERIOD_FREQUENCIES = {"day": "D", "month": "M", "week": "W", "quarter": "Q", "year": "Y"}
 
@@ -80,6 +84,7 @@ def period_values(
     censored: pd.DataFrame | None = None,
     min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
     min_day_fraction: float = DEFAULT_MIN_DAY_FRACTION,
+    local_timezone: str = LOCAL_TIMEZONE,
 ) -> PeriodValues:
     """Mean values per group and period from samples.
 
@@ -89,8 +94,9 @@ def period_values(
         One column per parameter key [unit of the parameter]; NaN is no value. Flagged values
         must already be NaN here (they never enter means).
     times : Series of datetime64
-        Sampling times in local (Beijing) time, aligned with ``values``; a day is a calendar
-        day of these times.
+        Sampling times aligned with ``values``: naive times are local (Beijing) wall-clock
+        times; zone-aware ones are converted to ``local_timezone`` first. A day is a local
+        calendar day.
     period : str
         ``"day"``, ``"week"``, ``"month"``, ``"quarter"``, ``"year"`` or a pandas period
         frequency such as ``"10D"`` is not supported; use the names.
@@ -102,6 +108,8 @@ def period_values(
         Valid samples needed for a daily value [A, default 4].
     min_day_fraction : float
         Share of a longer period's days that need a valid daily value [A, default 2/3].
+    local_timezone : str
+        The zone whose calendar days count (default Asia/Shanghai).
 
     Returns
     -------
@@ -123,12 +131,13 @@ def period_values(
         raise ValueError("min_day_fraction must lie in (0, 1]")
     data = values.astype("float64")
     if censored is not None:
-        data = data.where(~censored.reindex_like(data).fillna(False).astype(bool), data / 2)
+        flags = censored.reindex(index=data.index, columns=data.columns, fill_value=False)
+        data = data.where(~flags.astype(bool), data / 2)
     if "ph" in data:
         data["ph"] = 10.0 ** (-data["ph"])  # average the hydrogen-ion activity
     times = pd.Series(pd.to_datetime(times).to_numpy(), index=values.index)
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_localize(None)
+    if getattr(times.dt, "tz", None) is not None:  # days are local days
+        times = times.dt.tz_convert(local_timezone).dt.tz_localize(None)
     group = (
         pd.Series("", index=values.index, dtype=object)
         if groups is None

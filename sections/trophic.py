@@ -74,8 +74,9 @@ def tli(
     Returns
     -------
     numeric
-        TLI(Σ) [dimensionless, 0–100], NaN where no parameter has a positive value. The kind of
-        the first given input (a Series keeps its index).
+        TLI(Σ) [dimensionless, 0–100], NaN where no parameter has a positive value. A Series
+        when any input is one (on the first Series' index), else an array when any input is
+        one, else a float; scalars broadcast.
 
     Notes
     -----
@@ -93,7 +94,10 @@ def tli(
     present = {k: v for k, v in given.items() if v is not None}
     if not present:
         raise ValueError("tli needs at least one of chla, tp, tn, sd, codmn")
-    template = next(iter(present.values()))
+    # the richest kind given wins: a Series (its index), else an array, else a float
+    series = [v for v in present.values() if isinstance(v, pd.Series)]
+    shaped = [v for v in present.values() if np.ndim(np.asarray(v)) > 0]
+    template = series[0] if series else (shaped[0] if shaped else next(iter(present.values())))
     arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in present.items()}
     shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
     total = np.zeros(shape)

@@ -137,13 +137,6 @@ def test_censored_values_count_as_half_the_detection_limit() -> None:
     assert _cell(result.values, "tp") == pytest.approx((0.005 + 0.005 + 0.06) / 4)  # 0.0175
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pd.errors.Pandas4Warning,
-    reason="BUG: a censored frame without a column of values is reindexed to an all-NaN float "
-    "column and filled with False: pandas 3 warns (Pandas4Warning, an error under our warnings "
-    "policy) and pandas 4 will raise",
-)
 def test_censored_frame_may_cover_only_some_columns() -> None:
     frame = pd.DataFrame({"nh3n": [0.02, 0.1, 0.1, 0.1], "tp": [0.02, 0.02, 0.02, 0.02]})
     censored = pd.DataFrame({"nh3n": [True, False, False, False]})
@@ -298,11 +291,6 @@ def test_tz_aware_datetime_index_is_accepted() -> None:
     assert result.values["nh3n"].tolist() == [1.5, 3.5]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: period_values drops the zone of tz-aware times without converting them to "
-    "Beijing time, so UTC-aware times (how the database stores them) are grouped by UTC day",
-)
 def test_tz_aware_times_in_another_zone_use_the_beijing_day() -> None:
     # the same instants as in the test above, written in UTC
     frame = pd.DataFrame({"nh3n": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})

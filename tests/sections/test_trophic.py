@@ -148,11 +148,6 @@ def test_scalar_in_float_out() -> None:
     assert type(result) is float
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the result takes the kind of the first given input; a scalar chla with a "
-    "Series tp returns one float (the first row) and silently drops the other rows",
-)
 def test_scalar_with_series_keeps_every_row() -> None:
     tp = pd.Series([0.05, 1.0], index=["a", "b"])
     result = tli(chla=10.0, tp=tp)

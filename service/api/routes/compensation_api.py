@@ -1,0 +1,158 @@
+"""``/api/compensation``: monthly compensation statements, issued versions and downloads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from compensation.errors import CompensationError
+from service.api.deps import EngineDep, RegistryDep
+from service.errors import InputError, QingliuError
+from service.offline.compensate import parse_month
+from service.statements.issue import issue_statement, issued_versions
+from service.statements.monthly import draft_statement, shown_statement
+from service.statements.output import (
+    MEDIA_TYPES,
+    StatementFormat,
+    render_statement,
+    statement_document,
+)
+
+router = APIRouter(prefix="/api/compensation", tags=["compensation"])
+
+MONTH_EXAMPLE = "2025-03"
+VersionQuery = Annotated[
+    int | None, Query(ge=1, description="已签发的版本号；缺省为最新签发版，未签发时为草稿")
+]
+DraftQuery = Annotated[bool, Query(description="true：忽略已签发版本，按当前数据计算草稿")]
+
+
+def _month(text: str) -> Any:
+    try:
+        return parse_month(text)
+    except InputError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+
+
+def _unit(registry: Any, unit: str) -> None:
+    try:
+        registry.unit(unit)
+    except KeyError:
+        raise HTTPException(
+            status_code=404, detail=f"未知考核单位 / unknown unit {unit!r}"
+        ) from None
+
+
+def _shown(engine: Any, registry: Any, month: str, version: int | None, draft: bool) -> Any:
+    try:
+        return shown_statement(
+            engine=engine, registry=registry, month=_month(month), version=version, draft=draft
+        )
+    except (QingliuError, CompensationError) as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+STATEMENT_EXAMPLE = {
+    "month": "2025-03",
+    "rule_set": {"id": "hengshui-2021", "document": "衡政办字〔2021〕3号", "assumptions": ["…"]},
+    "total_wan": "60",
+    "units": [
+        {
+            "unit": "jizhou", "name": "冀州区", "total_wan": "60", "total_yuan": "600000",
+            "lines": [{"section": "fuyang-jizhou", "factor": "cod", "value": "42.0",
+                       "standard": "30", "inflow_value": None, "multiple": "0.4", "tiers": 2,
+                       "amount_wan": "60", "basis": "抽测最高值", "clause": "…"}],
+            "events": [], "exempt": [], "rewards": [],
+        }
+    ],
+    "issue": {"version": 1, "content_hash": "…", "issued_at": "2025-04-03T09:00:00+00:00"},
+}  # fmt: skip
+
+
+@router.get(
+    "/{month}",
+    summary="月度生态补偿通报 / a month's compensation statement",
+    responses={200: {"content": {"application/json": {"example": STATEMENT_EXAMPLE}}}},
+)
+def get_month(
+    month: str, engine: EngineDep, registry: RegistryDep, version: VersionQuery = None,
+    draft: DraftQuery = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The newest issued version of the month (``issue`` set), or a draft (``issue`` null)."""
+    statement, record, _ = _shown(engine, registry, month, version, draft)
+    return statement_document(statement, issue=record)
+
+
+@router.get("/{month}/versions", summary="已签发版本 / issued versions of a month")
+def get_versions(month: str, engine: EngineDep) -> list[dict[str, Any]]:
+    """Every issued version, oldest first, with its hash and number of changed lines."""
+    return [
+        {**asdict(r), "month": f"{r.month:%Y-%m}", "issued_at": r.issued_at.isoformat()}
+        for r in issued_versions(engine=engine, month=_month(month))
+    ]
+
+
+class IssueAnswer(BaseModel):
+    """The result of issuing a month."""
+
+    created: bool = Field(description="是否新增了版本（内容未变则否）")
+    version: int
+    content_hash: str
+    changes: list[dict[str, Any]] = Field(description="较上一版的逐行差异")
+
+
+@router.post("/{month}/issue", response_model=IssueAnswer, summary="签发 / issue a month")
+def post_issue(month: str, engine: EngineDep, registry: RegistryDep) -> IssueAnswer:
+    """Compute the month now and store it as a new immutable version unless unchanged."""
+    try:
+        statement = draft_statement(engine=engine, registry=registry, month=_month(month))
+    except (QingliuError, CompensationError) as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    result = issue_statement(engine=engine, statement=statement)
+    return IssueAnswer(
+        created=result.created,
+        version=result.record.version,
+        content_hash=result.record.content_hash,
+        changes=[asdict(c) for c in result.diff],
+    )
+
+
+@router.get("/{month}/download", summary="下载通报 / download a statement")
+def download(
+    month: str, engine: EngineDep, registry: RegistryDep,
+    format: Annotated[StatementFormat, Query(description="json, csv, xlsx, html, pdf")] = (
+        StatementFormat.pdf
+    ),
+    unit: Annotated[str | None, Query(description="考核单位 id；缺省为全市")] = None,
+    version: VersionQuery = None, draft: DraftQuery = False,
+) -> Response:  # fmt: skip
+    """The statement (or one unit's) as a file."""
+    if unit is not None:
+        _unit(registry, unit)
+    statement, record, _ = _shown(engine, registry, month, version, draft)
+    try:
+        data = render_statement(statement, fmt=format, unit=unit, issue=record)
+    except QingliuError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from None
+    stem = f"qingliu-statement-{month}" + (f"-{unit}" if unit else "")
+    stem += f"-v{record.version}" if record else "-draft"
+    return Response(
+        content=data,
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{format.value}"'},
+    )
+
+
+@router.get("/{month}/{unit}", summary="单位月度通报 / one unit's statement")
+def get_unit(
+    month: str, unit: str, engine: EngineDep, registry: RegistryDep,
+    version: VersionQuery = None, draft: DraftQuery = False,
+) -> dict[str, Any]:  # fmt: skip
+    """One unit of the month's statement."""
+    _unit(registry, unit)
+    statement, record, _ = _shown(engine, registry, month, version, draft)
+    return statement_document(statement, unit=unit, issue=record)
