@@ -19,7 +19,7 @@ from service.api.routes import compensation_api, health, sections_api
 from service.db.engine import make_engine, migrate
 from service.errors import QingliuError
 from service.settings import Settings
-from service.web import views
+from service.web import compensation_views, views
 
 __all__ = ["create_app"]
 
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.include_router(sections_api.router)
     app.include_router(compensation_api.router)
     app.include_router(views.router)
+    app.include_router(compensation_views.router)
 
     @app.exception_handler(QingliuError)
     async def _qingliu_error(_request: Request, exc: QingliuError) -> JSONResponse:

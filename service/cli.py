@@ -132,8 +132,9 @@ def demo_command(
     ] = True,
 ) -> None:
     """生成一年模拟数据、入库、运行作业并启动网页服务。Seed a synthetic year and serve the app."""
+    from compensation.errors import CompensationError
     from service.db.engine import make_engine, migrate
-    from service.demo.run import default_demo_year, seed_demo
+    from service.demo.run import default_demo_year, issue_demo_statements, seed_demo
 
     state: _State = ctx.obj
     try:
@@ -149,7 +150,10 @@ def demo_command(
         summary = seed_demo(
             engine=engine, registry=registry, year=the_year, seed=seed, show_progress=progress
         )
-    except (SectionsError, QingliuError) as exc:
+        compensation = issue_demo_statements(
+            engine=engine, registry=registry, year=the_year, show_progress=progress
+        )
+    except (SectionsError, QingliuError, CompensationError) as exc:
         _fail(str(exc))
     share = summary.flagged / summary.observations if summary.observations else 0.0
     typer.echo(
@@ -160,8 +164,13 @@ def demo_command(
         f"  带标记 flagged       {summary.flagged:,} ({share:.1%})\n"
         f"  断流/结冰月 months    {summary.statuses}\n"
         f"  时间 span (北京时间)  {summary.first.astimezone(BEIJING):%Y-%m-%d %H:%M} – "
-        f"{summary.last.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+        f"{summary.last.astimezone(BEIJING):%Y-%m-%d %H:%M}\n"
+        f"  生态补偿 compensation {compensation.months} 个月已签发，全年扣缴 "
+        f"{compensation.total_wan} 万元 / issued, {compensation.total_wan} wan yuan in the year"
     )
+    for name, amount in compensation.by_unit[:3]:
+        if amount > 0:
+            typer.echo(f"    {name} {amount} 万元")
     if serve:
         _serve(settings, registry, host=host, port=port)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
@@ -13,7 +14,15 @@ from sections.registry import Registry
 from service.db import queries
 from service.demo.synthetic import generate_year
 
-__all__ = ["DEMO_SEED", "DEMO_SOURCE", "DemoSummary", "default_demo_year", "seed_demo"]
+__all__ = [
+    "DEMO_SEED",
+    "DEMO_SOURCE",
+    "CompensationSummary",
+    "DemoSummary",
+    "default_demo_year",
+    "issue_demo_statements",
+    "seed_demo",
+]
 
 DEMO_SEED = 2025
 DEMO_SOURCE = "demo"
@@ -97,3 +106,34 @@ def _progress(enabled: bool) -> Progress:
         TimeElapsedColumn(),
         disable=not enabled,
     )
+
+
+@dataclass(frozen=True)
+class CompensationSummary:
+    """What the demo's monthly compensation job issued."""
+
+    months: int
+    total_wan: Decimal
+    by_unit: tuple[tuple[str, Decimal], ...]
+
+
+def issue_demo_statements(
+    *, engine: Engine, registry: Registry, year: int, show_progress: bool = True
+) -> CompensationSummary:
+    """Compute and issue the compensation statement of every month of the demo year."""
+    from service.statements.issue import issue_statement
+    from service.statements.monthly import draft_statement
+
+    totals: dict[str, Decimal] = {u.name: Decimal(0) for u in registry.units}
+    with _progress(show_progress) as progress:
+        task = progress.add_task("月度生态补偿 / monthly compensation", total=12)
+        for month in range(1, 13):
+            statement = draft_statement(
+                engine=engine, registry=registry, month=dt.date(year, month, 1)
+            )
+            issue_statement(engine=engine, statement=statement)
+            for unit in statement.units:
+                totals[unit.name] += unit.total_wan
+            progress.advance(task)
+    ranked = tuple(sorted(totals.items(), key=lambda item: item[1], reverse=True))
+    return CompensationSummary(12, sum(totals.values(), Decimal(0)), ranked)

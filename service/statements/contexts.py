@@ -135,6 +135,7 @@ class IssueStamp:
     digest: str = field(metadata={"help": "内容摘要（SHA-256 前 12 位）"})
     issued_at: dt.datetime = field(metadata={"help": "签发时间（北京时间）"})
     text: str = field(metadata={"help": "印在通报上的签发说明"})
+    short: str = field(metadata={"help": "页眉上的简短签发标记"})
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,8 @@ def issue_stamp(*, version: int, content_hash: str, issued_at: dt.datetime) -> I
         f"版本 {version}，内容摘要（SHA-256 前 {DIGEST_LENGTH} 位）{digest}，"
         f"签发时间 {local:%Y-%m-%d %H:%M}（北京时间）"
     )
-    return IssueStamp(version=version, digest=digest, issued_at=local, text=text)
+    short = f"版本 {version} · {digest}"
+    return IssueStamp(version=version, digest=digest, issued_at=local, text=text, short=short)
 
 
 def _factor_columns(statement: MonthlyStatement) -> tuple[FactorColumn, ...]:

@@ -64,8 +64,11 @@ def measurements_from_db(
     with engine.connect() as connection:
         frame = pd.DataFrame(connection.execute(query).all(), columns=[c.key for c in columns])
         status_rows = connection.execute(
-            select(SectionStatus).where(SectionStatus.month == first)
-        ).all()
+            select(
+                SectionStatus.id, SectionStatus.section_id, SectionStatus.status,
+                SectionStatus.note,
+            ).where(SectionStatus.month == first)
+        ).all()  # fmt: skip
     result: list[Measurement] = []
     if len(frame):
         frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True).dt.tz_convert(BEIJING)
@@ -85,7 +88,7 @@ def measurements_from_db(
             BAD_QC_FLAGS
         )
         result.extend(_daily(automatic[valid], min_daily_values))
-    for (status,) in status_rows:
+    for status in status_rows:
         for factor in FACTORS:
             result.append(
                 Measurement(

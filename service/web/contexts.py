@@ -93,3 +93,29 @@ def section_row(registry: Registry, section: Section, *, on: dt.date) -> Section
         lat=section.lat,
         note=section.note,
     )
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One issued version of a month's statement."""
+
+    version: int = field(metadata={"help": "版本号"})
+    content_hash: str = field(metadata={"help": "内容摘要（SHA-256）"})
+    issued_at: str = field(metadata={"help": "签发时间（北京时间）"})
+    changes: int = field(metadata={"help": "较上一版变动行数"})
+
+
+@dataclass(frozen=True)
+class CompensationPageContext:
+    """A month's compensation statement page (city summary or one unit)."""
+
+    title: str = field(metadata={"help": "页面标题"})
+    month: str = field(metadata={"help": "月份 YYYY-MM"})
+    unit: str | None = field(metadata={"help": "考核单位 id；全市通报为空"})
+    unit_name: str | None = field(metadata={"help": "考核单位名称"})
+    shown_version: int | None = field(metadata={"help": "所示版本；草稿为空"})
+    versions: tuple[VersionRow, ...] = field(metadata={"help": "已签发版本"})
+    units: tuple[tuple[str, str], ...] = field(metadata={"help": "考核单位（id, 名称）"})
+    downloads: tuple[tuple[str, str], ...] = field(metadata={"help": "下载链接（格式, 地址）"})
+    statement_html: str = field(metadata={"help": "通报正文 HTML（已转义的模板输出）"})
+    changes: tuple[str, ...] = field(metadata={"help": "所示版本较上一版的变动说明"})
