@@ -5,7 +5,11 @@
     QingliuError                       every error of the service that a user may see
     ├── ConfigurationError             a setting is invalid (names the QINGLIU_ variable)
     ├── DatabaseError                  the database cannot be reached or migrated
-    └── InputError                     an input file is wrong (names the row and column)
+    ├── InputError                     an input file is wrong (names the row and column)
+    └── FeedError                      a station feed failed (bad frame, bad answer)
+        ├── FrameError                 an HJ 212 frame is refused (``reason`` says why)
+        ├── FeedTimeout                a remote feed did not answer in time
+        └── FeedAnswerError            a remote feed answered, but not usably
 
 Domain errors (:class:`sections.errors.SectionsError`) pass through unchanged; the CLI prints both
 kinds as a one-line message with exit code 2, never a traceback.
@@ -39,3 +43,23 @@ class InputError(QingliuError, ValueError):
             where.append(f"列 / column '{column}'")
         prefix = f"{', '.join(where)}: " if where else ""
         super().__init__(prefix + message)
+
+
+class FeedError(QingliuError):
+    """A station feed failed."""
+
+
+class FrameError(FeedError, ValueError):
+    """An HJ 212 frame is refused; ``reason`` is a short machine-readable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}: {message}")
+
+
+class FeedTimeout(FeedError, TimeoutError):
+    """A remote feed did not answer in time."""
+
+
+class FeedAnswerError(FeedError):
+    """A remote feed answered, but the answer cannot be used (status, body, truncation)."""

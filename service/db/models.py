@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["JobRun", "Observation", "SectionStatus", "StatementIssue", "utc_now"]
+__all__ = [
+    "JobRun",
+    "Observation",
+    "ObservationHistory",
+    "RawMessage",
+    "SectionStatus",
+    "StatementIssue",
+    "Station",
+    "utc_now",
+]
 
 
 def utc_now() -> dt.datetime:
@@ -49,6 +58,9 @@ class Observation(SQLModel, table=True):
     sample_kind: str | None = Field(
         default=None, max_length=16, description="手工样品类型：routine 例行 / spot 抽测"
     )
+    lab: str | None = Field(default=None, max_length=64, description="检测实验室")
+    qc_test: str | None = Field(default=None, max_length=32, description="给出质控标记的检验")
+    raw_message_id: int | None = Field(default=None, description="来源原始报文 id")
     received_at: dt.datetime = Field(sa_column=_utc_column(), description="接收时间（UTC）")
 
 
@@ -64,6 +76,48 @@ class SectionStatus(SQLModel, table=True):
     status: str = Field(max_length=16, description="no_flow / dry / frozen / excluded")
     note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     source: str = Field(max_length=16, description="来源：demo、manual…")
+
+
+class ObservationHistory(SQLModel, table=True):
+    """An earlier value of an observation, kept when a re-delivery changed it."""
+
+    __tablename__ = "observation_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    observation_id: int = Field(index=True)
+    value: float | None = Field(default=None)
+    station_flag: str | None = Field(default=None, max_length=2)
+    qc_flag: int | None = Field(default=None)
+    raw_message_id: int | None = Field(default=None)
+    replaced_at: dt.datetime = Field(sa_column=_utc_column(), description="被替换时间（UTC）")
+
+
+class RawMessage(SQLModel, table=True):
+    """Every byte received, kept before parsing: never changed, never deleted."""
+
+    __tablename__ = "raw_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16, index=True, description="hj212、cnemc、manual")
+    peer: str = Field(default="", max_length=128, description="对端地址、URL 或文件名")
+    received_at: dt.datetime = Field(sa_column=_utc_column(index=True))
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(max_length=64, index=True)
+    parse_status: str = Field(max_length=24, index=True, description="accepted/rejected/…")
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    station: str | None = Field(default=None, max_length=24, index=True)
+
+
+class Station(SQLModel, table=True):
+    """An automatic station's data logger: its MN, section and password (hashed)."""
+
+    __tablename__ = "station"
+
+    mn: str = Field(primary_key=True, max_length=24)
+    section_id: str = Field(max_length=64, index=True)
+    password_hash: str = Field(max_length=128, description="PBKDF2-SHA256 of PW, with salt")
+    active: bool = Field(default=True)
+    created_at: dt.datetime = Field(sa_column=_utc_column())
 
 
 class StatementIssue(SQLModel, table=True):
