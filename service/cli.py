@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -452,6 +453,169 @@ def statement_command(
         output=output,
         default_name=f"qingliu-statement-{first:%Y-%m}{suffix}.{output_format.value}",
     )
+
+
+stations_app = typer.Typer(
+    help="自动站登记（MN 与密码）/ station credentials", no_args_is_help=True
+)
+app.add_typer(stations_app, name="stations")
+import_app = typer.Typer(help="导入数据 / import data", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+export_app = typer.Typer(help="导出数据 / export data", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+def _engine_for(state: _State) -> tuple[Settings, Registry, Any]:
+    from service.db.engine import make_engine, migrate
+
+    settings = state.settings()
+    registry = state.registry(settings)
+    engine = make_engine(settings)
+    migrate(engine)
+    return settings, registry, engine
+
+
+@stations_app.command("add")
+def stations_add(
+    ctx: typer.Context,
+    mn: Annotated[str, typer.Argument(help="数采仪 MN（至多 24 个字符）/ the logger's MN")],
+    section: Annotated[str, typer.Option(help="断面 id / section id")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="站点密码 / station password", hide_input=True,
+            envvar="QINGLIU_STATION_PASSWORD", help="HJ 212 PW（只保存其摘要）",
+        ),
+    ],
+) -> None:  # fmt: skip
+    """登记或更新一个自动站。Register (or update) a station."""
+    from service.db.ingest import add_station
+
+    state: _State = ctx.obj
+    try:
+        _, registry, engine = _engine_for(state)
+        try:
+            registry.section(section)
+        except KeyError as exc:
+            raise QingliuError(str(exc.args[0])) from None
+        if not mn or len(mn) > 24 or not mn.isascii() or any(c in mn for c in ";=,&"):
+            raise QingliuError(f"MN 无效 / invalid MN {mn!r} (≤ 24 ASCII characters, no ;=,&)")
+        if not password:
+            raise QingliuError("密码不能为空 / the password must not be empty")
+        add_station(engine=engine, mn=mn, section_id=section, password=password)
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    typer.echo(f"已登记 / registered {mn} → {section}")
+
+
+@stations_app.command("list")
+def stations_list(ctx: typer.Context) -> None:
+    """列出已登记的自动站。List registered stations."""
+    from service.db.ingest import list_stations
+
+    state: _State = ctx.obj
+    try:
+        _, registry, engine = _engine_for(state)
+        stations = list_stations(engine=engine)
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    table = Table(title="自动站 / stations")
+    for header in ("MN", "断面 section", "名称", "启用", "登记时间 (北京时间)"):
+        table.add_column(header)
+    names = {s.id: s.name for s in registry.sections}
+    for station in stations:
+        table.add_row(
+            station.mn, station.section_id, names.get(station.section_id, "?"),
+            "是" if station.active else "否",
+            f"{station.created_at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
+        )  # fmt: skip
+    Console(width=160).print(table)
+    typer.echo(f"共 {len(stations)} 个 / {len(stations)} station(s)")
+
+
+@import_app.command("manual")
+def import_manual_command(
+    ctx: typer.Context,
+    input_file: Annotated[Path, typer.Argument(metavar="FILE.csv|FILE.xlsx")],
+    partial: Annotated[
+        bool, typer.Option("--partial", help="只导入通过检查的行 / store the good rows only")
+    ] = False,
+) -> None:
+    """导入实验室手工监测数据。Import manual laboratory results (all or nothing per file)."""
+    from service.feeds.manual import import_manual
+
+    state: _State = ctx.obj
+    try:
+        _, registry, engine = _engine_for(state)
+        report = import_manual(engine=engine, registry=registry, path=input_file,
+                               partial=partial)  # fmt: skip
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    console = Console(stderr=True, soft_wrap=True)
+    for row in report.errors:
+        console.print(f"第 {row.line} 行 / line {row.line}: {row.message}", highlight=False)
+    ok = len(report.rows) - len(report.errors)
+    typer.echo(
+        f"{report.file}: {len(report.rows)} 行，通过 {ok}，错误 {len(report.errors)}；"
+        + (
+            f"已保存：新增 {report.counts.inserted}，未变 {report.counts.unchanged}，"
+            f"更新 {report.counts.changed} / stored"
+            if report.stored
+            else "未保存任何数据 / nothing stored"
+            + ("（使用 --partial 只导入通过的行）" if report.errors and ok else "")
+        )
+    )
+    if report.errors and not report.stored:
+        raise typer.Exit(code=2)
+
+
+class ExportFormat(StrEnum):
+    """Formats of ``qingliu export``."""
+
+    csv = "csv"
+    json = "json"
+
+
+def _moment(text: str | None, option: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option}: 时间必须是 ISO 8601 / must be ISO 8601, got {text!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
+
+
+@export_app.command("observations")
+def export_observations_command(
+    ctx: typer.Context,
+    station: Annotated[str | None, typer.Option(help="站点 MN / station")] = None,
+    parameter: Annotated[str | None, typer.Option(help="参数键 / parameter key")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="起始时间 ISO 8601（无时区为北京时间）")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="截止时间 ISO 8601")] = None,
+    output_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
+) -> None:
+    """导出观测值。Export observations (times ISO 8601 with offset)."""
+    from service.export import export_observations
+
+    state: _State = ctx.obj
+    first, last = _moment(start, "--from"), _moment(end, "--to")
+    if parameter is not None:
+        from sections.parameters import parameters
+
+        if parameter not in parameters():
+            _fail(f"未知参数 / unknown parameter {parameter!r}")
+    try:
+        _, _, engine = _engine_for(state)
+        for chunk in export_observations(
+            engine=engine, fmt=output_format.value, station=station, parameter=parameter,
+            start=first, end=last,
+        ):  # fmt: skip
+            sys.stdout.write(chunk)
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
 
 
 def _serve(settings: Settings, registry: Registry, *, host: str, port: int) -> None:

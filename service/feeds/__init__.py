@@ -1,0 +1,1 @@
+"""Station feeds: HJ 212 receiver, national publish API client, manual laboratory import."""

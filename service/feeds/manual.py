@@ -1,0 +1,231 @@
+"""Manual laboratory results from CSV or XLSX files (``qingliu import manual``).
+
+Columns (Chinese headers accepted): ``section`` (断面), ``sampled_at`` (采样时间), ``parameter``
+(参数), ``value`` (数值; ``<DL`` below the detection limit), ``unit`` (单位), ``method`` (方法),
+``lab`` (实验室), ``kind`` (类型: routine 例行 / spot 抽测). Every row is checked and reported; a
+file is stored all or nothing unless partial import is asked for; the file itself is archived
+first; importing the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from sections.errors import DataTableError
+from sections.parameters import parameters
+from sections.registry import Registry
+from sections.units import conversion_factor
+from service.db.ingest import RawRecord, UpsertCounts, archive_raw, upsert_observations
+from service.errors import InputError
+from service.time import BEIJING
+
+__all__ = [
+    "COLUMN_ALIASES",
+    "ImportReport",
+    "RowResult",
+    "check_rows",
+    "import_manual",
+    "read_table",
+]
+
+COLUMN_ALIASES = {
+    "section": "section", "断面": "section", "断面id": "section",
+    "sampled_at": "sampled_at", "采样时间": "sampled_at", "time": "sampled_at",
+    "parameter": "parameter", "参数": "parameter", "项目": "parameter",
+    "value": "value", "数值": "value", "监测值": "value",
+    "unit": "unit", "单位": "unit",
+    "method": "method", "方法": "method", "分析方法": "method",
+    "lab": "lab", "实验室": "lab", "检测单位": "lab",
+    "kind": "kind", "类型": "kind", "样品类型": "kind",
+}  # fmt: skip
+REQUIRED = ("section", "sampled_at", "parameter", "value", "kind")
+KIND_ALIASES = {"routine": "routine", "例行": "routine", "例行监测": "routine",
+                "spot": "spot", "抽测": "spot", "spot_check": "spot"}  # fmt: skip
+SOURCE = "manual"
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """The check of one row: a row to store, or the reason it is refused."""
+
+    line: int
+    ok: bool
+    message: str = ""
+    row: dict[str, Any] | None = None
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    file: str
+    rows: list[RowResult] = field(default_factory=list)
+    stored: bool = False
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    raw_message_id: int | None = None
+
+    @property
+    def errors(self) -> list[RowResult]:
+        """Refused rows."""
+        return [r for r in self.rows if not r.ok]
+
+
+def read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and rows (with their line numbers) of a CSV or XLSX file, cells as text."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            raise InputError(f"无法读取 Excel 文件 / cannot read workbook: {exc}") from None
+        sheet = workbook.worksheets[0]
+        rows = [
+            (number, ["" if c is None else _cell_text(c) for c in values])
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        ]
+        workbook.close()
+    else:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
+        rows = [(n, cells) for n, cells in enumerate(csv.reader(io.StringIO(text)), start=1)]
+    if not rows:
+        raise InputError("文件为空 / the file is empty")
+    header = [h.strip() for h in rows[0][1]]
+    return header, [(n, cells) for n, cells in rows[1:] if any(c.strip() for c in cells)]
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, float) and value.is_integer():
+        return str(value)
+    return str(value)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text.strip().replace("/", "-"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BEIJING)
+    return moment.astimezone(dt.UTC)
+
+
+def check_rows(
+    header: list[str], rows: list[tuple[int, list[str]]], *, registry: Registry
+) -> list[RowResult]:
+    """Check every row; each result holds an observation row or the reason it is refused."""
+    names = [COLUMN_ALIASES.get(h.strip().lower(), "") for h in header]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise InputError(f"缺少列 / missing column(s): {', '.join(missing)}")
+    sections = {s.id: s for s in registry.sections}
+    by_name = {s.name: s for s in registry.sections}
+    known = parameters()
+    results: list[RowResult] = []
+    for line, cells in rows:
+        cells = cells + [""] * (len(names) - len(cells))
+        row = {name: cells[i].strip() for i, name in enumerate(names) if name}
+        try:
+            results.append(RowResult(line, True, row=_observation(row, sections, by_name, known)))
+        except ValueError as exc:
+            results.append(RowResult(line, False, str(exc)))
+    return results
+
+
+def _observation(
+    row: dict[str, str], sections: dict[str, Any], by_name: dict[str, Any], known: Any
+) -> dict[str, Any]:
+    section = sections.get(row["section"]) or by_name.get(row["section"])
+    if section is None:
+        raise ValueError(f"section: 未知断面 / unknown section {row['section']!r}")
+    key = row["parameter"].lower()
+    if key not in known:
+        raise ValueError(f"parameter: 未知参数 / unknown parameter {row['parameter']!r}")
+    method = row.get("method", "")
+    if key == "cod" and "高锰酸" in method:
+        raise ValueError("method: 高锰酸盐法测定的是高锰酸盐指数，参数应为 codmn / use codmn")
+    if key == "codmn" and "重铬酸" in method:
+        raise ValueError("method: 重铬酸盐法测定的是化学需氧量，参数应为 cod / use cod")
+    kind = KIND_ALIASES.get(row["kind"].lower())
+    if kind is None:
+        raise ValueError(f"kind: 类型必须是 routine/例行 或 spot/抽测, got {row['kind']!r}")
+    try:
+        observed = _parse_time(row["sampled_at"])
+    except ValueError:
+        raise ValueError(f"sampled_at: 时间格式错误 / bad time {row['sampled_at']!r}") from None
+    text = row["value"]
+    below = text.startswith("<")
+    try:
+        number = float(text.lstrip("<").strip())
+    except ValueError:
+        raise ValueError(f"value: 无法解析的数值 / not a number {text!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"value: 数值无效 / invalid value {text!r}")
+    try:
+        factor = conversion_factor(row.get("unit", ""), key)
+    except DataTableError as exc:
+        raise ValueError(f"unit: {exc}") from None
+    value = number * factor / (2 if below else 1)  # below the detection limit: half of it
+    return {
+        "station": f"M:{section.id}"[:24],
+        "section_id": section.id,
+        "parameter": key,
+        "observed_at": observed,
+        "value": value,
+        "unit": known[key].unit,
+        "method": (method or None) and method[:64],
+        "station_flag": "N",
+        "source": SOURCE,
+        "sample_kind": kind,
+        "lab": (row.get("lab") or None) and row["lab"][:64],
+        "processing_level": "checked",  # a laboratory result has passed the lab's checks
+    }
+
+
+def import_manual(
+    *, engine: Engine, registry: Registry, path: Path | str, partial: bool = False
+) -> ImportReport:
+    """Import a laboratory file: archive it, check every row, store all or (partial) the good.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or lacks a required column (the file is still archived
+        when it could be read).
+    """
+    file = Path(path)
+    try:
+        payload = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
+    report = ImportReport(file=file.name)
+    try:
+        header, rows = read_table(file)
+        report.rows = check_rows(header, rows, registry=registry)
+    except InputError as exc:
+        with engine.begin() as connection:
+            archive_raw(connection, [RawRecord(SOURCE, payload, "rejected", file.name, str(exc))])
+        raise
+    good = [r.row for r in report.rows if r.ok and r.row is not None]
+    store = bool(good) and (partial or not report.errors)
+    status = "accepted" if not report.errors else ("partial" if store else "rejected")
+    reason = "; ".join(f"line {r.line}: {r.message}" for r in report.errors)[:10_000]
+    with engine.begin() as connection:
+        (raw_id,) = archive_raw(connection, [RawRecord(SOURCE, payload, status, file.name, reason)])
+        report.raw_message_id = raw_id
+        if store:
+            for row in good:
+                row["raw_message_id"] = raw_id
+            report.counts = upsert_observations(connection, good)
+            report.stored = True
+    return report
