@@ -308,7 +308,8 @@ def monthly_statement(
                 if rule_set.events.enabled and factor in rule_set.events.factors:
                     events.extend(_events(section, factor, rows, first, rule_set))
             has_factor = any(s.section == section.id and s.status == "meets" for s in statuses)
-            if rule_set.rewards.enabled and section_ok and has_factor:
+            charged = any(e.section == section.id for e in events)
+            if rule_set.rewards.enabled and section_ok and has_factor and not charged:
                 rewards.append(
                     RewardLine(
                         section.id,
@@ -399,7 +400,8 @@ def _assess(
                     section.id, factor, "not_increased",
                     f"超标 {shown} 倍，未增加", value, standard, shown,
                 )  # fmt: skip
-            multiple = exceedance_multiple(value, inflow.value)
+            # never more than the plain multiple: receiving polluted water must not cost more
+            multiple = min(exceedance_multiple(value, inflow.value), plain)
             basis = f"{basis}；入境 {upstream.name} 超标，按较入境增加倍数计"
             clause = f"{rule.clause}；{rule_set.clauses['inflow_increase']}"
     count = tiers(multiple, rule.step)

@@ -256,6 +256,8 @@ def parse_rule_set(text: str, *, source: str = "<string>") -> RuleSet:
     try:
         start = dt.date.fromisoformat(_get(doc, "effective_from", source, str))
         end_text = doc.get("effective_to")
+        if end_text is not None and not isinstance(end_text, str):
+            raise ValueError(f"effective_to must be a quoted date, got {end_text!r}")
         end = dt.date.fromisoformat(end_text) if end_text else None
     except ValueError as exc:
         raise RuleError(f"{source}: 生效日期错误 / bad effective date: {exc}") from None
@@ -273,7 +275,11 @@ def parse_rule_set(text: str, *, source: str = "<string>") -> RuleSet:
         where = f"{source} [factors.{key}]"
         if key not in FACTORS:
             raise RuleError(f"{where}: 未知因子 / unknown factor (valid: {', '.join(FACTORS)})")
-        step = _decimal(table.get("step"), where)
+        if not isinstance(table, dict):
+            raise RuleError(f"{where}: 必须是表 / must be a table with 'step' and its provenance")
+        if "step" not in table:
+            raise RuleError(f"{where}: 缺少 / missing 'step'")
+        step = _decimal(table.get("step"), f"{where} step")
         if step <= 0:
             raise RuleError(f"{where}: step 必须为正 / must be positive")
         provenance = _provenance(table, "step_provenance", where)
@@ -322,9 +328,12 @@ def parse_rule_set(text: str, *, source: str = "<string>") -> RuleSet:
         tagged(events_table, "amount_provenance", "amount_wan", "clause", "events.amount_wan")
         tagged(events_table, "charge_month_provenance", "charge_month", "charge_clause",
                "events.charge_month")  # fmt: skip
-    min_days = int(events_table.get("min_days", 3))
-    if min_days < 1:
-        raise RuleError(f"{source} [events]: min_days 必须 ≥ 1 / must be at least 1")
+    min_days = events_table.get("min_days", 3)
+    if isinstance(min_days, bool) or not isinstance(min_days, int) or min_days < 1:
+        raise RuleError(
+            f"{source} [events]: min_days 必须是 ≥ 1 的整数 / must be an integer ≥ 1, "
+            f"got {min_days!r}"
+        )
     events = EventRule(
         enabled=events_enabled,
         factors=event_factors,

@@ -9,7 +9,7 @@ References
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 
 __all__ = [
@@ -62,8 +62,14 @@ def tiers(multiple: Fraction, step: Decimal) -> int:
 
 def shown_multiple(multiple: Fraction) -> Decimal:
     """The multiple as a Decimal for statements (exact when it has ≤ 6 decimals)."""
-    exact = Decimal(multiple.numerator) / Decimal(multiple.denominator)
-    return exact.quantize(MULTIPLE_QUANTUM, rounding=ROUND_HALF_EVEN).normalize()
+    context = Context(prec=60)
+    exact = context.divide(Decimal(multiple.numerator), Decimal(multiple.denominator))
+    shown = exact.quantize(MULTIPLE_QUANTUM, rounding=ROUND_HALF_EVEN, context=context)
+    shown = shown.normalize(context)
+    # a whole number keeps plain digits: 10, not 1E+1
+    return (
+        shown.quantize(Decimal(1), context=context) if shown == shown.to_integral_value() else shown
+    )
 
 
 def round_to_precision(value: Decimal, decimals: int) -> Decimal:
@@ -74,4 +80,6 @@ def round_to_precision(value: Decimal, decimals: int) -> Decimal:
     >>> round_to_precision(Decimal("1.005"), 2), round_to_precision(Decimal("0.2015"), 3)
     (Decimal('1.00'), Decimal('0.202'))
     """
-    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    return value.quantize(
+        Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN, context=Context(prec=60)
+    )

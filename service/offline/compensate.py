@@ -20,6 +20,7 @@ from service.errors import InputError
 __all__ = ["REQUIRED_COLUMNS", "parse_month", "read_measurements"]
 
 REQUIRED_COLUMNS = ("section", "factor", "date", "value", "kind", "status")
+MAX_VALUE = Decimal(1_000_000)  # mg/L: far beyond any concentration; larger is a typing error
 OPTIONAL_COLUMNS = ("note",)
 
 
@@ -41,8 +42,10 @@ def _value(cell: str, line: int) -> Decimal | None:
         raise InputError(
             f"无法解析的数值 / not a number: {cell!r}", row=line, column="value"
         ) from None
-    if not value.is_finite() or value < 0:
-        raise InputError(f"数值无效 / invalid value: {cell!r}", row=line, column="value")
+    if not value.is_finite() or value < 0 or value > MAX_VALUE:
+        raise InputError(
+            f"数值无效 / invalid value: {cell!r} (0 – {MAX_VALUE})", row=line, column="value"
+        )
     return value / 2 if below else value  # below the detection limit: half of it
 
 
@@ -67,7 +70,8 @@ def read_measurements(path: Path | str, *, registry: Registry) -> list[Measureme
     reader.fieldnames = header
     sections = {s.id for s in registry.sections}
     result: list[Measurement] = []
-    for number, row in enumerate(reader, start=2):
+    for row in reader:
+        number = reader.line_num
         cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if not any(cells.values()):
             continue

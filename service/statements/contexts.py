@@ -18,9 +18,7 @@ from compensation.statement import WAN, MonthlyStatement, UnitStatement
 from service.time import BEIJING
 
 __all__ = [
-    "DOCUMENT_LAYOUT",
     "EXEMPT_WORDS",
-    "SITE_LAYOUT",
     "DeductionRow",
     "EventRow",
     "ExemptRow",
@@ -43,11 +41,6 @@ __all__ = [
     "unit_detail",
     "yuan_text",
 ]
-
-DOCUMENT_LAYOUT = "statements/_document.html"
-"""Outer template of a standalone statement (its own page, print CSS, A4)."""
-SITE_LAYOUT = "base.html"
-"""Outer template of a statement shown inside the web site."""
 
 EXEMPT_WORDS: Mapping[str, str] = {
     **STATUS_WORDS,
@@ -249,7 +242,9 @@ class MonthStatementContext:
     """The city's monthly statement: the 通报 table of every unit, then each unit's detail."""
 
     title: str = field(metadata={"help": "页面标题"})
-    layout: str = field(metadata={"help": "外层模板：独立文档（打印/PDF）或站点页面"})
+    standalone: bool = field(
+        metadata={"help": "True：独立文档（打印/PDF，A4）；False：嵌入站点页面的 HTML 片段"}
+    )
     month: str = field(metadata={"help": "月份，如 2025年3月"})
     rule_set: RuleSetBlock = field(metadata={"help": "规则集"})
     issue: IssueStamp | None = field(metadata={"help": "签发信息；None 为草稿"})
@@ -265,7 +260,9 @@ class UnitStatementContext:
     """One unit's monthly statement."""
 
     title: str = field(metadata={"help": "页面标题"})
-    layout: str = field(metadata={"help": "外层模板：独立文档（打印/PDF）或站点页面"})
+    standalone: bool = field(
+        metadata={"help": "True：独立文档（打印/PDF，A4）；False：嵌入站点页面的 HTML 片段"}
+    )
     month: str = field(metadata={"help": "月份，如 2025年3月"})
     rule_set: RuleSetBlock = field(metadata={"help": "规则集"})
     issue: IssueStamp | None = field(metadata={"help": "签发信息；None 为草稿"})
@@ -422,14 +419,14 @@ def _rule_set_block(statement: MonthlyStatement) -> RuleSetBlock:
 
 
 def month_context(
-    statement: MonthlyStatement, *, issue: IssueStamp | None, layout: str = DOCUMENT_LAYOUT
+    statement: MonthlyStatement, *, issue: IssueStamp | None, standalone: bool = True
 ) -> MonthStatementContext:
     """The context of ``statements/month.html``: every unit of the statement."""
     factors = _factor_columns(statement)
     label = month_label(statement.month)
     return MonthStatementContext(
         title=f"{label}生态补偿金扣缴通报",
-        layout=layout,
+        standalone=standalone,
         month=label,
         rule_set=_rule_set_block(statement),
         issue=issue,
@@ -446,7 +443,7 @@ def unit_context(
     unit_id: str,
     *,
     issue: IssueStamp | None,
-    layout: str = DOCUMENT_LAYOUT,
+    standalone: bool = True,
 ) -> UnitStatementContext:
     """The context of ``statements/unit.html``; ``KeyError`` naming the valid ids if unknown."""
     unit = statement.unit(unit_id)
@@ -454,7 +451,7 @@ def unit_context(
     label = month_label(statement.month)
     return UnitStatementContext(
         title=f"{unit.name}{label}生态补偿金扣缴通报",
-        layout=layout,
+        standalone=standalone,
         month=label,
         rule_set=_rule_set_block(statement),
         issue=issue,

@@ -30,10 +30,10 @@ from typing import Any
 from compensation.statement import WAN, MonthlyStatement, UnitStatement
 from service.errors import QingliuError
 from service.statements.contexts import (
-    DOCUMENT_LAYOUT,
     EXEMPT_WORDS,
-    SITE_LAYOUT,
     IssueStamp,
+    MonthStatementContext,
+    UnitStatementContext,
     decimal_text,
     factor_name,
     issue_stamp,
@@ -127,8 +127,9 @@ def render_html(
     issue : IssueInfo, optional
         The issue stamp; without it the statement is marked 草稿（未签发）.
     standalone : bool
-        True: a document of its own with print CSS (A4, CJK fonts), for printing and PDF.
-        False: a page of the web site (inside ``base.html``).
+        True: a document of its own (``<html>`` with print CSS: A4, CJK fonts), for printing
+        and PDF. False: an HTML fragment (one ``<article>`` with its small stylesheet) to embed
+        in a page of the web site.
 
     Returns
     -------
@@ -140,16 +141,15 @@ def render_html(
     KeyError
         An unknown ``unit`` (the message lists the valid ids).
     """
-    layout = DOCUMENT_LAYOUT if standalone else SITE_LAYOUT
     stamp = _stamp(issue)
-    context: object
+    context: MonthStatementContext | UnitStatementContext
     if unit is None:
         template = "statements/month.html"
-        context = month_context(statement, issue=stamp, layout=layout)
+        context = month_context(statement, issue=stamp, standalone=standalone)
     else:
         template = "statements/unit.html"
-        context = unit_context(statement, unit, issue=stamp, layout=layout)
-    variables = {f.name: getattr(context, f.name) for f in fields(context)}  # type: ignore[arg-type]
+        context = unit_context(statement, unit, issue=stamp, standalone=standalone)
+    variables = {f.name: getattr(context, f.name) for f in fields(context)}
     return template_environment().get_template(template).render(**variables)
 
 
@@ -232,7 +232,7 @@ def render_xlsx(
     bold = Font(bold=True)
 
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.worksheets[0])  # the default empty sheet
 
     def sheet(
         sheet_name: str, header: list[str], widths: list[int], subtitle: str = ""
@@ -353,8 +353,8 @@ def render_xlsx(
         for r in u.rewards:
             put(
                 rewards,
-                [u.name, name(r.section), _amount_cell(r.amount_wan), _amount_cell(r.amount_wan * WAN),
-                 r.reason, r.clause],
+                [u.name, name(r.section), _amount_cell(r.amount_wan),
+                 _amount_cell(r.amount_wan * WAN), r.reason, r.clause],
             )  # fmt: skip
 
     about = sheet("规则与假设", ["项目", "内容"], [22, 100])
