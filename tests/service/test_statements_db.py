@@ -214,7 +214,8 @@ def test_downloads(http: httpx.Client, fmt: str, media: str, magic: bytes) -> No
 def test_month_and_unit_pages(http: httpx.Client) -> None:
     page = http.get("/compensation/2025-03")
     assert page.status_code == 200
-    assert "2025年03月生态补偿金扣缴通报" in page.text
+    assert "<title>2025年03月生态补偿金扣缴通报 · 清流</title>" in page.text
+    assert "2025年3月生态补偿金扣缴通报" in page.text
     assert "草稿（未签发）" in page.text and "冀州区" in page.text
     http.post("/api/compensation/2025-03/issue")
     unit = http.get("/compensation/2025-03/jizhou")
