@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 from dataclasses import dataclass
@@ -616,6 +617,95 @@ def export_observations_command(
             sys.stdout.write(chunk)
     except (SectionsError, QingliuError) as exc:
         _fail(str(exc))
+
+
+receive_app = typer.Typer(help="接收站点数据 / receive station data", no_args_is_help=True)
+app.add_typer(receive_app, name="receive")
+pull_app = typer.Typer(help="拉取外部数据 / pull remote data", no_args_is_help=True)
+app.add_typer(pull_app, name="pull")
+
+
+@receive_app.command("hj212")
+def receive_hj212_command(
+    ctx: typer.Context,
+    listen: Annotated[
+        str, typer.Option(help="监听地址 HOST:PORT / listen address")
+    ] = "0.0.0.0:9212",
+    idle_timeout: Annotated[
+        float, typer.Option(help="连接空闲超时（秒）/ idle timeout, seconds")
+    ] = 600.0,
+) -> None:
+    """启动 HJ 212-2017 数据接收服务。Run the HJ 212 TCP receiver."""
+    import asyncio
+    import logging
+
+    from service.feeds.hj212_receiver import Hj212Receiver, ReceiverConfig, parse_listen
+
+    state: _State = ctx.obj
+    try:
+        host, port = parse_listen(listen)
+        _, _, engine = _engine_for(state)
+    except (SectionsError, QingliuError, ValueError) as exc:
+        _fail(str(exc))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    receiver = Hj212Receiver(
+        engine=engine, config=ReceiverConfig(host=host, port=port, idle_timeout=idle_timeout)
+    )
+
+    async def run() -> None:
+        bound = await receiver.start()
+        typer.echo(f"HJ 212 接收服务 / receiver on {bound[0]}:{bound[1]} (Ctrl-C 停止)")
+        try:
+            await receiver.serve_forever()
+        finally:
+            await receiver.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    stats = receiver.stats
+    typer.echo(
+        f"帧 frames {stats.frames}，接受 accepted {stats.accepted}，拒绝 refused "
+        f"{stats.refused}，未登记站 unknown {stats.unknown_station}，应答 answered "
+        f"{stats.answered}，新增观测 inserted {stats.observations.inserted}"
+    )
+
+
+@app.command("simulate")
+def simulate_command(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option(help="接收服务地址 HOST:PORT / receiver address")],
+    stations: Annotated[int, typer.Option(help="模拟站数 / number of stations")] = 3,
+    rate: Annotated[float, typer.Option(help="每秒发送帧数（合计）/ frames per second")] = 10.0,
+    faults: Annotated[
+        bool, typer.Option("--faults", help="注入故障 / inject faults (bad CRC, garbage …)")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="最多发送帧数 / at most this many")] = 100,
+    password: Annotated[
+        str, typer.Option(help="站点密码 / station password", envvar="QINGLIU_STATION_PASSWORD")
+    ] = "qingliu-demo",
+    year: Annotated[int | None, typer.Option(help="模拟年份 / year of the data")] = None,
+) -> None:
+    """用演示数据模拟自动站发送 HJ 212 报文。Simulate stations sending HJ 212 frames."""
+    import asyncio
+
+    from service.feeds.hj212_receiver import parse_listen
+    from service.feeds.simulator import simulate
+
+    state: _State = ctx.obj
+    try:
+        host, port = parse_listen(to)
+        registry = state.registry()
+        stats = asyncio.run(
+            simulate(registry, host=host, port=port, stations=stations, rate=rate,
+                     faults=faults, limit=limit, year=year, password=password)
+        )  # fmt: skip
+    except (SectionsError, QingliuError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    faults_text = ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())) or "无 none"
+    typer.echo(
+        f"已发送 sent {stats.sent}，收到应答 answered {stats.answered}，"
+        f"故障 faults: {faults_text}，重连 reconnects {stats.reconnects}"
+    )
 
 
 def _serve(settings: Settings, registry: Registry, *, host: str, port: int) -> None:

@@ -129,23 +129,25 @@ class RawRecord:
 
 def archive_raw(connection: Connection, records: Sequence[RawRecord]) -> list[int]:
     """Archive payloads (in the caller's transaction); returns their ids, in order."""
+    if not records:
+        return []
     table = RawMessage.__table__  # type: ignore[attr-defined]
-    ids: list[int] = []
-    for record in records:
-        result = connection.execute(
-            insert(table).values(
-                source=record.source,
-                peer=record.peer[:128],
-                received_at=record.received_at or utc_now(),
-                payload=record.payload,
-                sha256=hashlib.sha256(record.payload).hexdigest(),
-                parse_status=record.parse_status,
-                reason=record.reason,
-                station=record.station,
-            )
-        )
-        ids.append(int(result.inserted_primary_key[0]))
-    return ids
+    now = utc_now()
+    rows = [
+        {
+            "source": record.source,
+            "peer": record.peer[:128],
+            "received_at": record.received_at or now,
+            "payload": record.payload,
+            "sha256": hashlib.sha256(record.payload).hexdigest(),
+            "parse_status": record.parse_status,
+            "reason": record.reason,
+            "station": record.station,
+        }
+        for record in records
+    ]
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return [int(row[0]) for row in connection.execute(statement, rows)]
 
 
 @dataclass
