@@ -708,6 +708,53 @@ def simulate_command(
     )
 
 
+def _interval(text: str) -> float:
+    """``30m``, ``1h``, ``45s`` or a number of seconds → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text[-1:] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        _fail(f"--every: 间隔格式如 30m、1h、45s / interval like 30m, 1h, 45s, got {text!r}")
+
+
+@pull_app.command("cnemc")
+def pull_cnemc_command(
+    ctx: typer.Context,
+    area: Annotated[str, typer.Option(help="行政区代码 / area code (131100 衡水)")] = "131100",
+    once: Annotated[bool, typer.Option("--once", help="只拉取一次 / pull once")] = False,
+    every: Annotated[
+        str | None, typer.Option(help="定时拉取间隔，如 30m / pull every interval")
+    ] = None,
+) -> None:
+    """拉取国家地表水自动监测实时数据（未经审核，仅供参考）。Pull the national publish API."""
+    import logging
+    import os
+
+    from service.feeds.cnemc import CAVEAT, cnemc_url, pull_once, run_every
+
+    state: _State = ctx.obj
+    if once and every:
+        _fail("--once 与 --every 只能选一个 / use either --once or --every")
+    try:
+        url = cnemc_url(os.environ)
+        _, registry, engine = _engine_for(state)
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    typer.echo(f"数据源 / source: {url}（{CAVEAT}）")
+    if every is None:
+        try:
+            summary = pull_once(engine=engine, registry=registry, url=url, area=area)
+        except QingliuError as exc:
+            _fail(f"拉取失败 / pull failed: {exc}")
+        typer.echo(summary.describe())
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        run_every(_interval(every), engine=engine, registry=registry, url=url, area=area)
+
+
 def _serve(settings: Settings, registry: Registry, *, host: str, port: int) -> None:
     import uvicorn
 
