@@ -1,0 +1,1 @@
+"""Jobs: quality control, daily classification, monthly roll-up; each a thin call of domain code."""
