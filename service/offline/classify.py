@@ -9,7 +9,6 @@ import csv
 import datetime as dt
 import io
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from sections.periods import (
     period_values,
 )
 from sections.standards import DEFAULT_STANDARD, limit_table
-from sections.trophic import tli, trophic_state
+from service.classification import TLI_KEYS, classification_records
 from service.errors import InputError
 from service.time import BEIJING
 
@@ -46,9 +45,6 @@ WATER_BODY_ALIASES = {
     "reservoir": "lake",
 }  # fmt: skip
 META_COLUMNS = ("section", "time", "water_body")
-TLI_KEYS = ("chla", "tp", "tn", "sd", "codmn")
-SEPARATE = frozenset({"tn", "fecal_coliform"})  # evaluated, never deciding the class
-_MULTIPLE_DECIMALS = 4
 
 
 def used_parameters(standard: str = DEFAULT_STANDARD) -> tuple[str, ...]:
@@ -263,7 +259,7 @@ def classify_input(
     if len(values) == 0:
         return []
     classified = classify_frame(values, water_body=bodies, target=target, standard=standard)
-    return _records(head, values, bodies, classified, insufficient)
+    return classification_records(head, values, bodies, classified, insufficient)
 
 
 def _section_water_bodies(data: ClassifyInput) -> dict[str, str]:
@@ -278,75 +274,6 @@ def _section_water_bodies(data: ClassifyInput) -> dict[str, str]:
                 column="water_body",
             )
     return bodies
-
-
-def _number(value: float, decimals: int | None = None) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return round(float(value), decimals) if decimals is not None else float(value)
-
-
-def _records(
-    head: list[dict[str, Any]],
-    values: pd.DataFrame,
-    bodies: np.ndarray,
-    classified: Any,
-    insufficient: list[list[str]] | None,
-) -> list[dict[str, Any]]:
-    deciding = [c for c in classified.classes.columns if c not in SEPARATE]
-    class_matrix = classified.classes[deciding].to_numpy(dtype=np.float64)
-    multiples = classified.multiples_vs_iii
-    targets = classified.multiples_vs_target
-    pollutants = classified.pollutants.to_numpy(dtype=object)
-    section_classes = classified.section_class.to_numpy(dtype=np.float64)
-    tn_classes = classified.tn_class.to_numpy(dtype=np.float64)
-    lake_rows = bodies == "lake"
-    tli_values = np.full(len(values), np.nan)
-    if lake_rows.any():
-        inputs = {k: values[k].to_numpy(dtype=np.float64) for k in TLI_KEYS if k in values}
-        if inputs:
-            tli_values = np.asarray(tli(**inputs), dtype=np.float64).reshape(-1)
-    records: list[dict[str, Any]] = []
-    for i, start in enumerate(head):
-        number = section_classes[i]
-        klass = None if np.isnan(number) else WaterClass(int(number))
-        used = [k for k, c in zip(deciding, class_matrix[i], strict=True) if not np.isnan(c)]
-        record: dict[str, Any] = dict(start)
-        record.update(
-            class_number=None if klass is None else int(klass),
-            **{"class": None if klass is None else klass.label},
-            label=None if klass is None else klass.quality,
-            indicators=used,
-            indicator_classes={
-                k: int(c) for k, c in zip(deciding, class_matrix[i], strict=True) if not np.isnan(c)
-            },
-            exceedance_vs_iii=_exceeding(multiples, i),
-        )
-        if targets is not None:
-            record["exceedance_vs_target"] = _exceeding(targets, i)
-        record["main_pollutants"] = [p for p in pollutants[i] if isinstance(p, str)]
-        if lake_rows[i]:
-            record["tn_class_number"] = None if np.isnan(tn_classes[i]) else int(tn_classes[i])
-            tn_multiple = multiples["tn"].iat[i] if "tn" in multiples else np.nan
-            record["tn_exceedance_vs_iii"] = _number(tn_multiple, _MULTIPLE_DECIMALS)
-            index = _number(tli_values[i], 2)
-            record["tli"] = index
-            record["trophic_state"] = None if index is None else trophic_state(index)
-        if insufficient is not None:
-            record["insufficient"] = insufficient[i]
-        records.append(record)
-    return records
-
-
-def _exceeding(multiples: pd.DataFrame, row: int) -> dict[str, float]:
-    result: dict[str, float] = {}
-    for key in multiples.columns:
-        if key in SEPARATE:
-            continue
-        value = multiples[key].iat[row]
-        if not np.isnan(value) and value > 0:
-            result[str(key)] = round(float(value), _MULTIPLE_DECIMALS)
-    return result
 
 
 def records_to_json(records: Sequence[dict[str, Any]]) -> str:
