@@ -11,7 +11,10 @@ from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstra
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "DailyResult",
     "JobRun",
+    "MonthlyResult",
+    "MonthlySummary",
     "Observation",
     "ObservationHistory",
     "RawMessage",
@@ -136,6 +139,49 @@ class StatementIssue(SQLModel, table=True):
         default="[]", sa_column=Column(Text, nullable=False), description="较上一版的逐行差异"
     )
     issued_at: dt.datetime = Field(sa_column=_utc_column(), description="签发时间（UTC）")
+
+
+class DailyResult(SQLModel, table=True):
+    """A section's classification for one day, with what it rests on."""
+
+    __tablename__ = "daily_result"
+    __table_args__ = (UniqueConstraint("section_id", "day", name="uq_daily_result"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    section_id: str = Field(max_length=64, index=True)
+    day: dt.date = Field(index=True, description="日期（北京时间）")
+    class_number: int | None = Field(default=None, description="水质类别 1–6；数据不足为空")
+    completeness: float = Field(description="有效日均值的考核指标占比 0–1")
+    record: str = Field(sa_column=Column(Text, nullable=False), description="评价结果 JSON")
+    provenance: str = Field(
+        sa_column=Column(Text, nullable=False), description="所用与剔除的观测值 JSON"
+    )
+    run_id: int | None = Field(default=None, description="作业运行 id")
+    computed_at: dt.datetime = Field(sa_column=_utc_column())
+
+
+class MonthlyResult(SQLModel, table=True):
+    """A section's (or the lake's) classification for one month."""
+
+    __tablename__ = "monthly_result"
+    __table_args__ = (UniqueConstraint("section_id", "month", name="uq_monthly_result"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    section_id: str = Field(max_length=64, index=True, description="断面 id 或 lake:衡水湖")
+    month: dt.date = Field(index=True)
+    class_number: int | None = Field(default=None)
+    record: str = Field(sa_column=Column(Text, nullable=False))
+    computed_at: dt.datetime = Field(sa_column=_utc_column())
+
+
+class MonthlySummary(SQLModel, table=True):
+    """The city's standing in one month: share against the target, 劣Ⅴ count, the lake."""
+
+    __tablename__ = "monthly_summary"
+
+    month: dt.date = Field(primary_key=True)
+    summary: str = Field(sa_column=Column(Text, nullable=False), description="汇总 JSON")
+    computed_at: dt.datetime = Field(sa_column=_utc_column())
 
 
 class JobRun(SQLModel, table=True):

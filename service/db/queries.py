@@ -20,6 +20,7 @@ __all__ = [
     "latest_job_runs",
     "observation_span",
     "parameter_counts",
+    "read_frame",
     "start_job_run",
 ]
 
@@ -192,3 +193,10 @@ def latest_job_runs(*, engine: Engine, limit: int = 10) -> list[Mapping[str, Any
     query = select(JobRun).order_by(JobRun.id.desc()).limit(limit)  # type: ignore[union-attr]
     with Session(engine) as session:
         return [run.model_dump() for run in session.exec(query).scalars()]  # type: ignore[call-overload]
+
+
+def read_frame(connection: Connection, query: Any) -> pd.DataFrame:
+    """Run a select and return its rows as a frame, columns named as selected (fast path)."""
+    result = connection.execute(query)
+    names = list(result.keys())
+    return pd.DataFrame([tuple(row) for row in result], columns=names)

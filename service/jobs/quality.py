@@ -20,6 +20,7 @@ from sections.errors import DataTableError
 from sections.quality import qc_table, quality_flags
 from sections.registry import Registry
 from sections.standards import class_limit, indicator_limits
+from service.db import queries
 from service.db.models import Observation
 
 __all__ = ["QualitySummary", "run_quality"]
@@ -77,7 +78,7 @@ def run_quality(
         Observation.parameter.in_(checked),  # type: ignore[attr-defined]
     )
     with engine.connect() as connection:
-        frame = pd.DataFrame(connection.execute(query).all(), columns=[c.key for c in columns])
+        frame = queries.read_frame(connection, query)
     if frame.empty:
         return QualitySummary(0, 0, 0, {})
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)

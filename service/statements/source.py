@@ -20,6 +20,7 @@ from compensation.rules import FACTORS, RuleSet
 from sections.periods import DEFAULT_MIN_DAILY_VALUES, period_values
 from sections.registry import Registry
 from service.db.models import Observation, SectionStatus
+from service.db.queries import read_frame
 from service.time import BEIJING
 
 __all__ = ["measurements_from_db"]
@@ -62,7 +63,7 @@ def measurements_from_db(
         Observation.section_id.in_(sections),  # type: ignore[union-attr]
     )
     with engine.connect() as connection:
-        frame = pd.DataFrame(connection.execute(query).all(), columns=[c.key for c in columns])
+        frame = read_frame(connection, query)
         status_rows = connection.execute(
             select(
                 SectionStatus.id, SectionStatus.section_id, SectionStatus.status,

@@ -1,0 +1,400 @@
+"""The HJ 212-2017 TCP receiver (``qingliu receive hj212``): an asyncio server.
+
+Per connection, bytes are cut into frames (:class:`~service.feeds.hj212.FrameSplitter`), each
+frame is parsed and checked (length, CRC, fields, station MN and password), and every frame —
+accepted, refused or from an unknown station — is archived raw with its status and reason.
+Accepted frames' values become observations. A writer task stores what all connections
+received in batches, in one transaction each; only after that commit is a frame answered with
+9014 (when its Flag asks for an answer), so nothing answered can be lost by a crash or restart.
+A bad frame never closes the connection: the next frame is read as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from sections.parameters import parameters
+from service.db.ingest import (
+    RawRecord,
+    StationRecord,
+    UpsertCounts,
+    archive_raw,
+    load_stations,
+    upsert_observations,
+    verify_password,
+)
+from service.db.models import utc_now
+from service.errors import FrameError
+from service.feeds.hj212 import (
+    FrameSplitter,
+    Hj212Frame,
+    PacketAssembler,
+    parse_frame,
+    response_frame,
+)
+
+__all__ = ["DEFAULT_LISTEN", "Hj212Receiver", "ReceiverConfig", "ReceiverStats", "frame_rows"]
+
+log = logging.getLogger("qingliu.hj212")
+
+DEFAULT_LISTEN = "0.0.0.0:9212"
+SOURCE = "hj212"
+DATA_COMMANDS = frozenset({"2011", "2051", "2061", "2031"})
+_VALUE_FIELDS = {"2011": "Rtd", "2051": "Avg", "2061": "Avg", "2031": "Avg"}
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """Receiver settings (all have safe defaults)."""
+
+    host: str = "0.0.0.0"
+    port: int = 9212
+    idle_timeout: float = 600.0  # seconds without a byte before a connection is closed
+    max_frame_bytes: int = 1024 + 12
+    batch_size: int = 2_000  # frames stored in one transaction at most
+    flush_interval: float = 0.02  # seconds the writer waits to fill a batch
+    packet_timeout: float = 120.0  # seconds to wait for the rest of a split message
+    station_refresh: float = 30.0  # seconds between reloads of the station table
+
+
+@dataclass
+class ReceiverStats:
+    """Counters since the receiver started."""
+
+    connections: int = 0
+    frames: int = 0
+    accepted: int = 0
+    refused: int = 0
+    unknown_station: int = 0
+    answered: int = 0
+    observations: UpsertCounts = field(default_factory=UpsertCounts)
+
+
+def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Observation rows of a data frame, and the pollutant codes it carries that we do not know.
+
+    The observation time is the analyser's SampleTime when given, else DataTime; sentinel
+    values are stored as missing (None), with their station flag.
+    """
+    known = parameters()
+    wanted = _VALUE_FIELDS.get(frame.cn, "Rtd")
+    rows: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for value in frame.values:
+        if value.parameter is None:
+            unknown.append(value.code)
+            continue
+        if value.field != wanted:
+            continue
+        observed = value.sample_time or frame.data_time
+        if observed is None:
+            continue
+        rows.append(
+            {
+                "station": frame.mn,
+                "section_id": section_id,
+                "parameter": value.parameter,
+                "observed_at": observed,
+                "value": None if value.missing else value.value,
+                "unit": known[value.parameter].unit,
+                "station_flag": value.flag or "N",
+                "source": SOURCE,
+            }
+        )
+    return rows, sorted(set(unknown))
+
+
+@dataclass
+class _Pending:
+    raw: RawRecord
+    rows: list[dict[str, Any]]
+    done: asyncio.Future[bool] | None = None
+
+
+class Hj212Receiver:
+    """An HJ 212 TCP server writing to the database of ``engine``."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: ReceiverConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.config = config or ReceiverConfig()
+        self.stats = ReceiverStats()
+        self._clock = clock
+        self._stations: dict[str, StationRecord] = {}
+        self._stations_loaded = -1e18
+        self._verified: set[tuple[str, str]] = set()
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._server: asyncio.Server | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._assemblers: dict[str, PacketAssembler] = {}
+        self._connections: set[asyncio.Task[None]] = set()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> tuple[str, int]:
+        """Start listening; returns the bound (host, port) (port 0 picks a free one)."""
+        await self._reload_stations(force=True)
+        self._writer = asyncio.create_task(self._write_loop(), name="hj212-writer")
+        self._server = await asyncio.start_server(
+            self._handle, self.config.host, self.config.port, limit=1 << 20
+        )
+        host, port = self._server.sockets[0].getsockname()[:2]
+        log.info("HJ 212 接收服务已启动 / listening on %s:%s", host, port)
+        return str(host), int(port)
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled."""
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def close(self) -> None:
+        """Stop accepting, store what was received, stop the writer."""
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        for task in list(self._connections):  # open connections end; what they sent is kept
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._queue.join()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    # --- stations -------------------------------------------------------------------------------
+
+    async def _reload_stations(self, *, force: bool = False) -> None:
+        now = self._clock()
+        if force or now - self._stations_loaded > self.config.station_refresh:
+            loop = asyncio.get_running_loop()
+            self._stations = await loop.run_in_executor(
+                None, lambda: load_stations(engine=self.engine)
+            )
+            self._stations_loaded = now
+
+    def _password_ok(self, station: StationRecord, password: str) -> bool:
+        key = (station.mn, password)
+        if key in self._verified:
+            return True
+        if verify_password(password, station.password_hash):
+            self._verified.add(key)
+            return True
+        return False
+
+    # --- connections ----------------------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+        peername = writer.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        self.stats.connections += 1
+        splitter = FrameSplitter(max_frame_bytes=self.config.max_frame_bytes)
+        try:
+            while True:
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), self.config.idle_timeout)
+                except TimeoutError:
+                    log.info("连接空闲超时，关闭 / idle timeout, closing %s", peer)
+                    break
+                if not data:
+                    break
+                answers = await self._receive(splitter.feed(data), peer)
+                if answers:
+                    writer.write(b"".join(answers))
+                    await writer.drain()
+        except (ConnectionError, OSError) as exc:
+            log.info("连接中断 / connection lost %s: %s", peer, exc)
+        except asyncio.CancelledError:
+            log.info("服务停止，关闭连接 / shutting down, closing %s", peer)
+        finally:
+            if splitter.pending:
+                await self._submit(
+                    RawRecord(SOURCE, bytes(splitter.pending), "rejected", peer,
+                              "incomplete: connection closed inside a frame"),
+                    [],
+                )  # fmt: skip
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _receive(self, items: list[bytes | FrameError], peer: str) -> list[bytes]:
+        """Check and queue every item of one read; answers for the accepted, after storage."""
+        await self._reload_stations()
+        waits: list[tuple[asyncio.Future[bool], bytes | None]] = []
+        for item in items:
+            self.stats.frames += 1
+            if isinstance(item, FrameError):
+                self.stats.refused += 1
+                payload = getattr(item, "payload", b"")
+                raw = RawRecord(SOURCE, payload or str(item).encode(), "rejected", peer, str(item))
+                waits.append((await self._submit(raw, []), None))
+                continue
+            raw, rows, answer = self._check(item, peer)
+            waits.append((await self._submit(raw, rows), answer))
+        answers: list[bytes] = []
+        for done, answer in waits:
+            stored = await done
+            if stored and answer is not None:
+                answers.append(answer)
+                self.stats.answered += 1
+        return answers
+
+    def _check(
+        self, payload: bytes, peer: str
+    ) -> tuple[RawRecord, list[dict[str, Any]], bytes | None]:
+        try:
+            frame = parse_frame(payload)
+        except FrameError as exc:
+            self.stats.refused += 1
+            return RawRecord(SOURCE, payload, "rejected", peer, str(exc)), [], None
+        station = self._stations.get(frame.mn)
+        if station is None:
+            self.stats.unknown_station += 1
+            reason = f"unknown_station: MN {frame.mn} 未登记 / not registered"
+            return RawRecord(SOURCE, payload, "unknown_station", peer, reason, frame.mn), [], None
+        if not self._password_ok(station, frame.pw or ""):
+            self.stats.refused += 1
+            reason = "bad_password: 密码错误 / wrong PW"
+            return RawRecord(SOURCE, payload, "rejected", peer, reason, frame.mn), [], None
+        answer = response_frame(frame) if frame.response_requested else None
+        if frame.cn not in DATA_COMMANDS:
+            self.stats.accepted += 1
+            note = f"command {frame.cn}"
+            return RawRecord(SOURCE, payload, "accepted", peer, note, frame.mn), [], answer
+        whole: Hj212Frame | None = frame
+        status = "accepted"
+        if frame.split:
+            assembler = self._assemblers.setdefault(
+                frame.mn, PacketAssembler(timeout=self.config.packet_timeout, clock=self._clock)
+            )
+            whole = assembler.add(frame)
+            if whole is None:
+                status = "partial"
+        rows: list[dict[str, Any]] = []
+        reason = ""
+        if whole is not None:
+            rows, unknown = frame_rows(whole, section_id=station.section_id)
+            if unknown:
+                reason = f"unknown pollutant codes kept in the raw archive: {', '.join(unknown)}"
+        self.stats.accepted += 1
+        return RawRecord(SOURCE, payload, status, peer, reason, frame.mn), rows, answer
+
+    def ingest(
+        self,
+        payloads: Iterable[bytes],
+        *,
+        peer: str = "in-process",
+        progress: Callable[[int], None] | None = None,
+    ) -> ReceiverStats:
+        """Take a stream of bytes through the same checks and storage, without TCP.
+
+        Used by ``qingliu demo`` for its year of frames; answers are not sent anywhere.
+        """
+        self._stations = load_stations(engine=self.engine)
+        self._stations_loaded = self._clock()
+        splitter = FrameSplitter(max_frame_bytes=self.config.max_frame_bytes)
+        batch: list[_Pending] = []
+
+        def flush() -> None:
+            if batch:
+                self.stats.observations += self._store(batch)
+                if progress is not None:
+                    progress(len(batch))
+                batch.clear()
+
+        for data in payloads:
+            for item in splitter.feed(data):
+                self.stats.frames += 1
+                if isinstance(item, FrameError):
+                    self.stats.refused += 1
+                    batch.append(_Pending(RawRecord(SOURCE, str(item).encode(), "rejected", peer,
+                                                    str(item)), []))  # fmt: skip
+                else:
+                    raw, rows, _ = self._check(item, peer)
+                    batch.append(_Pending(raw, rows))
+                if len(batch) >= self.config.batch_size:
+                    flush()
+        flush()
+        return self.stats
+
+    async def _submit(self, raw: RawRecord, rows: list[dict[str, Any]]) -> asyncio.Future[bool]:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(raw, rows, done))
+        return done
+
+    # --- storage --------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            deadline = loop.time() + self.config.flush_interval
+            while len(batch) < self.config.batch_size:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                except TimeoutError:
+                    break
+            try:
+                counts = await loop.run_in_executor(None, self._store, batch)
+                self.stats.observations += counts
+                for pending in batch:
+                    if pending.done is not None and not pending.done.done():
+                        pending.done.set_result(True)
+            except Exception as exc:  # storage failed: nothing is answered, the stream goes on
+                log.exception("写入数据库失败 / storing a batch failed: %s", exc)
+                for pending in batch:
+                    if pending.done is not None and not pending.done.done():
+                        pending.done.set_result(False)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _store(self, batch: list[_Pending]) -> UpsertCounts:
+        received = utc_now()
+        with self.engine.begin() as connection:
+            ids = archive_raw(
+                connection,
+                [
+                    RawRecord(p.raw.source, p.raw.payload, p.raw.parse_status, p.raw.peer,
+                              p.raw.reason, p.raw.station, received)
+                    for p in batch
+                ],
+            )  # fmt: skip
+            rows = []
+            for pending, raw_id in zip(batch, ids, strict=True):
+                for row in pending.rows:
+                    rows.append({**row, "raw_message_id": raw_id})
+            return upsert_observations(connection, rows)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` → (host, port); ``ValueError`` with a clear message otherwise."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"监听地址必须是 HOST:PORT / listen address must be HOST:PORT: {text!r}")
+    return host.strip("[]"), int(port)
