@@ -755,6 +755,124 @@ def pull_cnemc_command(
         run_every(_interval(every), engine=engine, registry=registry, url=url, area=area)
 
 
+run_app = typer.Typer(help="运行作业 / run jobs", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+
+
+def _day(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option}: 日期必须是 YYYY-MM-DD / date must be YYYY-MM-DD, got {text!r}")
+
+
+@run_app.command("daily")
+def run_daily_command(
+    ctx: typer.Context,
+    date: Annotated[
+        str | None, typer.Option(help="日期 YYYY-MM-DD，缺省为昨天（北京时间）/ the day")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="补算起始日 / backfill from")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="补算截止日 / backfill to")] = None,
+    quality: Annotated[
+        bool, typer.Option("--qc/--no-qc", help="先运行质控 / run QA/QC first")
+    ] = True,
+) -> None:
+    """逐日水质评价（可补算区间）。Classify every section for a day, or backfill a range."""
+    from service.jobs.daily import day_bounds, run_daily
+    from service.jobs.quality import run_quality
+
+    state: _State = ctx.obj
+    if date and (start or end):
+        _fail("--date 与 --from/--to 只能选一种 / use --date or --from/--to")
+    if (start is None) != (end is None):
+        _fail("--from 与 --to 须同时给出 / give both --from and --to")
+    if start and end:
+        first, last = _day(start, "--from"), _day(end, "--to")
+    else:
+        first = last = _day(date, "--date") if date else beijing_today() - dt.timedelta(days=1)
+    if last < first:
+        _fail("--to 早于 --from / --to is before --from")
+    try:
+        _, registry, engine = _engine_for(state)
+        days = (last - first).days + 1
+        with _progress_bar() as progress:
+            if quality:
+                qc_task = progress.add_task("质控 / QA/QC", total=None)
+                low, high = day_bounds(first, last)
+                run_quality(engine=engine, registry=registry, start=low, end=high)
+                progress.update(qc_task, total=1, completed=1)
+            task = progress.add_task("逐日评价 / daily classification", total=days)
+            summary = run_daily(
+                engine=engine, registry=registry, first=first, last=last,
+                progress=lambda n: progress.advance(task, n),
+            )  # fmt: skip
+    except (SectionsError, QingliuError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{summary.first} – {summary.last}: {summary.results} 个断面日结果，已评价 "
+        f"{summary.classified}，数据不足 {summary.insufficient}（作业 {summary.run_id}）"
+    )
+
+
+@run_app.command("monthly")
+def run_monthly_command(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="月份 YYYY-MM / the month")],
+) -> None:
+    """月度汇总：月均值、类别、优良比例、劣Ⅴ、衡水湖。Roll up a month."""
+    from service.jobs.monthly import run_monthly
+    from service.offline.compensate import parse_month
+
+    state: _State = ctx.obj
+    try:
+        first = parse_month(month)
+        _, registry, engine = _engine_for(state)
+        result = run_monthly(engine=engine, registry=registry, month=first)
+    except (SectionsError, QingliuError, ValueError) as exc:
+        _fail(str(exc))
+    s = result.summary
+    share = "—" if s["good_share"] is None else f"{s['good_share']:.1%}"
+    lake = s["lake"] or {}
+    typer.echo(
+        f"{s['month']}: 可评价断面 {s['assessable']}/{s['sections']}，"
+        f"Ⅲ类及以上 {s['good']}（{share}，目标 ≥ {s['target_share']:.1%}），"
+        f"劣Ⅴ {s['worse_than_v']}；"
+        f"{lake.get('name', '湖')} {lake.get('class') or '—'} 类，{lake.get('trophic_state') or ''}"
+    )
+
+
+@run_app.command("qc")
+def run_qc_command(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="起始日 YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="截止日 YYYY-MM-DD")],
+) -> None:
+    """质控：为自动站数据打 QARTOD 标记。Flag stored series (QA/QC)."""
+    from service.jobs.daily import day_bounds
+    from service.jobs.quality import run_quality
+
+    state: _State = ctx.obj
+    first, last = _day(start, "--from"), _day(end, "--to")
+    try:
+        _, registry, engine = _engine_for(state)
+        low, high = day_bounds(first, last)
+        summary = run_quality(engine=engine, registry=registry, start=low, end=high)
+    except (SectionsError, QingliuError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{summary.series} 个序列，{summary.values} 个值，更新 {summary.updated}；标记 flags "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(summary.flags.items()))
+    )
+
+
+def _progress_bar() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True))  # fmt: skip
+
+
 def _serve(settings: Settings, registry: Registry, *, host: str, port: int) -> None:
     import uvicorn
 

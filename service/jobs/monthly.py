@@ -1,0 +1,255 @@
+"""The monthly roll-up (``qingliu run monthly --month YYYY-MM``).
+
+Monthly values per section from the month's valid observations (daily values first, then the
+month when enough days have one), classes against Class Ⅲ and the target; 衡水湖 as a whole from
+the mean of its points; the city's share of assessable river sections at Class Ⅲ or better
+against the 2025 target (≥ 69.2 %), the 劣Ⅴ count, the lake's class with TN apart and its
+trophic state, and the change against the same month last year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, insert, select
+
+from sections.basin import basin_status, trend_wording
+from sections.classes import WaterClass
+from sections.evaluation import classify_frame
+from sections.periods import DEFAULT_MIN_DAILY_VALUES, period_values
+from sections.registry import Registry, Section
+from service.classification import classification_records
+from service.db import queries
+from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, utc_now
+from service.jobs.daily import _load, _target
+
+__all__ = ["GOOD_SHARE_TARGET", "LAKE_PREFIX", "MonthlyRun", "run_monthly", "stored_summary"]
+
+GOOD_SHARE_TARGET = 0.692
+"""2025 target of the city's 14th Five-Year plan: ≥ 69.2 % of sections at Class Ⅲ or better [V]."""
+LAKE_PREFIX = "lake:"
+STATUS_WORDS = {"no_flow": "断流", "dry": "无水", "frozen": "结冰", "excluded": "剔除"}
+
+
+@dataclass(frozen=True)
+class MonthlyRun:
+    """What a monthly roll-up stored."""
+
+    month: dt.date
+    sections: int
+    summary: dict[str, Any]
+
+
+def _assessed_rivers(registry: Registry) -> list[Section]:
+    return [
+        s for s in registry.sections
+        if s.water_body == "river" and s.level in ("national", "provincial")
+    ]  # fmt: skip
+
+
+def run_monthly(
+    *,
+    engine: Engine,
+    registry: Registry,
+    month: dt.date,
+    min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
+) -> MonthlyRun:
+    """Compute and store the month's results and the city summary."""
+    first = month.replace(day=1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    run_id = queries.start_job_run(engine=engine, job="monthly", detail=f"{first:%Y-%m}")
+    frame = _load(engine, registry, first, last)
+    statuses = _statuses(engine, first)
+    records: dict[str, dict[str, Any]] = {}
+    values_by_section: dict[str, pd.Series] = {}
+    if not frame.empty:
+        valid = frame[frame["reason"] == ""]
+        wide = valid.pivot_table(
+            index=["section_id", "observed_at"], columns="parameter", values="value",
+            aggfunc="mean",
+        )  # fmt: skip
+        if not wide.empty:
+            keys = wide.index.to_frame(index=False)
+            result = period_values(
+                wide.reset_index(drop=True),
+                keys["observed_at"].dt.tz_localize(None),
+                period="month",
+                groups=keys["section_id"],
+                min_daily_values=min_daily_values,
+            )
+            values = result.values.reset_index(drop=True)
+            sections = [registry.section(s) for s in result.values.index.get_level_values(0)]
+            bodies = np.array([s.water_body for s in sections], dtype=object)
+            targets = np.array([min(int(_target(s, first)), 5) for s in sections])
+            classified = classify_frame(values, water_body=bodies, target=targets)
+            head = [{"section": s.id, "month": f"{first:%Y-%m}"} for s in sections]
+            rows = classification_records(
+                head, values, bodies, classified, list(result.insufficient())
+            )
+            for i, (section, record) in enumerate(zip(sections, rows, strict=True)):
+                record["values"] = {
+                    k: None if pd.isna(v) else round(float(v), 4) for k, v in values.iloc[i].items()
+                }
+                values_by_section[section.id] = values.iloc[i]
+                records[section.id] = record
+    for section in registry.sections:
+        record = records.setdefault(
+            section.id,
+            {"section": section.id, "month": f"{first:%Y-%m}", "class_number": None,
+             "class": None, "label": None, "indicators": [], "indicator_classes": {},
+             "exceedance_vs_iii": {}, "main_pollutants": [], "values": {},
+             "insufficient": []},
+        )  # fmt: skip
+        target = _target(section, first)
+        record["target_class_number"] = int(target)
+        record["status"] = statuses.get(section.id)
+        if record["status"] is not None:
+            record["status_text"] = STATUS_WORDS.get(record["status"], record["status"])
+        number = record["class_number"]
+        record["meets_target"] = None if number is None else number <= int(target)
+    lake = _lake_record(registry, values_by_section, first)
+    summary = _summary(engine, registry, records, lake, first)
+    now = utc_now()
+    rows_out = [
+        {"section_id": sid, "month": first, "class_number": rec["class_number"],
+         "record": json.dumps(rec, ensure_ascii=False), "computed_at": now}
+        for sid, rec in [*records.items(), *([(lake["section"], lake)] if lake else [])]
+    ]  # fmt: skip
+    results = MonthlyResult.__table__  # type: ignore[attr-defined]
+    summaries = MonthlySummary.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        connection.execute(delete(results).where(results.c.month == first))
+        connection.execute(insert(results), rows_out)
+        connection.execute(delete(summaries).where(summaries.c.month == first))
+        connection.execute(
+            insert(summaries).values(
+                month=first, summary=json.dumps(summary, ensure_ascii=False), computed_at=now
+            )
+        )
+    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=f"{first:%Y-%m}")
+    return MonthlyRun(first, len(records), summary)
+
+
+def _statuses(engine: Engine, month: dt.date) -> dict[str, str]:
+    table = SectionStatus.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(table.c.section_id, table.c.status).where(table.c.month == month)
+        ).all()
+    return {str(r.section_id): str(r.status) for r in rows}
+
+
+def _lake_record(
+    registry: Registry, values_by_section: dict[str, pd.Series], month: dt.date
+) -> dict[str, Any] | None:
+    """衡水湖 as a whole: the mean of its points' monthly values, classified as one lake."""
+    points = [s for s in registry.sections if s.water_body == "lake" and not s.is_reference]
+    if not points:
+        return None
+    name = points[0].river
+    present = [values_by_section[p.id] for p in points if p.id in values_by_section]
+    record: dict[str, Any] = {
+        "section": LAKE_PREFIX + name,
+        "name": name,
+        "points": [p.id for p in points],
+        "month": f"{month:%Y-%m}",
+    }
+    if not present:
+        record.update(class_number=None, values={})
+        return record
+    mean = pd.concat(present, axis=1).mean(axis=1, skipna=True).to_frame().T
+    classified = classify_frame(mean, water_body="lake", target=3)
+    (row,) = classification_records(
+        [dict(record)], mean, np.array(["lake"], dtype=object), classified, None
+    )
+    row["values"] = {k: None if pd.isna(v) else round(float(v), 4) for k, v in mean.iloc[0].items()}
+    row["target_class_number"] = int(_target(points[0], month))
+    return row
+
+
+def _summary(
+    engine: Engine,
+    registry: Registry,
+    records: dict[str, dict[str, Any]],
+    lake: dict[str, Any] | None,
+    month: dt.date,
+) -> dict[str, Any]:
+    rivers = _assessed_rivers(registry)
+    assessable = {
+        s.id: records[s.id]["class_number"]
+        for s in rivers
+        if records[s.id]["class_number"] is not None and records[s.id].get("status") is None
+    }
+    good = [sid for sid, c in assessable.items() if c <= 3]
+    worse = [sid for sid, c in assessable.items() if c == 6]
+    share = len(good) / len(assessable) if assessable else None
+    classes = pd.Series(list(assessable.values()), dtype="float64")
+    status = basin_status(classes).label if len(assessable) >= 5 else None
+    summary: dict[str, Any] = {
+        "month": f"{month:%Y-%m}",
+        "sections": len(rivers),
+        "assessable": len(assessable),
+        "not_assessable": sorted(s.id for s in rivers if s.id not in assessable),
+        "good": len(good),
+        "good_share": None if share is None else round(share, 4),
+        "target_share": GOOD_SHARE_TARGET,
+        "meets_share_target": None if share is None else share >= GOOD_SHARE_TARGET,
+        "worse_than_v": len(worse),
+        "worse_than_v_sections": sorted(worse),
+        "status": status,
+        "lake": None,
+        "trend": None,
+    }
+    if lake is not None:
+        klass = lake.get("class_number")
+        summary["lake"] = {
+            "name": lake["name"],
+            "class_number": klass,
+            "class": None if klass is None else WaterClass(klass).label,
+            "meets_target": None if klass is None else klass <= lake["target_class_number"],
+            "tn_class_number": lake.get("tn_class_number"),
+            "tli": lake.get("tli"),
+            "trophic_state": lake.get("trophic_state"),
+        }
+    previous = stored_summary(engine=engine, month=month.replace(year=month.year - 1))
+    if previous is not None:
+        before, after = previous.get("status"), status
+        changes = []
+        for sid in assessable:
+            old = _previous_class(engine, sid, month.replace(year=month.year - 1))
+            if old is not None and old != assessable[sid]:
+                changes.append({"section": sid, "before": old, "after": assessable[sid]})
+        summary["trend"] = {
+            "previous_month": previous["month"],
+            "previous_good_share": previous.get("good_share"),
+            "previous_status": before,
+            "wording": trend_wording(before, after) if before and after else None,
+            "section_changes": changes,
+        }
+    return summary
+
+
+def _previous_class(engine: Engine, section_id: str, month: dt.date) -> int | None:
+    table = MonthlyResult.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(table.c.class_number).where(
+                table.c.section_id == section_id, table.c.month == month
+            )
+        ).first()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def stored_summary(*, engine: Engine, month: dt.date) -> dict[str, Any] | None:
+    """The stored summary of a month, or None when it has not been rolled up."""
+    table = MonthlySummary.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(table.c.summary).where(table.c.month == month.replace(day=1))
+        ).first()
+    return None if row is None else dict(json.loads(row[0]))
