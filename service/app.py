@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from sections.registry import Registry, load_registry
-from service.api.routes import compensation_api, health, sections_api
+from service.api.routes import compensation_api, health, monitoring_api, sections_api
 from service.db.engine import make_engine, migrate
 from service.errors import QingliuError
 from service.settings import Settings
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         openapi_tags=[
             {"name": "service", "description": "服务状态 / service health"},
             {"name": "sections", "description": "断面名录 / the section registry"},
+            {"name": "monitoring", "description": "观测与评价 / observations and classes"},
             {"name": "compensation", "description": "生态补偿 / ecological compensation"},
         ],
     )
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
     app.include_router(health.router)
     app.include_router(sections_api.router)
+    app.include_router(monitoring_api.router)
     app.include_router(compensation_api.router)
     app.include_router(views.router)
     app.include_router(compensation_views.router)

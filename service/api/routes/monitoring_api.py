@@ -1,0 +1,238 @@
+"""Monitoring API: observations, daily classes, the latest state and the monthly summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from service.api.deps import EngineDep, RegistryDep
+from service.db.models import DailyResult, MonthlyResult, Observation
+from service.jobs.monthly import stored_summary
+from service.time import BEIJING
+
+router = APIRouter(prefix="/api", tags=["monitoring"])
+
+PageQuery = Annotated[int, Query(ge=1, description="页码，从 1 起 / page, from 1")]
+SizeQuery = Annotated[int, Query(ge=1, le=5000, description="每页条数 / page size")]
+
+
+class Page(BaseModel):
+    """A page of a list: ``data``, ``count`` (all matching), ``page``, ``page_size``."""
+
+    data: list[dict[str, Any]]
+    count: int
+    page: int
+    page_size: int
+
+
+def _section(registry: Any, section_id: str) -> Any:
+    try:
+        return registry.section(section_id)
+    except KeyError:
+        detail = f"未知断面 / unknown section {section_id!r}"
+        raise HTTPException(status_code=404, detail=detail) from None
+
+
+def _moment(text: str | None, name: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(
+            status_code=422, detail=f"{name}: 不是 ISO 8601 时间 / not ISO 8601"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)).astimezone(dt.UTC)
+
+
+def _day(text: str | None, name: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(
+            status_code=422, detail=f"{name}: 不是 YYYY-MM-DD / not a date"
+        ) from None
+
+
+def _iso(value: dt.datetime) -> str:
+    aware = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    return aware.astimezone(BEIJING).isoformat()
+
+
+OBSERVATIONS_EXAMPLE = {
+    "data": [{"parameter": "nh3n", "observed_at": "2025-07-01T08:00:00+08:00", "value": 0.137,
+              "unit": "mg/L", "station": "HS131100XFQ0001", "station_flag": "N", "qc_flag": 1,
+              "qc_test": "", "source": "hj212"}],
+    "count": 1, "page": 1, "page_size": 500,
+}  # fmt: skip
+
+
+@router.get(
+    "/sections/{section_id}/observations",
+    response_model=Page,
+    summary="断面观测值 / a section's observations",
+    responses={200: {"content": {"application/json": {"example": OBSERVATIONS_EXAMPLE}}}},
+)
+def section_observations(
+    section_id: str,
+    engine: EngineDep,
+    registry: RegistryDep,
+    parameter: Annotated[str | None, Query(description="参数键，如 nh3n")] = None,
+    start: Annotated[str | None, Query(alias="from", description="起始时间 ISO 8601")] = None,
+    end: Annotated[str | None, Query(alias="to", description="截止时间 ISO 8601")] = None,
+    page: PageQuery = 1,
+    page_size: SizeQuery = 500,
+) -> Page:
+    """Observations of a section, newest first, flags included (flagged values are kept)."""
+    _section(registry, section_id)
+    conditions = [Observation.section_id == section_id]
+    if parameter:
+        conditions.append(Observation.parameter == parameter)
+    low, high = _moment(start, "from"), _moment(end, "to")
+    if low:
+        conditions.append(Observation.observed_at >= low)
+    if high:
+        conditions.append(Observation.observed_at <= high)
+    with engine.connect() as connection:
+        count = connection.execute(
+            select(func.count()).select_from(Observation).where(*conditions)
+        ).scalar_one()
+        rows = connection.execute(
+            select(Observation)
+            .where(*conditions)
+            .order_by(Observation.observed_at.desc(), Observation.parameter)  # type: ignore[attr-defined]
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+    data = [
+        {"parameter": r.parameter, "observed_at": _iso(r.observed_at), "value": r.value,
+         "unit": r.unit, "station": r.station, "station_flag": r.station_flag,
+         "qc_flag": r.qc_flag, "qc_test": r.qc_test or "", "source": r.source}
+        for r in rows
+    ]  # fmt: skip
+    return Page(data=data, count=int(count), page=page, page_size=page_size)
+
+
+def _daily_rows(
+    engine: Any, *conditions: Any, page: int = 1, size: int = 400
+) -> tuple[list[dict[str, Any]], int]:
+    with engine.connect() as connection:
+        count = connection.execute(
+            select(func.count()).select_from(DailyResult).where(*conditions)
+        ).scalar_one()
+        rows = connection.execute(
+            select(DailyResult.record, DailyResult.completeness, DailyResult.run_id)
+            .where(*conditions)
+            .order_by(DailyResult.day.desc(), DailyResult.section_id)  # type: ignore[attr-defined]
+            .offset((page - 1) * size)
+            .limit(size)
+        ).all()
+    return [{**json.loads(r.record), "run_id": r.run_id} for r in rows], int(count)
+
+
+@router.get(
+    "/sections/{section_id}/daily",
+    response_model=Page,
+    summary="断面逐日类别 / a section's daily classes",
+)
+def section_daily(
+    section_id: str,
+    engine: EngineDep,
+    registry: RegistryDep,
+    start: Annotated[str | None, Query(alias="from", description="起始日 YYYY-MM-DD")] = None,
+    end: Annotated[str | None, Query(alias="to", description="截止日 YYYY-MM-DD")] = None,
+    page: PageQuery = 1,
+    page_size: SizeQuery = 400,
+) -> Page:
+    """Daily results of a section, newest first."""
+    _section(registry, section_id)
+    conditions = [DailyResult.section_id == section_id]
+    first, last = _day(start, "from"), _day(end, "to")
+    if first:
+        conditions.append(DailyResult.day >= first)
+    if last:
+        conditions.append(DailyResult.day <= last)
+    data, count = _daily_rows(engine, *conditions, page=page, size=page_size)
+    return Page(data=data, count=count, page=page, page_size=page_size)
+
+
+@router.get("/sections/{section_id}/latest", summary="断面最新状态 / a section's latest state")
+def section_latest(section_id: str, engine: EngineDep, registry: RegistryDep) -> dict[str, Any]:
+    """The latest daily result and the latest value of each parameter."""
+    section = _section(registry, section_id)
+    data, _ = _daily_rows(engine, DailyResult.section_id == section_id, size=1)
+    with engine.connect() as connection:
+        newest = (
+            select(Observation.parameter, func.max(Observation.observed_at).label("last"))
+            .where(Observation.section_id == section_id)
+            .group_by(Observation.parameter)
+            .subquery()
+        )
+        rows = connection.execute(
+            select(Observation)
+            .join(
+                newest,
+                (Observation.parameter == newest.c.parameter)
+                & (Observation.observed_at == newest.c.last),
+            )
+            .where(Observation.section_id == section_id)
+        ).all()
+    latest = {
+        r.parameter: {"observed_at": _iso(r.observed_at), "value": r.value, "unit": r.unit,
+                      "station_flag": r.station_flag, "qc_flag": r.qc_flag, "source": r.source}
+        for r in rows
+    }  # fmt: skip
+    return {"section": section.id, "name": section.name,
+            "daily": data[0] if data else None, "latest": latest}  # fmt: skip
+
+
+@router.get(
+    "/classifications",
+    response_model=Page,
+    summary="某日全部断面类别 / every section's class on a day",
+)
+def classifications(
+    engine: EngineDep,
+    date: Annotated[str, Query(description="日期 YYYY-MM-DD（北京时间）")],
+    page: PageQuery = 1,
+    page_size: SizeQuery = 400,
+) -> Page:
+    """The daily results of every section on a date."""
+    day = _day(date, "date")
+    data, count = _daily_rows(engine, DailyResult.day == day, page=page, size=page_size)
+    return Page(data=data, count=count, page=page, page_size=page_size)
+
+
+class Summary(BaseModel):
+    """A month's city summary and every section's monthly result."""
+
+    summary: dict[str, Any] = Field(description="优良比例、目标、劣Ⅴ、衡水湖、同比")
+    sections: list[dict[str, Any]] = Field(description="各断面月度结果")
+
+
+@router.get("/summary", response_model=Summary, summary="月度汇总 / a month's summary")
+def month_summary(
+    engine: EngineDep, month: Annotated[str, Query(description="月份 YYYY-MM")]
+) -> Summary:
+    """The stored roll-up of a month (``qingliu run monthly`` makes it); 404 before that."""
+    try:
+        first = dt.datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise HTTPException(status_code=422, detail="month: 不是 YYYY-MM / not YYYY-MM") from None
+    summary = stored_summary(engine=engine, month=first)
+    if summary is None:
+        detail = f"{month} 尚未汇总 / not rolled up yet (qingliu run monthly --month {month})"
+        raise HTTPException(status_code=404, detail=detail)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(MonthlyResult.record).where(MonthlyResult.month == first)
+            .order_by(MonthlyResult.section_id)
+        ).all()  # fmt: skip
+    return Summary(summary=summary, sections=[json.loads(r.record) for r in rows])
