@@ -15,11 +15,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from sections.registry import Registry, load_registry
-from service.api.routes import compensation_api, health, monitoring_api, sections_api
+from service.api.routes import (
+    bulletin_api,
+    compensation_api,
+    health,
+    monitoring_api,
+    sections_api,
+)
 from service.db.engine import make_engine, migrate
 from service.errors import QingliuError
 from service.settings import Settings
-from service.web import compensation_views, views
+from service.web import compensation_views, monitoring_views, views
 
 __all__ = ["create_app"]
 
@@ -71,8 +77,10 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.include_router(sections_api.router)
     app.include_router(monitoring_api.router)
     app.include_router(compensation_api.router)
+    app.include_router(bulletin_api.router)
     app.include_router(views.router)
     app.include_router(compensation_views.router)
+    app.include_router(monitoring_views.router)
 
     @app.exception_handler(QingliuError)
     async def _qingliu_error(_request: Request, exc: QingliuError) -> JSONResponse:

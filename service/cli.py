@@ -136,7 +136,12 @@ def demo_command(
     """生成一年模拟数据、入库、运行作业并启动网页服务。Seed a synthetic year and serve the app."""
     from compensation.errors import CompensationError
     from service.db.engine import make_engine, migrate
-    from service.demo.run import default_demo_year, issue_demo_statements, seed_demo
+    from service.demo.run import (
+        default_demo_year,
+        issue_demo_statements,
+        run_demo_jobs,
+        seed_demo,
+    )
 
     state: _State = ctx.obj
     try:
@@ -152,6 +157,9 @@ def demo_command(
         summary = seed_demo(
             engine=engine, registry=registry, year=the_year, seed=seed, show_progress=progress
         )
+        jobs = run_demo_jobs(
+            engine=engine, registry=registry, year=the_year, show_progress=progress
+        )
         compensation = issue_demo_statements(
             engine=engine, registry=registry, year=the_year, show_progress=progress
         )
@@ -164,7 +172,13 @@ def demo_command(
         f"  断面 sections        {summary.sections}\n"
         f"  观测值 observations  {summary.observations:,}\n"
         f"  带标记 flagged       {summary.flagged:,} ({share:.1%})\n"
+        f"  HJ 212 报文 frames    {summary.frames:,}（拒收 refused {summary.refused}）\n"
         f"  断流/结冰月 months    {summary.statuses}\n"
+        f"  质控可疑/无效 QC      {jobs.qc_flagged:,}\n"
+        f"  逐日评价 daily        {jobs.classified:,} 个断面日（数据不足 {jobs.insufficient}）\n"
+        f"  月度优良比例 share    "
+        + ("—" if jobs.year_share is None else f"{jobs.year_share:.1%}（全年平均，目标 ≥ 69.2%）")
+        + "\n"
         f"  时间 span (北京时间)  {summary.first.astimezone(BEIJING):%Y-%m-%d %H:%M} – "
         f"{summary.last.astimezone(BEIJING):%Y-%m-%d %H:%M}\n"
         f"  生态补偿 compensation {compensation.months} 个月已签发，全年扣缴 "

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from service.db.models import Observation, ObservationHistory, RawMessage, Station, utc_now
+from service.db.bulk import bulk_insert, insert_returning_ids
+from service.db.models import Observation, ObservationHistory, Station, utc_now
 
 __all__ = [
     "OBSERVATION_FIELDS",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 _PBKDF2_ITERATIONS = 20_000
+_RAW_COLUMNS = ("source", "peer", "received_at", "payload", "sha256", "parse_status", "reason",
+                "station")  # fmt: skip
+_RAW_CHUNK = 1_000
 
 OBSERVATION_FIELDS = (
     "station", "section_id", "parameter", "observed_at", "value", "unit", "method",
@@ -131,23 +135,21 @@ def archive_raw(connection: Connection, records: Sequence[RawRecord]) -> list[in
     """Archive payloads (in the caller's transaction); returns their ids, in order."""
     if not records:
         return []
-    table = RawMessage.__table__  # type: ignore[attr-defined]
     now = utc_now()
     rows = [
-        {
-            "source": record.source,
-            "peer": record.peer[:128],
-            "received_at": record.received_at or now,
-            "payload": record.payload,
-            "sha256": hashlib.sha256(record.payload).hexdigest(),
-            "parse_status": record.parse_status,
-            "reason": record.reason,
-            "station": record.station,
-        }
+        (record.source, record.peer[:128], record.received_at or now, record.payload,
+         hashlib.sha256(record.payload).hexdigest(), record.parse_status, record.reason,
+         record.station)
         for record in records
-    ]
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return [int(row[0]) for row in connection.execute(statement, rows)]
+    ]  # fmt: skip
+    ids: list[int] = []
+    for start in range(0, len(rows), _RAW_CHUNK):  # bounded statement size on PostgreSQL
+        ids.extend(
+            insert_returning_ids(
+                connection, "raw_message", _RAW_COLUMNS, rows[start : start + _RAW_CHUNK]
+            )
+        )
+    return ids
 
 
 @dataclass
@@ -245,6 +247,9 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
     if history:
         connection.execute(insert(ObservationHistory.__table__), history)  # type: ignore[attr-defined]
     if new_rows:
-        connection.execute(insert(table), new_rows)
+        names = (*OBSERVATION_FIELDS, "received_at")
+        bulk_insert(
+            connection, "observation", names, [tuple(r[n] for n in names) for r in new_rows]
+        )
         counts.inserted += len(new_rows)
     return counts

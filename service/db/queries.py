@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -15,7 +15,6 @@ from service.db.models import JobRun, Observation, SectionStatus, utc_now
 __all__ = [
     "count_observations",
     "finish_job_run",
-    "insert_observations",
     "insert_section_statuses",
     "latest_job_runs",
     "observation_span",
@@ -23,91 +22,6 @@ __all__ = [
     "read_frame",
     "start_job_run",
 ]
-
-_OBSERVATION_COLUMNS = ("station", "section_id", "parameter", "observed_at", "value", "unit",
-                        "station_flag", "source")  # fmt: skip
-_CHUNK = 20_000
-
-
-def insert_observations(
-    *,
-    engine: Engine,
-    frame: pd.DataFrame,
-    source: str,
-    received_at: dt.datetime | None = None,
-    replace_source: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Bulk-insert observations from a frame; returns the number of rows inserted.
-
-    ``frame`` has the columns ``station, section_id, parameter, observed_at (UTC), value, unit,
-    station_flag``; NaN values are stored as missing (NULL), never as 0. With ``replace_source``
-    the rows of this source for the same stations are deleted first (used by the demo, whose data
-    are regenerated as a whole). Rows go in chunks through the driver's fastest bulk path
-    (``executemany`` on SQLite, ``COPY`` on PostgreSQL).
-    """
-    received = received_at or utc_now()
-    table = Observation.__table__  # type: ignore[attr-defined]
-    with engine.begin() as connection:
-        if replace_source:
-            stations = sorted(frame["station"].unique())
-            connection.execute(
-                delete(table).where(table.c.source == source, table.c.station.in_(stations))
-            )
-        total = 0
-        for start in range(0, len(frame), _CHUNK):
-            rows = _rows(frame.iloc[start : start + _CHUNK], source, received, connection)
-            _bulk_insert(connection, rows)
-            total += len(rows)
-            if progress is not None:
-                progress(len(rows))
-    return total
-
-
-_BULK_COLUMNS = (*_OBSERVATION_COLUMNS, "processing_level", "received_at")
-
-
-def _rows(
-    chunk: pd.DataFrame, source: str, received: dt.datetime, connection: Connection
-) -> list[tuple[Any, ...]]:
-    values = chunk["value"].astype("float64")
-    times = chunk["observed_at"]
-    if connection.dialect.name == "sqlite":  # SQLAlchemy's SQLite DATETIME text form, in UTC
-        observed: list[Any] = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist()
-        received_value: Any = received.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    else:
-        observed = list(times.dt.to_pydatetime())
-        received_value = received
-    size = len(chunk)
-    return list(
-        zip(
-            chunk["station"].tolist(),
-            chunk["section_id"].tolist(),
-            chunk["parameter"].tolist(),
-            observed,
-            values.astype(object).where(values.notna(), None).tolist(),
-            chunk["unit"].tolist(),
-            chunk["station_flag"].tolist(),
-            [source] * size,
-            ["raw"] * size,
-            [received_value] * size,
-            strict=True,
-        )
-    )
-
-
-def _bulk_insert(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-    columns = ", ".join(_BULK_COLUMNS)
-    if connection.dialect.name == "postgresql":
-        cursor: Any = connection.connection.cursor()
-        with cursor.copy(f"COPY observation ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join(
-        "?" if connection.dialect.paramstyle == "qmark" else "%s" for _ in _BULK_COLUMNS
-    )
-    connection.exec_driver_sql(f"INSERT INTO observation ({columns}) VALUES ({marks})", rows)
 
 
 def insert_section_statuses(*, engine: Engine, frame: pd.DataFrame, source: str) -> int:

@@ -261,7 +261,7 @@ class Hj212Receiver:
         return answers
 
     def _check(
-        self, payload: bytes, peer: str
+        self, payload: bytes, peer: str, *, answer: bool = True
     ) -> tuple[RawRecord, list[dict[str, Any]], bytes | None]:
         try:
             frame = parse_frame(payload)
@@ -277,11 +277,11 @@ class Hj212Receiver:
             self.stats.refused += 1
             reason = "bad_password: 密码错误 / wrong PW"
             return RawRecord(SOURCE, payload, "rejected", peer, reason, frame.mn), [], None
-        answer = response_frame(frame) if frame.response_requested else None
+        reply = response_frame(frame) if answer and frame.response_requested else None
         if frame.cn not in DATA_COMMANDS:
             self.stats.accepted += 1
             note = f"command {frame.cn}"
-            return RawRecord(SOURCE, payload, "accepted", peer, note, frame.mn), [], answer
+            return RawRecord(SOURCE, payload, "accepted", peer, note, frame.mn), [], reply
         whole: Hj212Frame | None = frame
         status = "accepted"
         if frame.split:
@@ -298,7 +298,7 @@ class Hj212Receiver:
             if unknown:
                 reason = f"unknown pollutant codes kept in the raw archive: {', '.join(unknown)}"
         self.stats.accepted += 1
-        return RawRecord(SOURCE, payload, status, peer, reason, frame.mn), rows, answer
+        return RawRecord(SOURCE, payload, status, peer, reason, frame.mn), rows, reply
 
     def ingest(
         self,
@@ -331,7 +331,7 @@ class Hj212Receiver:
                     batch.append(_Pending(RawRecord(SOURCE, str(item).encode(), "rejected", peer,
                                                     str(item)), []))  # fmt: skip
                 else:
-                    raw, rows, _ = self._check(item, peer)
+                    raw, rows, _ = self._check(item, peer, answer=False)
                     batch.append(_Pending(raw, rows))
                 if len(batch) >= self.config.batch_size:
                     flush()

@@ -24,7 +24,7 @@ from service.demo.synthetic import demo_station, generate_year
 from service.feeds.hj212 import data_frame
 from service.time import BEIJING
 
-__all__ = ["DEMO_PASSWORD", "SimulationStats", "demo_frames", "simulate"]
+__all__ = ["DEMO_PASSWORD", "SimulationStats", "demo_frames", "frames_of", "simulate"]
 
 DEMO_PASSWORD = "qingliu-demo"
 """The password the demo registers its stations with (a demo only: never in production)."""
@@ -46,7 +46,14 @@ def demo_frames(
     chosen = list(sections) if sections is not None else list(registry.sections)
     subset = Registry(units=registry.units, sections=tuple(chosen), source=registry.source)
     observations = generate_year(subset, year=year, seed=seed).observations
-    for section in chosen:
+    yield from frames_of(observations, chosen, password=password)
+
+
+def frames_of(
+    observations: pd.DataFrame, sections: Sequence[Section], *, password: str = DEMO_PASSWORD
+) -> Iterator[tuple[str, bytes]]:
+    """(MN, frame) pairs carrying the synthetic observations of ``sections``, hour by hour."""
+    for section in sections:
         mn = demo_station(section)
         rows = observations[observations["section_id"] == section.id]
         wide = rows.pivot_table(

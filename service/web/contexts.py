@@ -5,15 +5,29 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from typing import Any
+
 from sections.classes import WaterClass
+from sections.parameters import parameter
 from sections.registry import Registry, Section
 
 __all__ = [
+    "BulletinPageContext",
+    "ClassCount",
+    "DailyPageContext",
+    "DailyRow",
+    "DayCell",
+    "MonthCell",
     "ParameterCount",
     "SectionPageContext",
     "SectionRow",
     "SectionsPageContext",
+    "day_cell",
+    "month_cell",
+    "percent_text",
+    "pollutant_names",
     "section_row",
+    "target_on",
 ]
 
 WATER_BODY_ZH = {"river": "河流", "lake": "湖库"}
@@ -72,6 +86,12 @@ class SectionPageContext:
     parameter_counts: tuple[ParameterCount, ...] = field(metadata={"help": "各参数观测数"})
     first_observation: dt.datetime | None = field(metadata={"help": "最早观测"})
     last_observation: dt.datetime | None = field(metadata={"help": "最新观测"})
+    daily: tuple[DayCell, ...] = field(
+        metadata={"help": "最近有评价结果的各日类别（由早到晚，至多 daily_limit 天）"}
+    )
+    daily_limit: int = field(metadata={"help": "逐日类别条带显示的最多天数"})
+    monthly_year: int | None = field(metadata={"help": "月度类别所属年份；无月度结果为空"})
+    monthly: tuple[MonthCell, ...] = field(metadata={"help": "该年 1–12 月的月度类别"})
 
 
 def section_row(registry: Registry, section: Section, *, on: dt.date) -> SectionRow:
@@ -119,3 +139,144 @@ class CompensationPageContext:
     downloads: tuple[tuple[str, str], ...] = field(metadata={"help": "下载链接（格式, 地址）"})
     statement_html: str = field(metadata={"help": "通报正文 HTML（已转义的模板输出）"})
     changes: tuple[str, ...] = field(metadata={"help": "所示版本较上一版的变动说明"})
+
+
+# --- daily and monthly classes -----------------------------------------------------------------
+
+
+def target_on(section: Section, day: dt.date) -> WaterClass:
+    """The target class in force on a day; before the first target year, the first one."""
+    try:
+        return section.target_class(day)
+    except LookupError:
+        return section.targets[min(section.targets)]
+
+
+def pollutant_names(keys: Any) -> tuple[str, ...]:
+    """Chinese names of parameter keys (``nh3n`` → 氨氮); an unknown key is shown as it is."""
+    names = []
+    for key in keys or ():
+        try:
+            names.append(parameter(str(key)).name_zh)
+        except LookupError:
+            names.append(str(key))
+    return tuple(names)
+
+
+def percent_text(share: float | None, *, decimals: int = 0) -> str:
+    """A share 0–1 as a percentage (``0.8`` → ``80%``); ``—`` when unknown."""
+    return "—" if share is None else f"{share * 100:.{decimals}f}%"
+
+
+def _class_of(record: dict[str, Any]) -> WaterClass | None:
+    number = record.get("class_number")
+    return None if number is None else WaterClass(int(number))
+
+
+@dataclass(frozen=True)
+class DayCell:
+    """One day of a section's daily strip."""
+
+    day: dt.date = field(metadata={"help": "日期（北京时间）"})
+    klass: WaterClass | None = field(metadata={"help": "当日水质类别；数据不足为空"})
+    meets_target: bool | None = field(metadata={"help": "是否达到当日目标类别；数据不足为空"})
+    main_pollutants: tuple[str, ...] = field(metadata={"help": "主要污染指标（中文，劣于Ⅲ类时）"})
+    completeness: float = field(metadata={"help": "自动站五项考核指标中有有效日均值的比例 0–1"})
+    title: str = field(metadata={"help": "悬停提示：日期、类别、主要污染指标、完整率"})
+
+
+def day_cell(day: dt.date, record: dict[str, Any]) -> DayCell:
+    """A daily record as a cell of the strip, with its tooltip text."""
+    klass = _class_of(record)
+    names = pollutant_names(record.get("main_pollutants"))
+    completeness = float(record.get("completeness") or 0.0)
+    if klass is None:
+        missing = "、".join(pollutant_names(record.get("insufficient"))) or "无有效数据"
+        title = f"{day:%Y-%m-%d} 数据不足（{missing}）"
+    else:
+        title = (
+            f"{day:%Y-%m-%d} {klass.label}类（{klass.quality}）；"
+            f"主要污染指标：{'、'.join(names) or '无'}；完整率 {percent_text(completeness)}"
+        )
+    return DayCell(day, klass, record.get("meets_target"), names, completeness, title)
+
+
+@dataclass(frozen=True)
+class MonthCell:
+    """One month of a section's monthly classes."""
+
+    month: int = field(metadata={"help": "月份 1–12"})
+    klass: WaterClass | None = field(metadata={"help": "月度水质类别；无结果或不评价为空"})
+    status_text: str = field(metadata={"help": "不评价原因（断流、结冰……）、“数据不足”或“未汇总”"})
+    main_pollutants: tuple[str, ...] = field(metadata={"help": "主要污染指标（中文）"})
+    title: str = field(metadata={"help": "悬停提示"})
+
+
+def month_cell(year: int, month: int, record: dict[str, Any] | None) -> MonthCell:
+    """A monthly record (or its absence) as a cell of the year's row."""
+    if record is None:
+        return MonthCell(month, None, "未汇总", (), f"{year}年{month}月 未汇总")
+    klass = _class_of(record)
+    names = pollutant_names(record.get("main_pollutants"))
+    if klass is None:
+        status = record.get("status_text") or "数据不足"
+        return MonthCell(month, None, status, names, f"{year}年{month}月 {status}")
+    title = (
+        f"{year}年{month}月 {klass.label}类（{klass.quality}）；"
+        f"主要污染指标：{'、'.join(names) or '无'}"
+    )
+    return MonthCell(month, klass, "", names, title)
+
+
+@dataclass(frozen=True)
+class DailyRow:
+    """One section on the daily overview."""
+
+    id: str = field(metadata={"help": "断面 id"})
+    name: str = field(metadata={"help": "断面名称"})
+    confirmed: bool = field(metadata={"help": "名称是否经公开来源核实"})
+    river: str = field(metadata={"help": "河流或湖泊"})
+    level: str = field(metadata={"help": "断面级别（中文）"})
+    klass: WaterClass | None = field(metadata={"help": "当日水质类别；数据不足或无结果为空"})
+    target: WaterClass = field(metadata={"help": "当日目标类别"})
+    meets_target: bool | None = field(metadata={"help": "是否达到目标类别；无类别为空"})
+    main_pollutants: tuple[str, ...] = field(metadata={"help": "主要污染指标（中文，劣于Ⅲ类时）"})
+    completeness: float | None = field(metadata={"help": "考核指标完整率 0–1；无结果为空"})
+    completeness_text: str = field(metadata={"help": "完整率百分数，如 80%"})
+    note: str = field(metadata={"help": "无类别时的说明：数据不足（缺哪些指标）或无结果"})
+
+
+@dataclass(frozen=True)
+class ClassCount:
+    """How many sections are in one class on a day."""
+
+    klass: WaterClass = field(metadata={"help": "水质类别"})
+    count: int = field(metadata={"help": "断面数"})
+
+
+@dataclass(frozen=True)
+class DailyPageContext:
+    """The daily overview: every section's class on one day."""
+
+    title: str = field(metadata={"help": "页面标题"})
+    day: dt.date = field(metadata={"help": "所示日期（北京时间）"})
+    has_results: bool = field(metadata={"help": "该日是否有评价结果"})
+    rows: tuple[DailyRow, ...] = field(metadata={"help": "各断面（名录顺序）"})
+    class_counts: tuple[ClassCount, ...] = field(metadata={"help": "各类别断面数（Ⅰ至劣Ⅴ）"})
+    classified: int = field(metadata={"help": "有类别的断面数"})
+    insufficient: int = field(metadata={"help": "数据不足或无结果的断面数"})
+    meets_target: int = field(metadata={"help": "达到目标类别的断面数"})
+    previous_day: dt.date | None = field(metadata={"help": "前一个有结果的日期"})
+    next_day: dt.date | None = field(metadata={"help": "后一个有结果的日期"})
+    run_command: str = field(metadata={"help": "生成该日结果的命令"})
+
+
+@dataclass(frozen=True)
+class BulletinPageContext:
+    """A month's water-quality bulletin (水质月报) shown inside the site."""
+
+    title: str = field(metadata={"help": "页面标题"})
+    month: str = field(metadata={"help": "月份 YYYY-MM"})
+    months: tuple[str, ...] = field(metadata={"help": "已汇总的月份 YYYY-MM（新到旧）"})
+    downloads: tuple[tuple[str, str], ...] = field(metadata={"help": "下载链接（格式, 地址）"})
+    bulletin_html: str = field(metadata={"help": "月报正文 HTML（已转义的模板输出）"})

@@ -9,17 +9,22 @@ from fastapi.responses import HTMLResponse
 
 from sections.parameters import parameter
 from service.api.deps import EngineDep, RegistryDep
-from service.db import queries
+from service.db import queries, results
 from service.time import BEIJING, beijing_today
 from service.web.contexts import (
     ParameterCount,
     SectionPageContext,
     SectionsPageContext,
+    day_cell,
+    month_cell,
     section_row,
 )
 from service.web.templates import template_environment
 
 router = APIRouter(include_in_schema=False)
+
+DAILY_STRIP_DAYS = 90
+"""How many of a section's newest days with results its page shows as a strip."""
 
 
 def render(template: str, context: object) -> HTMLResponse:
@@ -53,6 +58,10 @@ def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> H
         raise HTTPException(status_code=404, detail=f"未知断面 {section_id}") from None
     first, last = queries.observation_span(engine=engine, section_id=section.id)
     counts = queries.parameter_counts(engine=engine, section_id=section.id)
+    daily = results.section_daily_results(
+        engine=engine, section_id=section.id, limit=DAILY_STRIP_DAYS
+    )
+    year, monthly = results.section_monthly_results(engine=engine, section_id=section.id)
     context = SectionPageContext(
         title=section.name,
         section=section_row(registry, section, on=beijing_today()),
@@ -64,5 +73,11 @@ def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> H
         ),
         first_observation=first.astimezone(BEIJING) if first else None,
         last_observation=last.astimezone(BEIJING) if last else None,
+        daily=tuple(day_cell(day, record) for day, record in daily),
+        daily_limit=DAILY_STRIP_DAYS,
+        monthly_year=year,
+        monthly=()
+        if year is None
+        else tuple(month_cell(year, m, monthly.get(m)) for m in range(1, 13)),
     )
     return render("sections/detail.html", context)

@@ -79,7 +79,7 @@ def test_demo_year_is_complete_and_missing_values_stay_missing(
     assert stopped["value"].isna().all()  # NULL in the database, never 0
     assert summary.flagged == int((stored["station_flag"] != "N").sum())
     assert stored["observed_at"].min() == pd.Timestamp("2024-12-31 16:00", tz="UTC")
-    assert set(stored["source"]) == {"demo"}
+    assert set(stored["source"]) == {"hj212"}  # the demo arrives as HJ 212 frames
 
 
 def test_default_demo_year_is_the_last_complete_year() -> None:

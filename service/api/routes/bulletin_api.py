@@ -1,0 +1,80 @@
+"""``/api/bulletins``: the monthly water-quality bulletin (水质月报) as a PDF or HTML file."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
+
+from service.api.deps import EngineDep, RegistryDep
+from service.bulletins import (
+    BulletinContext,
+    MonthNotRolledUp,
+    bulletin_context,
+    render_bulletin_html,
+    render_bulletin_pdf,
+)
+from service.errors import QingliuError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/bulletins", tags=["monitoring"])
+
+NOT_ROLLED_UP = {
+    "description": "该月尚未汇总 / the month has not been rolled up",
+    "content": {"application/json": {"example": {
+        "ok": False, "status": 404,
+        "error": "2025-03 尚未月度汇总，无法生成水质月报；请先运行 qingliu run monthly --month "
+                 "2025-03 / the month has not been rolled up yet",
+    }}},
+}  # fmt: skip
+
+
+def _context(month: str, engine: EngineDep, registry: RegistryDep) -> BulletinContext:
+    try:
+        first = dt.datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise HTTPException(status_code=422, detail="month: 不是 YYYY-MM / not YYYY-MM") from None
+    try:
+        return bulletin_context(engine, registry, first)
+    except MonthNotRolledUp as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+def _attachment(month: str, suffix: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="qingliu-bulletin-{month}.{suffix}"'}
+
+
+@router.get(
+    "/{month}.pdf",
+    summary="水质月报 PDF / the monthly water-quality bulletin as PDF",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        404: NOT_ROLLED_UP,
+        503: {"description": "无法生成 PDF（weasyprint 不可用）/ PDF rendering unavailable"},
+    },
+)
+def bulletin_pdf(month: str, engine: EngineDep, registry: RegistryDep) -> Response:
+    """The bulletin of a rolled-up month (``qingliu run monthly``) as an A4 PDF."""
+    context = _context(month, engine, registry)
+    try:
+        data = render_bulletin_pdf(context)
+    except QingliuError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from None
+    return Response(data, media_type="application/pdf", headers=_attachment(month, "pdf"))
+
+
+@router.get(
+    "/{month}.html",
+    summary="水质月报 HTML / the monthly water-quality bulletin as a standalone HTML file",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}}, 404: NOT_ROLLED_UP},
+)
+def bulletin_html(month: str, engine: EngineDep, registry: RegistryDep) -> Response:
+    """The bulletin of a rolled-up month as a standalone HTML document (print CSS, A4)."""
+    html = render_bulletin_html(_context(month, engine, registry), standalone=True)
+    return Response(
+        html, media_type="text/html; charset=utf-8", headers=_attachment(month, "html")
+    )

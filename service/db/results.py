@@ -1,0 +1,143 @@
+"""Reading stored classification results: daily and monthly records and the monthly summaries.
+
+Keyword-only queries over ``daily_result``, ``monthly_result`` and ``monthly_summary`` (written by
+``qingliu run daily`` and ``qingliu run monthly``). Records come back as the dicts the jobs
+stored (``DailyResult.record``, ``MonthlyResult.record``); nothing is recomputed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from service.db.models import DailyResult, MonthlyResult, MonthlySummary
+
+__all__ = [
+    "daily_neighbours",
+    "daily_results_on",
+    "month_results",
+    "newest_daily_day",
+    "rolled_up_months",
+    "section_daily_results",
+    "section_monthly_results",
+    "summary_computed_at",
+]
+
+
+def _date(value: Any) -> dt.date:
+    """A DATE column's value as a date (drivers may hand back text or a datetime)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _record(text: str, completeness: float | None = None) -> dict[str, Any]:
+    record = dict(json.loads(text))
+    if completeness is not None:
+        record.setdefault("completeness", round(float(completeness), 3))
+    return record
+
+
+def newest_daily_day(*, engine: Engine) -> dt.date | None:
+    """The newest day that has daily results, or None when there are none."""
+    with engine.connect() as connection:
+        value = connection.execute(select(func.max(DailyResult.day))).scalar_one_or_none()
+    return None if value is None else _date(value)
+
+
+def daily_results_on(*, engine: Engine, day: dt.date) -> dict[str, dict[str, Any]]:
+    """Every section's daily record on ``day``, keyed by section id."""
+    query = select(DailyResult.section_id, DailyResult.record, DailyResult.completeness).where(
+        DailyResult.day == day
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return {str(r.section_id): _record(r.record, r.completeness) for r in rows}
+
+
+def daily_neighbours(*, engine: Engine, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The nearest days before and after ``day`` that have daily results (None when none)."""
+    with engine.connect() as connection:
+        before = connection.execute(
+            select(func.max(DailyResult.day)).where(DailyResult.day < day)
+        ).scalar_one_or_none()
+        after = connection.execute(
+            select(func.min(DailyResult.day)).where(DailyResult.day > day)
+        ).scalar_one_or_none()
+    return (
+        None if before is None else _date(before),
+        None if after is None else _date(after),
+    )
+
+
+def section_daily_results(
+    *, engine: Engine, section_id: str, limit: int = 90
+) -> list[tuple[dt.date, dict[str, Any]]]:
+    """A section's newest ``limit`` daily results, oldest first, as ``(day, record)``."""
+    query = (
+        select(DailyResult.day, DailyResult.record, DailyResult.completeness)
+        .where(DailyResult.section_id == section_id)
+        .order_by(DailyResult.day.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [(_date(r.day), _record(r.record, r.completeness)) for r in reversed(rows)]
+
+
+def section_monthly_results(
+    *, engine: Engine, section_id: str, year: int | None = None
+) -> tuple[int | None, dict[int, dict[str, Any]]]:
+    """A section's monthly records of one year, keyed by month number.
+
+    ``year`` defaults to the year of the section's newest monthly result; ``(None, {})`` when it
+    has none.
+    """
+    with engine.connect() as connection:
+        if year is None:
+            newest = connection.execute(
+                select(func.max(MonthlyResult.month)).where(MonthlyResult.section_id == section_id)
+            ).scalar_one_or_none()
+            if newest is None:
+                return None, {}
+            year = _date(newest).year
+        rows = connection.execute(
+            select(MonthlyResult.month, MonthlyResult.record).where(
+                MonthlyResult.section_id == section_id,
+                MonthlyResult.month >= dt.date(year, 1, 1),
+                MonthlyResult.month <= dt.date(year, 12, 1),
+            )
+        ).all()
+    return year, {_date(r.month).month: _record(r.record) for r in rows}
+
+
+def month_results(*, engine: Engine, month: dt.date) -> dict[str, dict[str, Any]]:
+    """Every monthly record of a month (sections and ``lake:<name>``), keyed by section id."""
+    query = select(MonthlyResult.section_id, MonthlyResult.record).where(
+        MonthlyResult.month == month.replace(day=1)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return {str(r.section_id): _record(r.record) for r in rows}
+
+
+def summary_computed_at(*, engine: Engine, month: dt.date) -> dt.datetime | None:
+    """When a month's summary was computed (UTC), or None when it has not been rolled up."""
+    query = select(MonthlySummary.computed_at).where(MonthlySummary.month == month.replace(day=1))
+    with engine.connect() as connection:
+        value = connection.execute(query).scalar_one_or_none()
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def rolled_up_months(*, engine: Engine) -> list[dt.date]:
+    """The months that have a stored summary, newest first."""
+    query = select(MonthlySummary.month).order_by(MonthlySummary.month.desc())  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        return [_date(m) for m in connection.execute(query).scalars().all()]
