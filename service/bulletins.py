@@ -218,7 +218,9 @@ def _lake(
     if not lake:
         return None
     record = records.get(LAKE_PREFIX + str(lake["name"]), {})
-    points = tuple(registry.section(p).name for p in record.get("points", ()) if _known(registry, p))
+    points = tuple(
+        registry.section(p).name for p in record.get("points", ()) if _known(registry, p)
+    )
     values = record.get("values") or {}
     shown = tuple(
         (parameter(k).name_zh, _value_text(k, values.get(k)), parameter(k).unit)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-__all__ = ["bulk_insert", "insert_returning_ids"]
+__all__ = ["bulk_insert", "bulk_update", "insert_returning_ids"]
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -64,6 +64,19 @@ def bulk_insert(
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     marks = ", ".join(mark for _ in columns)
     connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
+
+
+def bulk_update(
+    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Update rows by id in one driver call; each row is the new values of ``columns``, then id."""
+    if not rows:
+        return
+    if connection.dialect.name == "sqlite":
+        rows = _sqlite_rows(rows)
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    assignments = ", ".join(f"{c} = {mark}" for c in columns)
+    connection.exec_driver_sql(f"UPDATE {table} SET {assignments} WHERE id = {mark}", list(rows))
 
 
 def insert_returning_ids(

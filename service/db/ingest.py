@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from service.db.bulk import bulk_insert, insert_returning_ids
-from service.db.models import Observation, ObservationHistory, Station, utc_now
+from service.db.bulk import bulk_insert, bulk_update, insert_returning_ids
+from service.db.models import Observation, Station, utc_now
 
 __all__ = [
     "OBSERVATION_FIELDS",
@@ -40,6 +40,10 @@ _PBKDF2_ITERATIONS = 20_000
 _RAW_COLUMNS = ("source", "peer", "received_at", "payload", "sha256", "parse_status", "reason",
                 "station")  # fmt: skip
 _RAW_CHUNK = 1_000
+_HISTORY_COLUMNS = ("observation_id", "value", "station_flag", "qc_flag", "raw_message_id",
+                    "replaced_at")  # fmt: skip
+_UPDATED_COLUMNS = ("value", "station_flag", "qc_flag", "qc_test", "raw_message_id",
+                    "received_at", "unit", "method")  # fmt: skip
 
 OBSERVATION_FIELDS = (
     "station", "section_id", "parameter", "observed_at", "value", "unit", "method",
@@ -220,7 +224,8 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
                 existing[key] = found
     now = utc_now()
     new_rows = []
-    history = []
+    history: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
     for key, row in batch.items():
         old = existing.get(key)
         if old is None:
@@ -229,23 +234,16 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
         if _same(old.value, row["value"]) and old.station_flag == row["station_flag"]:
             counts.unchanged += 1
             continue
-        history.append(
-            {"observation_id": old.id, "value": old.value, "station_flag": old.station_flag,
-             "qc_flag": old.qc_flag, "raw_message_id": old.raw_message_id, "replaced_at": now}
-        )  # fmt: skip
-        connection.execute(
-            update(table)
-            .where(table.c.id == old.id)
-            .values(
-                value=row["value"], station_flag=row["station_flag"], qc_flag=row["qc_flag"],
-                qc_test=row["qc_test"], raw_message_id=row["raw_message_id"], received_at=now,
-                unit=row["unit"], method=row["method"],
-            )
+        history.append((old.id, old.value, old.station_flag, old.qc_flag, old.raw_message_id, now))
+        updates.append(
+            (row["value"], row["station_flag"], row["qc_flag"], row["qc_test"],
+             row["raw_message_id"], now, row["unit"], row["method"], old.id)
         )  # fmt: skip
         counts.changed += 1
         counts.changed_ids.append(int(old.id))
     if history:
-        connection.execute(insert(ObservationHistory.__table__), history)  # type: ignore[attr-defined]
+        bulk_insert(connection, "observation_history", _HISTORY_COLUMNS, history)
+        bulk_update(connection, "observation", _UPDATED_COLUMNS, updates)
     if new_rows:
         names = (*OBSERVATION_FIELDS, "received_at")
         bulk_insert(

@@ -2,7 +2,7 @@
 
 Keyword-only queries over ``daily_result``, ``monthly_result`` and ``monthly_summary`` (written by
 ``qingliu run daily`` and ``qingliu run monthly``). Records come back as the dicts the jobs
-stored (``DailyResult.record``, ``MonthlyResult.record``); nothing is recomputed here.
+stored (``DAILY.c.record``, ``MONTHLY.c.record``); nothing is recomputed here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, select
 
 from service.db.models import DailyResult, MonthlyResult, MonthlySummary
 
@@ -25,6 +25,11 @@ __all__ = [
     "section_monthly_results",
     "summary_computed_at",
 ]
+
+
+DAILY: Table = DailyResult.__table__  # type: ignore[attr-defined]
+MONTHLY: Table = MonthlyResult.__table__  # type: ignore[attr-defined]
+SUMMARY: Table = MonthlySummary.__table__  # type: ignore[attr-defined]
 
 
 def _date(value: Any) -> dt.date:
@@ -46,14 +51,14 @@ def _record(text: str, completeness: float | None = None) -> dict[str, Any]:
 def newest_daily_day(*, engine: Engine) -> dt.date | None:
     """The newest day that has daily results, or None when there are none."""
     with engine.connect() as connection:
-        value = connection.execute(select(func.max(DailyResult.day))).scalar_one_or_none()
+        value = connection.execute(select(func.max(DAILY.c.day))).scalar_one_or_none()
     return None if value is None else _date(value)
 
 
 def daily_results_on(*, engine: Engine, day: dt.date) -> dict[str, dict[str, Any]]:
     """Every section's daily record on ``day``, keyed by section id."""
-    query = select(DailyResult.section_id, DailyResult.record, DailyResult.completeness).where(
-        DailyResult.day == day
+    query = select(DAILY.c.section_id, DAILY.c.record, DAILY.c.completeness).where(
+        DAILY.c.day == day
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
@@ -64,10 +69,10 @@ def daily_neighbours(*, engine: Engine, day: dt.date) -> tuple[dt.date | None, d
     """The nearest days before and after ``day`` that have daily results (None when none)."""
     with engine.connect() as connection:
         before = connection.execute(
-            select(func.max(DailyResult.day)).where(DailyResult.day < day)
+            select(func.max(DAILY.c.day)).where(DAILY.c.day < day)
         ).scalar_one_or_none()
         after = connection.execute(
-            select(func.min(DailyResult.day)).where(DailyResult.day > day)
+            select(func.min(DAILY.c.day)).where(DAILY.c.day > day)
         ).scalar_one_or_none()
     return (
         None if before is None else _date(before),
@@ -80,9 +85,9 @@ def section_daily_results(
 ) -> list[tuple[dt.date, dict[str, Any]]]:
     """A section's newest ``limit`` daily results, oldest first, as ``(day, record)``."""
     query = (
-        select(DailyResult.day, DailyResult.record, DailyResult.completeness)
-        .where(DailyResult.section_id == section_id)
-        .order_by(DailyResult.day.desc())  # type: ignore[attr-defined]
+        select(DAILY.c.day, DAILY.c.record, DAILY.c.completeness)
+        .where(DAILY.c.section_id == section_id)
+        .order_by(DAILY.c.day.desc())
         .limit(limit)
     )
     with engine.connect() as connection:
@@ -101,16 +106,16 @@ def section_monthly_results(
     with engine.connect() as connection:
         if year is None:
             newest = connection.execute(
-                select(func.max(MonthlyResult.month)).where(MonthlyResult.section_id == section_id)
+                select(func.max(MONTHLY.c.month)).where(MONTHLY.c.section_id == section_id)
             ).scalar_one_or_none()
             if newest is None:
                 return None, {}
             year = _date(newest).year
         rows = connection.execute(
-            select(MonthlyResult.month, MonthlyResult.record).where(
-                MonthlyResult.section_id == section_id,
-                MonthlyResult.month >= dt.date(year, 1, 1),
-                MonthlyResult.month <= dt.date(year, 12, 1),
+            select(MONTHLY.c.month, MONTHLY.c.record).where(
+                MONTHLY.c.section_id == section_id,
+                MONTHLY.c.month >= dt.date(year, 1, 1),
+                MONTHLY.c.month <= dt.date(year, 12, 1),
             )
         ).all()
     return year, {_date(r.month).month: _record(r.record) for r in rows}
@@ -118,8 +123,8 @@ def section_monthly_results(
 
 def month_results(*, engine: Engine, month: dt.date) -> dict[str, dict[str, Any]]:
     """Every monthly record of a month (sections and ``lake:<name>``), keyed by section id."""
-    query = select(MonthlyResult.section_id, MonthlyResult.record).where(
-        MonthlyResult.month == month.replace(day=1)
+    query = select(MONTHLY.c.section_id, MONTHLY.c.record).where(
+        MONTHLY.c.month == month.replace(day=1)
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
@@ -128,16 +133,16 @@ def month_results(*, engine: Engine, month: dt.date) -> dict[str, dict[str, Any]
 
 def summary_computed_at(*, engine: Engine, month: dt.date) -> dt.datetime | None:
     """When a month's summary was computed (UTC), or None when it has not been rolled up."""
-    query = select(MonthlySummary.computed_at).where(MonthlySummary.month == month.replace(day=1))
+    query = select(SUMMARY.c.computed_at).where(SUMMARY.c.month == month.replace(day=1))
     with engine.connect() as connection:
         value = connection.execute(query).scalar_one_or_none()
-    if value is None:
+    if not isinstance(value, dt.datetime):
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def rolled_up_months(*, engine: Engine) -> list[dt.date]:
     """The months that have a stored summary, newest first."""
-    query = select(MonthlySummary.month).order_by(MonthlySummary.month.desc())  # type: ignore[attr-defined]
+    query = select(SUMMARY.c.month).order_by(SUMMARY.c.month.desc())
     with engine.connect() as connection:
         return [_date(m) for m in connection.execute(query).scalars().all()]

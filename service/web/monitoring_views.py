@@ -86,9 +86,7 @@ def daily_context(*, engine: Any, registry: Registry, day: dt.date) -> DailyPage
 
 
 @router.get("/daily", response_class=HTMLResponse)
-def daily_page(
-    engine: EngineDep, registry: RegistryDep, date: str | None = None
-) -> HTMLResponse:
+def daily_page(engine: EngineDep, registry: RegistryDep, date: str | None = None) -> HTMLResponse:
     """每日水质：某日全部断面的类别（缺省为最新有结果的日期）。"""
     if date is None:
         day = results.newest_daily_day(engine=engine) or beijing_today()

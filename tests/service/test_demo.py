@@ -13,7 +13,7 @@ from sections.registry import Registry
 from service.cli import app
 from service.db.engine import make_engine, migrate
 from service.db.models import Observation, SectionStatus
-from service.db.queries import count_observations
+from service.db.queries import count_observations, read_frame
 from service.demo.run import default_demo_year, seed_demo
 from service.settings import Settings
 
@@ -33,7 +33,7 @@ def _stored(engine: Engine) -> pd.DataFrame:
         Observation.station, Observation.parameter, Observation.observed_at
     )
     with engine.connect() as connection:
-        frame = pd.DataFrame(connection.execute(query).all(), columns=[c.key for c in columns])
+        frame = read_frame(connection, query)
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
     return frame
 

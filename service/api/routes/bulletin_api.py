@@ -75,6 +75,4 @@ def bulletin_pdf(month: str, engine: EngineDep, registry: RegistryDep) -> Respon
 def bulletin_html(month: str, engine: EngineDep, registry: RegistryDep) -> Response:
     """The bulletin of a rolled-up month as a standalone HTML document (print CSS, A4)."""
     html = render_bulletin_html(_context(month, engine, registry), standalone=True)
-    return Response(
-        html, media_type="text/html; charset=utf-8", headers=_attachment(month, "html")
-    )
+    return Response(html, media_type="text/html; charset=utf-8", headers=_attachment(month, "html"))
