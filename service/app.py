@@ -6,6 +6,8 @@ directory works at once. Nothing is built at import time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import escape
@@ -24,6 +26,7 @@ from service.api.routes import (
 )
 from service.db.engine import make_engine, migrate
 from service.errors import QingliuError
+from service.jobs.scheduler import parse_daily_at, scheduler_loop
 from service.settings import Settings
 from service.web import compensation_views, monitoring_views, views
 
@@ -54,7 +57,19 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if settings.scheduler:
+            task = asyncio.create_task(
+                scheduler_loop(
+                    engine=engine, registry=registry, at=parse_daily_at(settings.daily_at)
+                ),
+                name="qingliu-scheduler",
+            )
         yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         engine.dispose()
 
     app = FastAPI(

@@ -46,6 +46,18 @@ class Settings:
         },
     )
 
+    scheduler: bool = field(
+        default=True,
+        metadata={
+            "help": "服务内定时作业开关（on/off）：每日评价与月度汇总。"
+            "Run the daily and monthly jobs inside the service."
+        },
+    )
+    daily_at: str = field(
+        default="06:00",
+        metadata={"help": "每日作业时间 HH:MM（北京时间）/ daily job time, Asia/Shanghai."},
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read settings from ``QINGLIU_*`` variables; keyword overrides win."""
@@ -55,7 +67,12 @@ class Settings:
             raw = env.get(ENV_PREFIX + item.name.upper())
             if raw is None or raw == "":
                 continue
-            values[item.name] = Path(raw) if item.name in {"data_dir", "sections"} else raw
+            if item.name in {"data_dir", "sections"}:
+                values[item.name] = Path(raw)
+            elif item.name == "scheduler":
+                values[item.name] = raw.strip().lower() not in {"off", "0", "false", "no"}
+            else:
+                values[item.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.check()
@@ -63,6 +80,12 @@ class Settings:
 
     def check(self) -> None:
         """Raise :class:`ConfigurationError` naming the variable of an invalid setting."""
+        from service.jobs.scheduler import parse_daily_at
+
+        try:
+            parse_daily_at(self.daily_at)
+        except ValueError as exc:
+            raise ConfigurationError(f"{ENV_PREFIX}DAILY_AT: {exc}") from None
         if self.database_url is not None and "://" not in self.database_url:
             raise ConfigurationError(
                 f"{ENV_PREFIX}DATABASE_URL 不是有效的数据库地址 / not a database URL: "
