@@ -1,0 +1,289 @@
+"""The HJ 212 TCP receiver over real sockets, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from service.db.engine import migrate
+from service.db.ingest import add_station
+from service.db.models import Observation, RawMessage
+from service.feeds.hj212 import data_frame, parse_frame
+from service.feeds.hj212_receiver import Hj212Receiver, ReceiverConfig
+from service.time import BEIJING
+
+pytestmark = pytest.mark.anyio
+
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "data" / "hj212" / "vectors.jsonl"
+MN = "HS131100XFQ0001"
+KEYS = ("temp", "ph", "do", "conductivity", "turbidity", "codmn", "nh3n", "tp", "tn")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def db(engine: Engine) -> Engine:
+    migrate(engine)
+    add_station(engine=engine, mn=MN, section_id="xiaofanqiao", password="123456")
+    return engine
+
+
+@pytest.fixture
+async def receiver(db: Engine) -> AsyncIterator[tuple[Hj212Receiver, int]]:
+    server = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0))
+    _, port = await server.start()
+    yield server, port
+    await server.close()
+
+
+async def _answers(reader: asyncio.StreamReader, count: int, timeout: float = 20) -> list[bytes]:
+    lines: list[bytes] = []
+    async with asyncio.timeout(timeout):
+        while len(lines) < count:
+            line = await reader.readline()
+            if not line:
+                break
+            lines.append(line)
+    return lines
+
+
+async def _silence(reader: asyncio.StreamReader, seconds: float = 0.3) -> bytes:
+    try:
+        return await asyncio.wait_for(reader.readline(), seconds)
+    except TimeoutError:
+        return b""
+
+
+def _count(engine: Engine, model: Any, *where: Any) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+        )
+
+
+def _vectors() -> list[dict[str, Any]]:
+    if not VECTORS.is_file():
+        pytest.skip(f"{VECTORS} is absent")
+    return [json.loads(line) for line in VECTORS.read_text("utf-8").splitlines() if line]
+
+
+async def test_every_vector_over_one_connection(
+    db: Engine, receiver: tuple[Hj212Receiver, int]
+) -> None:
+    server, port = receiver
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answered: list[str] = []
+    for vector in _vectors():
+        frame = vector["frame"].encode("utf-8")
+        writer.write(frame)
+        await writer.drain()
+        expect_answer = (
+            vector["valid"]
+            and vector.get("mn") == MN
+            and vector.get("response_requested", parse_frame(frame).response_requested)
+        )
+        line = await (_answers(reader, 1) if expect_answer else _silence(reader))
+        if expect_answer:
+            answer = parse_frame(line[0])
+            assert (answer.cn, answer.qn) == ("9014", parse_frame(frame).qn), vector["name"]
+            answered.append(vector["name"])
+        else:
+            assert line in (b"", []), vector["name"]  # refused frames get no answer
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    assert "real-time surface water, all normal" in answered
+    assert "bad CRC" not in answered and "wrong password" not in answered
+    vectors = _vectors()
+    assert _count(db, RawMessage) == len(vectors)  # every frame archived, good or bad
+    assert _count(db, RawMessage, RawMessage.parse_status == "unknown_station") == 2
+    assert _count(db, RawMessage, RawMessage.parse_status == "rejected") == 7
+    with db.connect() as connection:
+        rows = connection.execute(
+            select(Observation.parameter, Observation.observed_at, Observation.value,
+                   Observation.station_flag)
+            .where(Observation.observed_at == dt.datetime(2026, 10, 12, 0, 0, tzinfo=dt.UTC))
+        ).all()  # fmt: skip
+    stored = {r.parameter: (r.value, r.station_flag) for r in rows}
+    assert stored["nh3n"] == (0.118, "N") and stored["tp"] == (0.071, "N")
+    assert len(stored) == 9
+    with db.connect() as connection:
+        missing = connection.execute(
+            select(Observation.value).where(
+                Observation.parameter == "nh3n",
+                Observation.observed_at == dt.datetime(2026, 10, 12, 11, 30, tzinfo=dt.UTC),
+            )
+        ).all()
+    assert missing == [(None,)]  # the -99 sentinel is stored as missing at its SampleTime
+    assert server.stats.unknown_station == 2
+
+
+async def test_unknown_station_is_archived_not_stored(
+    db: Engine, receiver: tuple[Hj212Receiver, int]
+) -> None:
+    _, port = receiver
+    frame = data_frame(mn="HS131100NEW0001", pw="x", data_time=dt.datetime(2026, 1, 1, 8,
+                       tzinfo=BEIJING), values={"nh3n": 0.2})  # fmt: skip
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(frame)
+    await writer.drain()
+    assert await _silence(reader) == b""
+    writer.close()
+    await asyncio.sleep(0.2)
+    assert _count(db, RawMessage, RawMessage.station == "HS131100NEW0001") == 1
+    assert _count(db, Observation, Observation.station == "HS131100NEW0001") == 0
+
+
+async def test_bad_frames_do_not_stop_the_connection(
+    db: Engine, receiver: tuple[Hj212Receiver, int]
+) -> None:
+    _, port = receiver
+    good = data_frame(mn=MN, pw="123456", data_time=dt.datetime(2026, 1, 1, 8, tzinfo=BEIJING),
+                      values={"nh3n": 0.2})  # fmt: skip
+    bad_crc = good[:-6] + b"0000\r\n"
+    oversize = b"##9999" + b"x" * 2000 + b"\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"garbage!" + bad_crc + oversize + good)
+    await writer.drain()
+    (answer,) = await _answers(reader, 1)
+    assert parse_frame(answer).qn == parse_frame(good).qn
+    writer.close()
+    await asyncio.sleep(0.2)
+    assert _count(db, Observation) == 1
+    assert _count(db, RawMessage, RawMessage.parse_status == "rejected") >= 3
+
+
+async def test_idle_connection_is_closed(db: Engine) -> None:
+    server = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0,
+                                                            idle_timeout=0.3))  # fmt: skip
+    _, port = await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with asyncio.timeout(5):
+            assert await reader.read() == b""  # the server closed it
+        writer.close()
+    finally:
+        await server.close()
+
+
+def _station_frames(station: int, count: int) -> list[bytes]:
+    mn = f"HS131100T{station:02d}0001"
+    start = dt.datetime(2026, 3, 1, tzinfo=BEIJING)
+    return [
+        data_frame(
+            mn=mn, pw="pw", data_time=start + dt.timedelta(hours=i),
+            values={key: round(1 + station + i / 1000 + j, 3) for j, key in enumerate(KEYS)},
+        )
+        for i in range(count)
+    ]  # fmt: skip
+
+
+async def test_ten_thousand_frames_from_twenty_connections_with_garbage(db: Engine) -> None:
+    for station in range(20):
+        add_station(engine=db, mn=f"HS131100T{station:02d}0001", section_id="xiaofanqiao",
+                    password="pw")  # fmt: skip
+    server = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0))
+    _, port = await server.start()
+    rng = random.Random(7)
+
+    async def send(station: int) -> int:
+        frames = _station_frames(station, 500)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        stream = b"".join(
+            (bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 30)))
+             if rng.random() < 0.2 else b"") + frame
+            for frame in frames
+        )  # fmt: skip
+        position = 0
+        while position < len(stream):  # arbitrary cuts across frames
+            step = rng.randint(1, 4000)
+            writer.write(stream[position : position + step])
+            await writer.drain()
+            position += step
+        answers = await _answers(reader, 500, timeout=120)
+        writer.close()
+        return sum(b"CN=9014" in a for a in answers)
+
+    try:
+        answered = await asyncio.gather(*(send(s) for s in range(20)))
+    finally:
+        await server.close()
+    assert sum(answered) == 10_000
+    assert _count(db, Observation, Observation.source == "hj212") == 10_000 * len(KEYS)
+    assert _count(db, RawMessage, RawMessage.parse_status == "accepted") == 10_000
+
+    # the same frames again change nothing: stored exactly once
+    again = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0))
+    _, port = await again.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"".join(_station_frames(3, 50)))
+        await writer.drain()
+        assert len(await _answers(reader, 50)) == 50
+        writer.close()
+    finally:
+        await again.close()
+    assert _count(db, Observation, Observation.source == "hj212") == 10_000 * len(KEYS)
+    assert again.stats.observations.unchanged == 50 * len(KEYS)
+
+
+async def test_restart_loses_nothing_that_was_answered(db: Engine) -> None:
+    add_station(engine=db, mn="HS131100T050001", section_id="xiaofanqiao", password="pw")
+    frames = _station_frames(5, 200)
+    answered: set[str] = set()
+
+    async def run(server: Hj212Receiver, port: int, chunk: list[bytes], crash: bool) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for frame in chunk:
+            writer.write(frame)
+        await writer.drain()
+        try:
+            async with asyncio.timeout(10):
+                while len(answered) < 200:
+                    line = await reader.readline()
+                    if not line:
+                        break
+                    answered.add(parse_frame(line).qn)
+                    if crash and len(answered) >= 60:
+                        # the process dies: the server and its writer are cancelled at once
+                        assert server._server is not None
+                        server._server.close()
+                        assert server._writer is not None
+                        server._writer.cancel()
+                        break
+        except TimeoutError:
+            pass
+        writer.close()
+
+    first = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0))
+    _, port = await first.start()
+    await run(first, port, frames[:150], crash=True)
+    second = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0))
+    _, port = await second.start()
+    await run(second, port, frames[100:], crash=False)
+    await second.close()
+    with db.connect() as connection:
+        stored = {
+            row.observed_at.replace(tzinfo=dt.UTC) if row.observed_at.tzinfo is None
+            else row.observed_at
+            for row in connection.execute(
+                select(Observation.observed_at).where(Observation.station == "HS131100T050001")
+            )
+        }  # fmt: skip
+    for frame in frames:
+        parsed = parse_frame(frame)
+        if parsed.qn in answered:
+            assert parsed.data_time is not None
+            assert parsed.data_time.astimezone(dt.UTC) in stored, parsed.qn
+    assert len(answered) >= 150
