@@ -147,9 +147,10 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """A real headless Chromium driven by Playwright."""
+    """A real headless Chromium driven by Playwright (per module: Playwright's sync API holds
+    an event loop in the thread while it runs, which other modules' asyncio code must not meet)."""
     executable = chromium_path()
     if executable is None:
         _LOUD_SKIPS.append("Chromium not installed: browser tests skipped")

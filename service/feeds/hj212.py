@@ -525,6 +525,19 @@ def parse_frame(frame: bytes, *, sentinel_max: float = SENTINEL_MAX) -> Hj212Fra
     except UnicodeDecodeError as error:
         raise FrameError("bad_encoding", f"the data segment is not ASCII/UTF-8: {error}") from None
 
+    separators = data.translate(None, _SEPARATORS_ONLY)
+    usual = _usual_layouts.get(separators, _UNSEEN)
+    if usual is _UNSEEN:
+        usual = _usual_layout(separators)
+    if usual is not None:
+        parsed = _parse_usual(text, raw, usual, sentinel_max)
+        if parsed is not None:
+            return parsed
+    return _parse_general(text, raw, sentinel_max)
+
+
+def _parse_general(text: str, raw: bytes, sentinel_max: float) -> Hj212Frame:
+    """Every check of :func:`parse_frame` after the CRC, one field and one item at a time."""
     if text.startswith("CP="):
         header, body = "", text[3:]
     else:
@@ -572,7 +585,7 @@ def parse_frame(frame: bytes, *, sentinel_max: float = SENTINEL_MAX) -> Hj212Fra
     data_time: dt.datetime | None = None
     values: tuple[Hj212Value, ...] = ()
     if cn in DATA_COMMANDS:
-        data_time, values = _usual_data_values(cp, sentinel_max) or _data_values(cp, sentinel_max)
+        data_time, values = _data_values(cp, sentinel_max)
     return _frame(
         qn, st, cn, pw, mn, flag, pnum, pno, data_time, values, MappingProxyType(fields), cp, raw
     )
@@ -741,54 +754,92 @@ def _data_values(cp: str, sentinel_max: float) -> tuple[dt.datetime, tuple[Hj212
     return data_time, tuple(values)
 
 
+# The usual frame, read with whole-string operations ------------------------------------------
+#
+# Almost every frame a station sends has the same shape: ``k=v`` header fields, then
+# ``CP=&&DataTime=t`` and pollutant groups that all list the same value fields followed by
+# ``-Flag``. Its separators (``; , - =``, everything else deleted) are then one of a few byte
+# strings, looked up in a dictionary; the text is cut into tokens by one ``split``, and the checks
+# run on whole lists. Anything else, including every error, goes to :func:`_parse_general`, which
+# returns the same frame for every frame this path accepts (the tests check it on random frames).
+
 _VALUE_CLASS: Final = Hj212Value
 _SEPARATORS_ONLY: Final = bytes(byte for byte in range(256) if byte not in b";,-=")
 _NUMBER_BYTES: Final = b"0123456789.+eE"
 _INFINITY: Final = math.inf
-_usual_layouts: dict[bytes, int] = {}  # separators of a usual CP → items per pollutant group
+_KNOWN_CODES: Final = frozenset(POLLUTANT_CODES)
+_UNSEEN: Final = (-1, -1)
+_usual_layouts: dict[bytes, tuple[int, int] | None] = {}
+"""Separators of a data segment → (header fields, items per pollutant group), None if unusual."""
 
 
-def _items_per_group(separators: bytes) -> int:
-    """Items per group when ``separators`` is ``=`` then groups ``;c-F=v,…,c-Flag=f``, else 0."""
-    per_group = _usual_layouts.get(separators)
-    if per_group is None:
-        groups = separators.count(b";")
-        per_group = separators.count(b"-") // groups if groups else 0
-        if per_group < 2 or separators != b"=" + (b";" + b"-=," * (per_group - 1) + b"-=") * groups:
-            per_group = 0
-        if len(_usual_layouts) < 1024:
-            _usual_layouts[separators] = per_group
-    return per_group
+def _usual_layout(separators: bytes) -> tuple[int, int] | None:
+    """(h, m) when the separators read ``=;`` × h, ``==`` (``CP=&&DataTime=``), then groups
+    ``;-=,…-=`` of m items; None otherwise. Remembered for the next frame (up to 1024 shapes)."""
+    layout = None
+    cut = separators.find(b"==")
+    rest = separators[cut + 2 :]
+    groups = rest.count(b";")
+    if cut > 0 and groups and separators[:cut] == b"=;" * (cut // 2) and not cut % 2:
+        per_group = rest.count(b"-") // groups
+        if per_group >= 2 and rest == (b";" + b"-=," * (per_group - 1) + b"-=") * groups:
+            layout = (cut // 2, per_group)
+    if len(_usual_layouts) < 1024:
+        _usual_layouts[separators] = layout
+    return layout
 
 
-def _usual_data_values(
-    cp: str, sentinel_max: float
-) -> tuple[dt.datetime, tuple[Hj212Value, ...]] | None:
-    """The usual data CP, read with whole-string operations; None for anything else.
-
-    Usual: ``DataTime=t`` first, then groups that all list the same value fields in the same
-    order followed by ``-Flag``, e.g. ``c-Rtd=v,c-Flag=N`` or ``c-Avg=v,c-Min=v,c-Max=v,c-Flag=N``;
-    distinct lower-case codes, valid flags, non-negative decimal values above the sentinel, a valid
-    time. Whenever it returns a result, :func:`_data_values` returns the same (the tests check it);
-    anything unusual, including every error, is left to :func:`_data_values`.
-    """
-    if not cp.startswith("DataTime="):
+def _parse_usual(
+    text: str, raw: bytes, layout: tuple[int, int], sentinel_max: float
+) -> Hj212Frame | None:
+    """The frame when it has the usual shape and passes every check, else None."""
+    header_fields, per_group = layout
+    if not text.endswith("&&"):
         return None
-    per_group = _items_per_group(cp.encode().translate(None, _SEPARATORS_ONLY))
-    if not per_group:
+    tokens = text.replace(";", "=").replace(",", "=").replace("-", "=").split("=")
+    at = 2 * header_fields
+    if tokens[at] != "CP" or tokens[at + 1] != "&&DataTime":
         return None
-    tokens = cp.replace(";", "=").replace(",", "=").replace("-", "=").split("=")
-    codes, names, texts = tokens[2::3], tokens[3::3], tokens[4::3]
+    fields = dict(zip(tokens[0:at:2], tokens[1:at:2], strict=True))
+    if (
+        len(fields) != header_fields
+        or "" in fields
+        or "CP" in fields
+        or "PNUM" in fields
+        or "PNO" in fields
+    ):
+        return None
+    get = fields.get
+    qn, st, cn, pw, mn, flag_text = (
+        get("QN"),
+        get("ST"),
+        get("CN"),
+        get("PW"),
+        get("MN"),
+        get("Flag"),
+    )
+    if not (qn and st and cn in DATA_COMMANDS and pw and mn and len(mn) <= _MAX_MN):
+        return None
+    flag = 0 if flag_text is None else _SMALL_FLAGS.get(flag_text, 2)
+    if flag & 2:  # split packets and unusual flags take the general path
+        return None
+    data_time = _time(tokens[at + 2])
+    if data_time is None:
+        return None
+    tokens[-1] = tokens[-1][:-2]  # the last flag, before the closing "&&"
+    start = at + 3
+    codes, names, texts = tokens[start::3], tokens[start + 1 :: 3], tokens[start + 2 :: 3]
     group_codes = codes[::per_group]
     groups = len(group_codes)
     last = per_group - 1
-    fields = names[:last]
+    kinds = names[:last]
+    code_set = set(group_codes)
     if (
-        names != [*fields, "Flag"] * groups
-        or not _VALUE_FIELD_SET.issuperset(fields)
-        or len(set(fields)) != last
-        or len(set(group_codes)) != groups
-        or "" in group_codes
+        len(code_set) != groups
+        or not all(group_codes)
+        or names != [*kinds, "Flag"] * groups
+        or not _VALUE_FIELD_SET.issuperset(kinds)
+        or len(set(kinds)) != last
     ):
         return None
     for offset in range(1, per_group):
@@ -797,22 +848,17 @@ def _usual_data_values(
     flags = texts[last::per_group]
     if not _FLAG_SET.issuperset(flags):
         return None
-    data_time = _time(tokens[1])
-    if data_time is None:
-        return None
+    if not code_set <= _KNOWN_CODES and not all(code.islower() for code in code_set - _KNOWN_CODES):
+        return None  # an upper-case code may still be known: the general path looks it up
     parameters = list(map(_PARAMETER_OF_CODE.get, group_codes))
-    if None in parameters and "".join(group_codes) != "".join(group_codes).lower():
-        return None
     if last == 1:
         value_texts = texts[0::2]
-        kinds = fields * groups
         value_codes, value_parameters, value_flags = group_codes, parameters, flags
     else:
         value_texts = [texts[g * per_group + j] for g in range(groups) for j in range(last)]
-        kinds = fields * groups
-        value_codes = [code for code in group_codes for _ in fields]
-        value_parameters = [parameter for parameter in parameters for _ in fields]
-        value_flags = [flag for flag in flags for _ in fields]
+        value_codes = [code for code in group_codes for _ in kinds]
+        value_parameters = [parameter for parameter in parameters for _ in kinds]
+        value_flags = [flag for flag in flags for _ in kinds]
     joined = "".join(value_texts)
     if joined.encode().translate(None, _NUMBER_BYTES):
         return None
@@ -827,21 +873,26 @@ def _usual_data_values(
     values: list[Hj212Value] = []
     append = values.append
     builder, frozen = _ValueSlots, _VALUE_CLASS
-    for code, parameter, kind, number, text, flag in zip(
-        value_codes, value_parameters, kinds, numbers, value_texts, value_flags, strict=True
-    ):
-        made: Any = builder()  # inlined _value(): object creation is a third of the time
+    for code, parameter, kind, number, value_text, flag_code in zip(
+        value_codes, value_parameters, kinds * groups, numbers, value_texts, value_flags,
+        strict=True,
+    ):  # fmt: skip
+        made: Any = builder()  # inlined _value(): object creation is a fifth of the time
         made.code = code
         made.parameter = parameter
         made.field = kind
         made.value = number
-        made.text = text
-        made.flag = flag
+        made.text = value_text
+        made.flag = flag_code
         made.sample_time = None
         made.missing = False
         made.__class__ = frozen
         append(made)
-    return data_time, tuple(values)
+    cp = text[text.find(";CP=&&") + 6 : -2]
+    return _frame(
+        qn, st, cn, pw, mn, flag, None, None, data_time, tuple(values), MappingProxyType(fields),
+        cp, raw,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -885,6 +936,13 @@ class FrameSplitter:
         """Bytes buffered for a frame that has not ended yet."""
         return len(self._buffer)
 
+    def take_pending(self) -> bytes:
+        """Return and forget the buffered bytes (a connection closed inside a frame)."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        self._in_garbage = False
+        return data
+
     def feed(self, data: bytes) -> list[bytes | FrameError]:
         """Add the bytes of one read; return the frames completed and the errors met, in order.
 
@@ -899,9 +957,16 @@ class FrameSplitter:
                 # without a "##", keep a trailing '#' that may begin the next header
                 drop = start if start > 0 else len(buffer) - (buffer[-1] == 0x23)
                 if drop:
-                    if not self._in_garbage:
-                        preview = bytes(buffer[: min(drop, 24)])
-                        out.append(FrameError("garbage", f"{drop} byte(s) skipped: {preview!r}…"))
+                    dropped = bytes(buffer[:drop])
+                    if self._in_garbage and out and isinstance(out[-1], FrameError):
+                        out[-1].payload += dropped  # type: ignore[attr-defined]
+                    else:
+                        note = "continued" if self._in_garbage else "skipped"
+                        error = FrameError(
+                            "garbage", f"{drop} byte(s) {note}: {dropped[:24]!r}…"
+                        )
+                        error.payload = dropped  # type: ignore[attr-defined]
+                        out.append(error)
                     del buffer[:drop]
                 self._in_garbage = start < 0
                 if start < 0:
@@ -944,14 +1009,17 @@ class FrameSplitter:
 
     def _resync(self, out: list[bytes | FrameError], reason: str, message: str) -> None:
         """Report a bad header and drop bytes up to the next ``##`` after it."""
-        out.append(FrameError(reason, message))
+        error = FrameError(reason, message)
+        out.append(error)
         buffer = self._buffer
         following = buffer.find(b"##", 1)
         if following < 0:
             keep = 1 if buffer[-1] == 0x23 and len(buffer) > 1 else 0
+            error.payload = bytes(buffer[: len(buffer) - keep])  # type: ignore[attr-defined]
             del buffer[: len(buffer) - keep]
             self._in_garbage = True
         else:
+            error.payload = bytes(buffer[:following])  # type: ignore[attr-defined]
             del buffer[:following]
 
 
@@ -1205,9 +1273,9 @@ def response_frame(frame: Hj212Frame) -> bytes:
     """The 9014 data answer (数据应答) to a frame that asked for one.
 
     The 2017 form [V]: ``QN`` of the frame in the data segment, ``ST=91;CN=9014``, the frame's
-    ``PW`` and ``MN``, ``Flag=4`` (2017, no answer requested), ``PNUM``/``PNO`` of a split packet,
-    and an empty ``CP=&&&&``. (The 2005 form instead put ``QN`` and ``CN`` inside CP; we do not
-    send it.)
+    ``PW`` and ``MN``, ``Flag=4`` (2017, no answer requested; ``Flag=6`` with ``PNUM``/``PNO``
+    when answering a packet of a split frame), and an empty ``CP=&&&&``. (The 2005 form instead
+    put ``QN`` and ``CN`` inside CP; we do not send it.)
 
     Examples
     --------
@@ -1222,6 +1290,7 @@ def response_frame(frame: Hj212Frame) -> bytes:
     fields["MN"] = frame.mn
     fields["Flag"] = "4"
     if frame.split and frame.pnum is not None and frame.pno is not None:
+        fields["Flag"] = "6"  # the answer to a packet names it, so it carries the split bit too
         fields["PNUM"] = str(frame.pnum)
         fields["PNO"] = str(frame.pno)
     return build_frame(fields, "")

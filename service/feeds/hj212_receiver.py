@@ -230,7 +230,7 @@ class Hj212Receiver:
         finally:
             if splitter.pending:
                 await self._submit(
-                    RawRecord(SOURCE, bytes(splitter.pending), "rejected", peer,
+                    RawRecord(SOURCE, splitter.take_pending(), "rejected", peer,
                               "incomplete: connection closed inside a frame"),
                     [],
                 )  # fmt: skip
@@ -246,8 +246,7 @@ class Hj212Receiver:
             self.stats.frames += 1
             if isinstance(item, FrameError):
                 self.stats.refused += 1
-                payload = getattr(item, "payload", b"")
-                raw = RawRecord(SOURCE, payload or str(item).encode(), "rejected", peer, str(item))
+                raw = RawRecord(SOURCE, getattr(item, "payload", b""), "rejected", peer, str(item))
                 waits.append((await self._submit(raw, []), None))
                 continue
             raw, rows, answer = self._check(item, peer)
@@ -328,8 +327,9 @@ class Hj212Receiver:
                 self.stats.frames += 1
                 if isinstance(item, FrameError):
                     self.stats.refused += 1
-                    batch.append(_Pending(RawRecord(SOURCE, str(item).encode(), "rejected", peer,
-                                                    str(item)), []))  # fmt: skip
+                    payload = getattr(item, "payload", b"")
+                    raw = RawRecord(SOURCE, payload, "rejected", peer, str(item))
+                    batch.append(_Pending(raw, []))
                 else:
                     raw, rows, _ = self._check(item, peer, answer=False)
                     batch.append(_Pending(raw, rows))
