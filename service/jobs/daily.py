@@ -21,14 +21,22 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
 from sections.evaluation import classify_frame
-from sections.periods import DEFAULT_MIN_DAILY_VALUES, period_values
+from sections.periods import DEFAULT_MIN_DAILY_VALUES, PeriodValues, period_values
 from sections.registry import Registry
 from service.classification import classification_records
 from service.db import queries
 from service.db.models import DailyResult, Observation, utc_now
 from service.time import BEIJING
 
-__all__ = ["AUTOMATIC_INDICATORS", "DailySummary", "day_bounds", "run_daily"]
+__all__ = [
+    "AUTOMATIC_INDICATORS",
+    "DailySummary",
+    "day_bounds",
+    "load_observations",
+    "run_daily",
+    "target_on",
+    "valid_period_values",
+]
 
 AUTOMATIC_INDICATORS = ("ph", "do", "codmn", "nh3n", "tp")
 """The deciding indicators an automatic station measures: the basis of completeness."""
@@ -111,7 +119,9 @@ def run_daily(
     return DailySummary(first, last, results, classified, insufficient, run_id)
 
 
-def _load(engine: Engine, registry: Registry, first: dt.date, last: dt.date) -> pd.DataFrame:
+def load_observations(
+    engine: Engine, registry: Registry, first: dt.date, last: dt.date
+) -> pd.DataFrame:
     start, end = day_bounds(first, last)
     columns = (Observation.id, Observation.section_id, Observation.parameter,
                Observation.observed_at, Observation.value, Observation.station_flag,
@@ -145,28 +155,18 @@ def _classify_days(
     min_daily_values: int,
     run_id: int,
 ) -> list[dict[str, Any]]:
-    frame = _load(engine, registry, first, last)
+    frame = load_observations(engine, registry, first, last)
     if frame.empty:
         return []
     valid = frame[frame["reason"] == ""]
-    wide = valid.pivot_table(
-        index=["section_id", "observed_at"], columns="parameter", values="value", aggfunc="mean"
-    )
-    if wide.empty:
+    result = valid_period_values(valid, period="day", min_daily_values=min_daily_values)
+    if result is None:
         return _provenance_only(frame, registry, run_id)
-    keys = wide.index.to_frame(index=False)
-    result = period_values(
-        wide.reset_index(drop=True),
-        keys["observed_at"].dt.tz_localize(None),
-        period="day",
-        groups=keys["section_id"],
-        min_daily_values=min_daily_values,
-    )
     index = result.values.index
     sections = [registry.section(s) for s in index.get_level_values("group")]
     days = [d.date() for d in index.get_level_values("period_start")]
     bodies = np.array([s.water_body for s in sections], dtype=object)
-    targets = np.array([int(_target(s, d)) for s, d in zip(sections, days, strict=True)])
+    targets = np.array([int(target_on(s, d)) for s, d in zip(sections, days, strict=True)])
     values = result.values.reset_index(drop=True)
     classified = classify_frame(values, water_body=bodies, target=np.minimum(targets, 5))
     head = [{"section": s.id, "day": d.isoformat()} for s, d in zip(sections, days, strict=True)]
@@ -201,7 +201,26 @@ def _classify_days(
     return rows
 
 
-def _target(section: Any, day: dt.date) -> Any:
+def valid_period_values(
+    valid: pd.DataFrame, *, period: str, min_daily_values: int
+) -> PeriodValues | None:
+    """Period values per section from valid observations (long form), or None if there are none."""
+    wide = valid.pivot_table(
+        index=["section_id", "observed_at"], columns="parameter", values="value", aggfunc="mean"
+    )
+    if wide.empty:
+        return None
+    keys = wide.index.to_frame(index=False)
+    return period_values(
+        wide.reset_index(drop=True),
+        keys["observed_at"].dt.tz_localize(None),
+        period=period,
+        groups=keys["section_id"],
+        min_daily_values=min_daily_values,
+    )
+
+
+def target_on(section: Any, day: dt.date) -> Any:
     try:
         return section.target_class(day)
     except LookupError:
@@ -253,7 +272,7 @@ def _empty(
         "label": None, "indicators": [], "indicator_classes": {}, "exceedance_vs_iii": {},
         "exceedance_vs_target": {}, "main_pollutants": [],
         "insufficient": sorted(set(group["parameter"])),
-        "target_class_number": int(_target(section, day)), "values": {}, "meets_target": None,
+        "target_class_number": int(target_on(section, day)), "values": {}, "meets_target": None,
     }  # fmt: skip
     counts = group["reason"].value_counts()
     provenance = {"used": {}, "excluded": {str(k): int(v) for k, v in counts.items()}}

@@ -21,12 +21,12 @@ from sqlalchemy import Engine, delete, insert, select
 from sections.basin import basin_status, trend_wording
 from sections.classes import WaterClass
 from sections.evaluation import classify_frame
-from sections.periods import DEFAULT_MIN_DAILY_VALUES, period_values
+from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry, Section
 from service.classification import classification_records
 from service.db import queries
 from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, utc_now
-from service.jobs.daily import _load, _target
+from service.jobs.daily import load_observations, target_on, valid_period_values
 
 __all__ = ["GOOD_SHARE_TARGET", "LAKE_PREFIX", "MonthlyRun", "run_monthly", "stored_summary"]
 
@@ -63,29 +63,19 @@ def run_monthly(
     first = month.replace(day=1)
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     run_id = queries.start_job_run(engine=engine, job="monthly", detail=f"{first:%Y-%m}")
-    frame = _load(engine, registry, first, last)
+    frame = load_observations(engine, registry, first, last)
     statuses = _statuses(engine, first)
     records: dict[str, dict[str, Any]] = {}
     values_by_section: dict[str, pd.Series] = {}
     if not frame.empty:
-        valid = frame[frame["reason"] == ""]
-        wide = valid.pivot_table(
-            index=["section_id", "observed_at"], columns="parameter", values="value",
-            aggfunc="mean",
-        )  # fmt: skip
-        if not wide.empty:
-            keys = wide.index.to_frame(index=False)
-            result = period_values(
-                wide.reset_index(drop=True),
-                keys["observed_at"].dt.tz_localize(None),
-                period="month",
-                groups=keys["section_id"],
-                min_daily_values=min_daily_values,
-            )
+        result = valid_period_values(
+            frame[frame["reason"] == ""], period="month", min_daily_values=min_daily_values
+        )
+        if result is not None:
             values = result.values.reset_index(drop=True)
             sections = [registry.section(s) for s in result.values.index.get_level_values(0)]
             bodies = np.array([s.water_body for s in sections], dtype=object)
-            targets = np.array([min(int(_target(s, first)), 5) for s in sections])
+            targets = np.array([min(int(target_on(s, first)), 5) for s in sections])
             classified = classify_frame(values, water_body=bodies, target=targets)
             head = [{"section": s.id, "month": f"{first:%Y-%m}"} for s in sections]
             rows = classification_records(
@@ -105,7 +95,7 @@ def run_monthly(
              "exceedance_vs_iii": {}, "main_pollutants": [], "values": {},
              "insufficient": []},
         )  # fmt: skip
-        target = _target(section, first)
+        target = target_on(section, first)
         record["target_class_number"] = int(target)
         record["status"] = statuses.get(section.id)
         if record["status"] is not None:
@@ -168,7 +158,7 @@ def _lake_record(
         [dict(record)], mean, np.array(["lake"], dtype=object), classified, None
     )
     row["values"] = {k: None if pd.isna(v) else round(float(v), 4) for k, v in mean.iloc[0].items()}
-    row["target_class_number"] = int(_target(points[0], month))
+    row["target_class_number"] = int(target_on(points[0], month))
     return row
 
 
