@@ -33,8 +33,8 @@ from sections.parameters import parameter
 from sections.registry import Registry, Section
 from sections.standards import precision
 from service.db import results
-from service.errors import QingliuError
-from service.jobs.monthly import LAKE_PREFIX, _assessed_rivers, stored_summary
+from service.errors import MonthNotRolledUp, QingliuError
+from service.jobs.monthly import LAKE_PREFIX, assessed_rivers, stored_summary
 from service.statements.render import WEASYPRINT_HELP
 from service.time import BEIJING
 from service.web.contexts import LEVEL_ZH, pollutant_names, target_on
@@ -66,10 +66,6 @@ ASSUMPTIONS = (
     "类别显示颜色（Ⅰ–Ⅱ类蓝、Ⅲ类绿、Ⅳ类黄、Ⅴ类橙）为惯例假设 [A]，劣Ⅴ类红色为通行做法。",
     "水质状况按断面比例分级的阈值（优良比例 75%）可配置，原文或为 60% [A]。",
 )
-
-
-class MonthNotRolledUp(QingliuError, LookupError):
-    """The month has no stored summary: ``qingliu run monthly --month YYYY-MM`` makes it."""
 
 
 @dataclass(frozen=True)
@@ -306,7 +302,7 @@ def bulletin_context(engine: Engine, registry: Registry, month: dt.date) -> Bull
         )
     records = results.month_results(engine=engine, month=first)
     computed = results.summary_computed_at(engine=engine, month=first)
-    counted = {s.id for s in _assessed_rivers(registry)}
+    counted = {s.id for s in assessed_rivers(registry)}
     assessed = [s for s in registry.sections if not s.is_reference]
     references = [s for s in registry.sections if s.is_reference and s.id in records]
 

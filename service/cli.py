@@ -880,6 +880,39 @@ def run_qc_command(
     )
 
 
+@app.command("bulletin")
+def bulletin_command(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="月份 YYYY-MM / the month")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="html 或 pdf / html or pdf")
+    ] = "html",
+    output: Annotated[Path | None, typer.Option(help="输出文件 / output file")] = None,
+) -> None:
+    """生成水质月报（需先运行 run monthly）。Render the monthly water-quality bulletin."""
+    from service.bulletins import bulletin_context, render_bulletin_html, render_bulletin_pdf
+    from service.offline.compensate import parse_month
+
+    if output_format not in ("html", "pdf"):
+        _fail(f"--format 必须是 html 或 pdf / must be html or pdf, got {output_format!r}")
+    state: _State = ctx.obj
+    try:
+        first = parse_month(month)
+        _, registry, engine = _engine_for(state)
+        context = bulletin_context(engine, registry, first)
+        data = (
+            render_bulletin_pdf(context)
+            if output_format == "pdf"
+            else render_bulletin_html(context).encode("utf-8")
+        )
+    except (SectionsError, QingliuError) as exc:
+        _fail(str(exc))
+    _write_statement(
+        data, fmt=output_format, output=output,
+        default_name=f"qingliu-bulletin-{first:%Y-%m}.{output_format}",
+    )  # fmt: skip
+
+
 def _progress_bar() -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

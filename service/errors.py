@@ -6,6 +6,7 @@
     ├── ConfigurationError             a setting is invalid (names the QINGLIU_ variable)
     ├── DatabaseError                  the database cannot be reached or migrated
     ├── InputError                     an input file is wrong (names the row and column)
+    ├── MonthNotRolledUp               a month has no stored roll-up (run the monthly job)
     └── FeedError                      a station feed failed (bad frame, bad answer)
         ├── FrameError                 an HJ 212 frame is refused (``reason`` says why)
         ├── FeedTimeout                a remote feed did not answer in time
@@ -63,3 +64,7 @@ class FeedTimeout(FeedError, TimeoutError):
 
 class FeedAnswerError(FeedError):
     """A remote feed answered, but the answer cannot be used (status, body, truncation)."""
+
+
+class MonthNotRolledUp(QingliuError, LookupError):
+    """The month has no stored summary: ``qingliu run monthly --month YYYY-MM`` makes it."""

@@ -28,7 +28,14 @@ from service.db import queries
 from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, utc_now
 from service.jobs.daily import load_observations, target_on, valid_period_values
 
-__all__ = ["GOOD_SHARE_TARGET", "LAKE_PREFIX", "MonthlyRun", "run_monthly", "stored_summary"]
+__all__ = [
+    "GOOD_SHARE_TARGET",
+    "LAKE_PREFIX",
+    "MonthlyRun",
+    "assessed_rivers",
+    "run_monthly",
+    "stored_summary",
+]
 
 GOOD_SHARE_TARGET = 0.692
 """2025 target of the city's 14th Five-Year plan: ≥ 69.2 % of sections at Class Ⅲ or better [V]."""
@@ -45,7 +52,7 @@ class MonthlyRun:
     summary: dict[str, Any]
 
 
-def _assessed_rivers(registry: Registry) -> list[Section]:
+def assessed_rivers(registry: Registry) -> list[Section]:
     return [
         s for s in registry.sections
         if s.water_body == "river" and s.level in ("national", "provincial")
@@ -169,7 +176,7 @@ def _summary(
     lake: dict[str, Any] | None,
     month: dt.date,
 ) -> dict[str, Any]:
-    rivers = _assessed_rivers(registry)
+    rivers = assessed_rivers(registry)
     assessable = {
         s.id: records[s.id]["class_number"]
         for s in rivers
