@@ -116,18 +116,30 @@ async def _station(
     stats: SimulationStats,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
-    counter = asyncio.create_task(_count_answers(reader, stats))
+    here = [0]  # answers on the current connection
+    counter = asyncio.create_task(_count_answers(reader, stats, here))
+    sent_here = 0
+
+    async def settle() -> None:
+        """Wait (briefly) for the answers to what this connection sent."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0
+        while here[0] < sent_here and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
     try:
         for frame in frames:
             kind = rng.choice(_FAULTS) if faults and rng.random() < faults else None
             if kind == "disconnect":
                 stats.fault(kind)
+                await settle()  # a logger waits for its answers before it hangs up
                 writer.close()
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
                 counter.cancel()
+                sent_here, here = 0, [0]
                 reader, writer = await asyncio.open_connection(host, port)
-                counter = asyncio.create_task(_count_answers(reader, stats))
+                counter = asyncio.create_task(_count_answers(reader, stats, here))
                 stats.reconnects += 1
             elif kind == "bad_crc":
                 stats.fault(kind)
@@ -145,10 +157,11 @@ async def _station(
             else:
                 writer.write(frame)
             stats.sent += 1
+            sent_here += 1
             await writer.drain()
             if interval:
                 await asyncio.sleep(interval)
-        await asyncio.sleep(0.5)  # let the last answers arrive
+        await settle()  # let the last answers arrive
     finally:
         counter.cancel()
         writer.close()
@@ -156,7 +169,9 @@ async def _station(
             await writer.wait_closed()
 
 
-async def _count_answers(reader: asyncio.StreamReader, stats: SimulationStats) -> None:
+async def _count_answers(
+    reader: asyncio.StreamReader, stats: SimulationStats, here: list[int]
+) -> None:
     with contextlib.suppress(asyncio.CancelledError, ConnectionError):
         while True:
             line = await reader.readline()
@@ -164,6 +179,7 @@ async def _count_answers(reader: asyncio.StreamReader, stats: SimulationStats) -
                 return
             if b"CN=9014" in line:
                 stats.answered += 1
+                here[0] += 1
 
 
 async def simulate(

@@ -287,3 +287,26 @@ async def test_restart_loses_nothing_that_was_answered(db: Engine) -> None:
             assert parsed.data_time is not None
             assert parsed.data_time.astimezone(dt.UTC) in stored, parsed.qn
     assert len(answered) >= 150
+
+
+async def test_simulator_with_faults_delivers_every_frame_once(db: Engine, registry: Any) -> None:
+    from service.demo.synthetic import demo_station
+    from service.feeds.simulator import DEMO_PASSWORD, simulate
+
+    sections = list(registry.sections)[:2]
+    for section in sections:
+        add_station(engine=db, mn=demo_station(section), section_id=section.id,
+                    password=DEMO_PASSWORD)  # fmt: skip
+    server = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0))
+    _, port = await server.start()
+    try:
+        stats = await simulate(registry, host="127.0.0.1", port=port, stations=2, rate=400,
+                               faults=True, fault_rate=0.3, limit=60, year=2025)  # fmt: skip
+    finally:
+        await server.close()
+    assert stats.sent == 60
+    assert sum(stats.faults.values()) > 0  # faults were injected
+    assert stats.answered == 60  # every frame got through, faults or not
+    assert server.stats.refused >= stats.faults.get("bad_crc", 0)
+    stored = _count(db, RawMessage, RawMessage.parse_status == "accepted")
+    assert stored == 60  # each frame stored once
