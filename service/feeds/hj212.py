@@ -533,7 +533,7 @@ def parse_frame(frame: bytes, *, sentinel_max: float = SENTINEL_MAX) -> Hj212Fra
     if usual is _UNSEEN:
         usual = _usual_layout(separators)
     if usual is not None:
-        parsed = _parse_usual(text, raw, usual, sentinel_max)
+        parsed = _parse_usual(text, data, raw, usual, sentinel_max)
         if parsed is not None:
             return parsed
     return _parse_general(text, raw, sentinel_max)
@@ -559,10 +559,11 @@ def _parse_general(text: str, raw: bytes, sentinel_max: float) -> Hj212Frame:
             _field_error(parts)
     get = fields.get
     qn, st, cn, pw, mn = get("QN"), get("ST"), get("CN"), get("PW"), get("MN")
-    if not qn or not st or not cn or not mn or (not pw and cn != RESPONSE_COMMAND):
+    # QN may be absent (some loggers omit it); the answer then carries none either
+    if not st or not cn or not mn or (not pw and cn != RESPONSE_COMMAND):
         absent = [
             name
-            for name, present in (("QN", qn), ("ST", st), ("CN", cn), ("PW", pw), ("MN", mn))
+            for name, present in (("ST", st), ("CN", cn), ("PW", pw), ("MN", mn))
             if not present and not (name == "PW" and cn == RESPONSE_COMMAND)
         ]
         raise FrameError("missing_field", f"required field(s) absent or empty: {', '.join(absent)}")
@@ -772,14 +773,15 @@ _SEPARATORS_ONLY: Final = bytes(byte for byte in range(256) if byte not in b";,-
 _NUMBER_BYTES: Final = b"0123456789.+eE"
 _INFINITY: Final = math.inf
 _KNOWN_CODES: Final = frozenset(POLLUTANT_CODES)
-_UNSEEN: Final = (-1, -1)
+_UNSEEN: Final = (-1, -1, -1)
 _USUAL_KEYS: Final = ["QN", "ST", "CN", "PW", "MN", "Flag"]
-_usual_layouts: dict[bytes, tuple[int, int] | None] = {}
-"""Separators of a data segment → (header fields, items per pollutant group), None if unusual."""
+_SEPARATORS_TO_EQUALS: Final = bytes.maketrans(b";,-", b"===")
+_usual_layouts: dict[bytes, tuple[int, int, int] | None] = {}
+"""Separators of a data segment → its usual layout (see :func:`_usual_layout`), None if unusual."""
 
 
-def _usual_layout(separators: bytes) -> tuple[int, int] | None:
-    """(h, m) when the separators read ``=;`` × h, ``==`` (``CP=&&DataTime=``), then groups
+def _usual_layout(separators: bytes) -> tuple[int, int, int] | None:
+    """(h, m, k) when the separators read ``=;`` × h, ``==`` (``CP=&&DataTime=``), then k groups
     ``;-=,…-=`` of m items; None otherwise. Remembered for the next frame (up to 1024 shapes)."""
     layout = None
     cut = separators.find(b"==")
@@ -788,20 +790,21 @@ def _usual_layout(separators: bytes) -> tuple[int, int] | None:
     if cut > 0 and groups and separators[:cut] == b"=;" * (cut // 2) and not cut % 2:
         per_group = rest.count(b"-") // groups
         if per_group >= 2 and rest == (b";" + b"-=," * (per_group - 1) + b"-=") * groups:
-            layout = (cut // 2, per_group)
+            layout = (cut // 2, per_group, groups)
     if len(_usual_layouts) < 1024:
         _usual_layouts[separators] = layout
     return layout
 
 
 def _parse_usual(
-    text: str, raw: bytes, layout: tuple[int, int], sentinel_max: float
+    text: str, data: bytes, raw: bytes, layout: tuple[int, int, int], sentinel_max: float
 ) -> Hj212Frame | None:
     """The frame when it has the usual shape and passes every check, else None."""
-    header_fields, per_group = layout
+    header_fields, per_group, groups = layout
     if not text.endswith("&&"):
         return None
-    tokens = text.replace(";", "=").replace(",", "=").replace("-", "=").split("=")
+    tokens = data.translate(_SEPARATORS_TO_EQUALS).decode().split("=")
+    stride = 3 * per_group
     at = 2 * header_fields
     if tokens[at] != "CP" or tokens[at + 1] != "&&DataTime":
         return None
@@ -837,18 +840,13 @@ def _parse_usual(
     if data_time is None:
         return None
     tokens[-1] = tokens[-1][:-2]  # the last flag, before the closing "&&"
-    # pollutant j of group g: code, name, text at start + stride·g + 3j (+0, +1, +2)
     start = at + 3
-    stride = 3 * per_group
-    last = per_group - 1
     group_codes = tokens[start::stride]
-    groups = len(group_codes)
     flags = tokens[start + stride - 1 :: stride]
-    if (
-        tokens[start + stride - 2 :: stride].count("Flag") != groups
-        or not _FLAG_SET.issuperset(flags)
-        or not all(group_codes)
-    ):
+    if not _FLAG_SET.issuperset(flags) or not all(group_codes):
+        return None
+    # per group and item j: code, name, text at 3j, 3j + 1, 3j + 2; the flag item last
+    if tokens[start + stride - 2 :: stride].count("Flag") != groups:
         return None
     kinds: list[str] = []
     columns = []
@@ -861,6 +859,7 @@ def _parse_usual(
             return None
         kinds.append(kind)
         columns.append(tokens[start + offset + 2 :: stride])
+    last = per_group - 1
     code_set = set(group_codes)
     if len(code_set) != groups:
         return None
@@ -871,7 +870,7 @@ def _parse_usual(
         value_texts = columns[0]
         value_codes, value_parameters, value_flags = group_codes, parameters, flags
     else:
-        value_texts = [text for row in zip(*columns, strict=True) for text in row]
+        value_texts = [item for row in zip(*columns, strict=True) for item in row]
         value_codes = [code for code in group_codes for _ in kinds]
         value_parameters = [parameter for parameter in parameters for _ in kinds]
         value_flags = [flag for flag in flags for _ in kinds]
@@ -1309,7 +1308,8 @@ def response_frame(frame: Hj212Frame) -> bytes:
     >>> response_frame(request)[6:-6]
     b'QN=20261012080012345;ST=91;CN=9014;PW=123456;MN=HS131100XFQ0001;Flag=4;CP=&&&&'
     """
-    fields = {"QN": frame.qn, "ST": "91", "CN": RESPONSE_COMMAND}
+    fields = {"QN": frame.qn} if frame.qn else {}
+    fields.update({"ST": "91", "CN": RESPONSE_COMMAND})
     if frame.pw is not None:
         fields["PW"] = frame.pw
     fields["MN"] = frame.mn
