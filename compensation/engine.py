@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -164,7 +163,8 @@ def month_value(
     for m in rows:
         if m.kind == "auto_daily":
             daily[m.date] = m
-    required = math.ceil(rule_set.min_valid_day_fraction * _days_in_month(first))
+    needed = rule_set.min_valid_day_fraction * _days_in_month(first)
+    required = int(-(-needed // 1))  # exact ceiling of a fraction of days
     if len(daily) < required or not daily:
         return MonthValue(None, "insufficient_data", (), len(daily), required)
     values = [m.value for m in daily.values() if m.value is not None]

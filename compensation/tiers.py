@@ -8,7 +8,6 @@ References
 
 from __future__ import annotations
 
-import math
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 
@@ -57,7 +56,7 @@ def tiers(multiple: Fraction, step: Decimal) -> int:
     """
     if multiple <= 0:
         return 0
-    return math.ceil(multiple / Fraction(step))
+    return int(-(-multiple // Fraction(step)))  # exact ceiling of a fraction
 
 
 def shown_multiple(multiple: Fraction) -> Decimal:
