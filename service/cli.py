@@ -318,23 +318,27 @@ def _write_statement(data: bytes, *, fmt: str, output: Path | None, default_name
     Console(stderr=True, soft_wrap=True).print(f"已写入 / written: {target}", highlight=False)
 
 
+MonthOption = Annotated[str, typer.Option(help="月份 YYYY-MM / the month")]
+RulesOption = Annotated[
+    str | None,
+    typer.Option(help="规则集 id 或文件，缺省按月份选择 / rule set (default: by month)"),
+]
+StatementFormatOption = Annotated[
+    StatementFormatChoice, typer.Option("--format", help="输出格式 / output format")
+]
+OutputOption = Annotated[Path | None, typer.Option(help="输出文件，缺省为标准输出 / output file")]
+
+
 @app.command("compensate")
 def compensate_command(
     ctx: typer.Context,
     input_file: Annotated[
         Path, typer.Option("--input", help="输入 CSV：section, factor, date, value, kind, status")
     ],
-    month: Annotated[str, typer.Option(help="月份 YYYY-MM / the month")],
-    rules: Annotated[
-        str | None,
-        typer.Option(help="规则集 id 或文件，缺省按月份选择 / rule set (default: by month)"),
-    ] = None,
-    output_format: Annotated[
-        StatementFormatChoice, typer.Option("--format", help="输出格式 / output format")
-    ] = StatementFormatChoice.json,
-    output: Annotated[
-        Path | None, typer.Option(help="输出文件，缺省为标准输出 / output file")
-    ] = None,
+    month: MonthOption,
+    rules: RulesOption = None,
+    output_format: StatementFormatOption = StatementFormatChoice.json,
+    output: OutputOption = None,
 ) -> None:
     """由 CSV 离线计算月度生态补偿金。Compute a month's compensation from a CSV, offline.
 
@@ -370,20 +374,13 @@ def compensate_command(
 @app.command("statement")
 def statement_command(
     ctx: typer.Context,
-    month: Annotated[str, typer.Option(help="月份 YYYY-MM / the month")],
+    month: MonthOption,
     unit: Annotated[
         str | None, typer.Option(help="考核单位 id，缺省为全市 / one unit (default: all)")
     ] = None,
-    rules: Annotated[
-        str | None,
-        typer.Option(help="规则集 id 或文件，缺省按月份选择 / rule set (default: by month)"),
-    ] = None,
-    output_format: Annotated[
-        StatementFormatChoice, typer.Option("--format", help="输出格式 / output format")
-    ] = StatementFormatChoice.json,
-    output: Annotated[
-        Path | None, typer.Option(help="输出文件，缺省为标准输出 / output file")
-    ] = None,
+    rules: RulesOption = None,
+    output_format: StatementFormatOption = StatementFormatChoice.json,
+    output: OutputOption = None,
     issue: Annotated[
         bool,
         typer.Option(
@@ -832,7 +829,7 @@ def run_daily_command(
 @run_app.command("monthly")
 def run_monthly_command(
     ctx: typer.Context,
-    month: Annotated[str, typer.Option(help="月份 YYYY-MM / the month")],
+    month: MonthOption,
 ) -> None:
     """月度汇总：月均值、类别、优良比例、劣Ⅴ、衡水湖。Roll up a month."""
     from service.jobs.monthly import run_monthly
@@ -883,7 +880,7 @@ def run_qc_command(
 @app.command("bulletin")
 def bulletin_command(
     ctx: typer.Context,
-    month: Annotated[str, typer.Option(help="月份 YYYY-MM / the month")],
+    month: MonthOption,
     output_format: Annotated[
         str, typer.Option("--format", help="html 或 pdf / html or pdf")
     ] = "html",
