@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -16,7 +15,6 @@ __all__ = [
     "count_observations",
     "finish_job_run",
     "insert_section_statuses",
-    "latest_job_runs",
     "observation_span",
     "parameter_counts",
     "read_frame",
@@ -100,13 +98,6 @@ def finish_job_run(*, engine: Engine, run_id: int, status: str, detail: str = ""
         run.detail = detail
         session.add(run)
         session.commit()
-
-
-def latest_job_runs(*, engine: Engine, limit: int = 10) -> list[Mapping[str, Any]]:
-    """The newest job runs, newest first."""
-    query = select(JobRun).order_by(JobRun.id.desc()).limit(limit)  # type: ignore[union-attr]
-    with Session(engine) as session:
-        return [run.model_dump() for run in session.exec(query).scalars()]  # type: ignore[call-overload]
 
 
 def read_frame(connection: Connection, query: Any) -> pd.DataFrame:

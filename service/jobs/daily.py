@@ -32,6 +32,7 @@ __all__ = [
     "AUTOMATIC_INDICATORS",
     "DailySummary",
     "day_bounds",
+    "exclusion_reason",
     "load_observations",
     "run_daily",
     "target_on",
@@ -64,7 +65,7 @@ def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-def _reason(station_flag: Any, qc_flag: Any, qc_test: Any) -> str:
+def exclusion_reason(station_flag: Any, qc_flag: Any, qc_test: Any) -> str:
     """Why an observation is excluded ('' when it is valid)."""
     if station_flag not in VALID_STATION_FLAGS:
         return f"station_flag:{station_flag or '?'}"
@@ -139,7 +140,7 @@ def load_observations(
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True).dt.tz_convert(BEIJING)
     frame["day"] = frame["observed_at"].dt.date
     frame["reason"] = [
-        _reason(f, q, t)
+        exclusion_reason(f, q, t)
         for f, q, t in zip(frame["station_flag"], frame["qc_flag"], frame["qc_test"], strict=True)
     ]
     frame.loc[frame["value"].isna() & (frame["reason"] == ""), "reason"] = "missing"

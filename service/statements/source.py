@@ -1,8 +1,9 @@
 """A month's compensation measurements from the database.
 
 - routine and spot-check results: manual laboratory observations (``sample_kind``);
-- automatic daily values: daily means of the valid automatic-station values (station flag
-  normal, QC not suspect or bad), at least the validity threshold of values a day, from the
+- automatic daily values: daily means of the valid automatic-station values (the daily job's
+  rule: station flag normal, QC passed or not yet checked), at least the validity threshold of
+  values a day, from the
   days of the month and the ones before it that an event run may start on;
 - month statuses (断流, 结冰 …) from ``section_status``.
 """
@@ -17,16 +18,14 @@ from sqlalchemy import Engine, select
 
 from compensation.engine import Measurement
 from compensation.rules import FACTORS, RuleSet
-from sections.periods import DEFAULT_MIN_DAILY_VALUES, period_values
+from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry
 from service.db.models import Observation, SectionStatus
 from service.db.queries import read_frame
+from service.jobs.daily import exclusion_reason, valid_period_values
 from service.time import BEIJING
 
 __all__ = ["measurements_from_db"]
-
-VALID_STATION_FLAGS = ("N",)
-BAD_QC_FLAGS = (3, 4)  # QARTOD suspect, fail
 
 
 def _month_bounds(month: dt.date, days_before: int) -> tuple[dt.datetime, dt.datetime]:
@@ -85,9 +84,10 @@ def measurements_from_db(
                 )
             )  # fmt: skip
         automatic = frame[frame["sample_kind"].isna()]
-        valid = automatic["station_flag"].isin(VALID_STATION_FLAGS) & ~automatic["qc_flag"].isin(
-            BAD_QC_FLAGS
-        )
+        valid = [  # the daily job's rule: station flag N, QC flag 1 or not yet checked
+            exclusion_reason(f, q, None) == ""
+            for f, q in zip(automatic["station_flag"], automatic["qc_flag"], strict=True)
+        ]
         result.extend(_daily(automatic[valid], min_daily_values))
     for status in status_rows:
         for factor in FACTORS:
@@ -104,20 +104,9 @@ def measurements_from_db(
 def _daily(frame: pd.DataFrame, min_daily_values: int) -> list[Measurement]:
     if not len(frame):
         return []
-    wide = frame.pivot_table(
-        index=["section_id", "observed_at"], columns="parameter", values="value", aggfunc="mean"
-    )
-    times = pd.Series(
-        wide.index.get_level_values("observed_at").tz_localize(None), index=wide.index
-    )
-    groups = pd.Series(wide.index.get_level_values("section_id"), index=wide.index)
-    daily = period_values(
-        wide.reset_index(drop=True),
-        times.reset_index(drop=True),
-        period="day",
-        groups=groups.reset_index(drop=True),
-        min_daily_values=min_daily_values,
-    )
+    daily = valid_period_values(frame, period="day", min_daily_values=min_daily_values)
+    if daily is None:
+        return []
     result: list[Measurement] = []
     stacked = daily.values.stack().dropna()
     counts = daily.counts.stack()
