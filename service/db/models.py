@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AnnualResult",
     "DailyResult",
     "JobRun",
     "MonthlyResult",
@@ -63,6 +65,21 @@ class Observation(SQLModel, table=True):
     )
     lab: str | None = Field(default=None, max_length=64, description="检测实验室")
     qc_test: str | None = Field(default=None, max_length=32, description="给出质控标记的检验")
+    censored: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=sa_false()),
+        description="低于检出限（<DL）：value 为检出限，均值按其一半计",
+    )
+    review_status: str | None = Field(
+        default=None,
+        max_length=16,
+        index=True,
+        description="复核：pending 待复核/accepted 确认/rejected 否决/replaced 已更正",
+    )
+    review_note: str | None = Field(default=None, max_length=256, description="复核说明")
+    reviewed_at: dt.datetime | None = Field(
+        default=None, sa_column=_utc_column(nullable=True), description="复核时间（UTC）"
+    )
     raw_message_id: int | None = Field(default=None, description="来源原始报文 id")
     received_at: dt.datetime = Field(sa_column=_utc_column(), description="接收时间（UTC）")
 
@@ -91,7 +108,16 @@ class ObservationHistory(SQLModel, table=True):
     value: float | None = Field(default=None)
     station_flag: str | None = Field(default=None, max_length=2)
     qc_flag: int | None = Field(default=None)
+    censored: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=sa_false())
+    )
     raw_message_id: int | None = Field(default=None)
+    reason: str = Field(
+        default="",
+        max_length=64,
+        sa_column_kwargs={"server_default": ""},
+        description="替换原因：redelivery 重发 / review 复核更正",
+    )
     replaced_at: dt.datetime = Field(sa_column=_utc_column(), description="被替换时间（UTC）")
 
 
@@ -181,6 +207,20 @@ class MonthlySummary(SQLModel, table=True):
 
     month: dt.date = Field(primary_key=True)
     summary: str = Field(sa_column=Column(Text, nullable=False), description="汇总 JSON")
+    computed_at: dt.datetime = Field(sa_column=_utc_column())
+
+
+class AnnualResult(SQLModel, table=True):
+    """A section's (or the lake's) annual assessment: the annual mean of its monthly values."""
+
+    __tablename__ = "annual_result"
+    __table_args__ = (UniqueConstraint("section_id", "year", name="uq_annual_result"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    section_id: str = Field(max_length=64, index=True, description="断面 id 或 lake:衡水湖")
+    year: int = Field(index=True)
+    class_number: int | None = Field(default=None)
+    record: str = Field(sa_column=Column(Text, nullable=False))
     computed_at: dt.datetime = Field(sa_column=_utc_column())
 
 
