@@ -5,7 +5,7 @@ flags. Each test gives every value a QARTOD flag (:class:`QcFlag`: 1 pass, 2 not
 3 suspect, 4 fail, 9 missing); :func:`quality_flags` runs them all and keeps per value the
 aggregate flag and the name of the test that set it. Flagged values are **kept**: every function
 returns the same length and index it was given; :func:`valid_mask` says which values may enter
-period means (flag 1 only).
+period means, by the one rule of :mod:`sections.validity` (suspect values count until reviewed).
 
 The tests are those of U.S. IOOS QARTOD as implemented by ``ioos_qc.qartod``
 (``gross_range_test``, ``spike_test``, ``rate_of_change_test``, ``flat_line_test``,
@@ -61,9 +61,12 @@ import numpy.typing as npt
 import pandas as pd
 from ioos_qc import qartod  # type: ignore[import-untyped]
 
+from sections.classes import WaterClass
 from sections.errors import DataTableError
 from sections.parameters import parameters
-from sections.standards import limit_table
+from sections.registry import Section
+from sections.standards import class_limit, indicator_limits, limit_table
+from sections.validity import DEFAULT_POLICY, ValidityPolicy, validity_frame
 
 __all__ = [
     "DEFAULT_EXPECTED_INTERVAL",
@@ -78,6 +81,7 @@ __all__ = [
     "StationFlag",
     "flat_line",
     "gross_range",
+    "instrument_span",
     "qc_ranges",
     "qc_table",
     "quality_flags",
@@ -85,6 +89,7 @@ __all__ = [
     "spike",
     "stale_station",
     "station_flag_qc",
+    "target_limit",
     "time_gap",
     "valid_mask",
 ]
@@ -862,18 +867,89 @@ def quality_flags(
     )
 
 
-def valid_mask(result: QcResult) -> pd.Series:
-    """Which values may enter period means: aggregate flag 1 (pass) only.
+def target_limit(section: Section, key: str, on: dt.date) -> float | None:
+    """The upper limit of a section's target class for one parameter on a date, or None.
 
-    Suspect values (3), among them over-range T values, wait for review; a value no test could
-    evaluate (2) is not known to be good. Nothing is removed: the mask is on the same index.
+    The section's own standard for ``key`` (registry ``[sections.standards]``) wins; a lower
+    limit (DO), a 劣Ⅴ target or an item without a limit give None.
+
+    Parameters
+    ----------
+    section : Section
+        The registry entry.
+    key : str
+        Parameter key.
+    on : date
+        The day whose target class applies (:meth:`Section.target_class`).
+
+    Examples
+    --------
+    >>> from sections.registry import load_registry
+    >>> target_limit(load_registry().section("xiaofanqiao"), "nh3n", dt.date(2025, 7, 1)) > 0
+    True
+    """
+    if key in section.standards:
+        return float(section.standards[key])
+    try:
+        if indicator_limits(key, section.water_body).direction != "le":
+            return None
+        target = section.target_class(on)
+        if target > WaterClass.V:
+            return None
+        return class_limit(key, target, section.water_body)
+    except (KeyError, LookupError, DataTableError):
+        return None
+
+
+def instrument_span(section: Section, key: str, on: dt.date) -> float | None:
+    """The analyser's upper range: :data:`INSTRUMENT_SPAN_FACTOR` × the target-class limit [V].
+
+    Used by the gross-range test (values beyond it are suspect) and as the lower bound of an
+    over-range (T) reading (:func:`sections.validity.over_range_value`). None when the
+    parameter has no upper target limit.
+
+    Examples
+    --------
+    >>> from sections.registry import load_registry
+    >>> section = load_registry().section("xiaofanqiao")
+    >>> instrument_span(section, "nh3n", dt.date(2025, 7, 1)) == 2 * target_limit(
+    ...     section, "nh3n", dt.date(2025, 7, 1))
+    True
+    """
+    limit = target_limit(section, key, on)
+    return None if limit is None else INSTRUMENT_SPAN_FACTOR * limit
+
+
+def valid_mask(
+    result: QcResult,
+    station_flags: pd.Series | None = None,
+    *,
+    policy: ValidityPolicy = DEFAULT_POLICY,
+) -> pd.Series:
+    """Which values may enter period means, by the one validity rule of :mod:`sections.validity`.
+
+    Suspect values (3) count by default until a reviewer rejects them [A]; fail (4), missing
+    (9) and station fault flags never count; an over-range (T) value counts as a lower bound.
+    Nothing is removed: the mask is on the same index.
+
+    Parameters
+    ----------
+    result : QcResult
+        The flags of :func:`quality_flags`.
+    station_flags : Series of str, optional
+        The station's flags (F, M, D, C, B never count whatever the QC flag says).
+    policy : ValidityPolicy
+        Whether suspect and over-range values count [A].
 
     Examples
     --------
     >>> times = pd.date_range("2024-06-01", periods=3, freq="4h")
-    >>> result = quality_flags(pd.Series([0.3, 0.31, 0.32], index=times), None,
-    ...                        pd.Series(["N", "S", "D"], index=times), "nh3n")
-    >>> valid_mask(result).tolist()
+    >>> flags = pd.Series(["N", "S", "D"], index=times)
+    >>> result = quality_flags(pd.Series([0.3, 0.31, 0.32], index=times), None, flags, "nh3n")
+    >>> valid_mask(result, flags).tolist()
     [True, True, False]
     """
-    return (result.flags == QcFlag.GOOD).rename("valid")
+    stations = station_flags if station_flags is not None else [None] * len(result.flags)
+    verdict = validity_frame(stations, result.flags.to_numpy(), result.tests.to_numpy(),
+                             policy=policy)  # fmt: skip
+    return pd.Series(verdict["counts"].to_numpy(), index=result.flags.index, name="valid")

@@ -39,6 +39,7 @@ from sections.quality import (
     valid_mask,
 )
 from sections.standards import class_limit
+from sections.validity import ValidityPolicy
 
 GOOD, NOT_EVALUATED, SUSPECT, FAIL, MISSING = 1, 2, 3, 4, 9
 NAN = math.nan
@@ -493,23 +494,34 @@ def test_empty_series() -> None:
 # --- validity ------------------------------------------------------------------------------------
 
 
-def test_valid_mask_is_flag_one_only() -> None:
-    # S passes like N when the value tests pass, and is suspect when they do not
+def test_valid_mask_counts_suspect_and_over_range_but_never_faults() -> None:
+    # S passes like N when the value tests pass; suspect (3) values and the over-range T reading
+    # count until a reviewer rejects them; the fault flag D never counts (domain.md §5)
     values = on_times([0.28, 0.29, 0.28, 0.30, 0.31, 0.29, 0.28, 0.9, 0.28])
     flags = pd.Series(list("NSTNNDNSN"), index=values.index)
     result = quality_flags(values, None, flags, "nh3n", target_limit=0.15)  # Ⅰ: span 0.3
     assert result.flags.tolist() == [1, 1, 3, 1, 3, 4, 1, 3, 1]
-    mask = valid_mask(result)
-    assert mask.tolist() == [True, True, False, True, False, False, True, False, True]
+    mask = valid_mask(result, flags)
+    assert mask.tolist() == [True, True, True, True, True, False, True, True, True]
     assert mask.dtype == bool
     assert mask.name == "valid"
 
 
-@pytest.mark.parametrize("letter", [s for s, *_ in STATION_TABLE if s not in "NS"])
-def test_no_value_with_a_station_flag_other_than_n_or_s_is_valid(letter: str) -> None:
+def test_valid_mask_leaves_suspects_out_when_the_policy_says_so() -> None:
+    values = on_times([0.28, 0.29, 0.28, 0.30, 0.31, 0.29, 0.28, 0.9, 0.28])
+    flags = pd.Series(list("NSTNNDNSN"), index=values.index)
+    result = quality_flags(values, None, flags, "nh3n", target_limit=0.15)
+    policy = ValidityPolicy(count_suspect=False, over_range="exclude")
+    mask = valid_mask(result, flags, policy=policy)
+    assert mask.tolist() == [True, True, False, True, False, False, True, False, True]
+
+
+@pytest.mark.parametrize("letter", [s for s, *_ in STATION_TABLE if s not in "NST"])
+def test_no_value_with_a_station_fault_flag_is_valid(letter: str) -> None:
     values = on_times([0.3, 0.31, 0.3])
     flags = pd.Series(["N", letter, "N"], index=values.index)
-    assert valid_mask(quality_flags(values, None, flags, "nh3n")).tolist() == [True, False, True]
+    result = quality_flags(values, None, flags, "nh3n")
+    assert valid_mask(result, flags).tolist() == [True, False, True]
 
 
 # --- properties ----------------------------------------------------------------------------------
@@ -563,9 +575,10 @@ def test_property_nothing_is_removed_and_flags_are_qartod(
     detail = result.detail.to_numpy()
     worst = np.where(np.isin(detail, (3, 4)), detail, 0).max(axis=1, initial=0)
     assert (result.flags.to_numpy()[present] == np.maximum(worst[present], 1)).all()
-    # never valid unless N, S or no flag
-    valid = valid_mask(result).to_numpy()
-    allowed = flags.isin(["N", "S"]).to_numpy() | flags.isna().to_numpy()
+    # never valid with a fault flag or a QC fail
+    valid = valid_mask(result, flags).to_numpy()
+    allowed = flags.isin(["N", "S", "T"]).to_numpy() | flags.isna().to_numpy()
+    assert not (valid & (result.flags.to_numpy() == 4)).any()
     assert not (valid & ~allowed).any()
     assert not (valid & ~present).any()
 
