@@ -8,10 +8,17 @@ File layout::
 
     [[units]]          id, name                      the assessed units (县市区)
     [[sections]]       id, name, confirmed, river, water_body, level, assessed_unit, upstream,
-                       station_mn, lon, lat, target_class, note, [sections.standards]
+                       station_mn, lon, lat, target_class, counts_in_share, note,
+                       [sections.standards]
 
 ``target_class`` is a class (``"III"`` or ``"Ⅲ"``) or a table year → class; for a date, the entry
-of the latest year not after that date applies.
+of the latest year not after that date applies, and before the first year of the table the
+earliest entry [A].
+
+``counts_in_share`` (true/false) says whether the section counts in the city's share of sections
+at Class Ⅲ or better (the plan's ≥ 69.2 % = 9 of 13 river sections [D]). When absent it is true
+for assessed river sections and false for lake points (衡水湖 is reported on its own [D]) and
+reference sections; a reference section can never count.
 
 References
 ----------
@@ -91,6 +98,9 @@ class Section:
         Target class by first year in force.
     standards : mapping of str to float
         Per-parameter standard overrides [mg/L].
+    counts_in_share : bool
+        Whether the section counts in the city's share of sections at Class Ⅲ or better (the 13
+        river sections of the plan do; 衡水湖 points and reference sections do not) [D].
     note : str
         Free text shown to users, e.g. which facts are assumptions.
     """
@@ -108,6 +118,7 @@ class Section:
     upstream: str | None = None
     station_mn: str | None = None
     standards: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    counts_in_share: bool = False
     note: str = ""
 
     @property
@@ -116,20 +127,31 @@ class Section:
         return self.level == "reference"
 
     def target_class(self, on: dt.date) -> WaterClass:
-        """The target class in force on a date: the entry of the latest year not after it.
+        """The target class in force on a date.
 
-        Raises
-        ------
-        LookupError
-            When the date is before the first year of the table.
+        The entry of the latest year not after the date applies; for a date before the first
+        year of the table, the earliest entry applies [A: the registry gives no target before
+        it, and the earliest one is the loosest plausible reading]. Never raises for a date.
+
+        Parameters
+        ----------
+        on : datetime.date
+            The day (a month's first day for a monthly value).
+
+        Returns
+        -------
+        WaterClass
+            The target class.
+
+        Examples
+        --------
+        >>> section = parse_registry(_EXAMPLE).section("s")
+        >>> [section.target_class(dt.date(y, 6, 1)).label for y in (2019, 2021, 2024, 2025, 2030)]
+        ['Ⅳ', 'Ⅳ', 'Ⅳ', 'Ⅲ', 'Ⅲ']
         """
-        years = [year for year in self.targets if year <= on.year]
-        if not years:
-            first = min(self.targets)
-            raise LookupError(
-                f"断面 {self.id} 在 {on.isoformat()} 没有目标类别（最早 {first} 年起）"
-            )
-        return self.targets[max(years)]
+        year = on.year
+        in_force = [entry for entry in self.targets if entry <= year]
+        return self.targets[max(in_force) if in_force else min(self.targets)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +231,27 @@ def parse_registry(text: str, *, source: str = "<string>") -> Registry:
 _UNIT_FIELDS = {"id", "name"}
 _SECTION_REQUIRED = {"id", "name", "confirmed", "river", "water_body", "level", "lon", "lat",
                      "target_class"}  # fmt: skip
-_SECTION_OPTIONAL = {"assessed_unit", "upstream", "station_mn", "standards", "note"}
+_SECTION_OPTIONAL = {"assessed_unit", "upstream", "station_mn", "standards", "counts_in_share",
+                     "note"}  # fmt: skip
+
+# A tiny registry for the doctests.
+_EXAMPLE = """
+[[units]]
+id = "u"
+name = "某县"
+
+[[sections]]
+id = "s"
+name = "某河某县出境"
+confirmed = false
+river = "某河"
+water_body = "river"
+level = "provincial"
+assessed_unit = "u"
+lon = 115.6
+lat = 37.7
+target_class = { 2021 = "IV", 2025 = "III" }
+"""
 
 
 def _entries(value: Any, table: str) -> list[dict[str, Any]]:
@@ -302,6 +344,26 @@ def _targets(raw: Mapping[str, Any], entry: str) -> Mapping[int, WaterClass]:
     )
 
 
+def _counts_in_share(raw: Mapping[str, Any], entry: str, *, water_body: str, level: str) -> bool:
+    """The ``counts_in_share`` field, or its default: assessed river sections only [D]."""
+    if "counts_in_share" not in raw:
+        return water_body == "river" and level != "reference"
+    value = raw["counts_in_share"]
+    if not isinstance(value, bool):
+        raise RegistryError(
+            f"必须是 true 或 false / must be a boolean, got {value!r}",
+            entry=entry,
+            field="counts_in_share",
+        )
+    if value and level == "reference":
+        raise RegistryError(
+            "对照断面不参与考核，不计入优良比例 / a reference section cannot count in the share",
+            entry=entry,
+            field="counts_in_share",
+        )
+    return value
+
+
 def _standards(raw: Mapping[str, Any], entry: str) -> Mapping[str, float]:
     value = raw.get("standards", {})
     if not isinstance(value, dict):
@@ -391,6 +453,8 @@ def _parse_sections(value: Any, unit_ids: set[str]) -> tuple[Section, ...]:
             if mn in stations:
                 raise RegistryError("重复的 MN / duplicate MN", entry=entry, field="station_mn")
             stations.add(mn)
+        water_body = _choice(raw, "water_body", entry, get_args(WaterBody))
+        counts = _counts_in_share(raw, entry, water_body=water_body, level=level)
         note = raw.get("note", "")
         if not isinstance(note, str):
             raise RegistryError("必须是文本 / must be text", entry=entry, field="note")
@@ -400,7 +464,7 @@ def _parse_sections(value: Any, unit_ids: set[str]) -> tuple[Section, ...]:
                 name=_text(raw, "name", entry),
                 confirmed=confirmed,
                 river=_text(raw, "river", entry),
-                water_body=_choice(raw, "water_body", entry, get_args(WaterBody)),  # type: ignore[arg-type]
+                water_body=water_body,  # type: ignore[arg-type]
                 level=level,  # type: ignore[arg-type]
                 lon=_coordinate(raw, "lon", entry, 180.0),
                 lat=_coordinate(raw, "lat", entry, 90.0),
@@ -409,6 +473,7 @@ def _parse_sections(value: Any, unit_ids: set[str]) -> tuple[Section, ...]:
                 upstream=_optional_text(raw, "upstream", entry),
                 station_mn=mn,
                 standards=_standards(raw, entry),
+                counts_in_share=counts,
                 note=note.strip(),
             )
         )

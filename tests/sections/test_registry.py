@@ -10,7 +10,7 @@ import pytest
 
 from sections.classes import WaterClass
 from sections.errors import RegistryError
-from sections.registry import Registry, load_registry, parse_registry
+from sections.registry import Registry, Section, load_registry, parse_registry
 
 # --- the bundled registry ---------------------------------------------------------------------
 
@@ -75,8 +75,72 @@ def test_year_table_target_uses_the_latest_year_not_after_the_date(registry: Reg
     assert section.target_class(dt.date(2024, 12, 31)) is WaterClass.IV
     assert section.target_class(dt.date(2025, 1, 1)) is WaterClass.III
     assert section.target_class(dt.date(2030, 6, 1)) is WaterClass.III
-    with pytest.raises(LookupError, match="2020"):
-        section.target_class(dt.date(2020, 12, 31))
+
+
+@pytest.mark.parametrize("day", [dt.date(2020, 12, 31), dt.date(1990, 1, 1), dt.date(2020, 1, 1)])
+def test_before_the_first_year_the_earliest_entry_applies(registry: Registry, day: dt.date) -> None:
+    # [A] documented fallback: before the first year of the table, its earliest entry
+    assert registry.section("xiaofanqiao").target_class(day) is WaterClass.IV
+    assert registry.section("qingliang-jingxian").target_class(day) is WaterClass.V
+
+
+# --- the plan: 69.2 % = 9 of 13 river sections at Class Ⅲ or better by 2025 [D] ------------------
+
+RIVER_SECTIONS = {"fuyang-jizhou", "fuyang-taocheng", "fuyang-gaoxin", "xiaofanqiao",
+                  "fuyangxin-shenzhou", "fudong-wuyi", "hutuo-anping", "hutuo-raoyang",
+                  "qingliang-gucheng", "qingliang-zaoqiang", "qingliang-jingxian",
+                  "qingliang-fucheng", "weiyun-gucheng"}  # fmt: skip
+
+
+def _river_sections(registry: Registry) -> list[Section]:
+    return [s for s in registry.assessed_sections() if s.water_body == "river"]
+
+
+def test_nine_of_the_13_river_sections_have_a_class_iii_target_by_2025(registry: Registry) -> None:
+    rivers = _river_sections(registry)
+    assert {s.id for s in rivers} == RIVER_SECTIONS
+    for year in (2025, 2026, 2030):
+        good = [s.id for s in rivers if s.target_class(dt.date(year, 1, 1)) <= WaterClass.III]
+        assert len(good) == 9, (year, good)  # 衡水市“十四五”规划: ≥ 69.2 % = 9/13 [D]
+    assert 9 / 13 >= 0.692
+
+
+def test_the_drainage_rivers_are_not_among_the_nine(registry: Registry) -> None:
+    for section in _river_sections(registry):
+        if section.river in {"滏东排河", "滏阳新河"}:
+            assert section.target_class(dt.date(2025, 6, 1)) > WaterClass.III, section.id
+        if section.river in {"滏阳河", "滹沱河", "卫运河"}:
+            assert section.target_class(dt.date(2025, 6, 1)) <= WaterClass.III, section.id
+
+
+def test_targets_never_tighten_backwards_and_none_is_worse_than_v(registry: Registry) -> None:
+    for section in registry.assessed_sections():
+        by_year = [section.target_class(dt.date(y, 6, 1)) for y in range(2020, 2027)]
+        assert by_year == sorted(by_year, reverse=True), section.id  # looser earlier
+        assert max(by_year) <= WaterClass.V, section.id  # the plan: no 劣Ⅴ section
+
+
+def test_unconfirmed_targets_are_marked_as_assumptions(registry: Registry) -> None:
+    for section in _river_sections(registry):
+        assert "[A]" in section.note and "目标" in section.note, section.id
+
+
+def test_only_the_13_river_sections_count_in_the_share(registry: Registry) -> None:
+    counting = {s.id for s in registry.sections if s.counts_in_share}
+    assert counting == RIVER_SECTIONS
+    lake = registry.section("hengshuihu-dahuxin")
+    assert lake.counts_in_share is False and not lake.is_reference
+    assert not any(s.counts_in_share for s in registry.sections if s.is_reference)
+
+
+def test_counts_in_share_defaults_to_assessed_river_sections() -> None:
+    parsed = parse_registry(_document())
+    assert parsed.section("down").counts_in_share is True
+    assert parsed.section("up").counts_in_share is False  # a reference section
+    lake = DOWN.replace('water_body = "river"', 'water_body = "lake"')
+    assert parse_registry(_document(down=lake)).section("down").counts_in_share is False
+    off = DOWN.replace("lon = 115.6", "counts_in_share = false\nlon = 115.6")
+    assert parse_registry(_document(down=off)).section("down").counts_in_share is False
 
 
 def test_a_single_class_target_applies_on_any_date(registry: Registry) -> None:
@@ -187,6 +251,11 @@ BAD_DOWN = [
      "unknown parameter"),
     ("negative standard", DOWN.replace("tn = 2.0", "tn = -1"), "standards.tn",
      "positive number"),
+    ("counts_in_share not bool",
+     DOWN.replace("lon = 115.6", 'counts_in_share = "yes"\nlon = 115.6'), "counts_in_share",
+     "must be a boolean"),
+    ("counts_in_share as 1", DOWN.replace("lon = 115.6", "counts_in_share = 1\nlon = 115.6"),
+     "counts_in_share", "must be a boolean"),
 ]  # fmt: skip
 
 
@@ -207,6 +276,14 @@ def test_reference_section_with_a_unit_is_refused() -> None:
     with pytest.raises(RegistryError) as caught:
         parse_registry(_document(up=up))
     assert (caught.value.entry, caught.value.field) == ("sections[0] (up)", "assessed_unit")
+
+
+def test_reference_section_counting_in_the_share_is_refused() -> None:
+    up = UP.replace('level = "reference"', 'level = "reference"\ncounts_in_share = true')
+    with pytest.raises(RegistryError) as caught:
+        parse_registry(_document(up=up))
+    assert (caught.value.entry, caught.value.field) == ("sections[0] (up)", "counts_in_share")
+    assert "cannot count in the share" in str(caught.value)
 
 
 def test_duplicate_section_id_is_refused() -> None:
