@@ -16,24 +16,30 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 import numpy as np
 import pandas as pd
+
+from sections.detection import substitute_censored
 
 __all__ = [
     "DEFAULT_MIN_DAILY_VALUES",
     "DEFAULT_MIN_DAY_FRACTION",
     "LOCAL_TIMEZONE",
     "PeriodValues",
+    "annual_values",
+    "as_fraction",
     "period_values",
+    "required_days",
 ]
 
 DEFAULT_MIN_DAILY_VALUES: Final = 4
 """A daily value needs at least this many valid samples (4 of the 6 four-hourly analyses) [A]."""
 
-DEFAULT_MIN_DAY_FRACTION: Final = 2 / 3
-"""A longer period needs valid daily values on at least this share of its days [A]."""
+DEFAULT_MIN_DAY_FRACTION: Final = Fraction(2, 3)
+"""A longer period needs valid daily values on at least this share of its days [A], exactly."""
 
 LOCAL_TIMEZONE: Final = "Asia/Shanghai"
 """Days and months are Beijing calendar days and months."""
@@ -56,12 +62,19 @@ class PeriodValues:
         How many were needed per cell.
     sufficient : DataFrame
         Whether the cell has a value: ``counts ≥ required`` and at least one.
+    lower_bound : DataFrame of bool
+        Whether an over-range reading entered the cell's value: the value is then a lower
+        bound, shown "≥" [A, domain.md §5].
+    suspect : DataFrame of int
+        How many QARTOD-suspect samples the cell's value rests on (counted until reviewed).
     """
 
     values: pd.DataFrame
     counts: pd.DataFrame
     required: pd.DataFrame
     sufficient: pd.DataFrame
+    lower_bound: pd.DataFrame
+    suspect: pd.DataFrame
 
     def insufficient(self) -> pd.Series:
         """Per row, the parameters that had data but too little of it (a list each)."""
@@ -75,6 +88,48 @@ class PeriodValues:
         )
 
 
+def as_fraction(value: Fraction | int | float | str) -> Fraction:
+    """A completeness share as an exact fraction: ``"2/3"``, ``Fraction(2, 3)``, ``0.5``.
+
+    A float is read as the shortest fraction with a denominator up to 1,000 (``2/3`` typed as
+    ``0.6666666666666666`` is 2/3).
+
+    Raises
+    ------
+    ValueError
+        Unless the share lies in (0, 1].
+
+    Examples
+    --------
+    >>> as_fraction("2/3"), as_fraction(2 / 3), as_fraction(0.5)
+    (Fraction(2, 3), Fraction(2, 3), Fraction(1, 2))
+    """
+    try:
+        if isinstance(value, float):
+            fraction = Fraction(value).limit_denominator(1000)
+        else:
+            fraction = Fraction(str(value).strip()) if isinstance(value, str) else Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"份额必须是分数，如 2/3 / share must be a fraction: {value!r}") from None
+    if not 0 < fraction <= 1:
+        raise ValueError(f"份额须在 (0, 1] 内 / share must lie in (0, 1], got {value!r}")
+    return fraction
+
+
+def required_days(
+    days: int, fraction: Fraction | int | float | str = DEFAULT_MIN_DAY_FRACTION
+) -> int:
+    """Valid days a period of ``days`` days needs: ⌈days × fraction⌉, in exact arithmetic.
+
+    Examples
+    --------
+    >>> required_days(30), required_days(31), required_days(28), required_days(3)
+    (20, 21, 19, 2)
+    """
+    share = as_fraction(fraction)
+    return -((-days * share.numerator) // share.denominator)
+
+
 def period_values(
     values: pd.DataFrame,
     times: pd.Series,
@@ -82,8 +137,10 @@ def period_values(
     period: str = "day",
     groups: pd.Series | None = None,
     censored: pd.DataFrame | None = None,
+    lower_bound: pd.DataFrame | None = None,
+    suspect: pd.DataFrame | None = None,
     min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
-    min_day_fraction: float = DEFAULT_MIN_DAY_FRACTION,
+    min_day_fraction: Fraction | float | str = DEFAULT_MIN_DAY_FRACTION,
     local_timezone: str = LOCAL_TIMEZONE,
 ) -> PeriodValues:
     """Mean values per group and period from samples.
@@ -103,11 +160,18 @@ def period_values(
     groups : Series, optional
         Group of each row (usually the section); one group when omitted.
     censored : DataFrame of bool, optional
-        True where the value is a detection limit (``<DL``): it counts as half of it.
+        True where the value is a detection limit (``<DL``): it counts as half of it
+        (:func:`sections.detection.substitute_censored`).
+    lower_bound : DataFrame of bool, optional
+        True where the value is an over-range reading entered as a lower bound
+        (:func:`sections.validity.over_range_value`): the period value is then marked.
+    suspect : DataFrame of bool, optional
+        True where the value is QARTOD-suspect: counted, and reported per cell.
     min_daily_values : int
         Valid samples needed for a daily value [A, default 4].
-    min_day_fraction : float
-        Share of a longer period's days that need a valid daily value [A, default 2/3].
+    min_day_fraction : Fraction, str or float
+        Share of a longer period's days that need a valid daily value [A, default 2/3], read
+        by :func:`as_fraction`; the days needed are :func:`required_days`.
     local_timezone : str
         The zone whose calendar days count (default Asia/Shanghai).
 
@@ -127,12 +191,16 @@ def period_values(
         raise ValueError(f"unknown period {period!r}; valid: {', '.join(_PERIOD_FREQUENCIES)}")
     if min_daily_values < 1:
         raise ValueError("min_daily_values must be at least 1")
-    if not 0 < min_day_fraction <= 1:
-        raise ValueError("min_day_fraction must lie in (0, 1]")
+    try:
+        share = as_fraction(min_day_fraction)
+    except ValueError:
+        raise ValueError("min_day_fraction must lie in (0, 1]") from None
     data = values.astype("float64")
     if censored is not None:
-        flags = censored.reindex(index=data.index, columns=data.columns, fill_value=False)
-        data = data.where(~flags.astype(bool), data / 2)
+        data = substitute_censored(data, censored)
+    present = data.notna()
+    bound = _marks(lower_bound, data) & present
+    doubtful = _marks(suspect, data) & present
     if "ph" in data:
         data["ph"] = 10.0 ** (-data["ph"])  # average the hydrogen-ion activity
     times = pd.Series(pd.to_datetime(times).to_numpy(), index=values.index)
@@ -145,16 +213,19 @@ def period_values(
     )
     day = times.dt.floor("D")
 
-    daily_sum = data.groupby([group, day], sort=True).sum(min_count=1)
-    daily_count = data.notna().groupby([group, day], sort=True).sum()
+    keys_day = [group, day]
+    daily_sum = data.groupby(keys_day, sort=True).sum(min_count=1)
+    daily_count = present.groupby(keys_day, sort=True).sum()
+    daily_bound = bound.groupby(keys_day, sort=True).any()
+    daily_suspect = doubtful.groupby(keys_day, sort=True).sum()
     daily_ok = daily_count >= min_daily_values
     daily = (daily_sum / daily_count.where(daily_count > 0)).where(daily_ok)
-    daily.index.names = ["group", "period_start"]
-    daily_count.index.names = ["group", "period_start"]
+    for frame in (daily, daily_count, daily_bound, daily_suspect):
+        frame.index.names = ["group", "period_start"]
 
     if period == "day":
         required = pd.DataFrame(min_daily_values, index=daily.index, columns=daily.columns)
-        return _finish(daily, daily_count, required, daily_ok)
+        return _finish(daily, daily_count, required, daily_ok, daily_bound, daily_suspect)
 
     frequency = _PERIOD_FREQUENCIES[period]
     day_index = daily.index.get_level_values("period_start")
@@ -162,10 +233,13 @@ def period_values(
     start_times = pd.Series(starts.start_time, index=daily.index)
     keys = [daily.index.get_level_values("group"), start_times.to_numpy()]
     period_sum = daily.groupby(keys, sort=True).sum(min_count=1)
-    valid_days = daily.notna().groupby(keys, sort=True).sum()
+    used = daily.notna()
+    valid_days = used.groupby(keys, sort=True).sum()
+    period_bound = (daily_bound & used).groupby(keys, sort=True).any()
+    period_suspect = daily_suspect.where(used, 0).groupby(keys, sort=True).sum()
     lengths = pd.PeriodIndex(period_sum.index.get_level_values(1), freq=frequency)
-    days = np.asarray((lengths.end_time.floor("D") - lengths.start_time).days + 1, dtype=np.float64)
-    needed = np.ceil(days * min_day_fraction - 1e-9)
+    days = (lengths.end_time.floor("D") - lengths.start_time).days + 1
+    needed = np.array([required_days(int(n), share) for n in days], dtype=np.int64)
     required = pd.DataFrame(
         np.repeat(needed[:, None], len(daily.columns), axis=1),
         index=period_sum.index,
@@ -173,21 +247,92 @@ def period_values(
     )
     ok = (valid_days >= required) & (valid_days > 0)
     result = (period_sum / valid_days.where(valid_days > 0)).where(ok)
-    for frame in (result, valid_days, required, ok):
+    for frame in (result, valid_days, required, ok, period_bound, period_suspect):
         frame.index.names = ["group", "period_start"]
-    return _finish(result, valid_days, required, ok)
+    return _finish(result, valid_days, required, ok, period_bound, period_suspect)
+
+
+def annual_values(
+    monthly: pd.DataFrame,
+    *,
+    min_month_fraction: Fraction | float | str = DEFAULT_MIN_DAY_FRACTION,
+    lower_bound: pd.DataFrame | None = None,
+) -> PeriodValues:
+    """Annual values per group from monthly values: the mean of the months that have one.
+
+    The annual assessment of a section classifies the arithmetic mean of its monthly values
+    (pH over [H⁺]) [V 环办〔2011〕22号]; a year needs monthly values in at least
+    ``min_month_fraction`` of its 12 months [A, default 2/3 → 8 months], else it is
+    insufficient.
+
+    Parameters
+    ----------
+    monthly : DataFrame
+        Index (group, period_start) with period_start the first day of each month, one column
+        per parameter; NaN where a month has no value (insufficient, not assessed).
+    min_month_fraction : Fraction, str or float
+        Share of the 12 months that need a value [A].
+    lower_bound : DataFrame of bool, optional
+        Monthly values that are lower bounds; the year is then one too.
+
+    Returns
+    -------
+    PeriodValues
+        Index (group, period_start) with period_start 1 January; counts are months.
+
+    Examples
+    --------
+    >>> months = pd.MultiIndex.from_product([["s"], pd.date_range("2025-01-01", periods=12,
+    ...                                      freq="MS")], names=["group", "period_start"])
+    >>> year = annual_values(pd.DataFrame({"nh3n": [0.5] * 6 + [1.1] * 6}, index=months))
+    >>> round(float(year.values["nh3n"].iloc[0]), 2), int(year.counts["nh3n"].iloc[0])
+    (0.8, 12)
+    """
+    needed = required_days(12, min_month_fraction)
+    data = monthly.astype("float64").copy()
+    if "ph" in data:
+        data["ph"] = 10.0 ** (-data["ph"])
+    present = data.notna()
+    bound = _marks(lower_bound, data) & present
+    groups = monthly.index.get_level_values(0)
+    years = pd.DatetimeIndex(monthly.index.get_level_values(1)).to_period("Y").start_time
+    keys = [groups, years]
+    total = data.groupby(keys, sort=True).sum(min_count=1)
+    counts = present.groupby(keys, sort=True).sum()
+    any_bound = bound.groupby(keys, sort=True).any()
+    ok = counts >= needed
+    means = (total / counts.where(counts > 0)).where(ok)
+    required = pd.DataFrame(needed, index=means.index, columns=means.columns)
+    suspect = pd.DataFrame(0, index=means.index, columns=means.columns)
+    for frame in (means, counts, any_bound, ok, required, suspect):
+        frame.index.names = ["group", "period_start"]
+    return _finish(means, counts, required, ok, any_bound, suspect)
+
+
+def _marks(marks: pd.DataFrame | None, like: pd.DataFrame) -> pd.DataFrame:
+    if marks is None:
+        return pd.DataFrame(False, index=like.index, columns=like.columns)
+    return marks.reindex(index=like.index, columns=like.columns, fill_value=False).astype(bool)
 
 
 def _finish(
-    means: pd.DataFrame, counts: pd.DataFrame, required: pd.DataFrame, ok: pd.DataFrame
+    means: pd.DataFrame,
+    counts: pd.DataFrame,
+    required: pd.DataFrame,
+    ok: pd.DataFrame,
+    bound: pd.DataFrame,
+    suspect: pd.DataFrame,
 ) -> PeriodValues:
     values = means.copy()
     if "ph" in values:
         with np.errstate(divide="ignore", invalid="ignore"):
             values["ph"] = -np.log10(values["ph"])
+    has_value = ok.astype(bool) & (counts > 0)
     return PeriodValues(
         values=values,
         counts=counts.astype("int64"),
         required=required.astype("int64"),
-        sufficient=ok.astype(bool) & (counts > 0),
+        sufficient=has_value,
+        lower_bound=bound.astype(bool) & has_value,
+        suspect=suspect.where(has_value, 0).astype("int64"),
     )
