@@ -1,4 +1,12 @@
-"""``qingliu export observations``: stored observations as CSV or JSON, streamed in chunks."""
+"""``qingliu export observations``: stored observations as CSV or JSON, streamed in chunks.
+
+A value below the detection limit is written the way laboratory reports write it: ``<0.01`` in
+the ``value`` cell of the CSV (the limit with its marker, :func:`sections.detection.censored_label`;
+``qingliu import manual`` reads the cell back), and ``censored`` says ``true``/``false`` for
+filtering. JSON keeps ``value`` a number (the limit) with ``"censored": true``. Values waiting
+for review — e.g. of a pollutant code not in ``pollutant_codes.csv``, whose ``parameter`` is the
+code as sent and ``unit`` empty — are exported with ``review_status`` ``pending``.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +14,18 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 
 from sqlalchemy import Engine, select
 
+from sections.detection import censored_label
 from service.db.models import Observation
 from service.time import BEIJING
 
 __all__ = ["EXPORT_COLUMNS", "export_observations"]
 
 EXPORT_COLUMNS = ("station", "parameter", "observed_at", "value", "unit", "station_flag",
-                  "qc_flag", "source")  # fmt: skip
+                  "qc_flag", "source", "censored", "review_status")  # fmt: skip
 _CHUNK = 10_000
 
 
@@ -70,9 +80,15 @@ def export_observations(
                 when = (when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when).astimezone(
                     BEIJING
                 )
+                censored = bool(row.censored)
                 record = [row.station, row.parameter, when.isoformat(), row.value, row.unit,
-                          row.station_flag, row.qc_flag, row.source]  # fmt: skip
+                          row.station_flag, row.qc_flag, row.source, censored,
+                          row.review_status]  # fmt: skip
                 if fmt == "csv":
+                    if censored and row.value is not None:
+                        limit = format(Decimal(repr(float(row.value))), "f")  # 1e-05 → 0.00001
+                        record[3] = censored_label(limit, True)
+                    record[8] = "true" if censored else "false"
                     writer.writerow(["" if v is None else v for v in record])
                 else:
                     parts.append(

@@ -24,6 +24,7 @@ from service.db.models import Observation, Station, utc_now
 
 __all__ = [
     "OBSERVATION_FIELDS",
+    "REDELIVERY",
     "RawRecord",
     "StationRecord",
     "UpsertCounts",
@@ -40,17 +41,23 @@ _PBKDF2_ITERATIONS = 20_000
 _RAW_COLUMNS = ("source", "peer", "received_at", "payload", "sha256", "parse_status", "reason",
                 "station")  # fmt: skip
 _RAW_CHUNK = 1_000
-_HISTORY_COLUMNS = ("observation_id", "value", "station_flag", "qc_flag", "raw_message_id",
-                    "replaced_at")  # fmt: skip
+_HISTORY_COLUMNS = ("observation_id", "value", "station_flag", "qc_flag", "censored",
+                    "raw_message_id", "reason", "replaced_at")  # fmt: skip
 _UPDATED_COLUMNS = ("value", "station_flag", "qc_flag", "qc_test", "raw_message_id",
-                    "received_at", "unit", "method")  # fmt: skip
+                    "received_at", "unit", "method", "censored", "review_status")  # fmt: skip
+REDELIVERY = "redelivery"
+"""``observation_history.reason`` of a value replaced by a re-delivery of the same key."""
 
 OBSERVATION_FIELDS = (
     "station", "section_id", "parameter", "observed_at", "value", "unit", "method",
     "station_flag", "qc_flag", "qc_test", "processing_level", "source", "sample_kind", "lab",
-    "raw_message_id",
+    "raw_message_id", "censored", "review_status",
 )  # fmt: skip
-"""Columns an observation row may carry (``received_at`` is set on insert)."""
+"""Columns an observation row may carry (``received_at`` is set on insert).
+
+``censored`` (bool, default False): the value is a detection limit, reported below it ("<DL",
+see :mod:`sections.detection`). ``review_status``: None, or ``"pending"`` for a row that waits
+for review (e.g. a value whose pollutant code is unknown)."""
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -195,6 +202,7 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
         clean = {name: row.get(name) for name in OBSERVATION_FIELDS}
         clean["observed_at"] = _utc(clean["observed_at"])
         clean["processing_level"] = clean["processing_level"] or "raw"
+        clean["censored"] = bool(clean["censored"])
         value = clean["value"]
         clean["value"] = (
             None
@@ -214,6 +222,7 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
         query = select(
             table.c.id, table.c.station, table.c.parameter, table.c.observed_at, table.c.source,
             table.c.value, table.c.station_flag, table.c.qc_flag, table.c.raw_message_id,
+            table.c.censored, table.c.review_status,
         ).where(
             table.c.station == station, table.c.source == source,
             table.c.observed_at >= min(times), table.c.observed_at <= max(times),
@@ -231,13 +240,23 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
         if old is None:
             new_rows.append({**row, "received_at": now})
             continue
-        if _same(old.value, row["value"]) and old.station_flag == row["station_flag"]:
+        if (
+            _same(old.value, row["value"])
+            and old.station_flag == row["station_flag"]
+            and bool(old.censored) == row["censored"]
+        ):
             counts.unchanged += 1
             continue
-        history.append((old.id, old.value, old.station_flag, old.qc_flag, old.raw_message_id, now))
+        history.append(
+            (old.id, old.value, old.station_flag, old.qc_flag, bool(old.censored),
+             old.raw_message_id, REDELIVERY, now)
+        )  # fmt: skip
+        # a changed value that waits for review still does; otherwise the reviewer's word stays
+        review = row["review_status"] or old.review_status
         updates.append(
             (row["value"], row["station_flag"], row["qc_flag"], row["qc_test"],
-             row["raw_message_id"], now, row["unit"], row["method"], old.id)
+             row["raw_message_id"], now, row["unit"], row["method"], row["censored"], review,
+             old.id)
         )  # fmt: skip
         counts.changed += 1
         counts.changed_ids.append(int(old.id))

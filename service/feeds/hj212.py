@@ -48,6 +48,7 @@ from typing import Any, Final, Literal, NoReturn
 
 from sections.errors import DataTableError
 from sections.parameters import parameters
+from sections.units import conversion_factor
 from service.errors import FrameError
 from service.time import BEIJING
 
@@ -59,6 +60,7 @@ __all__ = [
     "PACKET_TIMEOUT",
     "POLLUTANT_CODES",
     "POLLUTANT_CODES_TABLE",
+    "POLLUTANT_TABLE",
     "REASONS",
     "SENTINEL_MAX",
     "VALUE_FIELDS",
@@ -66,7 +68,9 @@ __all__ = [
     "Hj212Frame",
     "Hj212Value",
     "PacketAssembler",
+    "PollutantCode",
     "build_frame",
+    "canonical_value",
     "crc16",
     "data_frame",
     "parse_frame",
@@ -267,13 +271,52 @@ def _crc16_table(data: bytes) -> int:
 # Pollutant codes
 
 
-def _load_pollutant_codes() -> MappingProxyType[str, str]:
+_TABLE_COLUMNS: Final = ["code", "key", "name_zh", "unit", "tag", "sources", "note"]
+
+
+@dataclass(frozen=True, slots=True)
+class PollutantCode:
+    """One row of ``sections/data/pollutant_codes.csv``: a pollutant code on the wire.
+
+    Attributes
+    ----------
+    code : str
+        The code as HJ 212-2017 附录B writes it, e.g. ``"w20111"``.
+    key : str
+        Qingliu parameter key (``"hg"``).
+    name_zh : str
+        The standard's name (``"总汞"``).
+    unit : str
+        The unit a value of this code has on the wire (附录B's default unit, ``"μg/L"``).
+    factor : Decimal
+        Multiplier from ``unit`` to the canonical unit of ``parameters.csv`` (``0.001``).
+    tag : {'V', 'A'}
+        Verified or assumption.
+    sources : str
+        Source ids of the row (defined in the file's first line).
+    note : str
+        Remarks (alias, a unit that is an assumption …).
+    """
+
+    code: str
+    key: str
+    name_zh: str
+    unit: str
+    factor: Decimal
+    tag: str
+    sources: str
+    note: str
+
+
+def _load_pollutant_codes() -> MappingProxyType[str, PollutantCode]:
     text = resources.files("sections").joinpath("data", POLLUTANT_CODES_TABLE).read_text("utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    if rows.fieldnames != ["code", "key"]:
-        raise DataTableError(f"{POLLUTANT_CODES_TABLE}: columns must be code,key")
+    if rows.fieldnames != _TABLE_COLUMNS:
+        raise DataTableError(
+            f"{POLLUTANT_CODES_TABLE}: columns must be {','.join(_TABLE_COLUMNS)}"
+        )
     known = parameters()
-    table: dict[str, str] = {}
+    table: dict[str, PollutantCode] = {}
     for row in rows:
         code, key = row["code"], row["key"]
         if code in table:
@@ -283,16 +326,62 @@ def _load_pollutant_codes() -> MappingProxyType[str, str]:
                 f"{POLLUTANT_CODES_TABLE}: unknown parameter {key!r} for {code!r}; "
                 f"valid keys: {', '.join(known)}"
             )
-        table[code] = key
+        if row["tag"] not in ("V", "A") or not row["sources"].strip():
+            raise DataTableError(
+                f"{POLLUTANT_CODES_TABLE}: {code!r} needs a tag V or A and its sources"
+            )
+        try:
+            factor = Decimal(repr(conversion_factor(row["unit"], key)))
+        except DataTableError as error:
+            raise DataTableError(f"{POLLUTANT_CODES_TABLE}: {code!r}: {error}") from None
+        table[code] = PollutantCode(
+            code, key, row["name_zh"], row["unit"], factor, row["tag"], row["sources"],
+            row["note"] or "",
+        )  # fmt: skip
     return MappingProxyType(table)
 
 
-POLLUTANT_CODES: Final[Mapping[str, str]] = _load_pollutant_codes()
+POLLUTANT_TABLE: Final[Mapping[str, PollutantCode]] = _load_pollutant_codes()
+"""Pollutant code on the wire → its row of ``pollutant_codes.csv`` (key, unit, source, tag)."""
+
+POLLUTANT_CODES: Final[Mapping[str, str]] = MappingProxyType(
+    {code: row.key for code, row in POLLUTANT_TABLE.items()}
+)
 """Pollutant code on the wire → Qingliu parameter key, e.g. ``w21003`` → ``nh3n`` [V]."""
 
 _PARAMETER_OF_CODE: Final = dict(POLLUTANT_CODES)  # a dict's get is faster than a proxy's
 
-_CODE_OF_KEY: Final = MappingProxyType({key: code for code, key in POLLUTANT_CODES.items()})
+_CODE_OF_KEY: Final = MappingProxyType(
+    {row.key: code for code, row in reversed(POLLUTANT_TABLE.items())}
+)  # the first row of a key is the code we send
+
+_WIRE_FACTORS: Final = {
+    code: row.factor for code, row in POLLUTANT_TABLE.items() if row.factor != 1
+}
+
+
+def canonical_value(value: Hj212Value) -> float | None:
+    """The value of a known code in the canonical unit of ``parameters.csv``.
+
+    A pollutant code's value is sent in the unit 附录B gives for the code (``w20111`` 总汞 in
+    μg/L); this converts it exactly (decimal arithmetic on the text as sent). None for a
+    "no value" sentinel; the value as sent for a code outside the table.
+
+    Examples
+    --------
+    >>> frame = parse_frame(data_frame(mn="HS131100XFQ0001", pw="123456",
+    ...     data_time=dt.datetime(2026, 10, 12, 8), values={"w20111": 0.05}))
+    >>> frame.values[0].value, canonical_value(frame.values[0])
+    (0.05, 5e-05)
+    """
+    if value.missing:
+        return None
+    factor = _WIRE_FACTORS.get(value.code)
+    if factor is None and not value.code.islower():
+        factor = _WIRE_FACTORS.get(value.code.lower())
+    if factor is None or value.parameter is None:
+        return value.value
+    return float(Decimal(value.text) * factor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +403,9 @@ class Hj212Value:
     field : {'Rtd', 'Avg', 'Min', 'Max', 'Cou'}
         Which statistic: real-time, average, minimum, maximum or cumulative.
     value : float or None
-        The value in the parameter's unit; None when ``missing``.
+        The number as sent, in the code's unit on the wire (``POLLUTANT_TABLE[code].unit``,
+        e.g. μg/L for ``w20111``); :func:`canonical_value` converts it to the parameter's
+        canonical unit. None when ``missing``.
     text : str
         The value exactly as sent (``"0.118"``, ``"-99"``).
     flag : str or None
@@ -1229,12 +1320,16 @@ def build_frame(fields: Mapping[str, str], cp: str) -> bytes:
     return b"##%04d%s%04X\r\n" % (len(data), data, crc16(data))
 
 
-def _format_value(value: float | None) -> str:
+def _format_value(value: float | None, factor: Decimal | None = None) -> str:
+    """The text of a value; ``factor`` (wire unit → canonical) is divided out exactly."""
     if value is None or value != value:  # None and NaN are "no value"
         return "-99"
     if not math.isfinite(value):
         raise ValueError(f"value {value!r} cannot be sent")
-    return format(Decimal(repr(float(value))), "f")
+    number = Decimal(repr(float(value)))
+    if factor is not None:
+        number = (number / factor).normalize()
+    return format(number, "f")
 
 
 def _code(name: str) -> str:
@@ -1281,7 +1376,9 @@ def data_frame(
         Beijing time.
     values : Mapping[str, float or None]
         Pollutant code (``w21003``) or parameter key (``nh3n``) → value; None or NaN is sent as
-        the ``-99`` sentinel.
+        the ``-99`` sentinel. A value given by parameter key is in the canonical unit of
+        ``parameters.csv`` and is sent in the unit of the key's first code (``hg`` 0.00005
+        mg/L → ``w20111`` 0.05 μg/L); a value given by code is sent as it is.
     flags : Mapping[str, str], optional
         Same keys → data flag; ``N`` for every value not listed.
     cn, st : str, optional
@@ -1309,9 +1406,9 @@ def data_frame(
     groups = [f"DataTime={when}"]
     for name, value in values.items():
         code = _code(name)
-        groups.append(
-            f"{code}-{field}={_format_value(value)},{code}-Flag={flag_by_code.get(code, 'N')}"
-        )
+        factor = _WIRE_FACTORS.get(code) if name != code else None  # a key: canonical unit
+        text = _format_value(value, factor)
+        groups.append(f"{code}-{field}={text},{code}-Flag={flag_by_code.get(code, 'N')}")
     header = {"QN": qn or f"{when}000", "ST": st, "CN": cn, "PW": pw, "MN": mn,
               "Flag": "5" if response else "4"}  # fmt: skip
     return build_frame(header, ";".join(groups))

@@ -37,11 +37,20 @@ from service.feeds.hj212 import (
     FrameSplitter,
     Hj212Frame,
     PacketAssembler,
+    canonical_value,
     parse_frame,
     response_frame,
 )
 
-__all__ = ["DEFAULT_LISTEN", "Hj212Receiver", "ReceiverConfig", "ReceiverStats", "frame_rows"]
+__all__ = [
+    "DEFAULT_LISTEN",
+    "MAX_UNKNOWN_CODE",
+    "UNKNOWN_CODE_REVIEW",
+    "Hj212Receiver",
+    "ReceiverConfig",
+    "ReceiverStats",
+    "frame_rows",
+]
 
 log = logging.getLogger("qingliu.hj212")
 
@@ -49,6 +58,10 @@ DEFAULT_LISTEN = "0.0.0.0:9212"
 SOURCE = "hj212"
 DATA_COMMANDS = frozenset({"2011", "2051", "2061", "2031"})
 _VALUE_FIELDS = {"2011": "Rtd", "2051": "Avg", "2061": "Avg", "2031": "Avg"}
+MAX_UNKNOWN_CODE = 16
+"""Longest unknown pollutant code stored as an observation's parameter (the column's size)."""
+UNKNOWN_CODE_REVIEW = "pending"
+"""``review_status`` of a value whose pollutant code is not in ``pollutant_codes.csv``."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,8 @@ class ReceiverStats:
     refused: int = 0
     unknown_station: int = 0
     answered: int = 0
+    unknown_code_values: int = 0  # values of codes outside pollutant_codes.csv, kept for review
+    unknown_codes: dict[str, int] = field(default_factory=dict)  # code → values received
     observations: UpsertCounts = field(default_factory=UpsertCounts)
 
 
@@ -82,20 +97,46 @@ def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, An
     """Observation rows of a data frame, and the pollutant codes it carries that we do not know.
 
     The observation time is the analyser's SampleTime when given, else DataTime; sentinel
-    values are stored as missing (None), with their station flag.
+    values are stored as missing (None), with their station flag. A known code's value is
+    converted from its unit on the wire to the parameter's canonical unit
+    (:func:`~service.feeds.hj212.canonical_value`).
+
+    A value whose code is not in ``pollutant_codes.csv`` is kept for review, never only in the
+    raw archive: its row has ``parameter`` = the code as sent, ``unit`` "" (unknown), the value
+    as sent and ``review_status`` ``"pending"``. Parameters that are not keys of
+    ``parameters.csv`` never enter daily or monthly values. A code longer than
+    :data:`MAX_UNKNOWN_CODE` characters cannot be stored as a parameter and stays in the raw
+    archive (it is still listed in the returned codes).
     """
     known = parameters()
     wanted = _VALUE_FIELDS.get(frame.cn, "Rtd")
     rows: list[dict[str, Any]] = []
     unknown: list[str] = []
     for value in frame.values:
-        if value.parameter is None:
-            unknown.append(value.code)
-            continue
         if value.field != wanted:
+            if value.parameter is None:
+                unknown.append(value.code)
             continue
         observed = value.sample_time or frame.data_time
         if observed is None:
+            continue
+        if value.parameter is None:
+            unknown.append(value.code)
+            if len(value.code) > MAX_UNKNOWN_CODE:
+                continue
+            rows.append(
+                {
+                    "station": frame.mn,
+                    "section_id": section_id,
+                    "parameter": value.code,
+                    "observed_at": observed,
+                    "value": None if value.missing else value.value,
+                    "unit": "",
+                    "station_flag": value.flag or "N",
+                    "source": SOURCE,
+                    "review_status": UNKNOWN_CODE_REVIEW,
+                }
+            )
             continue
         rows.append(
             {
@@ -103,7 +144,7 @@ def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, An
                 "section_id": section_id,
                 "parameter": value.parameter,
                 "observed_at": observed,
-                "value": None if value.missing else value.value,
+                "value": canonical_value(value),
                 "unit": known[value.parameter].unit,
                 "station_flag": value.flag or "N",
                 "source": SOURCE,
@@ -295,9 +336,26 @@ class Hj212Receiver:
         if whole is not None:
             rows, unknown = frame_rows(whole, section_id=station.section_id)
             if unknown:
-                reason = f"unknown pollutant codes kept in the raw archive: {', '.join(unknown)}"
+                reason = self._note_unknown(rows, unknown, frame.mn)
         self.stats.accepted += 1
         return RawRecord(SOURCE, payload, status, peer, reason, frame.mn), rows, reply
+
+    def _note_unknown(self, rows: list[dict[str, Any]], unknown: list[str], mn: str) -> str:
+        """Count the values of unknown codes, log a code the first time, return the reason."""
+        kept = [row["parameter"] for row in rows if row.get("review_status")]
+        self.stats.unknown_code_values += len(kept)
+        for code in kept:
+            if code not in self.stats.unknown_codes:
+                log.warning(
+                    "未知因子编码，已存为待复核观测 / unknown pollutant code %s from %s, stored "
+                    "for review", code, mn,
+                )  # fmt: skip
+            self.stats.unknown_codes[code] = self.stats.unknown_codes.get(code, 0) + 1
+        too_long = [code for code in unknown if len(code) > MAX_UNKNOWN_CODE]
+        reason = f"unknown pollutant codes stored for review: {', '.join(unknown)}"
+        if too_long:
+            reason += f"; too long to store, raw archive only: {', '.join(too_long)}"
+        return reason
 
     def ingest(
         self,

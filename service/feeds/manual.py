@@ -1,10 +1,14 @@
 """Manual laboratory results from CSV or XLSX files (``qingliu import manual``).
 
 Columns (Chinese headers accepted): ``section`` (断面), ``sampled_at`` (采样时间), ``parameter``
-(参数), ``value`` (数值; ``<DL`` below the detection limit), ``unit`` (单位), ``method`` (方法),
-``lab`` (实验室), ``kind`` (类型: routine 例行 / spot 抽测). Every row is checked and reported; a
-file is stored all or nothing unless partial import is asked for; the file itself is archived
-first; importing the same file again changes nothing.
+(参数), ``value`` (数值), ``unit`` (单位), ``method`` (方法), ``lab`` (实验室), ``kind`` (类型:
+routine 例行 / spot 抽测). Every row is checked and reported; a file is stored all or nothing unless
+partial import is asked for; the file itself is archived first; importing the same file again
+changes nothing.
+
+A value below the detection limit is written ``<0.01`` (also ``＜0.01`` or ``0.01L``, read by
+:func:`sections.detection.parse_censored`): it is stored as the limit itself, converted to the
+canonical unit, with ``censored`` True; period means take half of it [V 环办〔2011〕22号].
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+from sections.detection import parse_censored
 from sections.errors import DataTableError
 from sections.parameters import parameters
 from sections.registry import Registry
@@ -164,18 +169,18 @@ def _observation(
     except ValueError:
         raise ValueError(f"sampled_at: 时间格式错误 / bad time {row['sampled_at']!r}") from None
     text = row["value"]
-    below = text.startswith("<")
     try:
-        number = float(text.lstrip("<").strip())
+        number, censored = parse_censored(text)
     except ValueError:
         raise ValueError(f"value: 无法解析的数值 / not a number {text!r}") from None
-    if not math.isfinite(number) or number < 0:
+    if number < 0 or (censored and number == 0):
         raise ValueError(f"value: 数值无效 / invalid value {text!r}")
     try:
         factor = conversion_factor(row.get("unit", ""), key)
     except DataTableError as exc:
         raise ValueError(f"unit: {exc}") from None
-    value = number * factor / (2 if below else 1)  # below the detection limit: half of it
+    # below the detection limit: the limit itself is stored, marked; means take half of it
+    value = float(number * Decimal(repr(factor)))
     return {
         "station": f"M:{section.id}"[:24],
         "section_id": section.id,
@@ -189,6 +194,7 @@ def _observation(
         "sample_kind": kind,
         "lab": (row.get("lab") or None) and row["lab"][:64],
         "processing_level": "checked",  # a laboratory result has passed the lab's checks
+        "censored": censored,
     }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sections.classes import WaterClass
+from sections.detection import split_censored, substitute_censored
 from sections.evaluation import classify_frame
 from sections.periods import (
     DEFAULT_MIN_DAILY_VALUES,
@@ -63,7 +64,8 @@ class ClassifyInput:
     values : DataFrame
         Parameter values [canonical units], NaN where empty; one row per input row.
     censored : DataFrame
-        True where the cell was ``<x`` (below the detection limit x; ``values`` holds x).
+        True where the cell was below the detection limit x (``<x``, ``＜x`` or ``xL``, read by
+        :func:`sections.detection.split_censored`; ``values`` holds x, means take x/2).
     sections : Series
         Section of each row (None when the file has no section column).
     times : Series
@@ -134,9 +136,8 @@ def read_classify_input(
     censored = pd.DataFrame(index=frame.index, dtype=bool)
     for key in keys:
         column = frame[key]
-        is_censored = column.str.startswith("<")
-        numbers = pd.to_numeric(column.str.lstrip("<").str.strip(), errors="coerce")
-        bad = (column != "") & (numbers.isna() | ~np.isfinite(numbers.fillna(0)))
+        numbers, is_censored = split_censored(column)
+        bad = (column != "") & numbers.isna()
         if bad.any():
             first = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(
@@ -218,7 +219,7 @@ def classify_input(
 ) -> list[dict[str, Any]]:
     """Classify every row (``sample``) or every section and period; returns plain records."""
     if period == "sample":
-        values = data.values.where(~data.censored, data.values / 2)
+        values = substitute_censored(data.values, data.censored)
         bodies = data.water_bodies
         head: list[dict[str, Any]] = [
             {"section": s, "time": t} for s, t in zip(data.sections, data.times, strict=True)

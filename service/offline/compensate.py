@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from compensation.engine import KINDS, STATUSES, Measurement
 from compensation.rules import FACTORS
+from sections.dates import parse_month as _parse_month
+from sections.detection import parse_censored, substitute_censored
 from sections.registry import Registry
 from service.errors import InputError
 
@@ -25,28 +27,34 @@ OPTIONAL_COLUMNS = ("note",)
 
 
 def parse_month(text: str) -> dt.date:
-    """``YYYY-MM`` → the first day of that month; ``InputError`` otherwise."""
+    """``YYYY-MM`` → the first day of that month (:func:`sections.dates.parse_month`).
+
+    Raises
+    ------
+    InputError
+        When the text is not a month.
+    """
     try:
-        return dt.datetime.strptime(text.strip(), "%Y-%m").date()
-    except ValueError:
-        raise InputError(f"月份必须是 YYYY-MM / month must be YYYY-MM, got {text!r}") from None
+        return _parse_month(text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _value(cell: str, line: int) -> Decimal | None:
+    """The value that enters the month: half the limit for a value below it ("<x", "xL")."""
     if cell == "":
         return None
-    below = cell.startswith("<")
     try:
-        value = Decimal(cell.lstrip("<").strip())
-    except InvalidOperation:
+        value, censored = parse_censored(cell)
+    except ValueError:
         raise InputError(
             f"无法解析的数值 / not a number: {cell!r}", row=line, column="value"
         ) from None
-    if not value.is_finite() or value < 0 or value > MAX_VALUE:
+    if value < 0 or value > MAX_VALUE:
         raise InputError(
             f"数值无效 / invalid value: {cell!r} (0 – {MAX_VALUE})", row=line, column="value"
         )
-    return value / 2 if below else value  # below the detection limit: half of it
+    return substitute_censored(value, censored)
 
 
 def read_measurements(path: Path | str, *, registry: Registry) -> list[Measurement]:

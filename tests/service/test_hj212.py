@@ -24,12 +24,14 @@ from service.feeds import hj212
 from service.feeds.hj212 import (
     MAX_FRAME_BYTES,
     POLLUTANT_CODES,
+    POLLUTANT_TABLE,
     REASONS,
     FrameSplitter,
     Hj212Frame,
     Hj212Value,
     PacketAssembler,
     build_frame,
+    canonical_value,
     crc16,
     data_frame,
     parse_frame,
@@ -216,11 +218,79 @@ def test_crc_on_every_length_up_to_the_largest_frame() -> None:
 
 
 def test_pollutant_codes_table() -> None:
-    assert len(POLLUTANT_CODES) == 13
     assert POLLUTANT_CODES["w21003"] == "nh3n" and POLLUTANT_CODES["w01019"] == "codmn"
     assert set(POLLUTANT_CODES.values()) <= set(parameters())
     with pytest.raises(TypeError):
         POLLUTANT_CODES["x"] = "y"  # type: ignore[index]
+
+
+GB3838_KEYS = (
+    "temp", "ph", "do", "codmn", "cod", "bod5", "nh3n", "tp", "tn", "cu", "zn", "fluoride", "se",
+    "as", "hg", "cd", "cr6", "pb", "cyanide", "phenol", "petroleum", "las", "sulfide",
+    "fecal_coliform",
+)  # fmt: skip
+STATION_KEYS = ("conductivity", "turbidity", "chla", "algae", "sd")
+
+
+def test_every_gb3838_item_and_station_parameter_has_a_code_with_its_source() -> None:
+    """domain.md §3 (24 items of GB 3838-2002 表1) and §5 (station parameters)."""
+    assert len(GB3838_KEYS) == 24
+    coded = set(POLLUTANT_CODES.values())
+    assert [k for k in (*GB3838_KEYS, *STATION_KEYS) if k not in coded] == []
+    assert set(GB3838_KEYS) | set(STATION_KEYS) <= set(parameters())
+    for row in POLLUTANT_TABLE.values():
+        assert row.tag in ("V", "A") and row.sources.strip(), row.code
+        assert row.code == row.code.lower() and len(row.code) == 6, row.code
+
+
+@pytest.mark.parametrize(
+    ("code", "key", "unit"),
+    [
+        # HJ 212-2017 附录B (B1 srdgame/lua-HJ212, B2 lingkejia/bocon-operation-app)
+        ("w01017", "bod5", "mg/L"), ("w20122", "cu", "mg/L"), ("w20123", "zn", "mg/L"),
+        ("w21017", "fluoride", "mg/L"), ("w20128", "se", "μg/L"), ("w20119", "as", "μg/L"),
+        ("w20141", "as", "mg/L"), ("w20111", "hg", "μg/L"), ("w20115", "cd", "μg/L"),
+        ("w20117", "cr6", "μg/L"), ("w20120", "pb", "μg/L"), ("w21016", "cyanide", "mg/L"),
+        ("w23002", "phenol", "mg/L"), ("w22001", "petroleum", "mg/L"),
+        ("w19002", "las", "mg/L"), ("w21019", "sulfide", "mg/L"),
+        ("w02003", "fecal_coliform", "个/L"),
+    ],
+)  # fmt: skip
+def test_appendix_b_codes_and_wire_units(code: str, key: str, unit: str) -> None:
+    assert POLLUTANT_CODES[code] == key
+    assert POLLUTANT_TABLE[code].unit == unit
+
+
+def test_a_bod5_frame_from_a_peer_parses_to_bod5() -> None:
+    # a peer's real-time frame as other HJ 212 implementations send it (no Qingliu builder)
+    frame = build_frame(
+        {"QN": "20261012080000000", "ST": "21", "CN": "2011", "PW": "123456",
+         "MN": "HS131100XFQ0001", "Flag": "5"},
+        "DataTime=20261012080000;w01017-Rtd=3.6,w01017-Flag=N;w21003-Rtd=0.2,w21003-Flag=N",
+    )  # fmt: skip
+    by_code = {v.code: v for v in parse_frame(frame).values}
+    assert by_code["w01017"].parameter == "bod5" and by_code["w01017"].value == 3.6
+
+
+@pytest.mark.parametrize(
+    ("name", "sent", "canonical"),
+    [("hg", "0.05", 0.00005), ("pb", "12", 0.012), ("chla", "0.02", 20.0), ("tp", "0.071", 0.071),
+     ("as", "50", 0.05)],
+)  # fmt: skip
+def test_values_are_sent_in_the_codes_unit_and_read_back_exactly(
+    name: str, sent: str, canonical: float
+) -> None:
+    frame = parse_frame(_sample(values={name: canonical}))
+    (value,) = frame.values
+    assert value.text == sent and value.parameter == name
+    assert canonical_value(value) == canonical
+
+
+def test_a_code_given_by_code_is_sent_as_it_is() -> None:
+    (value,) = parse_frame(_sample(values={"w20142": 0.04})).values
+    assert (value.parameter, value.text, canonical_value(value)) == ("hg", "0.04", 0.00004)
+    (unknown,) = parse_frame(_sample(values={"w99001": 1.5})).values
+    assert (unknown.parameter, canonical_value(unknown)) == (None, 1.5)
 
 
 def test_public_names_are_sorted_and_exist() -> None:
