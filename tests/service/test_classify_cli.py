@@ -186,3 +186,25 @@ def test_missing_input_file_exits_2(tmp_path: Path) -> None:
     code, out, err = _run(str(tmp_path / "absent.csv"))
     assert (code, out) == (2, "")
     assert "cannot read input file" in err
+
+
+# --- below the detection limit: "<x" and the laboratory's "xL" (sections.detection) ------------
+
+
+@pytest.mark.parametrize("cell", ["<0.2", "＜0.2", "< 0.2", "0.2L"])
+def test_below_detection_limit_counts_as_half_the_limit(tmp_path: Path, cell: str) -> None:
+    # NH3-N: 0.1 (half of 0.2) is Class Ⅰ (≤ 0.15); the limit itself would be Class Ⅱ
+    text = f"section,nh3n,cyanide\nA,{cell},0.004\nB,0.2,0.004\n"
+    code, out, err = _run(str(_write(tmp_path, text)))
+    assert code == 0, err
+    below, measured = json.loads(out)
+    assert below["indicator_classes"]["nh3n"] == 1
+    assert measured["indicator_classes"]["nh3n"] == 2
+
+
+def test_below_detection_limit_in_daily_means(tmp_path: Path) -> None:
+    text = DAYS.replace("<0.02", "0.02L")
+    code, out, err = _run(str(_write(tmp_path, text)), "--period", "day")
+    assert code == 0, err
+    expected = json.loads(_run(str(_write(tmp_path, DAYS, "lt.csv")), "--period", "day")[1])
+    assert json.loads(out) == expected  # "0.02L" and "<0.02" mean the same: 0.01 in the mean

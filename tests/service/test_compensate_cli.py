@@ -119,7 +119,11 @@ def test_json_statement_structure(tmp_path: Path, sections_file: Path) -> None:
     rule_set = doc["rule_set"]
     assert rule_set["id"] == "hengshui-2021"
     assert rule_set["document"] == "衡政办字〔2021〕3号"
-    assert any(a.startswith("factors.codmn.step = 0.2") for a in rule_set["assumptions"])
+    texts = rule_set["assumptions"]
+    assert any(a.startswith("[假设] 高锰酸盐指数超标倍数每档：0.2 倍") for a in texts)
+    for derived in ("[推定] 每档扣缴金额：30 万元", "[推定] 扣缴上限：不设上限", "[推定] 月度取值"):
+        assert any(a.startswith(derived) for a in texts), derived
+    assert any(a.startswith("[假设] 湖库断面考核因子总氮") for a in texts)
     assert [u["unit"] for u in doc["units"]] == ["a", "b"]
 
     a = _unit(doc, "a")
@@ -399,3 +403,34 @@ def test_missing_input_file(tmp_path: Path, sections_file: Path) -> None:
     )
     assert (code, out) == (2, "")
     assert "cannot read input file" in err
+
+
+# --- one home for "<DL" and for months (sections.detection, sections.dates) ---------------------
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("<0.4", "0.2"), ("＜0.4", "0.2"), ("0.4L", "0.2"), ("0.35", "0.35"), ("", None),
+])  # fmt: skip
+def test_values_below_the_detection_limit_enter_as_half_the_limit(
+    tmp_path: Path, sections_file: Path, cell: str, expected: str | None
+) -> None:
+    from decimal import Decimal
+
+    from sections.registry import load_registry
+    from service.offline.compensate import read_measurements
+
+    status = "normal" if cell else "no_flow"
+    path = _write(tmp_path, HEADER + f"down,nh3n,2025-03-05,{cell},routine,{status},\n")
+    (measurement,) = read_measurements(path, registry=load_registry(sections_file))
+    assert measurement.value == (None if expected is None else Decimal(expected))
+
+
+def test_parse_month_is_the_one_of_sections_dates() -> None:
+    import datetime as dt
+
+    from service.errors import InputError
+    from service.offline.compensate import parse_month
+
+    assert parse_month("2025-07") == parse_month("2025-7") == dt.date(2025, 7, 1)
+    with pytest.raises(InputError, match="YYYY-MM"):
+        parse_month("2025-13")
