@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
-from compensation.statement import MonthlyStatement
+from compensation.statement import EventLine, MonthlyStatement
 
 __all__ = ["LineChange", "statement_diff"]
 
@@ -37,12 +37,20 @@ class LineChange:
     after: tuple[tuple[str, str], ...]
 
 
+def _event_key(event: Any) -> str:
+    """An episode is the section's run from its first day; a per-factor event adds the factor."""
+    assert isinstance(event, EventLine)
+    if event.counting == "episode":
+        return f"{event.section}/{event.start}"
+    return f"{event.section}/{event.factor}/{event.start}"
+
+
 def _lines(statement: MonthlyStatement) -> dict[tuple[str, str, str], dict[str, str]]:
     result: dict[tuple[str, str, str], dict[str, str]] = {}
     for unit in statement.units:
         groups = (
             ("deduction", unit.lines, lambda x: f"{x.section}/{x.factor}"),
-            ("event", unit.events, lambda x: f"{x.section}/{x.factor}/{x.start}"),
+            ("event", unit.events, _event_key),
             ("exempt", unit.exempt, lambda x: f"{x.section}/{x.factor}"),
             ("reward", unit.rewards, lambda x: f"{x.section}"),
         )

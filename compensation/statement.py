@@ -34,7 +34,31 @@ StatusCode = Literal[
 
 @dataclass(frozen=True, slots=True)
 class DeductionLine:
-    """A monthly deduction for one section and factor."""
+    """A monthly deduction for one section and factor.
+
+    Attributes
+    ----------
+    value, standard, inflow_value : Decimal
+        The month's value, the standard and, when the inflow rule applied, the inflow
+        section's value [mg/L].
+    multiple, tiers, amount_wan
+        The multiple the tiers are counted on, the tiers and the amount [万元].
+    basis : str
+        Which result decided the value, in Chinese.
+    clause : str
+        Document and clauses applied.
+    refs : tuple of str
+        The measurements the value rests on.
+    sources : tuple of str
+        The kinds of data compared for the value (``routine``, ``spot``,
+        ``auto_monthly_mean``); the basis names the one that decided.
+    suspect : int
+        How many QARTOD-suspect values the value rests on.
+    lower_bound : bool
+        The value is a lower bound ("≥"): an over-range reading entered it.
+    censored : bool
+        A result below the detection limit entered it at half the limit.
+    """
 
     section: str
     factor: str
@@ -47,11 +71,44 @@ class DeductionLine:
     basis: str
     clause: str
     refs: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    suspect: int = 0
+    lower_bound: bool = False
+    censored: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class EventLine:
-    """An automatic-station event: a run of consecutive exceeding days, charged once."""
+    """An automatic-station event: a run of consecutive exceeding days, charged once.
+
+    Attributes
+    ----------
+    section : str
+    factor : str
+        The factor, or for an episode the factors that exceeded joined by ``+`` in the rule
+        set's order (``codmn+nh3n+tp``).
+    start, end : date
+        First and last exceeding day of the run.
+    days : int
+        Length of the run.
+    charged_on : date
+        The day the run reached the minimum length; its month is charged.
+    amount_wan : Decimal
+        [万元].
+    clause : str
+    refs : tuple of str
+        The daily values the run rests on.
+    factors : tuple of str
+        The factors that exceeded during the run.
+    factor_days : tuple of (str, tuple of date)
+        Per factor, the days on which it exceeded (after the inflow rule).
+    counting : {'episode', 'factor'}
+        How the occurrence was counted.
+    suspect : int
+        QARTOD-suspect values the exceeding daily values rest on.
+    lower_bound : bool
+        An exceeding daily value is a lower bound ("≥").
+    """
 
     section: str
     factor: str
@@ -62,6 +119,16 @@ class EventLine:
     amount_wan: Decimal
     clause: str
     refs: tuple[str, ...] = ()
+    factors: tuple[str, ...] = ()
+    factor_days: tuple[tuple[str, tuple[dt.date, ...]], ...] = ()
+    counting: str = "factor"
+    suspect: int = 0
+    lower_bound: bool = False
+
+    @property
+    def all_factors(self) -> tuple[str, ...]:
+        """The factors of the occurrence (``factors``, or ``factor`` split on ``+``)."""
+        return self.factors or tuple(self.factor.split("+"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +197,24 @@ class UnitStatement:
 
 @dataclass(frozen=True, slots=True)
 class RuleSetSummary:
-    """What a statement names of its rule set."""
+    """What a statement names of its rule set.
+
+    Attributes
+    ----------
+    id, document, title : str
+    assumptions : tuple of str
+        Every parameter that is not verified, one line each in Chinese, starting with its tag
+        (``[推定]`` derived, ``[假设]`` assumption).
+    method : tuple of str
+        How the month was computed (factors per water body, value selection, how events are
+        counted, the inflow rule for events), one sentence each.
+    """
 
     id: str
     document: str
     title: str
     assumptions: tuple[str, ...]
+    method: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

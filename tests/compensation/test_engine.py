@@ -528,8 +528,8 @@ def test_standard_for(registry: Registry) -> None:
     assert str(standard_for(registry.section("b-lake"), "tp", MAR_2025)) == "0.05"
     assert str(standard_for(registry.section("b-iv"), "tp", MAR_2025)) == "0.3"
     assert standard_for(registry.section("c-years"), "nh3n", JAN_2016) == D("2")
-    # before the first year of the target table there is no standard
-    assert standard_for(registry.section("c-years"), "cod", dt.date(2015, 6, 1)) is None
+    # before the first year of the target table the earliest entry applies (Ⅴ: COD 40) [A]
+    assert standard_for(registry.section("c-years"), "cod", dt.date(2015, 6, 1)) == D("40")
 
 
 # --- automatic-station events (hengshui-2021) -------------------------------------------------
@@ -755,8 +755,10 @@ def test_statement_names_its_rule_set_and_assumptions(registry: Registry) -> Non
     assert (statement.rule_set.id, statement.rule_set.document) == (
         "hengshui-2021", "衡政办字〔2021〕3号"
     )  # fmt: skip
-    assert any(a.startswith("factors.codmn.step = 0.2") for a in statement.rule_set.assumptions)
-    assert not any(a.startswith("factors.cod.step") for a in statement.rule_set.assumptions)
+    texts = statement.rule_set.assumptions
+    assert any(a.startswith("[假设] 高锰酸盐指数超标倍数每档：0.2 倍") for a in texts)
+    assert any(a.startswith("[推定] 化学需氧量超标倍数每档：0.2 倍") for a in texts)
+    assert all(a.startswith(("[推定] ", "[假设] ")) for a in texts)
 
 
 def test_line_clause_names_the_document(registry: Registry) -> None:

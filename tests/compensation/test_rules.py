@@ -78,7 +78,8 @@ def test_assumptions_list_the_parameters_tagged_assumption() -> None:
     codmn = next(
         a for a in load_rule_set("hengshui-2021").assumptions if a.parameter == "factors.codmn.step"
     )
-    assert codmn.value == "0.2"
+    assert codmn.value == "0.2 倍"
+    assert codmn.provenance == "assumption"
     assert "[A]" in codmn.clause
     hebei = [a.parameter for a in load_rule_set("hebei-2016").assumptions]
     assert "factors.codmn.step" not in hebei

@@ -124,7 +124,7 @@ def test_issuing_versions_is_immutable_and_diffs_line_by_line(
     changes = {(c.unit, c.kind, c.key, c.change): c for c in second.diff}
     cod = changes[("jizhou", "deduction", "fuyang-jizhou/cod", "changed")]
     assert dict(cod.before)["value"] == "36.5" and dict(cod.after)["value"] == "45.0"
-    assert dict(cod.after)["tiers"] == "3"  # (45 − 30) / 30 = 0.5 → 3 tiers of 0.2
+    assert dict(cod.after)["tiers"] == "7"  # Class Ⅲ since 2023: (45 − 20) / 20 = 1.25 → 7 tiers
     assert ("taocheng", "deduction", "fuyang-taocheng/nh3n", "added") in changes
     assert [r.version for r in issued_versions(engine=db, month=MARCH)] == [1, 2]
 
@@ -132,9 +132,9 @@ def test_issuing_versions_is_immutable_and_diffs_line_by_line(
     shown, record, _ = issued_statement(engine=db, month=MARCH, version=1)
     assert record.content_hash == first.record.content_hash
     assert shown.unit("jizhou").lines[0].value == Decimal("36.5")
-    assert shown.unit("jizhou").total_wan == Decimal(60)
+    assert shown.unit("jizhou").total_wan == Decimal(150)  # (36.5 − 20) / 20 = 0.825 → 5 tiers
     latest, record, diff = issued_statement(engine=db, month=MARCH)
-    assert record.version == 2 and latest.unit("jizhou").total_wan == Decimal(90)
+    assert record.version == 2 and latest.unit("jizhou").total_wan == Decimal(210)
     assert len(diff) == len(second.diff)
 
 
@@ -175,7 +175,8 @@ def test_api_draft_then_issued_month_and_unit(http: httpx.Client) -> None:
     assert draft["issue"] is None
     assert draft["month"] == "2025-03" and draft["rule_set"]["document"] == "衡政办字〔2021〕3号"
     jizhou = next(u for u in draft["units"] if u["unit"] == "jizhou")
-    assert (jizhou["total_wan"], jizhou["total_yuan"]) == ("60", "600000")
+    # Class Ⅲ since 2023: (42 − 20) / 20 = 1.1 → 6 tiers
+    assert (jizhou["total_wan"], jizhou["total_yuan"]) == ("180", "1800000")
     assert len(draft["units"]) == 13
 
     issued = http.post("/api/compensation/2025-03/issue").json()
@@ -185,7 +186,7 @@ def test_api_draft_then_issued_month_and_unit(http: httpx.Client) -> None:
     assert shown["issue"]["content_hash"] == issued["content_hash"]
     unit = http.get("/api/compensation/2025-03/jizhou").json()
     assert [u["unit"] for u in unit["units"]] == ["jizhou"]
-    assert unit["units"][0]["lines"][0]["amount_wan"] == "60"
+    assert unit["units"][0]["lines"][0]["amount_wan"] == "180"
     versions = http.get("/api/compensation/2025-03/versions").json()
     assert [v["version"] for v in versions] == [1]
 
