@@ -352,7 +352,7 @@ POLLUTANT_CODES: Final[Mapping[str, str]] = MappingProxyType(
 _PARAMETER_OF_CODE: Final = dict(POLLUTANT_CODES)  # a dict's get is faster than a proxy's
 
 _CODE_OF_KEY: Final = MappingProxyType(
-    {row.key: code for code, row in reversed(POLLUTANT_TABLE.items())}
+    {row.key: code for code, row in list(POLLUTANT_TABLE.items())[::-1]}
 )  # the first row of a key is the code we send
 
 _WIRE_FACTORS: Final = {
@@ -1329,7 +1329,8 @@ def _format_value(value: float | None, factor: Decimal | None = None) -> str:
     number = Decimal(repr(float(value)))
     if factor is not None:
         number = (number / factor).normalize()
-    return format(number, "f")
+    text: str = format(number, "f")
+    return text
 
 
 def _code(name: str) -> str:
