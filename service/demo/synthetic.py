@@ -38,6 +38,7 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
@@ -45,7 +46,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sections.classes import WaterClass
 from sections.parameters import parameter
 from sections.registry import Registry, Section
 from sections.standards import class_limit
@@ -91,9 +91,19 @@ STATUS_NOTES: Mapping[str, str] = MappingProxyType(
 
 # Rivers large enough never to run dry or freeze over in the demo (and the lake itself).
 _PERENNIAL_WATERS = frozenset({"滏阳河", "卫运河", "南运河", "衡水湖"})
-_NO_FLOW_MONTHS = (4, 5, 6)  # late spring / early summer
-_FROZEN_MONTHS = (12, 1)
-_STATUS_MONTHS_PER_YEAR = (2, 4)  # inclusive range of section-months, per status
+# Drainage rivers (排河, 排干渠 …) that run dry in most of the dry season [A, from the plan's list
+# of waters; a river whose name contains 排 counts as one too].
+_DRAINAGE_RIVERS = frozenset({"滏东排河", "滏阳新河"})
+# Chance of a no-flow (断流) month per calendar month [A]: the spring dry season (March–June) and
+# the low-flow winter; the July–September rainy season always flows.
+_NO_FLOW_CHANCE_DRAINAGE: Mapping[int, float] = MappingProxyType(
+    {1: 0.35, 2: 0.45, 3: 0.6, 4: 0.8, 5: 0.85, 6: 0.6, 10: 0.2, 11: 0.3, 12: 0.35}
+)
+_NO_FLOW_CHANCE_SMALL: Mapping[int, float] = MappingProxyType({4: 0.06, 5: 0.08, 6: 0.06})
+_MIN_NO_FLOW_DRAINAGE = 4  # at least this many no-flow months on a drainage river
+_FROZEN_CHANCE: Mapping[int, float] = MappingProxyType({12: 0.06, 1: 0.15, 2: 0.05})
+DRY_SEASON: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 10, 11, 12)
+"""Months in which the demo's rivers may run dry (断流)."""
 
 _BEIJING_OFFSET = np.timedelta64(8, "h")  # UTC+8, no daylight saving
 
@@ -153,10 +163,20 @@ _DAILY_CALIBRATION_RATE = {"hourly": 1 / 30, "four_hourly": 1 / 21}  # checks pe
 _FAULTS_PER_PARAMETER = 1.0  # Poisson mean per analyser and year
 _MAINTENANCE_WINDOWS = (2, 4)  # inclusive range per station and year
 _MAINTENANCE_HOURS = (4, 36)  # inclusive range of one window
-_EPISODES_PER_YEAR = (2, 5)  # inclusive
+_EPISODES_PER_YEAR = (1, 3)  # inclusive
 _EPISODE_DAYS = (1, 6)  # inclusive; the first episode of a section lasts 3 days or more
 _LONG_EPISODE_DAYS = 3
-_CODMN_SUMMER_RISE = 0.15  # relative rise of CODMn from winter to late July
+_CODMN_SUMMER_RISE = 0.2  # relative rise of CODMn from winter to late July (rainy-season runoff)
+_DO_SUMMER_DROP = 0.05  # relative drop of DO saturation in late July (respiration) [A]
+_PRESSURE_PHI = math.exp(-1.0 / 90.0)  # slow pollution load: e-folding 90 × 4 h = 15 days
+# How strongly each quantity follows the slow load (log-space exponent) [A, calibrated].
+_PRESSURE_WEIGHT: Mapping[str, float] = MappingProxyType(
+    {"codmn": 1.0, "nh3n": 1.6, "tp": 1.2, "tn": 0.5, "do": -0.35}
+)
+# Heavier load on sections whose target is looser (which is why it is looser) [A].
+_TARGET_LOAD: Mapping[int, float] = MappingProxyType({1: 0.8, 2: 0.85, 3: 1.0, 4: 1.1, 5: 1.18,
+                                                     6: 1.25})  # fmt: skip
+
 
 _FLAG_CODE = {flag: code for code, flag in enumerate(FLAGS)}
 
@@ -177,10 +197,18 @@ class SyntheticYear:
         The no-flow and frozen months: ``section_id`` (str), ``month`` (:class:`datetime.date`,
         first of the month), ``status`` (``"no_flow"`` or ``"frozen"``), ``note`` (Chinese text).
         Sorted by section in registry order, then month.
+    lab : pandas.DataFrame
+        Laboratory samples as text, the columns of :data:`LAB_COLUMNS`: ``section`` (id),
+        ``sampled_at`` (``YYYY-MM-DD HH:MM``, Beijing time), ``parameter`` (key), ``value``
+        (number as reported, or ``<DL`` below the method detection limit), ``unit``, ``method``,
+        ``lab``, ``kind`` (``例行`` routine, ``抽测`` spot check). One routine sample of
+        :data:`LAB_PARAMETERS` per flowing month of every assessed section, and a few spot
+        checks (:data:`SPOT_PARAMETERS`). Sorted by section in registry order, then time.
     """
 
     observations: pd.DataFrame
     statuses: pd.DataFrame
+    lab: pd.DataFrame
 
 
 def demo_station(section: Section) -> str:
@@ -262,21 +290,23 @@ def generate_year(registry: Registry, *, year: int, seed: int = 2025) -> Synthet
     river_noise: dict[tuple[str, str], FloatArray] = {}
 
     pieces: list[_Piece] = []
+    lab: list[_LabRow] = []
     for section in registry.sections:
         months = {row[1].month: row[2] for row in status_rows if row[0] == section.id}
-        pieces.extend(
-            _section_pieces(
-                section,
-                grid=grid,
-                seed=seed,
-                weather=weather,
-                status_months=months,
-                river_noise=river_noise,
-            )
+        section_pieces, section_lab = _section_pieces(
+            section,
+            grid=grid,
+            seed=seed,
+            weather=weather,
+            status_months=months,
+            river_noise=river_noise,
         )
+        pieces.extend(section_pieces)
+        lab.extend(section_lab)
     return SyntheticYear(
         observations=_observations_frame(pieces, grid),
         statuses=_statuses_frame(status_rows),
+        lab=_lab_frame(lab),
     )
 
 
@@ -369,32 +399,45 @@ def _do_saturation(temp: FloatArray) -> FloatArray:
 _StatusRow = tuple[str, dt.date, Status, str]
 
 
+def _is_drainage(section: Section) -> bool:
+    """Whether a section lies on a drainage river (排河), which runs dry in the dry season."""
+    return section.water_body == "river" and (
+        section.river in _DRAINAGE_RIVERS or "排" in section.river
+    )
+
+
 def _may_stop(section: Section) -> bool:
     """Whether a section's river is small enough to run dry or freeze over."""
     return not section.is_reference and section.river not in _PERENNIAL_WATERS
 
 
 def _draw_statuses(registry: Registry, *, year: int, seed: int) -> list[_StatusRow]:
-    eligible = [s for s in registry.sections if _may_stop(s)]
-    rng = _rng(seed, year, "statuses")
+    """No-flow and frozen months, drawn per section (a section's months never depend on others).
+
+    Drainage rivers run dry in most dry-season months (at least :data:`_MIN_NO_FLOW_DRAINAGE`);
+    the other small rivers seldom; in a cold winter month a small river may freeze over.
+    """
     rows: list[_StatusRow] = []
-    taken: set[tuple[str, int]] = set()
-    plan: tuple[tuple[Status, tuple[int, ...]], ...] = (
-        ("no_flow", _NO_FLOW_MONTHS),
-        ("frozen", _FROZEN_MONTHS),
-    )
-    for status, months in plan:
-        wanted = int(rng.integers(_STATUS_MONTHS_PER_YEAR[0], _STATUS_MONTHS_PER_YEAR[1] + 1))
-        candidates = [(s.id, m) for s in eligible for m in months if (s.id, m) not in taken]
-        if not candidates:
+    for section in registry.sections:
+        if not _may_stop(section):
             continue
-        chosen = rng.choice(len(candidates), size=min(wanted, len(candidates)), replace=False)
-        for index in chosen:
-            section_id, month = candidates[int(index)]
-            taken.add((section_id, month))
-            rows.append((section_id, dt.date(year, month, 1), status, STATUS_NOTES[status]))
-    order = {s.id: i for i, s in enumerate(registry.sections)}
-    rows.sort(key=lambda row: (order[row[0]], row[1]))
+        rng = _rng(seed, year, "statuses", section.id)
+        draws = rng.random(13)
+        drainage = _is_drainage(section)
+        chances = _NO_FLOW_CHANCE_DRAINAGE if drainage else _NO_FLOW_CHANCE_SMALL
+        months: dict[int, Status] = {m: "no_flow" for m, p in chances.items() if draws[m] < p}
+        if drainage and len(months) < _MIN_NO_FLOW_DRAINAGE:  # the driest months first
+            for m in sorted(chances, key=lambda m: (-chances[m], m)):
+                if len(months) >= _MIN_NO_FLOW_DRAINAGE:
+                    break
+                months[m] = "no_flow"
+        frozen = rng.random(13)
+        for m, p in _FROZEN_CHANCE.items():
+            if m not in months and frozen[m] < p:
+                months[m] = "frozen"
+        for m in sorted(months):
+            status = months[m]
+            rows.append((section.id, dt.date(year, m, 1), status, STATUS_NOTES[status]))
     return rows
 
 
@@ -412,20 +455,74 @@ def _statuses_frame(rows: Sequence[_StatusRow]) -> pd.DataFrame:
 # --- targets and base levels ------------------------------------------------------------------
 
 
-def _target(section: Section, on: dt.date) -> WaterClass:
-    """The target class on a date; before the first year of the table, the first entry."""
-    try:
-        return section.target_class(on)
-    except LookupError:
-        return section.targets[min(section.targets)]
-
-
 def _limit(section: Section, key: str, on: dt.date) -> float:
     """The section's target-class limit of an episode parameter [mg/L]."""
     if key in section.standards:
         return section.standards[key]
-    klass = min(int(_target(section, on)), 5)  # a 劣Ⅴ target uses the Class Ⅴ limit
+    klass = min(int(section.target_class(on)), 5)  # a 劣Ⅴ target uses the Class Ⅴ limit
     return class_limit(key, klass, section.water_body)
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """The typical water of a river [A, calibrated so that the demo's monthly classes look like
+    Hengshui's: 2021 76.9 % of the 13 river sections at Class Ⅲ or better (domain.md §2)].
+
+    Concentrations [mg/L]: ``codmn`` in winter, ``nh3n`` in summer (× ``nh3n_winter`` in
+    winter), ``tp`` in winter (× ``tp_summer`` in summer); ``do_fraction`` of saturation;
+    ``cod_ratio`` = COD / CODMn of the laboratory samples; ``pressure`` the standard deviation of
+    the slow (weeks) log pollution load.
+    """
+
+    codmn: float
+    nh3n: float
+    nh3n_winter: float
+    tp: float
+    tp_summer: float
+    tn: float
+    do_fraction: float
+    ph: float
+    conductivity: float
+    turbidity: float
+    cod_ratio: float
+    fluoride: float
+    petroleum: float
+    fecal_log10: float
+    pressure: float
+
+
+# Plain rivers carry CODMn 4–8 mg/L and winter NH3-N near 1 mg/L; the drainage rivers are worst,
+# the 滹沱河 (ecological water from upstream reservoirs) best [A].
+_PROFILES: Mapping[str, _Profile] = MappingProxyType(
+    {
+        "滏阳河": _Profile(4.2, 0.3, 2.3, 0.09, 1.4, 5.0, 0.75, 8.0, 1100.0, 15.0, 3.0, 0.68,
+                          0.02, 3.5, 0.15),
+        "滏阳新河": _Profile(5.2, 0.6, 2.3, 0.15, 1.4, 7.0, 0.60, 8.0, 1800.0, 25.0, 3.5, 1.0,
+                            0.035, 3.9, 0.2),
+        "滏东排河": _Profile(5.4, 0.62, 2.3, 0.15, 1.4, 7.5, 0.58, 7.9, 1900.0, 25.0, 3.5, 1.05,
+                            0.04, 4.0, 0.2),
+        "滹沱河": _Profile(3.2, 0.18, 2.2, 0.05, 1.3, 3.0, 0.85, 8.2, 800.0, 8.0, 3.0, 0.55,
+                          0.01, 3.2, 0.14),
+        "清凉江": _Profile(4.1, 0.32, 2.3, 0.10, 1.4, 5.0, 0.73, 8.0, 1300.0, 18.0, 3.1, 0.75,
+                          0.025, 3.6, 0.15),
+        "卫运河": _Profile(3.9, 0.28, 2.3, 0.09, 1.4, 4.5, 0.76, 8.1, 1200.0, 20.0, 3.0, 0.65,
+                          0.02, 3.4, 0.15),
+        "南运河": _Profile(3.9, 0.28, 2.3, 0.09, 1.4, 4.5, 0.76, 8.1, 1200.0, 20.0, 3.0, 0.65,
+                          0.02, 3.4, 0.15),
+    }
+)  # fmt: skip
+_RIVER_DEFAULT = _PROFILES["清凉江"]
+_DRAINAGE_DEFAULT = _PROFILES["滏东排河"]
+_LAKE_PROFILE = _Profile(4.0, 0.05, 2.0, 0.022, 1.45, 1.3, 0.9, 8.35, 1350.0, 15.0, 3.3, 0.8,
+                         0.015, 2.8, 0.1)  # fmt: skip
+
+
+def _profile(section: Section) -> _Profile:
+    if section.water_body == "lake":
+        return _LAKE_PROFILE
+    if section.river in _PROFILES:
+        return _PROFILES[section.river]
+    return _DRAINAGE_DEFAULT if _is_drainage(section) else _RIVER_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -447,58 +544,40 @@ class _Levels:
     chla_winter: float
     chla_summer: float
     algae_per_chla: float
+    load: float
+    pressure: float
 
 
-def _levels(section: Section, *, seed: int, limits: Mapping[str, float]) -> _Levels:
-    """Draw base levels from the river's generator, jittered per section and kept under limits."""
-    lake = section.water_body == "lake"
+def _levels(section: Section, *, seed: int, on: dt.date) -> _Levels:
+    """Base levels: the river's profile, a heavier load where the target is looser, jitter.
+
+    The jitter is drawn from the river's generator (sections on one river share it) and the
+    section's own; nothing depends on the rest of the registry.
+    """
+    profile = _profile(section)
     u = _rng(seed, "river", section.river, section.water_body).random(12)
     jitter = _rng(seed, "section", section.id).standard_normal(10)
     scale = np.exp(0.08 * jitter)
-    if lake:
-        base = {
-            "codmn": 4.0 + 0.8 * u[0],
-            "nh3n": 0.03 + 0.05 * u[1],
-            "tp": 0.020 + 0.006 * u[3],
-            "tp_summer": 1.4 + 0.2 * u[4],
-            "tn": 1.0 + 0.6 * u[5],
-            "do_fraction": 0.86 + 0.10 * u[6],
-            "ph": 8.2 + 0.3 * u[7],
-            "conductivity": 1250.0 + 200.0 * u[8],
-            "turbidity": 10.0 + 12.0 * u[9],
-        }
-    else:
-        base = {
-            "codmn": 2.5 + 2.0 * u[0],
-            "nh3n": 0.05 + 0.15 * u[1],
-            "tp": 0.03 + 0.06 * u[3],
-            "tp_summer": 1.3 + 0.3 * u[4],
-            "tn": 1.5 + 3.5 * u[5],
-            "do_fraction": 0.80 + 0.12 * u[6],
-            "ph": 7.9 + 0.4 * u[7],
-            "conductivity": 600.0 + 700.0 * u[8],
-            "turbidity": 4.0 + 16.0 * u[9],
-        }
-    nh3n_winter = 2.0 + 1.0 * u[2]
-    codmn = min(base["codmn"] * scale[0], 0.75 * limits["codmn"] / (1.0 + _CODMN_SUMMER_RISE))
-    nh3n = min(base["nh3n"] * scale[1], 0.6 * limits["nh3n"] / nh3n_winter)
-    tp = min(base["tp"] * scale[2], 0.6 * limits["tp"] / base["tp_summer"])
+    river = np.exp(0.04 * (2.0 * u[:4] - 1.0))  # the river's own shade of its profile
+    load = _TARGET_LOAD[int(section.target_class(on))]
     return _Levels(
         temp_mean=14.6 + 0.8 * u[10],
         temp_amplitude=12.6 + 0.8 * u[11],
-        codmn=codmn,
-        nh3n=nh3n,
-        nh3n_winter_factor=nh3n_winter,
-        tp=tp,
-        tp_summer_factor=base["tp_summer"],
-        tn=base["tn"] * scale[3],
-        do_fraction=min(base["do_fraction"] * math.exp(0.02 * jitter[4]), 1.0),
-        ph=base["ph"] + 0.05 * jitter[5],
-        conductivity=base["conductivity"] * scale[6],
-        turbidity=base["turbidity"] * scale[7],
+        codmn=profile.codmn * load * river[0] * scale[0],
+        nh3n=profile.nh3n * load**1.5 * river[1] * scale[1],
+        nh3n_winter_factor=profile.nh3n_winter,
+        tp=profile.tp * load * river[2] * scale[2],
+        tp_summer_factor=profile.tp_summer,
+        tn=profile.tn * river[3] * scale[3],
+        do_fraction=min(profile.do_fraction * math.exp(0.03 * jitter[4]) / load**0.5, 1.0),
+        ph=profile.ph + 0.05 * jitter[5],
+        conductivity=profile.conductivity * scale[6],
+        turbidity=profile.turbidity * scale[7],
         chla_winter=(5.0 + 3.0 * u[2]) * scale[8],
         chla_summer=(35.0 + 12.0 * u[9]) * scale[8],
         algae_per_chla=3.0e5 * scale[9],
+        load=load,
+        pressure=profile.pressure,
     )
 
 
@@ -573,12 +652,12 @@ def _section_pieces(
     weather: FloatArray,
     status_months: Mapping[int, Status],
     river_noise: dict[tuple[str, str], FloatArray],
-) -> list[_Piece]:
+) -> tuple[list[_Piece], list[_LabRow]]:
     year = grid.year
     lake = section.water_body == "lake"
     jan1 = dt.date(year, 1, 1)
     limits = {key: _limit(section, key, jan1) for key in _EPISODE_PARAMETERS}
-    levels = _levels(section, seed=seed, limits=limits)
+    levels = _levels(section, seed=seed, on=jan1)
     rng = _rng(seed, year, "section", section.id)
 
     hours = grid.hours
@@ -601,10 +680,15 @@ def _section_pieces(
         return (river_noise[(section.river, key)] + own) / math.sqrt(2.0)
 
     summer_c, winter_c = grid.summer[chem], grid.winter[chem]
+    # the slow pollution load (weeks): months differ, and a month's items move together
+    pressure = shared("pressure", _PRESSURE_PHI, levels.pressure)
+    load = {key: np.exp(weight * pressure) for key, weight in _PRESSURE_WEIGHT.items()}
     baseline = {
-        "codmn": levels.codmn * (1.0 + _CODMN_SUMMER_RISE * summer_c),
-        "nh3n": levels.nh3n * (1.0 + (levels.nh3n_winter_factor - 1.0) * winter_c**2),
-        "tp": levels.tp * (1.0 + (levels.tp_summer_factor - 1.0) * summer_c**2),
+        "codmn": levels.codmn * (1.0 + _CODMN_SUMMER_RISE * summer_c) * load["codmn"],
+        "nh3n": (
+            levels.nh3n * (1.0 + (levels.nh3n_winter_factor - 1.0) * winter_c**2) * load["nh3n"]
+        ),
+        "tp": levels.tp * (1.0 + (levels.tp_summer_factor - 1.0) * summer_c**2) * load["tp"],
     }
     episodes: list[_Episode] = []
     for first, length in spans:
@@ -613,8 +697,8 @@ def _section_pieces(
         factors = {}
         for key in _EPISODE_PARAMETERS:
             typical = float(baseline[key][slots].mean())
-            needed = episodes_rng.uniform(1.4, 2.5) * _limit(section, key, on) / typical
-            factors[key] = max(float(episodes_rng.uniform(2.0, 5.0)), needed)
+            needed = episodes_rng.uniform(1.3, 2.0) * _limit(section, key, on) / typical
+            factors[key] = max(float(episodes_rng.uniform(1.5, 3.0)), needed)
         episodes.append(
             _Episode(
                 start=first * 24,
@@ -652,7 +736,10 @@ def _section_pieces(
     temp = np.maximum(temp, 0.0)
     photosynthesis = (0.3 + 1.0 * grid.summer) * (1.5 if lake else 1.0) * afternoon
     do = (
-        levels.do_fraction * _do_saturation(temp)
+        levels.do_fraction
+        * (1.0 - _DO_SUMMER_DROP * grid.summer)
+        * np.repeat(load["do"], 4)
+        * _do_saturation(temp)
         + photosynthesis
         + _ar1(rng, grid.n_hours, phi=0.95, sd=0.3)
     )
@@ -690,6 +777,7 @@ def _section_pieces(
         "tn": (
             levels.tn
             * (1.0 + 0.3 * winter_c)
+            * load["tn"]
             * np.exp(shared("tn", 0.9, 0.12))
             * (1.0 + tn_gain[chem])
         ),
@@ -731,7 +819,16 @@ def _section_pieces(
         values[stopped] = np.nan
         flags[stopped] = _FLAG_CODE["F"]
         pieces.append(_Piece(section=section, key=key, hours=at, values=values, flags=flags))
-    return pieces
+    lab = _lab_rows(
+        section,
+        grid=grid,
+        seed=seed,
+        profile=_profile(section),
+        codmn=series["codmn"],
+        status_months=status_months,
+        spans=spans,
+    )
+    return pieces, lab
 
 
 def _calibrate(
@@ -779,6 +876,176 @@ def _break(
         window = slice(int(start), int(start + length))
         values[window] = (np.nan, last, 0.0)[int(mode)]
         flags[window] = _FLAG_CODE["D"]
+
+
+# --- laboratory samples ----------------------------------------------------------------------
+
+_LabRow = tuple[str, str, str, str, str, str, str, str]
+
+LAB_PARAMETERS: tuple[str, ...] = (
+    "cod", "bod5", "fluoride", "cu", "zn", "se", "as", "hg", "cd", "cr6", "pb", "cyanide",
+    "phenol", "petroleum", "las", "sulfide", "fecal_coliform",
+)  # fmt: skip
+"""GB 3838 items the monitoring centre's laboratory reports every month (no automatic analyser)."""
+
+SPOT_PARAMETERS: tuple[str, ...] = ("cod", "bod5")
+"""Items of a spot check (抽测)."""
+
+LAB_COLUMNS: tuple[str, ...] = (
+    "section", "sampled_at", "parameter", "value", "unit", "method", "lab", "kind",
+)  # fmt: skip
+"""Columns of the laboratory file, as :func:`service.feeds.manual.import_manual` reads them."""
+
+LAB_NAME = "衡水市生态环境监测中心（演示数据）"
+"""The laboratory named on every demo sample: the values are invented."""
+
+KIND_WORDS: Mapping[str, str] = MappingProxyType({"routine": "例行", "spot": "抽测"})
+"""Sample kinds as written in the file."""
+
+# Analysis method and method detection limit per item [A: the usual national methods and their
+# limits; the demo only needs plausible text]. None: reported as a number always.
+_LAB_METHODS: Mapping[str, tuple[str, float | None, int]] = MappingProxyType(
+    {
+        "cod": ("HJ 828-2017 重铬酸盐法", 4.0, 0),
+        "bod5": ("HJ 505-2009 稀释与接种法", 0.5, 1),
+        "fluoride": ("GB 7484-87 离子选择电极法", 0.05, 2),
+        "cu": ("HJ 700-2014 电感耦合等离子体质谱法", 0.00008, 4),
+        "zn": ("HJ 700-2014 电感耦合等离子体质谱法", 0.00067, 4),
+        "se": ("HJ 694-2014 原子荧光法", 0.0004, 4),
+        "as": ("HJ 694-2014 原子荧光法", 0.0003, 4),
+        "hg": ("HJ 694-2014 原子荧光法", 0.00004, 5),
+        "cd": ("GB 7475-87 原子吸收分光光度法", 0.0001, 4),
+        "cr6": ("GB 7467-87 二苯碳酰二肼分光光度法", 0.004, 3),
+        "pb": ("GB 7475-87 原子吸收分光光度法", 0.001, 3),
+        "cyanide": ("HJ 484-2009 异烟酸-吡唑啉酮分光光度法", 0.004, 3),
+        "phenol": ("HJ 503-2009 4-氨基安替比林分光光度法", 0.0003, 4),
+        "petroleum": ("HJ 970-2018 紫外分光光度法", 0.01, 2),
+        "las": ("GB 7494-87 亚甲蓝分光光度法", 0.05, 2),
+        "sulfide": ("HJ 1226-2021 亚甲基蓝分光光度法", 0.005, 3),
+        "fecal_coliform": ("HJ 347.2-2018 多管发酵法", None, 0),
+    }
+)
+# Typical level [mg/L] and log spread of the items that do not follow the river's profile
+# (metals mostly below or near their detection limits: Class Ⅰ) [A].
+_LAB_TYPICAL: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "cu": (0.002, 0.5),
+        "zn": (0.008, 0.6),
+        "se": (0.0003, 0.5),
+        "as": (0.0015, 0.4),
+        "hg": (0.00003, 0.4),
+        "cd": (0.00008, 0.5),
+        "cr6": (0.003, 0.4),
+        "pb": (0.0012, 0.5),
+        "cyanide": (0.002, 0.4),
+        "phenol": (0.0005, 0.6),
+        "las": (0.06, 0.35),
+        "sulfide": (0.005, 0.5),
+    }
+)
+_SPOT_CHECKS_PER_YEAR = 0.6  # Poisson mean per assessed river section [A]
+_SPOT_ON_EPISODE = 0.7  # chance that a spot check follows up a pollution episode [A]
+
+
+def _lab_rows(
+    section: Section,
+    *,
+    grid: _Grid,
+    seed: int,
+    profile: _Profile,
+    codmn: FloatArray,
+    status_months: Mapping[int, Status],
+    spans: Sequence[tuple[int, int]],
+) -> list[_LabRow]:
+    """Monthly routine samples (every flowing month) and a few spot checks of one section.
+
+    COD follows the automatic CODMn at the sampling time (× the river's COD/CODMn ratio), BOD5
+    follows COD; the other items are drawn around their typical levels, metals mostly below the
+    method detection limit (written ``<DL``).
+    """
+    if section.is_reference:  # the neighbours' sections are sampled by their own cities
+        return []
+    rng = _rng(seed, grid.year, "lab", section.id)
+    jan1 = dt.date(grid.year, 1, 1)
+    drainage = _is_drainage(section)
+    rows: list[_LabRow] = []
+
+    def sample(day: int, hour: int, minute: int, kind: str, keys: Sequence[str]) -> None:
+        slot = min((day * 24 + hour) // 4, codmn.size - 1)
+        cod = profile.cod_ratio * float(codmn[slot]) * math.exp(0.08 * rng.standard_normal())
+        values = {
+            "cod": cod,
+            "bod5": cod * rng.uniform(0.13, 0.18),
+            "fluoride": profile.fluoride * math.exp(0.12 * rng.standard_normal()),
+            "petroleum": profile.petroleum * math.exp(0.35 * rng.standard_normal()),
+            "fecal_coliform": 10.0 ** (profile.fecal_log10 + 0.3 * rng.standard_normal()),
+        }
+        for key, (typical, spread) in _LAB_TYPICAL.items():
+            level = typical * (1.6 if drainage and key in ("phenol", "sulfide", "las") else 1.0)
+            values[key] = level * math.exp(spread * rng.standard_normal())
+        when = dt.datetime.combine(jan1 + dt.timedelta(days=day), dt.time(hour, minute))
+        for key in keys:
+            method, limit, decimals = _LAB_METHODS[key]
+            value = round(values[key], decimals)
+            if limit is not None and value < limit:
+                text = f"<{limit:.{max(decimals, _decimals_of(limit))}f}"
+            else:
+                text = f"{value:.{decimals}f}"
+            rows.append((section.id, f"{when:%Y-%m-%d %H:%M}", key, text,
+                         parameter(key).unit, method, LAB_NAME, KIND_WORDS[kind]))  # fmt: skip
+
+    month_starts = [(dt.date(grid.year, m, 1) - jan1).days for m in range(1, 13)]
+    for month in range(1, 13):
+        day = month_starts[month - 1] + int(rng.integers(4, 20))
+        hour, minute = int(rng.integers(9, 12)), int(rng.choice([0, 15, 30, 45]))
+        if month not in status_months:
+            sample(day, hour, minute, "routine", LAB_PARAMETERS)
+    if section.water_body == "river":
+        flowing = np.flatnonzero(~np.isin(grid.month[::24], list(status_months)))
+        episode_days = [d for first, n in spans for d in range(first, first + n)]
+        for _ in range(int(rng.poisson(_SPOT_CHECKS_PER_YEAR))):
+            if episode_days and rng.random() < _SPOT_ON_EPISODE:
+                day = int(rng.choice(episode_days))
+            else:
+                day = int(rng.choice(flowing))
+            sample(day, int(rng.integers(14, 17)), 0, "spot", SPOT_PARAMETERS)
+    rows.sort(key=lambda row: (row[1], LAB_PARAMETERS.index(row[2]), row[7]))
+    return rows
+
+
+def _decimals_of(limit: float) -> int:
+    """Decimals needed to write a detection limit (0.0004 → 4)."""
+    return max(0, -math.floor(math.log10(limit)))
+
+
+def _lab_frame(rows: Sequence[_LabRow]) -> pd.DataFrame:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(LAB_COLUMNS)
+    return pd.DataFrame(
+        {
+            name: pd.Series(list(values), dtype="str")
+            for name, values in zip(LAB_COLUMNS, columns, strict=True)
+        }
+    )
+
+
+def write_lab_csv(lab: pd.DataFrame, path: Path) -> Path:
+    """Write laboratory samples as the CSV file the manual import reads (UTF-8, Chinese kinds).
+
+    Parameters
+    ----------
+    lab : pandas.DataFrame
+        :attr:`SyntheticYear.lab`.
+    path : pathlib.Path
+        The file to write; its folder is created.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lab.to_csv(path, index=False, columns=list(LAB_COLUMNS), lineterminator="\n")
+    return path
 
 
 # --- assembly ---------------------------------------------------------------------------------
