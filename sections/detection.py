@@ -132,10 +132,12 @@ def substitute_censored(value: Any, censored: Any) -> Any:
     0.3
     """
     if isinstance(value, pd.DataFrame):
-        frame_marks = pd.DataFrame(censored).reindex_like(value).fillna(False).astype(bool)
+        frame_marks = pd.DataFrame(censored).reindex(
+            index=value.index, columns=value.columns, fill_value=False
+        ).astype(bool)
         return value.where(~frame_marks, value * float(CENSORED_FRACTION))
     if isinstance(value, pd.Series):
-        series_marks = pd.Series(censored).reindex_like(value).fillna(False).astype(bool)
+        series_marks = pd.Series(censored).reindex(value.index, fill_value=False).astype(bool)
         return value.where(~series_marks, value * float(CENSORED_FRACTION))
     if isinstance(value, Decimal):
         if not censored:

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 AUTOMATIC_PREFERRED: Final = ("ph", "do", "codmn", "nh3n", "tp", "tn")
-"""Parameters whose automatic value is preferred over the laboratory's [V 环办监测函〔2020〕82号]."""
+"""Parameters whose automatic value wins over the laboratory's [V 环办监测函〔2020〕82号]."""
 
 
 class Source(StrEnum):

@@ -34,6 +34,7 @@ __all__ = [
     "indicator_limits",
     "limit_table",
     "precision",
+    "separate_items",
 ]
 
 DEFAULT_STANDARD = "GB3838-2002"
@@ -170,6 +171,20 @@ def evaluation_indicators(
         for (_, body), lim in limit_table(standard).items()
         if body == water_body and lim.decides_class
     )
+
+
+def separate_items(*, standard: str = DEFAULT_STANDARD) -> frozenset[str]:
+    """Items with class limits that are evaluated and reported but never decide a class.
+
+    TN and fecal coliform (环办〔2011〕22号: the 21 deciding items are Table 1 less
+    temperature, TN and fecal coliform) [V]; lake TN is reported apart ("总氮单独评价").
+
+    Examples
+    --------
+    >>> sorted(separate_items())
+    ['fecal_coliform', 'tn']
+    """
+    return frozenset(lim.key for lim in limit_table(standard).values() if not lim.decides_class)
 
 
 @cache

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sections.classes import WaterClass
+from sections.dates import parse_month
 from sections.evaluation import round_half_even
 from sections.parameters import parameter
 from sections.registry import Registry, Section
@@ -37,7 +38,7 @@ from service.errors import MonthNotRolledUp, QingliuError
 from service.jobs.monthly import LAKE_PREFIX, assessed_rivers, stored_summary
 from service.statements.render import WEASYPRINT_HELP
 from service.time import BEIJING
-from service.web.contexts import LEVEL_ZH, pollutant_names, target_on
+from service.web.contexts import LEVEL_ZH, pollutant_names
 from service.web.templates import template_environment
 
 __all__ = [
@@ -197,7 +198,7 @@ def _row(
         river=section.river,
         level=LEVEL_ZH[section.level],
         unit_name=registry.unit(section.assessed_unit).name if section.assessed_unit else "",
-        target=WaterClass(int(target)) if target is not None else target_on(section, month),
+        target=WaterClass(int(target)) if target is not None else section.target_class(month),
         klass=klass,
         status_text=status,
         meets_target=record.get("meets_target"),
@@ -260,7 +261,7 @@ def _trend(registry: Registry, summary: dict[str, Any]) -> TrendParagraph | None
     trend = summary.get("trend")
     if not trend:
         return None
-    previous = dt.datetime.strptime(str(trend["previous_month"]), "%Y-%m").date()
+    previous = parse_month(str(trend["previous_month"]))
     changes = tuple(
         f"{_name(registry, c['section'])} {WaterClass(c['before']).label}→"
         f"{WaterClass(c['after']).label}类"

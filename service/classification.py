@@ -6,19 +6,23 @@ Shared by ``qingliu classify``, the daily job and the API, so every place shows 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from sections.classes import WaterClass
 from sections.evaluation import ClassifiedFrame
+from sections.periods import PeriodValues
+from sections.standards import separate_items
 from sections.trophic import tli, trophic_state
 
-__all__ = ["SEPARATE", "TLI_KEYS", "classification_records"]
+if TYPE_CHECKING:
+    from service.jobs.observations import MergedPeriod
+
+__all__ = ["TLI_KEYS", "classification_records", "period_marks"]
 
 TLI_KEYS = ("chla", "tp", "tn", "sd", "codmn")
-SEPARATE = frozenset({"tn", "fecal_coliform"})  # evaluated, never deciding the class
 _MULTIPLE_DECIMALS = 4
 
 
@@ -36,7 +40,8 @@ def classification_records(
     insufficient: list[list[str]] | None,
 ) -> list[dict[str, Any]]:
     """One record per row: class, indicators, multiples, main pollutants, lake TN and TLI."""
-    deciding = [c for c in classified.classes.columns if c not in SEPARATE]
+    separate = separate_items()
+    deciding = [c for c in classified.classes.columns if c not in separate]
     class_matrix = classified.classes[deciding].to_numpy(dtype=np.float64)
     multiples = classified.multiples_vs_iii
     targets = classified.multiples_vs_target
@@ -81,10 +86,32 @@ def classification_records(
     return records
 
 
+def period_marks(result: PeriodValues, row: int) -> dict[str, Any]:
+    """What a row's period values rest on: lower bounds ("≥") and suspect values counted."""
+    bound = result.lower_bound.iloc[row]
+    suspect = result.suspect.iloc[row]
+    return {
+        "lower_bound": sorted(str(k) for k, v in bound.items() if bool(v)),
+        "suspect": {str(k): int(v) for k, v in suspect.items() if int(v) > 0},
+    }
+
+
+def merged_marks(merged: MergedPeriod, section_id: str) -> dict[str, Any]:
+    """A section's monthly sources, lower bounds, suspect counts and "<DL" items."""
+    sources = merged.sources.loc[section_id]
+    return {
+        "sources": {str(k): str(v) for k, v in sources.items() if v},
+        "lower_bound": sorted(str(k) for k, v in merged.lower_bound.loc[section_id].items() if v),
+        "suspect": {str(k): int(v) for k, v in merged.suspect.loc[section_id].items() if v > 0},
+        "censored": sorted(str(k) for k, v in merged.censored.loc[section_id].items() if v),
+    }
+
+
 def _exceeding(multiples: pd.DataFrame, row: int) -> dict[str, float]:
     result: dict[str, float] = {}
+    separate = separate_items()
     for key in multiples.columns:
-        if key in SEPARATE:
+        if key in separate:
             continue
         value = multiples[key].iat[row]
         if not np.isnan(value) and value > 0:

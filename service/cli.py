@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sections.errors import SectionsError
+from sections.periods import DEFAULT_MIN_DAILY_VALUES, DEFAULT_MIN_DAY_FRACTION, as_fraction
 from sections.registry import Registry, load_registry
 from service.errors import QingliuError
 from service.settings import Settings
@@ -261,11 +262,11 @@ def classify_command(
     ] = OutputFormat.json,
     min_daily_values: Annotated[
         int, typer.Option(help="日均值所需有效值个数 [A] / valid values for a daily value")
-    ] = 4,
+    ] = DEFAULT_MIN_DAILY_VALUES,
     min_day_fraction: Annotated[
-        float,
-        typer.Option(help="月均值所需有效日比例 [A] / share of valid days for a month"),
-    ] = 2 / 3,
+        str,
+        typer.Option(help="月均值所需有效日比例，如 2/3 [A] / share of valid days for a month"),
+    ] = str(DEFAULT_MIN_DAY_FRACTION),
 ) -> None:
     """按 GB 3838-2002 评价 CSV 中的水质（离线）。Classify water quality from a CSV, offline.
 
@@ -295,7 +296,7 @@ def classify_command(
             period=period.value,  # type: ignore[arg-type]
             target=target_class,
             min_daily_values=min_daily_values,
-            min_day_fraction=min_day_fraction,
+            min_day_fraction=as_fraction(min_day_fraction),
         )
     except (SectionsError, QingliuError, ValueError) as exc:
         _fail(str(exc))
@@ -399,8 +400,8 @@ def statement_command(
     from compensation.engine import monthly_statement
     from compensation.errors import CompensationError
     from compensation.rules import load_rule_set, rule_set_for
+    from sections.dates import parse_month
     from service.db.engine import make_engine, migrate
-    from service.offline.compensate import parse_month
     from service.statements.issue import issue_statement, issued_statement
     from service.statements.output import StatementFormat, render_statement
     from service.statements.source import measurements_from_db
@@ -771,10 +772,12 @@ app.add_typer(run_app, name="run")
 
 
 def _day(text: str, option: str) -> dt.date:
+    from sections.dates import parse_day
+
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        _fail(f"{option}: 日期必须是 YYYY-MM-DD / date must be YYYY-MM-DD, got {text!r}")
+        return parse_day(text)
+    except ValueError as exc:
+        _fail(f"{option}: {exc}")
 
 
 @run_app.command("daily")
@@ -790,7 +793,8 @@ def run_daily_command(
     ] = True,
 ) -> None:
     """逐日水质评价（可补算区间）。Classify every section for a day, or backfill a range."""
-    from service.jobs.daily import day_bounds, run_daily
+    from service.jobs.daily import run_daily
+    from service.jobs.observations import day_bounds
     from service.jobs.quality import run_quality
 
     state: _State = ctx.obj
@@ -832,8 +836,8 @@ def run_monthly_command(
     month: MonthOption,
 ) -> None:
     """月度汇总：月均值、类别、优良比例、劣Ⅴ、衡水湖。Roll up a month."""
+    from sections.dates import parse_month
     from service.jobs.monthly import run_monthly
-    from service.offline.compensate import parse_month
 
     state: _State = ctx.obj
     try:
@@ -853,6 +857,29 @@ def run_monthly_command(
     )
 
 
+@run_app.command("annual")
+def run_annual_command(
+    ctx: typer.Context,
+    year: Annotated[str, typer.Option(help="年份 YYYY / the year")],
+) -> None:
+    """年度评价：各断面年均值（由月均值）与类别。Assess a year from the monthly results."""
+    from sections.dates import parse_year
+    from service.jobs.annual import run_annual
+
+    state: _State = ctx.obj
+    try:
+        number = parse_year(year)
+        _, registry, engine = _engine_for(state)
+        result = run_annual(engine=engine, registry=registry, year=number)
+    except (SectionsError, QingliuError, ValueError) as exc:
+        _fail(str(exc))
+    missing = "，缺少月度汇总：" + "、".join(result.months_missing) if result.months_missing else ""
+    typer.echo(
+        f"{result.year} 年：{result.sections} 个断面（含衡水湖整体），已评价 {result.classified}"
+        f"{missing}"
+    )
+
+
 @run_app.command("qc")
 def run_qc_command(
     ctx: typer.Context,
@@ -860,7 +887,7 @@ def run_qc_command(
     end: Annotated[str, typer.Option("--to", help="截止日 YYYY-MM-DD")],
 ) -> None:
     """质控：为自动站数据打 QARTOD 标记。Flag stored series (QA/QC)."""
-    from service.jobs.daily import day_bounds
+    from service.jobs.observations import day_bounds
     from service.jobs.quality import run_quality
 
     state: _State = ctx.obj
@@ -877,6 +904,83 @@ def run_qc_command(
     )
 
 
+review_app = typer.Typer(help="数据复核 / review queued values", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("list")
+def review_list_command(
+    ctx: typer.Context,
+    section: Annotated[str | None, typer.Option(help="只看该断面 / one section")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=5000, help="条数 / how many")] = 50,
+) -> None:
+    """列出待复核的值（可疑、超测上限、未知编码）。List the values waiting for review."""
+    from service.review import pending_reviews
+
+    state: _State = ctx.obj
+    try:
+        _, _registry, engine = _engine_for(state)
+        items, count = pending_reviews(engine=engine, section_id=section, limit=limit)
+    except (SectionsError, QingliuError, ValueError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"待复核 {count} 个值 / {count} values waiting for review")
+    for column in ("id", "断面", "参数", "时间（北京）", "数值", "标记", "原因"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(
+            str(item.id), item.section_id or "—", item.parameter,
+            f"{item.observed_at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
+            "—" if item.value is None else f"{item.value:g}",
+            f"{item.station_flag or '-'}/{item.qc_flag or '-'}", item.why,
+        )  # fmt: skip
+    Console().print(table)
+
+
+def _review(ctx: typer.Context, observation_id: int, action: str, value: float | None,
+            note: str) -> None:  # fmt: skip
+    from service.jobs.daily import run_daily
+    from service.review import review_observation
+
+    state: _State = ctx.obj
+    try:
+        _, registry, engine = _engine_for(state)
+        section_id, day = review_observation(
+            engine=engine, observation_id=observation_id, action=action, value=value, note=note
+        )
+        if section_id is not None:
+            run_daily(engine=engine, registry=registry, first=day)
+    except (SectionsError, QingliuError, ValueError) as exc:
+        _fail(str(exc))
+    words = {"accept": "已确认", "reject": "已否决", "replace": "已更正"}[action]
+    typer.echo(f"观测值 {observation_id} {words}；已重算 {day} 的逐日评价 / day recomputed")
+
+
+NoteOption = Annotated[str, typer.Option(help="复核说明 / note")]
+
+
+@review_app.command("accept")
+def review_accept_command(ctx: typer.Context, observation_id: int, note: NoteOption = "") -> None:
+    """确认一个值（按其标记计入）。Accept a value as it stands."""
+    _review(ctx, observation_id, "accept", None, note)
+
+
+@review_app.command("reject")
+def review_reject_command(ctx: typer.Context, observation_id: int, note: NoteOption = "") -> None:
+    """否决一个值（不再计入），须说明理由。Reject a value; needs a note."""
+    _review(ctx, observation_id, "reject", None, note)
+
+
+@review_app.command("replace")
+def review_replace_command(
+    ctx: typer.Context,
+    observation_id: int,
+    value: Annotated[float, typer.Option(help="核实后的数值 / the checked value")],
+    note: NoteOption = "",
+) -> None:
+    """以核实值更正（原值存入历史）。Replace a value; the old one is kept in history."""
+    _review(ctx, observation_id, "replace", value, note)
+
+
 @app.command("bulletin")
 def bulletin_command(
     ctx: typer.Context,
@@ -887,8 +991,8 @@ def bulletin_command(
     output: Annotated[Path | None, typer.Option(help="输出文件 / output file")] = None,
 ) -> None:
     """生成水质月报（需先运行 run monthly）。Render the monthly water-quality bulletin."""
+    from sections.dates import parse_month
     from service.bulletins import bulletin_context, render_bulletin_html, render_bulletin_pdf
-    from service.offline.compensate import parse_month
 
     if output_format not in ("html", "pdf"):
         _fail(f"--format 必须是 html 或 pdf / must be html or pdf, got {output_format!r}")

@@ -1,7 +1,8 @@
 """The daily classification job (``qingliu run daily``) and its backfill.
 
-For each section and day: the day's observations are split into those that may enter means
-(station flag N, QC flag 1 or not yet checked) and those excluded (with the reason); daily
+For each section and day: the day's observations are split by the one validity rule
+(:mod:`sections.validity`: suspect values and over-range lower bounds count, station faults and
+QC fails do not) into those that enter means and those excluded (with the reason); daily
 values need at least the validity threshold of valid values; the section is classified under
 GB 3838-2002 against Class Ⅲ and its target class; the result is stored with its provenance
 (the ids of the observations used, the count excluded per reason). Re-running a day replaces
@@ -18,32 +19,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert
 
 from sections.evaluation import classify_frame
-from sections.periods import DEFAULT_MIN_DAILY_VALUES, PeriodValues, period_values
+from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry
-from service.classification import classification_records
+from service.classification import classification_records, period_marks
 from service.db import queries
-from service.db.models import DailyResult, Observation, utc_now
-from service.time import BEIJING
+from service.db.models import DailyResult, utc_now
+from service.jobs.observations import day_bounds, load_observations, valid_period_values
 
 __all__ = [
     "AUTOMATIC_INDICATORS",
     "DailySummary",
     "day_bounds",
-    "exclusion_reason",
-    "load_observations",
     "run_daily",
-    "target_on",
-    "valid_period_values",
 ]
 
 AUTOMATIC_INDICATORS = ("ph", "do", "codmn", "nh3n", "tp")
 """The deciding indicators an automatic station measures: the basis of completeness."""
-
-VALID_STATION_FLAGS = frozenset({"N"})
-VALID_QC = frozenset({1})  # unchecked values (None) count until the QC job has flagged them
 
 
 @dataclass(frozen=True)
@@ -56,24 +50,6 @@ class DailySummary:
     classified: int
     insufficient: int
     run_id: int
-
-
-def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """UTC bounds of Beijing days ``first``..``last`` inclusive."""
-    start = dt.datetime.combine(first, dt.time(), BEIJING)
-    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), BEIJING)
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-
-
-def exclusion_reason(station_flag: Any, qc_flag: Any, qc_test: Any) -> str:
-    """Why an observation is excluded ('' when it is valid)."""
-    if station_flag not in VALID_STATION_FLAGS:
-        return f"station_flag:{station_flag or '?'}"
-    if qc_flag is None or (isinstance(qc_flag, float) and np.isnan(qc_flag)):
-        return ""
-    if int(qc_flag) in VALID_QC:
-        return ""
-    return f"qc:{int(qc_flag)}:{qc_test or ''}"
 
 
 def run_daily(
@@ -120,33 +96,6 @@ def run_daily(
     return DailySummary(first, last, results, classified, insufficient, run_id)
 
 
-def load_observations(
-    engine: Engine, registry: Registry, first: dt.date, last: dt.date
-) -> pd.DataFrame:
-    start, end = day_bounds(first, last)
-    columns = (Observation.id, Observation.section_id, Observation.parameter,
-               Observation.observed_at, Observation.value, Observation.station_flag,
-               Observation.qc_flag, Observation.qc_test)  # fmt: skip
-    query = select(*columns).where(
-        Observation.observed_at >= start,
-        Observation.observed_at < end,
-        Observation.section_id.in_([s.id for s in registry.sections]),  # type: ignore[union-attr]
-        Observation.sample_kind.is_(None),  # type: ignore[union-attr]
-    )
-    with engine.connect() as connection:
-        frame = queries.read_frame(connection, query)
-    if frame.empty:
-        return frame
-    frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True).dt.tz_convert(BEIJING)
-    frame["day"] = frame["observed_at"].dt.date
-    frame["reason"] = [
-        exclusion_reason(f, q, t)
-        for f, q, t in zip(frame["station_flag"], frame["qc_flag"], frame["qc_test"], strict=True)
-    ]
-    frame.loc[frame["value"].isna() & (frame["reason"] == ""), "reason"] = "missing"
-    return frame
-
-
 def _classify_days(
     *,
     engine: Engine,
@@ -159,7 +108,7 @@ def _classify_days(
     frame = load_observations(engine, registry, first, last)
     if frame.empty:
         return []
-    valid = frame[frame["reason"] == ""]
+    valid = frame[frame["counts"]]
     result = valid_period_values(valid, period="day", min_daily_values=min_daily_values)
     if result is None:
         return _provenance_only(frame, registry, run_id)
@@ -167,7 +116,7 @@ def _classify_days(
     sections = [registry.section(s) for s in index.get_level_values("group")]
     days = [d.date() for d in index.get_level_values("period_start")]
     bodies = np.array([s.water_body for s in sections], dtype=object)
-    targets = np.array([int(target_on(s, d)) for s, d in zip(sections, days, strict=True)])
+    targets = np.array([int(s.target_class(d)) for s, d in zip(sections, days, strict=True)])
     values = result.values.reset_index(drop=True)
     classified = classify_frame(values, water_body=bodies, target=np.minimum(targets, 5))
     head = [{"section": s.id, "day": d.isoformat()} for s, d in zip(sections, days, strict=True)]
@@ -175,24 +124,27 @@ def _classify_days(
     used: dict[tuple[str, dt.date], dict[str, list[int]]] = {}
     for (section_id, day, key), ids in valid.groupby(["section_id", "day", "parameter"])["id"]:
         used.setdefault((str(section_id), day), {})[str(key)] = [int(i) for i in ids]
-    excluded = frame[frame["reason"] != ""].groupby(["section_id", "day"])["reason"]
+    excluded = frame[~frame["counts"]].groupby(["section_id", "day"])["reason"]
     excluded_counts = excluded.value_counts()
+    review_counts = _review_counts(frame)
     now = utc_now()
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, dt.date]] = set()
     for record, section, day, target in zip(records, sections, days, targets, strict=True):
         present = set(record["indicators"])
         record["target_class_number"] = int(target)
+        i = len(rows)
         record["values"] = {
-            k: (None if pd.isna(v) else round(float(v), 4))
-            for k, v in values.iloc[len(rows)].items()
+            k: (None if pd.isna(v) else round(float(v), 4)) for k, v in values.iloc[i].items()
         }
+        record.update(period_marks(result, i))
         record["meets_target"] = (
             None if record["class_number"] is None else record["class_number"] <= int(target)
         )
         provenance = {
             "used": used.get((section.id, day), {}),
             "excluded": _excluded(excluded_counts, section.id, day),
+            "review": review_counts.get((section.id, day), {}),
         }
         rows.append(_row(section.id, day, record, present, provenance, run_id, now))
         seen.add((section.id, day))
@@ -202,30 +154,20 @@ def _classify_days(
     return rows
 
 
-def valid_period_values(
-    valid: pd.DataFrame, *, period: str, min_daily_values: int
-) -> PeriodValues | None:
-    """Period values per section from valid observations (long form), or None if there are none."""
-    wide = valid.pivot_table(
-        index=["section_id", "observed_at"], columns="parameter", values="value", aggfunc="mean"
+def _review_counts(frame: pd.DataFrame) -> dict[tuple[str, dt.date], dict[str, int]]:
+    """Per section and day: suspect values counted, lower bounds, values awaiting review."""
+    result: dict[tuple[str, dt.date], dict[str, int]] = {}
+    marks = frame[["section_id", "day"]].assign(
+        suspect=frame["suspect"] & frame["counts"],
+        lower_bound=frame["lower_bound"] & frame["counts"],
+        pending=frame["needs_review"],
     )
-    if wide.empty:
-        return None
-    keys = wide.index.to_frame(index=False)
-    return period_values(
-        wide.reset_index(drop=True),
-        keys["observed_at"].dt.tz_localize(None),
-        period=period,
-        groups=keys["section_id"],
-        min_daily_values=min_daily_values,
-    )
-
-
-def target_on(section: Any, day: dt.date) -> Any:
-    try:
-        return section.target_class(day)
-    except LookupError:
-        return section.targets[min(section.targets)]
+    sums = marks.groupby(["section_id", "day"])[["suspect", "lower_bound", "pending"]].sum()
+    for (section_id, day), row in sums.iterrows():
+        counts = {str(k): int(v) for k, v in row.items() if int(v)}
+        if counts:
+            result[(str(section_id), day)] = counts
+    return result
 
 
 def _excluded(counts: pd.Series, section_id: str, day: dt.date) -> dict[str, int]:
@@ -273,7 +215,8 @@ def _empty(
         "label": None, "indicators": [], "indicator_classes": {}, "exceedance_vs_iii": {},
         "exceedance_vs_target": {}, "main_pollutants": [],
         "insufficient": sorted(set(group["parameter"])),
-        "target_class_number": int(target_on(section, day)), "values": {}, "meets_target": None,
+        "target_class_number": int(section.target_class(day)), "values": {}, "meets_target": None,
+        "lower_bound": [], "suspect": {},
     }  # fmt: skip
     counts = group["reason"].value_counts()
     provenance = {"used": {}, "excluded": {str(k): int(v) for k, v in counts.items()}}

@@ -1,7 +1,9 @@
 """The monthly roll-up (``qingliu run monthly --month YYYY-MM``).
 
-Monthly values per section from the month's valid observations (daily values first, then the
-month when enough days have one), classes against Class Ⅲ and the target; 衡水湖 as a whole from
+Monthly values per section from the month's valid observations, automatic and laboratory
+merged as the national method does (:func:`service.jobs.observations.merged_month_values`:
+automatic daily values first, then the month when enough days have one; laboratory samples for
+the items stations do not measure), classes against Class Ⅲ and the target; 衡水湖 as a whole from
 the mean of its points; the city's share of assessable river sections at Class Ⅲ or better
 against the 2025 target (≥ 69.2 %), the 劣Ⅴ count, the lake's class with TN apart and its
 trophic state, and the change against the same month last year.
@@ -23,10 +25,10 @@ from sections.classes import WaterClass
 from sections.evaluation import classify_frame
 from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry, Section
-from service.classification import classification_records
+from service.classification import classification_records, merged_marks
 from service.db import queries
 from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, utc_now
-from service.jobs.daily import load_observations, target_on, valid_period_values
+from service.jobs.observations import MergedPeriod, load_observations, merged_month_values
 
 __all__ = [
     "GOOD_SHARE_TARGET",
@@ -70,30 +72,13 @@ def run_monthly(
     first = month.replace(day=1)
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     run_id = queries.start_job_run(engine=engine, job="monthly", detail=f"{first:%Y-%m}")
-    frame = load_observations(engine, registry, first, last)
+    frame = load_observations(engine, registry, first, last, kind="all")
     statuses = _statuses(engine, first)
     records: dict[str, dict[str, Any]] = {}
     values_by_section: dict[str, pd.Series] = {}
-    if not frame.empty:
-        result = valid_period_values(
-            frame[frame["reason"] == ""], period="month", min_daily_values=min_daily_values
-        )
-        if result is not None:
-            values = result.values.reset_index(drop=True)
-            sections = [registry.section(s) for s in result.values.index.get_level_values(0)]
-            bodies = np.array([s.water_body for s in sections], dtype=object)
-            targets = np.array([min(int(target_on(s, first)), 5) for s in sections])
-            classified = classify_frame(values, water_body=bodies, target=targets)
-            head = [{"section": s.id, "month": f"{first:%Y-%m}"} for s in sections]
-            rows = classification_records(
-                head, values, bodies, classified, list(result.insufficient())
-            )
-            for i, (section, record) in enumerate(zip(sections, rows, strict=True)):
-                record["values"] = {
-                    k: None if pd.isna(v) else round(float(v), 4) for k, v in values.iloc[i].items()
-                }
-                values_by_section[section.id] = values.iloc[i]
-                records[section.id] = record
+    merged = merged_month_values(frame, min_daily_values=min_daily_values)
+    if merged is not None:
+        records, values_by_section = _month_records(registry, merged, first)
     for section in registry.sections:
         record = records.setdefault(
             section.id,
@@ -102,7 +87,7 @@ def run_monthly(
              "exceedance_vs_iii": {}, "main_pollutants": [], "values": {},
              "insufficient": []},
         )  # fmt: skip
-        target = target_on(section, first)
+        target = section.target_class(first)
         record["target_class_number"] = int(target)
         record["status"] = statuses.get(section.id)
         if record["status"] is not None:
@@ -130,6 +115,30 @@ def run_monthly(
         )
     queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=f"{first:%Y-%m}")
     return MonthlyRun(first, len(records), summary)
+
+
+def _month_records(
+    registry: Registry, merged: MergedPeriod, first: dt.date
+) -> tuple[dict[str, dict[str, Any]], dict[str, pd.Series]]:
+    """Classify each section's merged monthly values; records carry sources and marks."""
+    values = merged.values.reset_index(drop=True)
+    sections = [registry.section(s) for s in merged.values.index]
+    bodies = np.array([s.water_body for s in sections], dtype=object)
+    targets = np.array([min(int(s.target_class(first)), 5) for s in sections])
+    classified = classify_frame(values, water_body=bodies, target=targets)
+    head = [{"section": s.id, "month": f"{first:%Y-%m}"} for s in sections]
+    insufficient = [merged.insufficient.get(s.id, []) for s in sections]
+    rows = classification_records(head, values, bodies, classified, insufficient)
+    records: dict[str, dict[str, Any]] = {}
+    by_section: dict[str, pd.Series] = {}
+    for i, (section, record) in enumerate(zip(sections, rows, strict=True)):
+        record["values"] = {
+            k: None if pd.isna(v) else round(float(v), 4) for k, v in values.iloc[i].items()
+        }
+        record.update(merged_marks(merged, section.id))
+        by_section[section.id] = values.iloc[i]
+        records[section.id] = record
+    return records, by_section
 
 
 def _statuses(engine: Engine, month: dt.date) -> dict[str, str]:
@@ -165,7 +174,7 @@ def _lake_record(
         [dict(record)], mean, np.array(["lake"], dtype=object), classified, None
     )
     row["values"] = {k: None if pd.isna(v) else round(float(v), 4) for k, v in mean.iloc[0].items()}
-    row["target_class_number"] = int(target_on(points[0], month))
+    row["target_class_number"] = int(points[0].target_class(month))
     return row
 
 

@@ -2,8 +2,9 @@
 
 Each station's series of each parameter in the window is checked by
 :func:`sections.quality.quality_flags`; the flag and the test that set it are written to the
-observations whose flag changed. Values are never removed: a flagged value stays, and only
-valid values (flag 1) enter daily means.
+observations whose flag changed, and the values the validity rule sends to review
+(:mod:`sections.validity`: suspect and over-range values) are queued (``review_status`` pending).
+Values are never removed.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from sections.errors import DataTableError
-from sections.quality import qc_table, quality_flags
+from sections.quality import qc_table, quality_flags, target_limit
 from sections.registry import Registry
-from sections.standards import class_limit, indicator_limits
+from sections.validity import ReviewStatus, validity_frame
 from service.db import queries
 from service.db.models import Observation
 
@@ -38,26 +38,6 @@ class QualitySummary:
     flags: dict[int, int]
 
 
-def _target_limit(
-    registry: Registry, section_id: str | None, key: str, when: dt.date
-) -> float | None:
-    """The target-class upper limit (for the instrument span), or None."""
-    if section_id is None:
-        return None
-    try:
-        section = registry.section(section_id)
-        if indicator_limits(key, section.water_body).direction != "le":
-            return None
-        target = section.target_class(when)
-        if key in section.standards:
-            return section.standards[key]
-        if int(target) > 5:
-            return None
-        return class_limit(key, target, section.water_body)
-    except (KeyError, LookupError, DataTableError):
-        return None
-
-
 def run_quality(
     *,
     engine: Engine,
@@ -70,7 +50,7 @@ def run_quality(
     checked = set(qc_table())
     columns = (Observation.id, Observation.station, Observation.section_id, Observation.parameter,
                Observation.observed_at, Observation.value, Observation.station_flag,
-               Observation.qc_flag, Observation.qc_test)  # fmt: skip
+               Observation.qc_flag, Observation.qc_test, Observation.review_status)  # fmt: skip
     query = select(*columns).where(
         Observation.observed_at >= start - LOOKBACK,
         Observation.observed_at < end,
@@ -83,14 +63,20 @@ def run_quality(
         return QualitySummary(0, 0, 0, {})
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
     window_start = pd.Timestamp(start).tz_convert("UTC")
-    updates: list[tuple[int, str, int]] = []
+    updates: list[tuple[int, str, str | None, int]] = []
     totals: dict[int, int] = {}
     series = 0
     for (_station, key), group in frame.groupby(["station", "parameter"], sort=True):
         group = group.sort_values("observed_at").drop_duplicates("observed_at", keep="last")
         series += 1
         first_day = group["observed_at"].iloc[0].date()
-        limit = _target_limit(registry, group["section_id"].iloc[0], str(key), first_day)
+        section_id = group["section_id"].iloc[0]
+        known = {s.id for s in registry.sections}
+        limit = (
+            target_limit(registry.section(str(section_id)), str(key), first_day)
+            if section_id in known
+            else None
+        )
         index = pd.DatetimeIndex(group["observed_at"])
         result = quality_flags(
             pd.Series(group["value"].to_numpy(dtype=np.float64), index=index),
@@ -109,11 +95,19 @@ def run_quality(
         for flag, count in zip(values.tolist(), counts.tolist(), strict=True):
             totals[int(flag)] = totals.get(int(flag), 0) + int(count)
         previous_tests = np.where(pd.isna(old_tests), "", old_tests)
-        changed = inside & ((old_flags != flags.astype(object)) | (previous_tests != tests))
+        old_review = group["review_status"].to_numpy(dtype=object)
+        review = _review_status(group["station_flag"].to_numpy(dtype=object), flags, tests,
+                                old_review)  # fmt: skip
+        changed = inside & (
+            (old_flags != flags.astype(object))
+            | (previous_tests != tests)
+            | (review != old_review)
+        )
         updates.extend(
             zip(
                 flags[changed].astype(int).tolist(),
                 [str(t)[:32] for t in tests[changed]],
+                review[changed].tolist(),
                 ids[changed].astype(int).tolist(),
                 strict=True,
             )
@@ -124,7 +118,26 @@ def run_quality(
         with engine.begin() as connection:
             mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
             connection.exec_driver_sql(
-                f"UPDATE observation SET qc_flag = {mark}, qc_test = {mark} WHERE id = {mark}",
+                f"UPDATE observation SET qc_flag = {mark}, qc_test = {mark}, "
+                f"review_status = {mark} WHERE id = {mark}",
                 updates,
             )
     return QualitySummary(series, sum(totals.values()), len(updates), totals)
+
+
+def _review_status(
+    station_flags: np.ndarray, flags: np.ndarray, tests: np.ndarray, old: np.ndarray
+) -> np.ndarray:
+    """Queue for review what the validity rule says needs it; reviewed values keep their status.
+
+    A value that waited for review but no longer needs it after a re-run (its flag changed)
+    leaves the queue.
+    """
+    verdict = validity_frame(list(station_flags), list(flags), list(tests), list(old))
+    pending = ReviewStatus.PENDING.value
+    result = np.array([None if pd.isna(v) else v for v in old], dtype=object)
+    unreviewed = np.array([v is None or v == pending for v in result], dtype=bool)
+    needs = verdict["needs_review"].to_numpy(dtype=bool)
+    result[unreviewed & needs] = pending
+    result[unreviewed & ~needs] = None
+    return result

@@ -43,8 +43,9 @@ def next_run(now: dt.datetime, at: dt.time) -> dt.datetime:
 
 def run_morning_jobs(*, engine: Engine, registry: Registry, today: dt.date) -> list[str]:
     """QA/QC and daily classes of yesterday; on the 1st, the previous month's roll-up."""
-    from service.jobs.daily import day_bounds, run_daily
+    from service.jobs.daily import run_daily
     from service.jobs.monthly import run_monthly
+    from service.jobs.observations import day_bounds
     from service.jobs.quality import run_quality
 
     done: list[str] = []

@@ -26,7 +26,6 @@ __all__ = [
     "percent_text",
     "pollutant_names",
     "section_row",
-    "target_on",
 ]
 
 WATER_BODY_ZH = {"river": "河流", "lake": "湖库"}
@@ -141,14 +140,6 @@ class CompensationPageContext:
 
 
 # --- daily and monthly classes -----------------------------------------------------------------
-
-
-def target_on(section: Section, day: dt.date) -> WaterClass:
-    """The target class in force on a day; before the first target year, the first one."""
-    try:
-        return section.target_class(day)
-    except LookupError:
-        return section.targets[min(section.targets)]
 
 
 def pollutant_names(keys: Any) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sections.classes import WaterClass
+from sections.dates import parse_day
 from sections.registry import Registry, Section
 from service.api.deps import EngineDep, RegistryDep
 from service.bulletins import MonthNotRolledUp, bulletin_context, render_bulletin_html
@@ -24,7 +25,6 @@ from service.web.contexts import (
     DailyRow,
     percent_text,
     pollutant_names,
-    target_on,
 )
 from service.web.views import render
 
@@ -38,14 +38,14 @@ BULLETIN_FORMATS = (("pdf", "PDF"), ("html", "HTML"))
 def _daily_row(section: Section, record: dict[str, Any] | None, day: dt.date) -> DailyRow:
     if record is None:
         klass, meets, completeness, note = None, None, None, "无结果"
-        target = target_on(section, day)
+        target = section.target_class(day)
     else:
         number = record.get("class_number")
         klass = None if number is None else WaterClass(int(number))
         meets = record.get("meets_target")
         completeness = float(record.get("completeness") or 0.0)
         number = record.get("target_class_number")
-        target = target_on(section, day) if number is None else WaterClass(int(number))
+        target = section.target_class(day) if number is None else WaterClass(int(number))
         missing = "、".join(pollutant_names(record.get("insufficient")))
         note = "" if klass is not None else "数据不足" + (f"（{missing}）" if missing else "")
     return DailyRow(
@@ -92,10 +92,9 @@ def daily_page(engine: EngineDep, registry: RegistryDep, date: str | None = None
         day = results.newest_daily_day(engine=engine) or beijing_today()
     else:
         try:
-            day = dt.date.fromisoformat(date)
-        except ValueError:
-            detail = f"日期必须是 YYYY-MM-DD / date must be YYYY-MM-DD, got {date!r}"
-            raise HTTPException(status_code=422, detail=detail) from None
+            day = parse_day(date)
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
     return render("daily.html", daily_context(engine=engine, registry=registry, day=day))
 
 

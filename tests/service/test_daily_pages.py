@@ -30,7 +30,7 @@ from service.jobs.monthly import run_monthly
 from service.settings import Settings
 from tests.conftest import live_server_for
 
-SMALL = ("fudong-wuyi", "hengshuihu-dahuxin")
+SMALL = ("hutuo-anping", "hengshuihu-dahuxin")
 FIRST_DAY, LAST_DAY = dt.date(2025, 3, 1), dt.date(2025, 3, 10)
 MONTHS = (dt.date(2025, 2, 1), dt.date(2025, 3, 1))
 NOT_ROLLED_UP = "2025-05"
@@ -38,7 +38,7 @@ NOT_ROLLED_UP = "2025-05"
 
 @pytest.fixture(scope="module")
 def small_registry(registry: Registry) -> Registry:
-    """A river section on a small river (may stop) and a lake point, as in test_demo."""
+    """A river section that flows all year and a lake point."""
     return Registry(units=registry.units, sections=tuple(registry.section(k) for k in SMALL))
 
 
@@ -152,11 +152,11 @@ def test_daily_overview_of_an_empty_database(client: httpx.Client) -> None:
 
 
 def test_section_page_shows_daily_strip_and_monthly_classes(http: httpx.Client) -> None:
-    html = http.get("/sections/fudong-wuyi").text
+    html = http.get("/sections/hutuo-anping").text
     strip = re.search(r'<div class="strip" id="daily-strip">(.*?)</div>', html, re.S)
     assert strip
     cells = re.findall(r'data-day="([\d-]+)" data-class="([^"]*)" title="([^"]*)"', strip.group(1))
-    api = http.get("/api/sections/fudong-wuyi/daily").json()["data"]
+    api = http.get("/api/sections/hutuo-anping/daily").json()["data"]
     expected = [(r["day"], r["class"] or "") for r in reversed(api)]
     assert [(day, label) for day, label, _ in cells] == expected
     assert len(cells) == (LAST_DAY - FIRST_DAY).days + 1
@@ -168,7 +168,7 @@ def test_section_page_shows_daily_strip_and_monthly_classes(http: httpx.Client) 
     months = re.search(r'<table id="monthly-classes".*?</table>', html, re.S)
     assert months and "2025 年月度水质类别" in html
     summary = http.get("/api/summary", params={"month": "2025-03"}).json()
-    march = next(s for s in summary["sections"] if s["section"] == "fudong-wuyi")
+    march = next(s for s in summary["sections"] if s["section"] == "hutuo-anping")
     march_cell = re.search(r'<td data-month="3"[^>]*>(.*?)</td>', months.group(0), re.S)
     assert march_cell
     if march["class"]:

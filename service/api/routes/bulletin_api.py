@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
+from sections.dates import parse_month
 from service.api.deps import EngineDep, RegistryDep
 from service.bulletins import (
     BulletinContext,
@@ -33,9 +32,9 @@ NOT_ROLLED_UP = {
 
 def _context(month: str, engine: EngineDep, registry: RegistryDep) -> BulletinContext:
     try:
-        first = dt.datetime.strptime(month, "%Y-%m").date()
-    except ValueError:
-        raise HTTPException(status_code=422, detail="month: 不是 YYYY-MM / not YYYY-MM") from None
+        first = parse_month(month)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=f"month: {exc}") from None
     try:
         return bulletin_context(engine, registry, first)
     except MonthNotRolledUp as exc:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from sections.dates import parse_day, parse_month
 from service.api.deps import EngineDep, RegistryDep
 from service.db.models import DailyResult, MonthlyResult, Observation
 from service.jobs.monthly import stored_summary
@@ -54,11 +55,9 @@ def _day(text: str | None, name: str) -> dt.date | None:
     if text is None:
         return None
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(
-            status_code=422, detail=f"{name}: 不是 YYYY-MM-DD / not a date"
-        ) from None
+        return parse_day(text)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=f"{name}: {exc}") from None
 
 
 def _iso(value: dt.datetime) -> str:
@@ -217,15 +216,46 @@ class Summary(BaseModel):
     sections: list[dict[str, Any]] = Field(description="各断面月度结果")
 
 
+@router.get("/review", response_model=Page, summary="待复核的值 / values waiting for review")
+def review_queue(
+    engine: EngineDep,
+    section: Annotated[str | None, Query(description="断面 id")] = None,
+    page: PageQuery = 1,
+    page_size: SizeQuery = 100,
+) -> Page:
+    """Suspect values, over-range readings and unknown codes waiting for a reviewer."""
+    from service.review import pending_reviews
+
+    items, count = pending_reviews(
+        engine=engine, section_id=section, limit=page_size, offset=(page - 1) * page_size
+    )
+    return Page(data=[i.as_dict() for i in items], count=count, page=page, page_size=page_size)
+
+
+@router.get("/annual", response_model=Page, summary="年度评价 / a year's assessment")
+def annual(
+    engine: EngineDep,
+    year: Annotated[int, Query(ge=1900, le=2999, description="年份 YYYY")],
+) -> Page:
+    """The stored annual assessment (``qingliu run annual --year`` makes it); 404 before."""
+    from service.jobs.annual import annual_results
+
+    records = annual_results(engine=engine, year=year)
+    if not records:
+        detail = f"{year} 年尚未评价 / not assessed yet (qingliu run annual --year {year})"
+        raise HTTPException(status_code=404, detail=detail)
+    return Page(data=records, count=len(records), page=1, page_size=len(records))
+
+
 @router.get("/summary", response_model=Summary, summary="月度汇总 / a month's summary")
 def month_summary(
     engine: EngineDep, month: Annotated[str, Query(description="月份 YYYY-MM")]
 ) -> Summary:
     """The stored roll-up of a month (``qingliu run monthly`` makes it); 404 before that."""
     try:
-        first = dt.datetime.strptime(month, "%Y-%m").date()
-    except ValueError:
-        raise HTTPException(status_code=422, detail="month: 不是 YYYY-MM / not YYYY-MM") from None
+        first = parse_month(month)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=f"month: {exc}") from None
     summary = stored_summary(engine=engine, month=first)
     if summary is None:
         detail = f"{month} 尚未汇总 / not rolled up yet (qingliu run monthly --month {month})"

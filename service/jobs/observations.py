@@ -1,0 +1,258 @@
+"""Stored observations as the jobs read them: every value's validity verdict, and period values.
+
+One loader for the daily job, the monthly roll-up, the annual assessment and the compensation
+statements: it reads the observations of a window, asks :func:`sections.validity.validity_frame`
+whether each value counts (and whether as a lower bound, suspect, or waiting for review),
+enters an over-range reading at max(reading, instrument span) and drops nothing: excluded
+values stay in the frame with their reason, for provenance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from sections.detection import substitute_censored
+from sections.parameters import parameters
+from sections.periods import DEFAULT_MIN_DAILY_VALUES, PeriodValues, period_values
+from sections.quality import instrument_span
+from sections.registry import Registry
+from sections.sources import Source, merge_sources
+from sections.validity import DEFAULT_POLICY, ValidityPolicy, over_range_value, validity_frame
+from service.db import queries
+from service.db.models import Observation
+from service.time import BEIJING
+
+__all__ = [
+    "MergedPeriod",
+    "day_bounds",
+    "load_observations",
+    "manual_period_values",
+    "merged_month_values",
+    "valid_period_values",
+]
+
+
+def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """UTC bounds of Beijing days ``first``..``last`` inclusive."""
+    start = dt.datetime.combine(first, dt.time(), BEIJING)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), BEIJING)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def load_observations(
+    engine: Engine,
+    registry: Registry,
+    first: dt.date,
+    last: dt.date,
+    *,
+    kind: str = "automatic",
+    keys: tuple[str, ...] | None = None,
+    policy: ValidityPolicy = DEFAULT_POLICY,
+) -> pd.DataFrame:
+    """The observations of Beijing days ``first``..``last`` with their validity verdicts.
+
+    Parameters
+    ----------
+    kind : {"automatic", "manual", "all"}
+        Automatic-station values (no ``sample_kind``), laboratory samples, or both.
+    keys : tuple of str, optional
+        Parameter keys to read; default every key of the parameters table (a value with an
+        unknown pollutant code waits for review and never enters a job).
+    policy : ValidityPolicy
+        Whether suspect and over-range values count [A].
+
+    Returns
+    -------
+    DataFrame
+        One row per observation: id, section_id, parameter, observed_at (Beijing), day,
+        value (an over-range reading raised to the instrument span), reading (as stored),
+        censored, station_flag, qc_flag, qc_test, review_status, sample_kind, and the verdict
+        columns ``counts``, ``lower_bound``, ``suspect``, ``needs_review``, ``reason``
+        (``missing`` for a counted flag without a value).
+    """
+    start, end = day_bounds(first, last)
+    wanted = list(keys) if keys is not None else list(parameters())
+    columns = (Observation.id, Observation.section_id, Observation.parameter,
+               Observation.observed_at, Observation.value, Observation.censored,
+               Observation.station_flag, Observation.qc_flag, Observation.qc_test,
+               Observation.review_status, Observation.sample_kind)  # fmt: skip
+    query = select(*columns).where(
+        Observation.observed_at >= start,
+        Observation.observed_at < end,
+        Observation.section_id.in_([s.id for s in registry.sections]),  # type: ignore[union-attr]
+        Observation.parameter.in_(wanted),  # type: ignore[attr-defined]
+    )
+    if kind == "automatic":
+        query = query.where(Observation.sample_kind.is_(None))  # type: ignore[union-attr]
+    elif kind == "manual":
+        query = query.where(Observation.sample_kind.is_not(None))  # type: ignore[union-attr]
+    elif kind != "all":
+        raise ValueError(f"kind must be automatic, manual or all, got {kind!r}")
+    with engine.connect() as connection:
+        frame = queries.read_frame(connection, query)
+    if frame.empty:
+        return frame
+    frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True).dt.tz_convert(BEIJING)
+    frame["day"] = frame["observed_at"].dt.date
+    frame["censored"] = frame["censored"].fillna(False).astype(bool)
+    verdict = validity_frame(
+        frame["station_flag"], frame["qc_flag"], frame["qc_test"], frame["review_status"],
+        policy=policy,
+    )  # fmt: skip
+    frame = pd.concat([frame, verdict], axis=1)
+    frame.loc[frame["value"].isna() & frame["counts"], ["counts", "reason"]] = (False, "missing")
+    frame["reading"] = frame["value"]
+    bounded = frame["lower_bound"] & frame["counts"]
+    if bounded.any():
+        spans = [
+            instrument_span(registry.section(str(s)), str(k), d)
+            for s, k, d in zip(frame.loc[bounded, "section_id"], frame.loc[bounded, "parameter"],
+                               frame.loc[bounded, "day"], strict=True)
+        ]  # fmt: skip
+        span = pd.Series([np.nan if x is None else x for x in spans], index=frame.index[bounded])
+        frame.loc[bounded, "value"] = over_range_value(frame.loc[bounded, "value"], span)
+    return frame
+
+
+def valid_period_values(
+    frame: pd.DataFrame,
+    *,
+    period: str,
+    min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
+) -> PeriodValues | None:
+    """Period values per section from the counted rows of :func:`load_observations`.
+
+    None when no row counts. Lower-bound and suspect marks and "<DL" values are carried into
+    :func:`sections.periods.period_values`.
+    """
+    valid = frame[frame["counts"]] if "counts" in frame else frame
+    if valid.empty:
+        return None
+    index = ["section_id", "observed_at"]
+
+    def wide(column: str, how: str) -> pd.DataFrame:
+        return valid.pivot_table(index=index, columns="parameter", values=column, aggfunc=how)
+
+    values = wide("value", "mean")
+    if values.empty:
+        return None
+    marks = {
+        name: wide(name, "max").reindex_like(values).fillna(0).astype(bool)
+        for name in ("censored", "lower_bound", "suspect")
+        if name in valid
+    }
+    keys = values.index.to_frame(index=False)
+    return period_values(
+        values.reset_index(drop=True),
+        keys["observed_at"].dt.tz_localize(None),
+        period=period,
+        groups=keys["section_id"],
+        censored=_flat(marks.get("censored")),
+        lower_bound=_flat(marks.get("lower_bound")),
+        suspect=_flat(marks.get("suspect")),
+        min_daily_values=min_daily_values,
+    )
+
+
+def manual_period_values(frame: pd.DataFrame, *, kinds: tuple[str, ...] = ("routine",)) -> (
+    tuple[pd.DataFrame, pd.DataFrame] | None
+):
+    """Monthly laboratory values per section: the mean of the month's counted samples.
+
+    "<DL" samples count as half their limit; a laboratory month has no completeness
+    threshold (one routine sample a month is the monitoring plan). Returns the values and a
+    frame of bools saying where every sample was below its detection limit (shown "<DL"), both
+    indexed (group, period_start), or None when no sample counts.
+    """
+    rows = frame[frame["counts"] & frame["sample_kind"].isin(kinds)]
+    if rows.empty:
+        return None
+    month = pd.to_datetime(rows["observed_at"].dt.tz_localize(None)).dt.to_period("M").dt.start_time
+    half = substitute_censored(rows["value"], rows["censored"])
+    data = pd.DataFrame(
+        {"group": rows["section_id"], "period_start": month, "parameter": rows["parameter"],
+         "value": half, "censored": rows["censored"]}
+    )  # fmt: skip
+    if "ph" in set(data["parameter"]):
+        ph = data["parameter"] == "ph"
+        data.loc[ph, "value"] = 10.0 ** (-data.loc[ph, "value"])
+    grouped = data.groupby(["group", "period_start", "parameter"])
+    values = grouped["value"].mean().unstack("parameter")
+    if "ph" in values:
+        values["ph"] = -np.log10(values["ph"])
+    censored = grouped["censored"].all().unstack("parameter").reindex_like(values)
+    return values, censored.fillna(False).astype(bool)
+
+
+def _flat(marks: pd.DataFrame | None) -> pd.DataFrame | None:
+    return None if marks is None else marks.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class MergedPeriod:
+    """A month's values per section from automatic and laboratory data, with their marks.
+
+    Every frame is indexed by section id, one column per parameter.
+    """
+
+    values: pd.DataFrame
+    sources: pd.DataFrame
+    lower_bound: pd.DataFrame
+    suspect: pd.DataFrame
+    censored: pd.DataFrame
+    insufficient: dict[str, list[str]]
+
+
+def merged_month_values(
+    frame: pd.DataFrame, *, min_daily_values: int = DEFAULT_MIN_DAILY_VALUES
+) -> MergedPeriod | None:
+    """Monthly values merged from automatic and laboratory rows of :func:`load_observations`.
+
+    The automatic monthly value (valid days on ≥ 2/3 of the month) is preferred for the
+    automatic parameters, the laboratory value for the rest
+    (:func:`sections.sources.merge_sources`); a parameter whose automatic month was
+    insufficient and that no laboratory value fills is listed as insufficient.
+    """
+    if frame.empty:
+        return None
+    automatic = frame[frame["sample_kind"].isna()]
+    auto = valid_period_values(automatic, period="month", min_daily_values=min_daily_values)
+    manual = manual_period_values(frame)
+    empty = pd.DataFrame(index=pd.Index([], name="section_id"), dtype="float64")
+    auto_values = _by_section(auto.values) if auto is not None else empty
+    lab_values = _by_section(manual[0]) if manual is not None else empty
+    if auto_values.empty and lab_values.empty:
+        return None
+    values, sources = merge_sources(auto_values, lab_values)
+    from_auto = sources == Source.AUTOMATIC.value
+    from_lab = sources == Source.MANUAL.value
+
+    def marks(source: pd.DataFrame | None, where: pd.DataFrame, fill: object) -> pd.DataFrame:
+        if source is None:
+            return pd.DataFrame(fill, index=values.index, columns=values.columns)
+        aligned = _by_section(source).reindex(
+            index=values.index, columns=values.columns, fill_value=fill
+        )
+        return aligned.where(where, fill)
+
+    lower = marks(auto.lower_bound if auto is not None else None, from_auto, False).astype(bool)
+    suspect = marks(auto.suspect if auto is not None else None, from_auto, 0).astype("int64")
+    censored = marks(manual[1] if manual is not None else None, from_lab, False).astype(bool)
+    insufficient: dict[str, list[str]] = {}
+    if auto is not None:
+        for (section_id, _), keys in auto.insufficient().items():
+            missing = [k for k in keys if sources.at[section_id, k] == ""]
+            insufficient[str(section_id)] = missing
+    return MergedPeriod(values, sources, lower, suspect, censored, insufficient)
+
+
+def _by_section(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop the period level of a (group, period_start) index: one period per frame here."""
+    result = frame.copy()
+    result.index = pd.Index([str(g) for g in frame.index.get_level_values(0)], name="section_id")
+    return result

@@ -1,0 +1,153 @@
+"""The review queue: values the validity rule sends to a person, and what the reviewer decides.
+
+Suspect (QARTOD 3) values, over-range (T) readings and values with an unknown pollutant code wait
+here with ``review_status = "pending"`` (the QC job and the receiver put them there, by
+:mod:`sections.validity`). A reviewer **accepts** a value (it counts as its flags say and leaves
+the queue), **rejects** it (it never counts again) or **replaces** it with a checked value (the
+old value, flags and marker go to ``observation_history`` with reason ``review``). The day's
+classes must then be recomputed (``qingliu run daily --date D``; the CLI does it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from sections.parameters import parameters
+from sections.validity import ReviewStatus
+from service.db.models import Observation, ObservationHistory, utc_now
+from service.errors import QingliuError
+from service.time import BEIJING
+
+__all__ = ["ReviewItem", "pending_reviews", "review_observation"]
+
+_ACTIONS = {"accept": ReviewStatus.ACCEPTED, "reject": ReviewStatus.REJECTED,
+            "replace": ReviewStatus.REPLACED}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One value waiting for review, with why it waits."""
+
+    id: int
+    section_id: str | None
+    station: str
+    parameter: str
+    observed_at: dt.datetime
+    value: float | None
+    station_flag: str | None
+    qc_flag: int | None
+    qc_test: str | None
+    why: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, times in Beijing time with offset."""
+        return {
+            "id": self.id, "section_id": self.section_id, "station": self.station,
+            "parameter": self.parameter,
+            "observed_at": self.observed_at.astimezone(BEIJING).isoformat(),
+            "value": self.value, "station_flag": self.station_flag, "qc_flag": self.qc_flag,
+            "qc_test": self.qc_test, "why": self.why,
+        }  # fmt: skip
+
+
+def _why(parameter: str, station_flag: str | None, qc_flag: int | None, qc_test: str | None) -> str:
+    if parameter not in parameters():
+        return f"未知监测因子编码 / unknown code {parameter}"
+    if station_flag == "T":
+        return "超测上限，按下限计入 / over range, counted as a lower bound"
+    if qc_flag == 3:
+        return f"质控可疑（{qc_test or '?'}），暂计入 / suspect, counted until reviewed"
+    return f"站点标记 {station_flag or '?'} / station flag"
+
+
+def pending_reviews(
+    *, engine: Engine, section_id: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[ReviewItem], int]:
+    """A page of the values waiting for review (oldest first) and how many wait in all."""
+    where = [Observation.review_status == ReviewStatus.PENDING.value]
+    if section_id is not None:
+        where.append(Observation.section_id == section_id)
+    columns = (Observation.id, Observation.section_id, Observation.station, Observation.parameter,
+               Observation.observed_at, Observation.value, Observation.station_flag,
+               Observation.qc_flag, Observation.qc_test)  # fmt: skip
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(Observation).where(*where))
+        count = int(total.scalar_one())
+        rows = connection.execute(
+            select(*columns).where(*where)
+            .order_by(Observation.observed_at, Observation.id).limit(limit).offset(offset)  # type: ignore[arg-type]
+        ).all()  # fmt: skip
+    items = [
+        ReviewItem(
+            id=int(r.id), section_id=r.section_id, station=r.station, parameter=r.parameter,
+            observed_at=_aware(r.observed_at), value=r.value, station_flag=r.station_flag,
+            qc_flag=r.qc_flag, qc_test=r.qc_test,
+            why=_why(r.parameter, r.station_flag, r.qc_flag, r.qc_test),
+        )
+        for r in rows
+    ]  # fmt: skip
+    return items, count
+
+
+def review_observation(
+    *,
+    engine: Engine,
+    observation_id: int,
+    action: str,
+    value: float | None = None,
+    note: str = "",
+) -> tuple[str | None, dt.date]:
+    """Record a reviewer's decision; returns the section and Beijing day to recompute.
+
+    Raises
+    ------
+    QingliuError
+        An unknown action or observation, a replacement without a finite value ≥ 0, a value
+        on an accept or reject, or a rejection without a note.
+    """
+    status = _ACTIONS.get(action)
+    if status is None:
+        raise QingliuError(f"未知复核操作 / unknown action {action!r}: accept, reject, replace")
+    if status is ReviewStatus.REPLACED:
+        if value is None or not math.isfinite(value) or value < 0:
+            raise QingliuError("更正须给出有效数值 / replace needs a finite value ≥ 0")
+    elif value is not None:
+        raise QingliuError("只有更正（replace）可以给出数值 / only replace takes a value")
+    if status is ReviewStatus.REJECTED and not note.strip():
+        raise QingliuError("否决须说明理由 / a rejection needs a note")
+    now = utc_now()
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(Observation.id, Observation.section_id, Observation.observed_at,
+                   Observation.value, Observation.station_flag, Observation.qc_flag,
+                   Observation.censored, Observation.raw_message_id)
+            .where(Observation.id == observation_id)
+        ).first()  # fmt: skip
+        if row is None:
+            raise QingliuError(f"没有该观测值 / no observation {observation_id}")
+        changes: dict[str, Any] = {
+            "review_status": status.value, "review_note": note.strip()[:256] or None,
+            "reviewed_at": now, "processing_level": "reviewed",
+        }  # fmt: skip
+        if status is ReviewStatus.REPLACED:
+            connection.execute(
+                insert(ObservationHistory).values(
+                    observation_id=row.id, value=row.value, station_flag=row.station_flag,
+                    qc_flag=row.qc_flag, censored=bool(row.censored),
+                    raw_message_id=row.raw_message_id, reason="review", replaced_at=now,
+                )
+            )  # fmt: skip
+            changes.update(value=float(value), censored=False)  # type: ignore[arg-type]
+        connection.execute(
+            update(Observation).where(Observation.id == observation_id).values(**changes)  # type: ignore[arg-type]
+        )
+    return row.section_id, _aware(row.observed_at).astimezone(BEIJING).date()
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
