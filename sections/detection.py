@@ -151,9 +151,18 @@ def substitute_censored(value: Any, censored: Any) -> Any:
 def censored_label(value: float | Decimal | str, censored: bool) -> str:
     """How a value is shown: ``"<0.01"`` for a censored one, else the value as text.
 
+    Numbers are written in plain decimal notation, never as ``1e-05``.
+
     Examples
     --------
-    >>> censored_label(0.01, True), censored_label("0.35", False)
-    ('<0.01', '0.35')
+    >>> censored_label(0.01, True), censored_label("0.35", False), censored_label(0.00001, True)
+    ('<0.01', '0.35', '<0.00001')
     """
-    return f"<{value}" if censored else str(value)
+    text = value if isinstance(value, str) else _plain(value)
+    return f"<{text}" if censored else text
+
+
+def _plain(value: float | Decimal) -> str:
+    number = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    text = format(number.normalize(), "f")
+    return text

@@ -20,7 +20,10 @@ from sections.trophic import tli, trophic_state
 if TYPE_CHECKING:
     from service.jobs.observations import MergedPeriod
 
-__all__ = ["TLI_KEYS", "classification_records", "period_marks"]
+__all__ = ["TLI_KEYS", "classification_records", "merged_marks", "period_marks", "stored_values"]
+
+STORED_DIGITS = 6
+"""Significant digits of a stored period value (Hg at 0.00005 mg/L keeps its digits)."""
 
 TLI_KEYS = ("chla", "tp", "tn", "sd", "codmn")
 _MULTIPLE_DECIMALS = 4
@@ -84,6 +87,12 @@ def classification_records(
             record["insufficient"] = insufficient[i]
         records.append(record)
     return records
+
+
+def stored_values(row: pd.Series) -> dict[str, float | None]:
+    """A row of period values as JSON-ready numbers, to :data:`STORED_DIGITS` significant digits."""
+    digits = STORED_DIGITS
+    return {str(k): None if pd.isna(v) else float(f"{float(v):.{digits}g}") for k, v in row.items()}
 
 
 def period_marks(result: PeriodValues, row: int) -> dict[str, Any]:

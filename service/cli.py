@@ -680,6 +680,12 @@ def receive_hj212_command(
         f"{stats.refused}，未登记站 unknown {stats.unknown_station}，应答 answered "
         f"{stats.answered}，新增观测 inserted {stats.observations.inserted}"
     )
+    if stats.unknown_code_values:
+        codes = ", ".join(f"{c} ×{n}" for c, n in sorted(stats.unknown_codes.items()))
+        typer.echo(
+            f"未知监测因子编码的值 {stats.unknown_code_values} 个已存待复核 / values with unknown "
+            f"codes kept for review (qingliu review list): {codes}"
+        )
 
 
 @app.command("simulate")
@@ -944,11 +950,15 @@ def _review(ctx: typer.Context, observation_id: int, action: str, value: float |
     state: _State = ctx.obj
     try:
         _, registry, engine = _engine_for(state)
-        section_id, day = review_observation(
-            engine=engine, observation_id=observation_id, action=action, value=value, note=note
-        )
-        if section_id is not None:
-            run_daily(engine=engine, registry=registry, first=day)
+        try:
+            section_id, day = review_observation(
+                engine=engine, observation_id=observation_id, action=action, value=value,
+                note=note,
+            )  # fmt: skip
+            if section_id is not None:
+                run_daily(engine=engine, registry=registry, first=day)
+        finally:
+            engine.dispose()
     except (SectionsError, QingliuError, ValueError) as exc:
         _fail(str(exc))
     words = {"accept": "已确认", "reject": "已否决", "replace": "已更正"}[action]

@@ -23,7 +23,7 @@ from sections.classes import WaterClass
 from sections.evaluation import classify_frame
 from sections.periods import DEFAULT_MIN_DAY_FRACTION, annual_values
 from sections.registry import Registry
-from service.classification import classification_records
+from service.classification import classification_records, stored_values
 from service.db import queries
 from service.db.models import AnnualResult, MonthlyResult, utc_now
 
@@ -118,9 +118,7 @@ def _records(registry: Registry, result: Any, year: int) -> list[dict[str, Any]]
     counts = result.counts.iloc[keep].reset_index(drop=True)
     lower = result.lower_bound.iloc[keep].reset_index(drop=True)
     for i, (record, section) in enumerate(zip(records, sections, strict=True)):
-        record["values"] = {
-            k: None if pd.isna(v) else round(float(v), 4) for k, v in values.iloc[i].items()
-        }
+        record["values"] = stored_values(values.iloc[i])
         record["months"] = {str(k): int(v) for k, v in counts.iloc[i].items() if int(v) > 0}
         record["lower_bound"] = sorted(str(k) for k, v in lower.iloc[i].items() if bool(v))
         target = int(section.target_class(on)) if section is not None else int(WaterClass.III)

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, delete, insert
 from sections.evaluation import classify_frame
 from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry
-from service.classification import classification_records, period_marks
+from service.classification import classification_records, period_marks, stored_values
 from service.db import queries
 from service.db.models import DailyResult, utc_now
 from service.jobs.observations import day_bounds, load_observations, valid_period_values
@@ -134,9 +134,7 @@ def _classify_days(
         present = set(record["indicators"])
         record["target_class_number"] = int(target)
         i = len(rows)
-        record["values"] = {
-            k: (None if pd.isna(v) else round(float(v), 4)) for k, v in values.iloc[i].items()
-        }
+        record["values"] = stored_values(values.iloc[i])
         record.update(period_marks(result, i))
         record["meets_target"] = (
             None if record["class_number"] is None else record["class_number"] <= int(target)

@@ -25,7 +25,7 @@ from sections.classes import WaterClass
 from sections.evaluation import classify_frame
 from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry, Section
-from service.classification import classification_records, merged_marks
+from service.classification import classification_records, merged_marks, stored_values
 from service.db import queries
 from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, utc_now
 from service.jobs.observations import MergedPeriod, load_observations, merged_month_values
@@ -132,9 +132,7 @@ def _month_records(
     records: dict[str, dict[str, Any]] = {}
     by_section: dict[str, pd.Series] = {}
     for i, (section, record) in enumerate(zip(sections, rows, strict=True)):
-        record["values"] = {
-            k: None if pd.isna(v) else round(float(v), 4) for k, v in values.iloc[i].items()
-        }
+        record["values"] = stored_values(values.iloc[i])
         record.update(merged_marks(merged, section.id))
         by_section[section.id] = values.iloc[i]
         records[section.id] = record
@@ -173,7 +171,7 @@ def _lake_record(
     (row,) = classification_records(
         [dict(record)], mean, np.array(["lake"], dtype=object), classified, None
     )
-    row["values"] = {k: None if pd.isna(v) else round(float(v), 4) for k, v in mean.iloc[0].items()}
+    row["values"] = stored_values(mean.iloc[0])
     row["target_class_number"] = int(points[0].target_class(month))
     return row
 
