@@ -1,4 +1,11 @@
-"""Statements stored as canonical JSON, and read back into the domain dataclasses exactly."""
+"""Statements stored as canonical JSON, and read back into the domain dataclasses exactly.
+
+The stored JSON is :func:`~service.statements.data.statement_json` with the fields that say
+what a figure rests on (value sources, suspect, lower-bound and below-detection marks, event
+factors and days, the rule set's method) added where that shape does not carry them yet, so an
+issued version reads back exactly. Older stored versions without them read back with the
+defaults.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +30,31 @@ from service.statements.data import statement_json
 __all__ = ["canonical_json", "content_hash", "statement_from_json"]
 
 
+def _stored(statement: MonthlyStatement) -> dict[str, Any]:
+    """:func:`statement_json` plus the marks it does not carry (never overriding its keys)."""
+    data = statement_json(statement)
+    data["rule_set"].setdefault("method", list(statement.rule_set.method))
+    for unit, stored in zip(statement.units, data["units"], strict=True):
+        for line, item in zip(unit.lines, stored["lines"], strict=True):
+            item.setdefault("sources", list(line.sources))
+            item.setdefault("suspect", line.suspect)
+            item.setdefault("lower_bound", line.lower_bound)
+            item.setdefault("censored", line.censored)
+        for event, item in zip(unit.events, stored["events"], strict=True):
+            item.setdefault("factors", list(event.factors))
+            item.setdefault(
+                "factor_days",
+                [[f, [d.isoformat() for d in days]] for f, days in event.factor_days],
+            )
+            item.setdefault("counting", event.counting)
+            item.setdefault("suspect", event.suspect)
+            item.setdefault("lower_bound", event.lower_bound)
+    return data
+
+
 def canonical_json(statement: MonthlyStatement) -> str:
     """The statement as canonical JSON text (sorted keys, no spaces): what is hashed and kept."""
-    return json.dumps(
-        statement_json(statement), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    )
+    return json.dumps(_stored(statement), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def content_hash(text: str) -> str:
@@ -67,6 +94,10 @@ def statement_from_json(data: dict[str, Any]) -> MonthlyStatement:
                         basis=x["basis"],
                         clause=x["clause"],
                         refs=tuple(x.get("refs", ())),
+                        sources=tuple(x.get("sources", ())),
+                        suspect=int(x.get("suspect", 0)),
+                        lower_bound=bool(x.get("lower_bound", False)),
+                        censored=bool(x.get("censored", False)),
                     )
                     for x in u["lines"]
                 ),
@@ -81,6 +112,14 @@ def statement_from_json(data: dict[str, Any]) -> MonthlyStatement:
                         amount_wan=_req(x["amount_wan"]),
                         clause=x["clause"],
                         refs=tuple(x.get("refs", ())),
+                        factors=tuple(x.get("factors", ())),
+                        factor_days=tuple(
+                            (str(f), tuple(dt.date.fromisoformat(d) for d in days))
+                            for f, days in x.get("factor_days", ())
+                        ),
+                        counting=x.get("counting", "factor"),
+                        suspect=int(x.get("suspect", 0)),
+                        lower_bound=bool(x.get("lower_bound", False)),
                     )
                     for x in u["events"]
                 ),
@@ -110,7 +149,11 @@ def statement_from_json(data: dict[str, Any]) -> MonthlyStatement:
     return MonthlyStatement(
         month=dt.date.fromisoformat(data["month"] + "-01"),
         rule_set=RuleSetSummary(
-            rule["id"], rule["document"], rule.get("title", ""), tuple(rule["assumptions"])
+            rule["id"],
+            rule["document"],
+            rule.get("title", ""),
+            tuple(rule["assumptions"]),
+            tuple(rule.get("method", ())),
         ),
         units=tuple(units),
         section_names=tuple(data.get("sections", {}).items()),

@@ -13,11 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from compensation.engine import FACTOR_NAMES, STATUS_WORDS
-from compensation.statement import WAN, MonthlyStatement, UnitStatement
+from compensation.engine import BASIS_WORDS, FACTOR_NAMES, STATUS_WORDS
+from compensation.statement import WAN, DeductionLine, EventLine, MonthlyStatement, UnitStatement
 from service.time import BEIJING
 
 __all__ = [
+    "COUNTING_WORDS",
     "EXEMPT_WORDS",
     "DeductionRow",
     "EventRow",
@@ -32,13 +33,18 @@ __all__ = [
     "UnitDetail",
     "UnitStatementContext",
     "decimal_text",
+    "factor_days_text",
     "factor_name",
+    "factor_names",
     "issue_stamp",
+    "marks_text",
     "money_text",
     "month_context",
     "month_label",
+    "sources_text",
     "unit_context",
     "unit_detail",
+    "value_text",
     "yuan_text",
 ]
 
@@ -107,6 +113,74 @@ def factor_name(factor: str) -> str:
     return FACTOR_NAMES.get(factor, factor)
 
 
+def factor_names(factors: Iterable[str]) -> str:
+    """Chinese names of factor keys joined by 、.
+
+    Examples
+    --------
+    >>> factor_names(["codmn", "nh3n", "tp"])
+    '高锰酸盐指数、氨氮、总磷'
+    """
+    return "、".join(factor_name(f) for f in factors)
+
+
+def value_text(value: Decimal | None, *, lower_bound: bool = False) -> str:
+    """A value exactly, with ``≥`` when it is a lower bound (an over-range reading entered it).
+
+    Examples
+    --------
+    >>> value_text(Decimal("0.45"), lower_bound=True), value_text(Decimal("0.45"))
+    ('≥0.45', '0.45')
+    """
+    text = decimal_text(value)
+    return f"≥{text}" if lower_bound and value is not None else text
+
+
+def marks_text(*, suspect: int = 0, lower_bound: bool = False, censored: bool = False) -> str:
+    """What a figure rests on, in Chinese; empty when nothing is to be said.
+
+    Examples
+    --------
+    >>> marks_text(suspect=3, lower_bound=True)
+    '含超量程读数，数值为下限（≥）；含 3 个可疑值（QARTOD 3，未经复核剔除）'
+    >>> marks_text()
+    ''
+    """
+    parts = []
+    if lower_bound:
+        parts.append("含超量程读数，数值为下限（≥）")
+    if censored:
+        parts.append("含低于检出限的结果（<DL），按检出限的一半计")
+    if suspect:
+        parts.append(f"含 {suspect} 个可疑值（QARTOD 3，未经复核剔除）")
+    return "；".join(parts)
+
+
+def sources_text(sources: Iterable[str]) -> str:
+    """The kinds of data a value was chosen from, in Chinese.
+
+    Examples
+    --------
+    >>> sources_text(["auto_monthly_mean", "spot"])
+    '自动站日均值月均值、抽测最高值'
+    """
+    return "、".join(BASIS_WORDS.get(s, s) for s in sources)
+
+
+def factor_days_text(factor_days: Iterable[tuple[str, Iterable[dt.date]]]) -> str:
+    """Per factor, the exceeding days of an event, in Chinese.
+
+    Examples
+    --------
+    >>> d = dt.date
+    >>> factor_days_text([("nh3n", [d(2025, 3, 10), d(2025, 3, 11)]), ("tp", [d(2025, 3, 11)])])
+    '氨氮 03-10、03-11；总磷 03-11'
+    """
+    return "；".join(
+        f"{factor_name(f)} " + "、".join(f"{day:%m-%d}" for day in days) for f, days in factor_days
+    )
+
+
 # --- dataclasses ------------------------------------------------------------------------------
 
 
@@ -117,7 +191,13 @@ class RuleSetBlock:
     id: str = field(metadata={"help": "规则集 id（版本）"})
     document: str = field(metadata={"help": "文号，如 衡政办字〔2021〕3号"})
     title: str = field(metadata={"help": "文件标题"})
-    assumptions: tuple[str, ...] = field(metadata={"help": "标注为假设的参数，每条一句"})
+    assumptions: tuple[str, ...] = field(
+        metadata={"help": "未经核实的参数（[推定] 与 [假设]），每条一句，以标记开头"}
+    )
+    method: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "计算方法：各水体考核因子、月度取值、自动站事件计次方式与入境规则"},
+    )
 
 
 @dataclass(frozen=True)
@@ -169,7 +249,7 @@ class DeductionRow:
     section_name: str = field(metadata={"help": "断面名称"})
     factor: str = field(metadata={"help": "因子键"})
     factor_name: str = field(metadata={"help": "因子中文名"})
-    value: str = field(metadata={"help": "月度值 mg/L"})
+    value: str = field(metadata={"help": "月度值 mg/L；下限值前加 ≥"})
     standard: str = field(metadata={"help": "标准 mg/L"})
     inflow_value: str = field(metadata={"help": "入境断面值 mg/L（采用时），否则 —"})
     multiple: str = field(metadata={"help": "计档倍数"})
@@ -178,6 +258,13 @@ class DeductionRow:
     basis: str = field(metadata={"help": "取值依据"})
     clause: str = field(metadata={"help": "规则条款"})
     refs: tuple[str, ...] = field(metadata={"help": "所依据的监测数据"})
+    sources: str = field(
+        default="", metadata={"help": "参与比较的数据来源（例行监测、抽测、自动站）"}
+    )
+    suspect: int = field(default=0, metadata={"help": "所依据的可疑值（QARTOD 3）个数"})
+    lower_bound: bool = field(default=False, metadata={"help": "数值为下限（含超量程读数）"})
+    censored: bool = field(default=False, metadata={"help": "含低于检出限的结果（按检出限一半计）"})
+    marks: str = field(default="", metadata={"help": "数值依据说明（下限、<DL、可疑值），无则空"})
 
 
 @dataclass(frozen=True)
@@ -186,14 +273,20 @@ class EventRow:
 
     section: str = field(metadata={"help": "断面 id"})
     section_name: str = field(metadata={"help": "断面名称"})
-    factor: str = field(metadata={"help": "因子键"})
-    factor_name: str = field(metadata={"help": "因子中文名"})
+    factor: str = field(metadata={"help": "因子键；按时段计次时为各超标因子以 + 连接"})
+    factor_name: str = field(metadata={"help": "超标因子中文名，以 、 分隔"})
     start: dt.date = field(metadata={"help": "起始日"})
     end: dt.date = field(metadata={"help": "结束日"})
     days: int = field(metadata={"help": "连续超标天数"})
-    charged_on: dt.date = field(metadata={"help": "计入扣缴的日期（达到第 3 天）"})
+    charged_on: dt.date = field(metadata={"help": "计入扣缴的日期（达到规定天数之日）"})
     amount_wan: str = field(metadata={"help": "扣缴金额 万元"})
     clause: str = field(metadata={"help": "规则条款"})
+    factors: tuple[str, ...] = field(default=(), metadata={"help": "超标因子键"})
+    factor_days: str = field(default="", metadata={"help": "各因子超标日期，如 氨氮 03-10、03-11"})
+    counting: str = field(default="", metadata={"help": "计次方式（按断面时段 / 按因子）"})
+    suspect: int = field(default=0, metadata={"help": "超标日均值所依据的可疑值个数"})
+    lower_bound: bool = field(default=False, metadata={"help": "超标日均值含下限值（≥）"})
+    marks: str = field(default="", metadata={"help": "数值依据说明（下限、可疑值），无则空"})
 
 
 @dataclass(frozen=True)
@@ -296,7 +389,7 @@ def _factor_columns(statement: MonthlyStatement) -> tuple[FactorColumn, ...]:
     for unit in statement.units:
         seen.update(s.factor for s in unit.statuses)
         seen.update(line.factor for line in unit.lines)
-        seen.update(event.factor for event in unit.events)
+        seen.update(f for event in unit.events for f in event.all_factors)
         seen.update(e.factor for e in unit.exempt)
     known = [key for key in FACTOR_NAMES if key in seen]
     others = sorted(seen - set(FACTOR_NAMES))
@@ -342,6 +435,59 @@ def _section_rows(
     return tuple(rows)
 
 
+COUNTING_WORDS: Mapping[str, str] = {
+    "episode": "按断面连续超标时段计次（多因子同时超标计一次）",
+    "factor": "按因子分别计次",
+}
+
+
+def _deduction_row(line: DeductionLine, section_name: str) -> DeductionRow:
+    return DeductionRow(
+        section=line.section,
+        section_name=section_name,
+        factor=line.factor,
+        factor_name=factor_name(line.factor),
+        value=value_text(line.value, lower_bound=line.lower_bound),
+        standard=decimal_text(line.standard),
+        inflow_value=decimal_text(line.inflow_value),
+        multiple=decimal_text(line.multiple),
+        tiers=line.tiers,
+        amount_wan=money_text(line.amount_wan),
+        basis=line.basis,
+        clause=line.clause,
+        refs=line.refs,
+        sources=sources_text(line.sources),
+        suspect=line.suspect,
+        lower_bound=line.lower_bound,
+        censored=line.censored,
+        marks=marks_text(
+            suspect=line.suspect, lower_bound=line.lower_bound, censored=line.censored
+        ),
+    )
+
+
+def _event_row(event: EventLine, section_name: str) -> EventRow:
+    factors = event.all_factors
+    return EventRow(
+        section=event.section,
+        section_name=section_name,
+        factor=event.factor,
+        factor_name=factor_names(factors),
+        start=event.start,
+        end=event.end,
+        days=event.days,
+        charged_on=event.charged_on,
+        amount_wan=money_text(event.amount_wan),
+        clause=event.clause,
+        factors=factors,
+        factor_days=factor_days_text(event.factor_days),
+        counting=COUNTING_WORDS.get(event.counting, event.counting),
+        suspect=event.suspect,
+        lower_bound=event.lower_bound,
+        marks=marks_text(suspect=event.suspect, lower_bound=event.lower_bound),
+    )
+
+
 def unit_detail(
     statement: MonthlyStatement, unit: UnitStatement, *, factors: tuple[FactorColumn, ...]
 ) -> UnitDetail:
@@ -351,39 +497,8 @@ def unit_detail(
         unit=unit.unit,
         name=unit.name,
         sections=_section_rows(statement, unit, factors),
-        lines=tuple(
-            DeductionRow(
-                section=line.section,
-                section_name=name(line.section),
-                factor=line.factor,
-                factor_name=factor_name(line.factor),
-                value=decimal_text(line.value),
-                standard=decimal_text(line.standard),
-                inflow_value=decimal_text(line.inflow_value),
-                multiple=decimal_text(line.multiple),
-                tiers=line.tiers,
-                amount_wan=money_text(line.amount_wan),
-                basis=line.basis,
-                clause=line.clause,
-                refs=line.refs,
-            )
-            for line in unit.lines
-        ),
-        events=tuple(
-            EventRow(
-                section=event.section,
-                section_name=name(event.section),
-                factor=event.factor,
-                factor_name=factor_name(event.factor),
-                start=event.start,
-                end=event.end,
-                days=event.days,
-                charged_on=event.charged_on,
-                amount_wan=money_text(event.amount_wan),
-                clause=event.clause,
-            )
-            for event in unit.events
-        ),
+        lines=tuple(_deduction_row(line, name(line.section)) for line in unit.lines),
+        events=tuple(_event_row(event, name(event.section)) for event in unit.events),
         exempt=tuple(
             ExemptRow(
                 section=e.section,
@@ -415,7 +530,7 @@ def unit_detail(
 
 def _rule_set_block(statement: MonthlyStatement) -> RuleSetBlock:
     rules = statement.rule_set
-    return RuleSetBlock(rules.id, rules.document, rules.title, rules.assumptions)
+    return RuleSetBlock(rules.id, rules.document, rules.title, rules.assumptions, rules.method)
 
 
 def month_context(

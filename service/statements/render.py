@@ -13,6 +13,11 @@ step: HTML and CSV print it exactly, XLSX writes a number only when it is exactl
     render_xlsx   汇总, 扣缴明细, 免于考核, 奖励, 规则与假设
     render_csv    one row per deduction line and automatic-station event
 
+Every format shows what a figure rests on: the sources compared for a monthly value, "≥" for
+a lower bound (an over-range reading entered it), "<DL" results at half the limit, the count of
+QARTOD-suspect values; event lines list their factors and each factor's exceeding days; the
+rule-set part lists how the month was computed and every parameter that is not verified.
+
 References
 ----------
 .. [1] domain.md §6, "A statement must show".
@@ -30,16 +35,21 @@ from typing import Any
 from compensation.statement import WAN, MonthlyStatement, UnitStatement
 from service.errors import QingliuError
 from service.statements.contexts import (
+    COUNTING_WORDS,
     EXEMPT_WORDS,
     IssueStamp,
     MonthStatementContext,
     UnitStatementContext,
     decimal_text,
+    factor_days_text,
     factor_name,
+    factor_names,
     issue_stamp,
+    marks_text,
     money_text,
     month_context,
     month_label,
+    sources_text,
     unit_context,
 )
 from service.web.templates import template_environment
@@ -57,8 +67,13 @@ __all__ = [
 CSV_COLUMNS: tuple[str, ...] = (
     "unit", "unit_name", "section", "section_name", "kind", "factor", "value", "standard",
     "inflow_value", "multiple", "tiers", "start", "end", "days", "amount_wan", "basis", "clause",
+    "value_sources", "suspect_values", "lower_bound", "censored", "factor_days", "counting",
 )  # fmt: skip
-"""Columns of :func:`render_csv`, in order."""
+"""Columns of :func:`render_csv`, in order.
+
+``factor`` of an event counted per episode joins its factors with ``+``; ``factor_days`` lists
+``factor:YYYY-MM-DD,…`` per factor; ``lower_bound`` and ``censored`` are ``true`` or empty.
+"""
 
 XLSX_SHEETS: tuple[str, ...] = ("汇总", "扣缴明细", "免于考核", "奖励", "规则与假设")
 """Sheets of :func:`render_xlsx`, in order."""
@@ -313,26 +328,37 @@ def render_xlsx(
         "扣缴明细",
         ["考核单位", "断面", "类型", "因子", "月度值 mg/L", "标准 mg/L", "入境值 mg/L",
          "计档倍数", "档数", "起始日", "结束日", "天数", "计入日期", "金额（万元）", "金额（元）",
-         "依据", "条款"],
-        [12, 24, 14, 14, 12, 12, 12, 12, 6, 12, 12, 6, 12, 12, 14, 40, 60],
+         "依据", "条款", "数据来源", "可疑值个数", "数值说明", "各因子超标日期"],
+        [12, 24, 14, 14, 12, 12, 12, 12, 6, 12, 12, 6, 12, 12, 14, 40, 60, 24, 8, 30, 40],
+        subtitle="月度值前标 ≥ 者为下限值（含超量程读数）",
     )  # fmt: skip
     for u in units:
         for line in u.lines:
+            value: Decimal | str = (
+                f"≥{decimal_text(line.value)}" if line.lower_bound else line.value
+            )
             put(
                 detail,
-                [u.name, name(line.section), "月度扣缴", factor_name(line.factor), line.value,
+                [u.name, name(line.section), "月度扣缴", factor_name(line.factor), value,
                  line.standard, line.inflow_value if line.inflow_value is not None else "—",
                  decimal_text(line.multiple), line.tiers, None, None, None, None,
                  _amount_cell(line.amount_wan), _amount_cell(line.amount_wan * WAN), line.basis,
-                 line.clause],
+                 line.clause, sources_text(line.sources), line.suspect,
+                 marks_text(suspect=line.suspect, lower_bound=line.lower_bound,
+                            censored=line.censored), None],
             )  # fmt: skip
         for event in u.events:
             put(
                 detail,
-                [u.name, name(event.section), "自动站连续超标", factor_name(event.factor), None,
-                 None, None, None, None, event.start, event.end, event.days, event.charged_on,
-                 _amount_cell(event.amount_wan), _amount_cell(event.amount_wan * WAN),
-                 f"自动站日均值连续 {event.days} 天超标", event.clause],
+                [u.name, name(event.section), "自动站连续超标", factor_names(event.all_factors),
+                 None, None, None, None, None, event.start, event.end, event.days,
+                 event.charged_on, _amount_cell(event.amount_wan),
+                 _amount_cell(event.amount_wan * WAN),
+                 f"自动站日均值连续 {event.days} 天超标；"
+                 f"{COUNTING_WORDS.get(event.counting, event.counting)}", event.clause,
+                 "自动站日均值", event.suspect,
+                 marks_text(suspect=event.suspect, lower_bound=event.lower_bound),
+                 factor_days_text(event.factor_days)],
             )  # fmt: skip
 
     exempt = sheet("免于考核", ["考核单位", "断面", "因子", "情形", "说明"], [12, 24, 14, 18, 60])
@@ -362,8 +388,10 @@ def render_xlsx(
     about.append(["文号", rules.document])
     about.append(["标题", rules.title])
     about.append(["签发", stamp_text])
+    for text in rules.method:
+        about.append(["计算方法", text])
     for text in rules.assumptions:
-        about.append(["假设参数 [A]", text])
+        about.append(["未经核实参数", text])
 
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -375,6 +403,10 @@ def render_xlsx(
 
 def _csv_decimal(value: Decimal | None) -> str:
     return "" if value is None else format(value, "f")
+
+
+def _csv_flag(value: bool) -> str:
+    return "true" if value else ""
 
 
 def render_csv(statement: MonthlyStatement, *, unit: str | None = None) -> str:
@@ -399,7 +431,9 @@ def render_csv(statement: MonthlyStatement, *, unit: str | None = None) -> str:
                 [u.unit, u.name, line.section, name(line.section), "deduction", line.factor,
                  _csv_decimal(line.value), _csv_decimal(line.standard),
                  _csv_decimal(line.inflow_value), _csv_decimal(line.multiple), line.tiers,
-                 "", "", "", money_text(line.amount_wan), line.basis, line.clause]
+                 "", "", "", money_text(line.amount_wan), line.basis, line.clause,
+                 "+".join(line.sources), line.suspect, _csv_flag(line.lower_bound),
+                 _csv_flag(line.censored), "", ""]
             )  # fmt: skip
         for event in u.events:
             writer.writerow(
@@ -407,6 +441,9 @@ def render_csv(statement: MonthlyStatement, *, unit: str | None = None) -> str:
                  "", "", "", "", "", event.start.isoformat(), event.end.isoformat(), event.days,
                  money_text(event.amount_wan),
                  f"自动站日均值连续 {event.days} 天超标，{event.charged_on.isoformat()} 计入",
-                 event.clause]
+                 event.clause, "auto_daily", event.suspect, _csv_flag(event.lower_bound), "",
+                 ";".join(f"{f}:" + ",".join(d.isoformat() for d in days)
+                          for f, days in event.factor_days),
+                 event.counting]
             )  # fmt: skip
     return buffer.getvalue()

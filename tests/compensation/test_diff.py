@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -163,3 +164,27 @@ def test_recalculation_with_a_corrected_value(registry: Registry) -> None:
         ("value", "28.0"), ("multiple", "0.4"), ("tiers", "2"), ("amount_wan", "60")
     )  # fmt: skip
     assert statement_diff(first, compute("24")) == ()
+
+
+def test_issue9_an_episode_whose_factors_change_is_one_changed_line() -> None:
+    start, end = dt.date(2025, 3, 10), dt.date(2025, 3, 12)
+    run = (start, start + dt.timedelta(days=1), end)
+
+    def episode(*factors: str) -> EventLine:
+        return EventLine("s1", "+".join(factors), start, end, 3, end, D("30"), "连续 3 天",
+                         factors=factors, factor_days=tuple((f, run) for f in factors),
+                         counting="episode")  # fmt: skip
+
+    [change] = statement_diff(
+        statement(events=(episode("nh3n"),)), statement(events=(episode("nh3n", "tp"),))
+    )
+    assert (change.kind, change.key, change.change) == ("event", "s1/2025-03-10", "changed")
+    assert dict(change.after)["factor"] == "nh3n+tp"
+    assert dict(change.before)["factor"] == "nh3n"
+
+
+def test_issue9_marks_on_a_line_are_a_change() -> None:
+    before = statement(deduction())
+    after = statement(dataclasses.replace(deduction(), suspect=3, lower_bound=True))
+    [change] = statement_diff(before, after)
+    assert dict(change.after) == {"suspect": "3", "lower_bound": "True"}

@@ -778,3 +778,282 @@ def test_unknown_section_or_factor_is_a_measurement_error(
 ) -> None:
     with pytest.raises(MeasurementError, match=match):
         run(registry, [m(section, factor, MAR_2025, "1")], MAR_2025)
+
+
+# --- issue 9: events per episode, the inflow rule for events (domain.md §6 [A]) ----------------
+
+
+def _hengshui(*changes: tuple[str, str]) -> RuleSet:
+    """The bundled hengshui-2021 rule set with ``key = value`` lines replaced."""
+    text = (
+        resources.files("compensation").joinpath("rules", "hengshui-2021.toml").read_text("utf-8")
+    )
+    for line, replacement in changes:
+        assert re.search(rf"^{re.escape(line)}$", text, flags=re.MULTILINE), line
+        text = re.sub(rf"^{re.escape(line)}$", replacement, text, count=1, flags=re.MULTILINE)
+    return parse_rule_set(text, source="changed.toml")
+
+
+RUN_DAYS = days(dt.date(2025, 3, 10), 3)
+
+
+def _three_factor_run(section: str = "a-two") -> list[Measurement]:
+    """3 days over Class Ⅲ on CODMn (6), NH3-N (1.0) and TP (0.2) at once."""
+    return [
+        m(section, "cod", dt.date(2025, 3, 5), "18"),
+        *auto(section, "codmn", RUN_DAYS, "7.5"),
+        *auto(section, "nh3n", RUN_DAYS, "1.6"),
+        *auto(section, "tp", RUN_DAYS, "0.3"),
+    ]
+
+
+def test_issue9_one_run_over_on_three_factors_is_one_event_by_default(
+    registry: Registry,
+) -> None:
+    unit = run(registry, _three_factor_run(), MAR_2025).unit("a")
+    [event] = unit.events
+    assert event.counting == "episode"
+    assert event.factors == ("nh3n", "tp", "codmn")  # the rule set's order of event factors
+    assert event.factor == "nh3n+tp+codmn"
+    assert (event.start, event.end, event.days) == (RUN_DAYS[0], RUN_DAYS[-1], 3)
+    assert dict(event.factor_days) == {f: tuple(RUN_DAYS) for f in ("nh3n", "tp", "codmn")}
+    assert event.amount_wan == D("30")
+    assert unit.total_wan == D("30")  # not 90
+
+
+def test_issue9_counting_per_factor_gives_three_events(registry: Registry) -> None:
+    rules = _hengshui(('counting = "episode"', 'counting = "factor"'))
+    assert rules.events.counting == "factor"
+    unit = run(registry, _three_factor_run(), MAR_2025, rules).unit("a")
+    assert sorted(e.factor for e in unit.events) == ["codmn", "nh3n", "tp"]
+    assert all(e.counting == "factor" and e.days == 3 for e in unit.events)
+    assert unit.total_wan == D("90")
+
+
+def test_issue9_episode_is_the_union_of_the_factors_exceeding_days(registry: Registry) -> None:
+    # CODMn over on the 10th and 11th, NH3-N on the 11th and 12th: each factor has 2 days,
+    # the section 3 consecutive days: one episode, none when counted per factor
+    measurements = [
+        MEETS_MAR,
+        *auto("a-two", "codmn", RUN_DAYS[:2], "7.5"),
+        *auto("a-two", "nh3n", RUN_DAYS[1:], "1.6"),
+    ]
+    [event] = run(registry, measurements, MAR_2025).unit("a").events
+    assert (event.start, event.end, event.days) == (RUN_DAYS[0], RUN_DAYS[-1], 3)
+    assert event.factor_days == (("nh3n", tuple(RUN_DAYS[1:])), ("codmn", tuple(RUN_DAYS[:2])))
+    per_factor = _hengshui(('counting = "episode"', 'counting = "factor"'))
+    assert run(registry, measurements, MAR_2025, per_factor).unit("a").events == ()
+
+
+def test_issue9_two_episodes_separated_by_a_clean_day(registry: Registry) -> None:
+    measurements = [
+        MEETS_MAR,
+        *auto("a-two", "codmn", days(dt.date(2025, 3, 1), 3), "7.5"),
+        *auto("a-two", "tp", days(dt.date(2025, 3, 5), 3), "0.3"),
+    ]
+    unit = run(registry, measurements, MAR_2025).unit("a")
+    assert [(e.factor, e.start.day, e.days) for e in unit.events] == [("codmn", 1, 3), ("tp", 5, 3)]
+    assert unit.total_wan == D("60")
+
+
+def _inflow_run(outflow: str, inflow: str) -> list[Measurement]:
+    """a-out (inflow ref-a) over on NH3-N for 3 days, the inflow at ``inflow`` those days."""
+    return [
+        m("a-out", "cod", dt.date(2025, 3, 5), "18"),
+        *auto("a-out", "nh3n", RUN_DAYS, outflow),
+        *auto("ref-a", "nh3n", RUN_DAYS, inflow),
+    ]
+
+
+@pytest.mark.parametrize("outflow", ["1.5", "1.6"], ids=["lower", "equal"])
+def test_issue9_inflow_exceeding_and_outflow_not_higher_is_no_event(
+    registry: Registry, outflow: str
+) -> None:
+    unit = run(registry, _inflow_run(outflow, "1.6"), MAR_2025).unit("a")
+    assert unit.events == ()
+    assert unit.total_wan == 0
+
+
+def test_issue9_inflow_rule_clears_days_one_by_one(registry: Registry) -> None:
+    # the inflow is over and at least as high on the middle day only: the run breaks
+    measurements = [
+        m("a-out", "cod", dt.date(2025, 3, 5), "18"),
+        *auto("a-out", "nh3n", RUN_DAYS, "1.6"),
+        *auto("ref-a", "nh3n", [RUN_DAYS[1]], "1.7"),
+    ]
+    assert run(registry, measurements, MAR_2025).unit("a").events == ()
+
+
+def test_issue9_inflow_rule_for_events(registry: Registry) -> None:
+    # the outflow higher than an exceeding inflow: an event
+    [event] = run(registry, _inflow_run("1.7", "1.6"), MAR_2025).unit("a").events
+    assert event.factor == "nh3n"
+    assert "入境" in event.clause
+    # an inflow meeting its standard does not clear anything
+    assert len(run(registry, _inflow_run("1.6", "0.9"), MAR_2025).unit("a").events) == 1
+    # with the inflow rule switched off for events, the days count
+    rules = _hengshui(("inflow = true", "inflow = false"))
+    assert rules.events.inflow is False
+    assert len(run(registry, _inflow_run("1.5", "1.6"), MAR_2025, rules).unit("a").events) == 1
+
+
+def test_issue9_events_show_their_counting_in_the_rule_summary(registry: Registry) -> None:
+    method = run(registry, [], MAR_2025).rule_set.method
+    assert any("不论几项因子同时超标" in text and "[假设]" in text for text in method)
+    assert any(text.startswith("事件适用入境规则") for text in method)
+    per_factor = _hengshui(('counting = "episode"', 'counting = "factor"'))
+    assert any(
+        "按因子分别计次" in t for t in run(registry, [], MAR_2025, per_factor).rule_set.method
+    )
+
+
+# --- issue 9: factors per water body and honest provenance ------------------------------------
+
+
+def test_issue9_2021_assumptions_list_derived_parameters_and_lake_tn(registry: Registry) -> None:
+    texts = run(registry, [], MAR_2025).rule_set.assumptions
+    for start in (
+        "[推定] 每档扣缴金额：30 万元",
+        "[推定] 扣缴上限：不设上限",
+        "[推定] 月度取值：例行监测、抽测结果中的最高值",
+        "[假设] 湖库断面考核因子总氮：考核",
+        "[假设] 事件计次方式",
+        "[假设] 事件适用入境规则：是",
+        "[假设] 自动监测因子的月度值",
+    ):
+        assert any(text.startswith(start) for text in texts), start
+    lake_tn = next(t for t in texts if t.startswith("[假设] 湖库断面考核因子总氮"))
+    assert "湖库Ⅲ类限值" in lake_tn
+
+
+def test_issue9_lake_tn_line_names_its_assumption(registry: Registry) -> None:
+    unit = run(registry, [m("b-lake", "tn", MAR_2025, "1.6")], MAR_2025).unit("b")
+    line = line_of(unit, "b-lake", "tn")
+    assert "湖库Ⅲ类限值" in line.clause and "[A]" in line.clause
+
+
+def test_issue9_factors_per_water_body_come_from_the_rule_set(registry: Registry) -> None:
+    rules = _hengshui(
+        ('factors = ["cod", "codmn", "nh3n", "tp", "tn"]', 'factors = ["cod", "codmn", "tp", "tn"]')
+    )
+    assert rules.factors_for("river") == ("cod", "codmn", "tp", "tn")
+    assert rules.factors_for("lake") == ("cod", "codmn", "nh3n", "tp", "tn")
+    measurements = [
+        m("a-two", "nh3n", MAR_2025, "3.0"),  # NH3-N not assessed at rivers in this rule set
+        m("b-lake", "nh3n", MAR_2025, "3.0"),
+        *auto("a-two", "nh3n", RUN_DAYS, "3.0"),
+    ]
+    statement = run(registry, measurements, MAR_2025, rules)
+    a, b = statement.unit("a"), statement.unit("b")
+    assert {s.factor for s in a.statuses if s.section == "a-two"} == {"cod", "codmn", "tp", "tn"}
+    assert a.lines == () and a.events == ()
+    assert line_of(b, "b-lake", "nh3n").tiers == 4  # (3.0 − 1.0) / 1.0 = 2 → 4 tiers of 0.5
+
+
+def test_issue9_hebei_2016_assesses_three_factors_at_every_water_body(registry: Registry) -> None:
+    rules = load_rule_set("hebei-2016")
+    assert rules.factors_for("river") == rules.factors_for("lake") == ("cod", "nh3n", "tp")
+    unit = run(registry, [], JAN_2016).unit("b")
+    assert {s.factor for s in unit.statuses} == {"cod", "nh3n", "tp"}
+
+
+# --- issue 9: automatic data preferred for the automatic factors -------------------------------
+
+
+def _automatic_month(section: str, factor: str, value: str) -> list[Measurement]:
+    return auto(section, factor, days(dt.date(2025, 3, 1), 31), value)
+
+
+def test_issue9_automatic_preferred_and_a_higher_spot_check_is_charged(
+    registry: Registry,
+) -> None:
+    measurements = [
+        *_automatic_month("a-two", "nh3n", "1.2"),
+        m("a-two", "nh3n", dt.date(2025, 3, 3), "1.4"),  # routine: not used, automatic preferred
+        m("a-two", "nh3n", dt.date(2025, 3, 17), "1.6", kind="spot", ref="spot.csv:2"),
+    ]
+    unit = run(registry, measurements, MAR_2025).unit("a")
+    line = line_of(unit, "a-two", "nh3n")
+    assert line.value == D("1.60")
+    assert line.sources == ("auto_monthly_mean", "spot")
+    assert line.basis.startswith("抽测最高值") and "1.20" in line.basis
+    assert line.refs == ("spot.csv:2",)
+    assert (line.multiple, line.tiers, line.amount_wan) == (D("0.6"), 2, D("60"))
+
+
+def test_issue9_automatic_mean_beats_a_higher_routine_and_a_lower_spot(
+    registry: Registry,
+) -> None:
+    measurements = [
+        *_automatic_month("a-two", "nh3n", "1.2"),
+        m("a-two", "nh3n", dt.date(2025, 3, 3), "2.5"),  # routine, higher, but not preferred
+        m("a-two", "nh3n", dt.date(2025, 3, 17), "1.1", kind="spot"),
+    ]
+    line = line_of(run(registry, measurements, MAR_2025).unit("a"), "a-two", "nh3n")
+    assert line.value == D("1.20")
+    assert line.basis.startswith("自动站日均值月均值")
+    assert line.sources == ("auto_monthly_mean", "spot")
+    assert line.tiers == 1
+
+
+def test_issue9_insufficient_automatic_data_fall_back_to_routine_and_spot(
+    registry: Registry,
+) -> None:
+    measurements = [
+        *auto("a-two", "nh3n", days(dt.date(2025, 3, 1), 20), "1.2"),  # 20 < 21 days
+        m("a-two", "nh3n", dt.date(2025, 3, 3), "2.5"),
+    ]
+    line = line_of(run(registry, measurements, MAR_2025).unit("a"), "a-two", "nh3n")
+    assert (line.value, line.basis, line.sources) == (D("2.50"), "例行监测最高值", ("routine",))
+
+
+def test_issue9_cod_is_laboratory_only_routine_wins_over_automatic(registry: Registry) -> None:
+    measurements = [
+        *_automatic_month("a-two", "cod", "30"),
+        m("a-two", "cod", dt.date(2025, 3, 3), "22"),
+    ]
+    line = line_of(run(registry, measurements, MAR_2025).unit("a"), "a-two", "cod")
+    assert (line.value, line.sources) == (D("22"), ("routine",))
+
+
+def test_issue9_hebei_2016_keeps_routine_and_spot(registry: Registry) -> None:
+    month = dt.date(2018, 3, 1)
+    measurements = [
+        *auto("a-two", "nh3n", days(month, 31), "1.9"),
+        m("a-two", "nh3n", dt.date(2018, 3, 3), "1.2"),
+    ]
+    line = line_of(run(registry, measurements, month).unit("a"), "a-two", "nh3n")
+    assert (line.value, line.basis) == (D("1.20"), "例行监测最高值")
+    assert load_rule_set("hebei-2016").prefer == "manual"
+
+
+# --- issue 9: what a figure rests on ----------------------------------------------------------
+
+
+def test_issue9_suspect_and_lower_bound_marks_reach_lines_and_events(registry: Registry) -> None:
+    marked = [
+        Measurement("a-two", "tp", day, D("0.45"), "auto_daily", suspect=2, lower_bound=i == 0)
+        for i, day in enumerate(days(dt.date(2025, 3, 1), 31))
+    ]
+    unit = run(registry, [MEETS_MAR, *marked], MAR_2025).unit("a")
+    line = line_of(unit, "a-two", "tp")
+    assert (line.suspect, line.lower_bound, line.censored) == (62, True, False)
+    [event] = unit.events
+    assert (event.days, event.suspect, event.lower_bound) == (31, 62, True)
+
+
+def test_issue9_censored_spot_result_is_marked(registry: Registry) -> None:
+    measurements = [
+        m("a-two", "cod", dt.date(2025, 3, 3), "21"),
+        Measurement("a-two", "cod", dt.date(2025, 3, 9), D("24"), "spot", censored=True),
+    ]
+    line = line_of(run(registry, measurements, MAR_2025).unit("a"), "a-two", "cod")
+    assert (line.value, line.censored, line.suspect, line.lower_bound) == (D("24"), True, 0, False)
+
+
+def test_issue9_a_cap_limits_each_line(registry: Registry) -> None:
+    rules = _hengshui(('value = "none"', 'value = "60"'))
+    assert rules.cap_wan == D("60")
+    line = line_of(run(registry, [m("a-two", "cod", MAR_2025, "45")], MAR_2025, rules).unit("a"),
+                   "a-two", "cod")  # fmt: skip
+    assert (line.tiers, line.amount_wan) == (7, D("60"))

@@ -184,6 +184,35 @@ BAD_RULES = [
     pytest.param(_with_line(HENGSHUI, "rewards", "kind", '"best_in_class"'),
                  ["rewards", "best_in_class"], id="unknown-reward-kind"),
     pytest.param(HENGSHUI.replace("[events]", "[events"), ["TOML"], id="toml-syntax"),
+    pytest.param(_with_line(HENGSHUI, "events", "counting", '"daily"'),
+                 ["events", "counting", "daily"], id="unknown-counting"),
+    pytest.param(_without_line(HENGSHUI, "events", "counting_provenance"),
+                 ["events", "counting_provenance"], id="counting-without-provenance"),
+    pytest.param(_without_line(HENGSHUI, "events", "inflow_provenance"),
+                 ["events", "inflow_provenance"], id="event-inflow-without-provenance"),
+    pytest.param(_with_line(HENGSHUI, "value_selection", "prefer", '"laboratory"'),
+                 ["value_selection", "prefer", "laboratory"], id="unknown-preference"),
+    pytest.param(_with_line(HENGSHUI, "value_selection", "automatic_factors", '["cod"]'),
+                 ["value_selection", "automatic_factors", "cod"], id="cod-is-not-automatic"),
+    pytest.param(_with_line(HENGSHUI, "value_selection", "automatic_factors", "[]"),
+                 ["value_selection", "automatic_factors"], id="automatic-without-factors"),
+    pytest.param(re.sub(r"^\[water_bodies\.lake\]\n(?:(?!\[).*\n)*", "", HENGSHUI,
+                        flags=re.MULTILINE).replace("[water_bodies.lake.", "[x."),
+                 ["water_bodies.lake", "missing"], id="missing-water-body"),
+    pytest.param(HENGSHUI.replace("[water_bodies.lake]", "[water_bodies.sea]\nfactors = []\n"
+                                  'provenance = "assumption"\n[water_bodies.lake]'),
+                 ["water_bodies", "sea"], id="unknown-water-body"),
+    pytest.param(_with_line(HENGSHUI, "water_bodies.river", "factors", '["cod", "bod5"]'),
+                 ["water_bodies.river", "bod5"], id="unknown-water-body-factor"),
+    pytest.param(_with_line(_bundled_text("hebei-2016"), "water_bodies.lake", "factors",
+                            '["cod", "tn"]'),
+                 ["water_bodies.lake", "tn"], id="water-body-factor-without-step"),
+    pytest.param(_with_line(HENGSHUI, "water_bodies.lake", "factors", '["cod", "tp"]'),
+                 ["water_bodies.lake", "codmn"], id="factor-provenance-of-an-unlisted-factor"),
+    pytest.param(_without_line(HENGSHUI, "water_bodies.river", "provenance"),
+                 ["water_bodies.river", "provenance"], id="water-body-without-provenance"),
+    pytest.param(_with_line(HENGSHUI, "cap_wan", "value", '"-1"'), ["cap_wan"],
+                 id="negative-cap"),
 ]  # fmt: skip
 
 
@@ -224,3 +253,72 @@ def test_a_valid_modified_rule_set_parses() -> None:
     rules = parse_rule_set(text)
     assert rules.rewards.enabled is True
     assert rules.rewards.amount_wan == Decimal("10")
+
+
+# --- issue 9: honest provenance (domain.md §6) ----------------------------------------------
+
+
+def test_hengshui_2021_derived_from_the_2016_notice_are_not_verified() -> None:
+    rules = load_rule_set("hengshui-2021")
+    # 30 万元 a tier, no cap and "highest of routine and spot checks": verified in 2016 only
+    for parameter in ("amount_per_tier_wan", "cap_wan", "value_selection"):
+        assert rules.provenance[parameter] == "derived", parameter
+    for parameter in ("factors.cod.step", "factors.nh3n.step", "factors.tp.step",
+                      "water_bodies.river.factors", "water_bodies.lake.factors"):  # fmt: skip
+        assert rules.provenance[parameter] == "derived", parameter
+    for parameter in ("factors.codmn.step", "factors.tn.step", "water_bodies.lake.factors.tn",
+                      "water_bodies.river.factors.codmn", "value_selection.prefer",
+                      "events.counting", "events.inflow", "events.amount_wan",
+                      "events.charge_month", "auto_fallback", "min_valid_day_fraction",
+                      "inflow.increase_formula", "effective_period", "rewards"):  # fmt: skip
+        assert rules.provenance[parameter] == "assumption", parameter
+    for parameter in ("inflow", "exemptions", "events", "events.factors", "events.min_days",
+                      "value_selection.automatic_factors"):  # fmt: skip
+        assert rules.provenance[parameter] == "verified", parameter
+
+
+def test_unverified_lists_every_derived_and_assumed_parameter_with_its_chinese_tag() -> None:
+    for rules in rule_sets():
+        listed = {a.parameter: a for a in rules.unverified}
+        expected = {p for p, tag in rules.provenance.items() if tag != "verified"}
+        assert set(listed) == expected, rules.id
+        for item in rules.unverified:
+            tag = {"derived": "[推定]", "assumption": "[假设]"}[item.provenance]
+            assert item.text.startswith(f"{tag} {item.label}：{item.value}")
+            assert re.search(r"[\u4e00-\u9fff]", item.label), item.parameter
+        assert {a.parameter for a in rules.assumptions} == {
+            p for p, tag in rules.provenance.items() if tag == "assumption"
+        }
+
+
+def test_lake_tn_is_an_assumption_of_its_own() -> None:
+    rules = load_rule_set("hengshui-2021")
+    lake = rules.water_bodies["lake"]
+    assert lake.factors == ("cod", "codmn", "nh3n", "tp", "tn")
+    assert lake.provenances["tn"] == "assumption" and lake.provenances["cod"] == "derived"
+    [tn] = [a for a in rules.assumptions if a.parameter == "water_bodies.lake.factors.tn"]
+    assert tn.label == "湖库断面考核因子总氮"
+    assert "湖库Ⅲ类限值" in tn.clause and "单独评价" in tn.clause
+
+
+def test_hebei_2016_provenance() -> None:
+    rules = load_rule_set("hebei-2016")
+    assert rules.provenance["value_selection"] == "verified"  # [V 2016]
+    assert rules.provenance["water_bodies.river.factors"] == "verified"
+    assert rules.provenance["amount_per_tier_wan"] == "derived"  # [V COD, D others]
+    assert rules.prefer == "manual" and rules.automatic_factors == ()
+    assert rules.events.enabled is False
+
+
+def test_value_selection_and_event_choices_of_hengshui_2021() -> None:
+    rules = load_rule_set("hengshui-2021")
+    assert rules.prefer == "automatic"
+    assert rules.automatic_factors == ("ph", "do", "codmn", "nh3n", "tp", "tn")
+    assert rules.prefers_automatic("nh3n") and not rules.prefers_automatic("cod")
+    assert (rules.events.counting, rules.events.inflow) == ("episode", True)
+    assert rules.cap_wan is None
+
+
+def test_a_rule_set_without_a_water_body_kind_names_it() -> None:
+    with pytest.raises(KeyError, match="sea"):
+        load_rule_set("hengshui-2021").factors_for("sea")

@@ -274,6 +274,70 @@ def test_csv_format(tmp_path: Path, sections_file: Path) -> None:
     assert (cod["multiple"], cod["tiers"], cod["standard"]) == ("1.25", "7", "20")
 
 
+# --- issue 9: automatic-station events per episode, the inflow rule for events ----------------
+
+RUN = ("2025-03-10", "2025-03-11", "2025-03-12")
+EPISODE = HEADER + "".join(
+    f"other,{factor},{day},{value},auto_daily,normal,\n"
+    for factor, value in (("codmn", "7.5"), ("nh3n", "1.6"), ("tp", "0.3"))
+    for day in RUN
+)
+
+
+def test_issue9_a_run_over_on_three_factors_is_one_event(
+    tmp_path: Path, sections_file: Path
+) -> None:
+    doc = _json(sections_file, _write(tmp_path, EPISODE), "--month", "2025-03")
+    b = _unit(doc, "b")
+    [event] = b["events"]
+    assert (event["factor"], event["start"], event["end"], event["amount_wan"]) == (
+        "nh3n+tp+codmn", "2025-03-10", "2025-03-12", "30"
+    )  # fmt: skip
+    assert b["total_wan"] == "30"  # not 90
+    code, out, err = _run(
+        sections_file, "--input", str(_write(tmp_path, EPISODE)), "--month", "2025-03",
+        "--format", "csv",
+    )  # fmt: skip
+    assert code == 0, err
+    [row] = list(csv.DictReader(io.StringIO(out)))
+    assert row["counting"] == "episode"
+    assert row["factor_days"] == ";".join(f"{f}:" + ",".join(RUN) for f in ("nh3n", "tp", "codmn"))
+
+
+def test_issue9_counting_per_factor_from_a_rule_file(tmp_path: Path, sections_file: Path) -> None:
+    from importlib import resources
+
+    text = (
+        resources.files("compensation").joinpath("rules", "hengshui-2021.toml").read_text("utf-8")
+    )
+    rules = _write(tmp_path, text.replace('counting = "episode"', 'counting = "factor"'),
+                   "per-factor.toml")  # fmt: skip
+    doc = _json(sections_file, _write(tmp_path, EPISODE), "--month", "2025-03",
+                "--rules", str(rules))  # fmt: skip
+    b = _unit(doc, "b")
+    assert sorted(e["factor"] for e in b["events"]) == ["codmn", "nh3n", "tp"]
+    assert b["total_wan"] == "90"
+    assert any("按因子分别计次" in a for a in doc["rule_set"]["assumptions"])
+
+
+def test_issue9_inflow_over_and_outflow_not_higher_is_no_event(
+    tmp_path: Path, sections_file: Path
+) -> None:
+    text = HEADER + "".join(
+        f"down,nh3n,{day},1.5,auto_daily,normal,\nup,nh3n,{day},1.8,auto_daily,normal,\n"
+        for day in RUN
+    )
+    doc = _json(sections_file, _write(tmp_path, text), "--month", "2025-03")
+    assert _unit(doc, "a")["events"] == []
+    higher = text.replace("down,nh3n,2025-03-11,1.5", "down,nh3n,2025-03-11,1.9")
+    doc = _json(sections_file, _write(tmp_path, higher), "--month", "2025-03")
+    assert _unit(doc, "a")["events"] == []  # one day only is not cleared: no 3-day run
+    all_higher = text.replace(",1.5,", ",1.9,")
+    [event] = _unit(_json(sections_file, _write(tmp_path, all_higher), "--month", "2025-03"),
+                    "a")["events"]  # fmt: skip
+    assert event["factor"] == "nh3n"
+
+
 def test_output_file(tmp_path: Path, sections_file: Path) -> None:
     target = tmp_path / "out.json"
     code, out, err = _run(

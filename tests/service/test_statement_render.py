@@ -86,7 +86,8 @@ def hand_built() -> MonthlyStatement:
         id=rules.id,
         document=rules.document,
         title=rules.title,
-        assumptions=tuple(f"{a.parameter} = {a.value}（{a.clause}）" for a in rules.assumptions),
+        assumptions=tuple(a.text for a in rules.unverified),
+        method=rules.method(),
     )
     ft, fj, xj = "fuyang-taocheng", "fuyang-jizhou", "fuyangxin-jizhou"
     taocheng = UnitStatement(
@@ -240,7 +241,7 @@ def test_month_html_names_the_rule_set_and_every_assumption(
     assert DOCUMENT in month_html
     assert "hengshui-2021" in month_html
     assert statement.rule_set.title in month_html
-    assert "本通报中标注为假设的参数" in month_html
+    assert "本通报所依据的未经核实参数" in month_html
     assert len(statement.rule_set.assumptions) >= 5
     for text in statement.rule_set.assumptions:
         assert str(escape(text)) in month_html, text
@@ -320,7 +321,7 @@ def test_unit_html_shows_one_unit(statement: MonthlyStatement) -> None:
     assert "summary" not in found
     for other in ("冀州区", "武强县", "小范桥"):
         assert other not in page
-    assert DOCUMENT in page and "本通报中标注为假设的参数" in page
+    assert DOCUMENT in page and "本通报所依据的未经核实参数" in page
     assert "版本 2" in page and "草稿（未签发）" not in page
     with pytest.raises(KeyError, match="taocheng"):
         render_html(statement, unit="nowhere")
@@ -459,7 +460,9 @@ def test_xlsx_sheets_hold_the_statement(statement: MonthlyStatement) -> None:
     about = {(r[0], r[1]) for r in book["规则与假设"].iter_rows(min_row=4, values_only=True)}
     assert ("文号", DOCUMENT) in about and ("规则集 id", "hengshui-2021") in about
     for text in statement.rule_set.assumptions:
-        assert ("假设参数 [A]", text) in about
+        assert ("未经核实参数", text) in about
+    for text in statement.rule_set.method:
+        assert ("计算方法", text) in about
     assert book["规则与假设"].column_dimensions["B"].width == 100
 
 
@@ -601,3 +604,95 @@ def test_an_engine_statement_renders_in_every_format() -> None:
     assert sum(D(r["amount_wan"]) for r in rows) == statement.total_wan
     assert render_pdf(statement, unit="jia").startswith(b"%PDF")
     assert load_workbook(io.BytesIO(render_xlsx(statement))).sheetnames == list(XLSX_SHEETS)
+
+
+# --- issue 9: provenance, episodes and what a figure rests on, in every format ----------------
+
+
+def test_issue9_statement_lists_derived_and_assumed_parameters_with_their_tags(
+    month_html: str, statement: MonthlyStatement
+) -> None:
+    for start in ("[推定] 每档扣缴金额：30 万元", "[推定] 扣缴上限：不设上限",
+                  "[推定] 月度取值", "[假设] 湖库断面考核因子总氮"):  # fmt: skip
+        [text] = [t for t in statement.rule_set.assumptions if t.startswith(start)]
+        assert str(escape(text)) in month_html, start
+    assert "[推定]：由官方月度通报推算" in month_html
+    for text in statement.rule_set.method:
+        assert str(escape(text)) in month_html
+    assert "不论几项因子同时超标" in month_html
+
+
+def _episode_statement() -> MonthlyStatement:
+    """乙县 (yi-out, Class Ⅳ): CODMn, NH3-N and TP over on 10–12 March, one marked TP month."""
+    registry = parse_registry(REGISTRY, source="test")
+    march = dt.date(2025, 3, 1)
+    run = [march.replace(day=d) for d in (10, 11, 12)]
+    measurements = [
+        Measurement("yi-out", "cod", march, D("18"), "routine"),
+        *(Measurement("yi-out", "codmn", day, D("12"), "auto_daily", suspect=1) for day in run),
+        *(Measurement("yi-out", "nh3n", day, D("2.0"), "auto_daily") for day in run),
+        *(
+            Measurement(
+                "yi-out", "tp", march.replace(day=d), D("0.45"), "auto_daily", lower_bound=d == 11
+            )
+            for d in range(1, 32)
+        ),
+        Measurement("jia-out", "cod", march, D("32"), "spot", censored=True),
+    ]
+    return monthly_statement(
+        measurements, month=march, registry=registry, rule_set=load_rule_set("hengshui-2021")
+    )
+
+
+def test_issue9_episode_and_marks_in_html() -> None:
+    statement = _episode_statement()
+    yi = statement.unit("yi")
+    [event] = yi.events
+    assert event.factors == ("nh3n", "tp", "codmn")  # TP is over all month: the run is 1–31
+    found = tables(render_html(statement))
+    row = found["events-yi"][1]
+    assert row[1] == "氨氮、总磷、高锰酸盐指数"
+    assert row[2:7] == ["2025-03-01", "2025-03-31", "31", "2025-03-03", "30"]
+    assert "超标日期：氨氮 03-10、03-11、03-12；总磷 03-01、" in row[7]
+    assert "按断面连续超标时段计次" in row[7]
+    assert "含超量程读数" in row[7] and "含 3 个可疑值" in row[7]
+    line = next(r for r in found["lines-yi"][1:] if r[1] == "总磷")
+    assert line[2] == "≥0.450"  # a lower bound: an over-range reading entered the mean
+    assert "比较：自动站日均值月均值" in line[8] and "含超量程读数，数值为下限（≥）" in line[8]
+    jia = found["lines-jia"][1]
+    assert "<DL" in jia[8] and "按检出限的一半计" in jia[8]
+    assert yi.total_wan == D("30") + D("30")  # TP month (0.5 → 1 tier) + one episode
+
+
+def test_issue9_episode_and_marks_in_csv() -> None:
+    statement = _episode_statement()
+    rows = list(csv.DictReader(io.StringIO(render_csv(statement, unit="yi"))))
+    event = next(r for r in rows if r["kind"] == "event")
+    assert event["factor"] == "nh3n+tp+codmn"
+    assert event["counting"] == "episode"
+    assert event["factor_days"].startswith("nh3n:2025-03-10,2025-03-11,2025-03-12;tp:2025-03-01")
+    assert (event["suspect_values"], event["lower_bound"]) == ("3", "true")
+    tp = next(r for r in rows if r["kind"] == "deduction" and r["factor"] == "tp")
+    assert (tp["value"], tp["lower_bound"]) == ("0.450", "true")
+    assert tp["value_sources"] == "auto_monthly_mean"
+    jia = next(csv.DictReader(io.StringIO(render_csv(statement, unit="jia"))))
+    assert (jia["censored"], jia["value_sources"]) == ("true", "spot")
+
+
+def test_issue9_episode_and_marks_in_xlsx() -> None:
+    book = load_workbook(io.BytesIO(render_xlsx(_episode_statement(), unit="yi")))
+    sheet = book["扣缴明细"]
+    header = [c.value for c in sheet[3]]
+    assert header[-4:] == ["数据来源", "可疑值个数", "数值说明", "各因子超标日期"]
+    rows = [tuple(c.value for c in row) for row in sheet.iter_rows(min_row=4) if row[0].value]
+    event = next(r for r in rows if r[2] == "自动站连续超标")
+    assert event[3] == "氨氮、总磷、高锰酸盐指数"
+    assert event[18] == 3 and "含超量程读数" in event[19]
+    assert event[20].startswith("氨氮 03-10、03-11、03-12；总磷 03-01")
+    assert "按断面连续超标时段计次" in event[15]
+    tp = next(r for r in rows if r[2] == "月度扣缴" and r[3] == "总磷")
+    assert tp[4] == "≥0.450" and tp[17] == "自动站日均值月均值"
+
+
+def test_issue9_episode_statement_renders_as_pdf() -> None:
+    assert render_pdf(_episode_statement(), unit="yi").startswith(b"%PDF")

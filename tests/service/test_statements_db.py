@@ -102,6 +102,62 @@ def test_automatic_days_before_the_month_feed_events(db: Engine, registry: Regis
     ]
 
 
+MARCH_RUN = [dt.date(2025, 3, 10), dt.date(2025, 3, 11), dt.date(2025, 3, 12)]
+
+
+def test_issue9_one_episode_over_on_two_factors_is_one_event(
+    db: Engine, registry: Registry
+) -> None:
+    # 小范桥, Class Ⅲ in 2025: CODMn 7.4 > 6 and NH3-N 1.6 > 1.0 on the same three days
+    _add(db, [*_auto_days("xiaofanqiao", "codmn", MARCH_RUN, 7.4),
+              *_auto_days("xiaofanqiao", "nh3n", MARCH_RUN, 1.6)])  # fmt: skip
+    statement = draft_statement(engine=db, registry=registry, month=MARCH)
+    [event] = statement.unit("wuqiang").events
+    assert (event.factors, event.counting, event.amount_wan) == (
+        ("nh3n", "codmn"), "episode", Decimal(30)
+    )  # fmt: skip
+    assert dict(event.factor_days) == {"nh3n": tuple(MARCH_RUN), "codmn": tuple(MARCH_RUN)}
+    assert statement.unit("wuqiang").total_wan == Decimal(30)  # not 60
+    assert any("不论几项因子同时超标" in text for text in statement.rule_set.method)
+
+
+def test_issue9_inflow_over_and_outflow_not_higher_clears_the_event(
+    db: Engine, registry: Registry
+) -> None:
+    # the inflow section of 小范桥 (滏阳河高新区出境) is worse than Class Ⅴ on the same days
+    _add(db, [*_auto_days("xiaofanqiao", "nh3n", MARCH_RUN, 1.6),
+              *_auto_days("fuyang-gaoxin", "nh3n", MARCH_RUN, 2.5)])  # fmt: skip
+    statement = draft_statement(engine=db, registry=registry, month=MARCH)
+    assert statement.unit("wuqiang").events == ()
+    assert [e.factor for e in statement.unit("gaoxin").events] == ["nh3n"]
+
+
+def test_issue9_issued_version_keeps_sources_marks_and_episodes(
+    db: Engine, registry: Registry
+) -> None:
+    from compensation.engine import Measurement, monthly_statement
+
+    measurements = [
+        *(Measurement("xiaofanqiao", "codmn", day, Decimal("7.4"), "auto_daily", suspect=2,
+                      lower_bound=day == MARCH_RUN[0]) for day in MARCH_RUN),
+        *(Measurement("xiaofanqiao", "tp", day, Decimal("0.3"), "auto_daily") for day in MARCH_RUN),
+        Measurement("fuyang-jizhou", "cod", MARCH, Decimal("36.5"), "spot", censored=True),
+    ]  # fmt: skip
+    statement = monthly_statement(measurements, month=MARCH, registry=registry, rule_set=RULES)
+    result = issue_statement(engine=db, statement=statement)
+    shown, _, _ = issued_statement(engine=db, month=MARCH, version=result.record.version)
+    assert shown.rule_set == statement.rule_set
+    for unit in statement.units:
+        assert shown.unit(unit.unit).lines == unit.lines
+        assert shown.unit(unit.unit).events == unit.events
+    [event] = shown.unit("wuqiang").events
+    assert (event.factor, event.suspect, event.lower_bound) == ("tp+codmn", 6, True)
+    [line] = shown.unit("jizhou").lines
+    assert (line.censored, line.sources) == (True, ("spot",))
+    # the same statement issued again is no new version
+    assert issue_statement(engine=db, statement=statement).created is False
+
+
 def test_issuing_versions_is_immutable_and_diffs_line_by_line(
     db: Engine, registry: Registry
 ) -> None:
