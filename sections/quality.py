@@ -66,7 +66,7 @@ from sections.errors import DataTableError
 from sections.parameters import parameters
 from sections.registry import Section
 from sections.standards import class_limit, indicator_limits, limit_table
-from sections.validity import DEFAULT_POLICY, ValidityPolicy, validity_frame
+from sections.validity import ValidityPolicy, validity_frame
 
 __all__ = [
     "DEFAULT_EXPECTED_INTERVAL",
@@ -924,7 +924,7 @@ def valid_mask(
     result: QcResult,
     station_flags: pd.Series | None = None,
     *,
-    policy: ValidityPolicy = DEFAULT_POLICY,
+    policy: ValidityPolicy | None = None,
 ) -> pd.Series:
     """Which values may enter period means, by the one validity rule of :mod:`sections.validity`.
 

@@ -43,14 +43,19 @@ References
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from importlib import resources
 from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from sections.errors import DataTableError
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -59,6 +64,7 @@ __all__ = [
     "ReviewStatus",
     "Validity",
     "ValidityPolicy",
+    "default_policy",
     "over_range_value",
     "validity_frame",
     "value_validity",
@@ -112,7 +118,35 @@ class ValidityPolicy:
 
 
 DEFAULT_POLICY: Final = ValidityPolicy()
-"""Suspect values count, over-range values count as lower bounds [A]."""
+"""Suspect values count, over-range values count as lower bounds [A] (the shipped file's values)."""
+
+VALIDITY_TABLE: Final = "validity.toml"
+
+
+@cache
+def default_policy() -> ValidityPolicy:
+    """The policy of ``sections/data/validity.toml`` [A], the default of every caller.
+
+    Raises
+    ------
+    DataTableError
+        When the file has a wrong key or value; the message names it.
+
+    Examples
+    --------
+    >>> default_policy() == DEFAULT_POLICY
+    True
+    """
+    text = resources.files("sections.data").joinpath(VALIDITY_TABLE).read_text(encoding="utf-8")
+    table = tomllib.loads(text)
+    count = table.get("count_suspect", True)
+    over = table.get("over_range", "lower_bound")
+    if not isinstance(count, bool) or over not in ("lower_bound", "exclude"):
+        raise DataTableError(
+            f"{VALIDITY_TABLE}: count_suspect must be true/false and over_range "
+            f"lower_bound/exclude, got {count!r}, {over!r}"
+        )
+    return ValidityPolicy(count_suspect=count, over_range=over)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +170,7 @@ def value_validity(
     *,
     qc_test: str | None = None,
     review_status: str | None = None,
-    policy: ValidityPolicy = DEFAULT_POLICY,
+    policy: ValidityPolicy | None = None,
 ) -> Validity:
     """Whether one value counts in means, and how; see the module table.
 
@@ -150,8 +184,8 @@ def value_validity(
         The QC test that set a 3 or 4, for the reason text.
     review_status : str, optional
         One of :class:`ReviewStatus`, or ``None`` when nobody has reviewed the value.
-    policy : ValidityPolicy
-        The configurable choices [A].
+    policy : ValidityPolicy, optional
+        The configurable choices [A]; default :func:`default_policy`.
 
     Examples
     --------
@@ -165,6 +199,7 @@ def value_validity(
     >>> value_validity("N", 3, qc_test="spike", review_status="rejected").reason
     'review:rejected'
     """
+    policy = policy or default_policy()
     status = None if _blank(review_status) else ReviewStatus(str(review_status))
     flag = None if _blank(station_flag) else str(station_flag).strip().upper() or None
     qc = None if _blank(qc_flag) else int(qc_flag)  # type: ignore[arg-type]
@@ -202,7 +237,7 @@ def validity_frame(
     qc_tests: Column | None = None,
     review_statuses: Column | None = None,
     *,
-    policy: ValidityPolicy = DEFAULT_POLICY,
+    policy: ValidityPolicy | None = None,
 ) -> pd.DataFrame:
     """:func:`value_validity` for many values at once.
 
@@ -223,6 +258,7 @@ def validity_frame(
     ...                [None, None, None, "rejected"])["counts"].tolist()
     [True, True, False, False]
     """
+    policy = policy or default_policy()
     n = len(station_flags)
     rows = list(
         zip(

@@ -22,7 +22,7 @@ from sections.periods import DEFAULT_MIN_DAILY_VALUES, PeriodValues, period_valu
 from sections.quality import instrument_span
 from sections.registry import Registry
 from sections.sources import Source, merge_sources
-from sections.validity import DEFAULT_POLICY, ValidityPolicy, over_range_value, validity_frame
+from sections.validity import ValidityPolicy, over_range_value, validity_frame
 from service.db import queries
 from service.db.models import Observation
 from service.time import BEIJING
@@ -52,7 +52,7 @@ def load_observations(
     *,
     kind: str = "automatic",
     keys: tuple[str, ...] | None = None,
-    policy: ValidityPolicy = DEFAULT_POLICY,
+    policy: ValidityPolicy | None = None,
 ) -> pd.DataFrame:
     """The observations of Beijing days ``first``..``last`` with their validity verdicts.
 
