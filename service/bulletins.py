@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
 
 from sections.classes import WaterClass
 from sections.dates import parse_month
+from sections.detection import censored_label
 from sections.evaluation import round_half_even
 from sections.parameters import parameter
 from sections.registry import Registry, Section
@@ -159,15 +161,28 @@ class BulletinContext:
     )
 
 
-def _value_text(key: str, value: Any) -> str:
-    """A monthly mean at its evaluation precision (round half to even); ``—`` when missing."""
+def _value_text(key: str, value: Any, record: dict[str, Any] | None = None) -> str:
+    """A monthly mean at its evaluation precision (round half to even); ``—`` when missing.
+
+    Marks from the record: "≥" when an over-range reading entered it (a lower bound), "<DL"
+    written as "<limit" when every laboratory sample was below its detection limit, "*" when
+    it rests on suspect values that wait for review.
+    """
     if value is None:
         return "—"
+    marks = record or {}
+    if key in (marks.get("censored") or ()):
+        return censored_label(Decimal(repr(float(value))) * 2, True)
     try:
         decimals = precision(key)
     except LookupError:
         decimals = OTHER_DECIMALS.get(key, 2)
-    return f"{float(round_half_even(float(value), decimals)):.{decimals}f}"
+    text = f"{float(round_half_even(float(value), decimals)):.{decimals}f}"
+    if key in (marks.get("lower_bound") or ()):
+        text = "≥" + text
+    if (marks.get("suspect") or {}).get(key):
+        text += "*"
+    return text
 
 
 def _class(number: Any) -> WaterClass | None:
@@ -203,7 +218,7 @@ def _row(
         status_text=status,
         meets_target=record.get("meets_target"),
         main_pollutants=pollutant_names(record.get("main_pollutants")),
-        values=tuple(_value_text(k, values.get(k)) for k in KEY_VALUES),
+        values=tuple(_value_text(k, values.get(k), record) for k in KEY_VALUES),
         counted=counted,
     )
 
@@ -220,7 +235,7 @@ def _lake(
     )
     values = record.get("values") or {}
     shown = tuple(
-        (parameter(k).name_zh, _value_text(k, values.get(k)), parameter(k).unit)
+        (parameter(k).name_zh, _value_text(k, values.get(k), record), parameter(k).unit)
         for k in LAKE_VALUES
         if values.get(k) is not None
     )

@@ -55,10 +55,8 @@ class MonthlyRun:
 
 
 def assessed_rivers(registry: Registry) -> list[Section]:
-    return [
-        s for s in registry.sections
-        if s.water_body == "river" and s.level in ("national", "provincial")
-    ]  # fmt: skip
+    """The sections that count in the city's share: the registry's ``counts_in_share``."""
+    return [s for s in registry.sections if s.counts_in_share]
 
 
 def run_monthly(

@@ -30,31 +30,10 @@ from service.statements.data import statement_json
 __all__ = ["canonical_json", "content_hash", "statement_from_json"]
 
 
-def _stored(statement: MonthlyStatement) -> dict[str, Any]:
-    """:func:`statement_json` plus the marks it does not carry (never overriding its keys)."""
-    data = statement_json(statement)
-    data["rule_set"].setdefault("method", list(statement.rule_set.method))
-    for unit, stored in zip(statement.units, data["units"], strict=True):
-        for line, item in zip(unit.lines, stored["lines"], strict=True):
-            item.setdefault("sources", list(line.sources))
-            item.setdefault("suspect", line.suspect)
-            item.setdefault("lower_bound", line.lower_bound)
-            item.setdefault("censored", line.censored)
-        for event, item in zip(unit.events, stored["events"], strict=True):
-            item.setdefault("factors", list(event.factors))
-            item.setdefault(
-                "factor_days",
-                [[f, [d.isoformat() for d in days]] for f, days in event.factor_days],
-            )
-            item.setdefault("counting", event.counting)
-            item.setdefault("suspect", event.suspect)
-            item.setdefault("lower_bound", event.lower_bound)
-    return data
-
-
 def canonical_json(statement: MonthlyStatement) -> str:
     """The statement as canonical JSON text (sorted keys, no spaces): what is hashed and kept."""
-    return json.dumps(_stored(statement), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    data = statement_json(statement)
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def content_hash(text: str) -> str:

@@ -39,6 +39,10 @@ def unit_json(unit: UnitStatement) -> dict[str, Any]:
                 "basis": line.basis,
                 "clause": line.clause,
                 "refs": list(line.refs),
+                "sources": list(line.sources),
+                "suspect": line.suspect,
+                "lower_bound": line.lower_bound,
+                "censored": line.censored,
             }
             for line in unit.lines
         ],
@@ -53,6 +57,13 @@ def unit_json(unit: UnitStatement) -> dict[str, Any]:
                 "amount_wan": _text(event.amount_wan),
                 "clause": event.clause,
                 "refs": list(event.refs),
+                "factors": list(event.factors),
+                "factor_days": [
+                    [factor, [d.isoformat() for d in days]] for factor, days in event.factor_days
+                ],
+                "counting": event.counting,
+                "suspect": event.suspect,
+                "lower_bound": event.lower_bound,
             }
             for event in unit.events
         ],
@@ -94,6 +105,7 @@ def statement_json(statement: MonthlyStatement, *, unit: str | None = None) -> d
             "document": statement.rule_set.document,
             "title": statement.rule_set.title,
             "assumptions": list(statement.rule_set.assumptions),
+            "method": list(statement.rule_set.method),
         },
         "total_wan": _text(statement.total_wan),
         "total_yuan": _text(statement.total_yuan),

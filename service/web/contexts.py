@@ -22,6 +22,7 @@ __all__ = [
     "SectionRow",
     "SectionsPageContext",
     "day_cell",
+    "marks_text",
     "month_cell",
     "percent_text",
     "pollutant_names",
@@ -158,6 +159,26 @@ def percent_text(share: float | None, *, decimals: int = 0) -> str:
     return "—" if share is None else f"{share * 100:.{decimals}f}%"
 
 
+def marks_text(record: dict[str, Any]) -> str:
+    """What a period value rests on, for a tooltip: lower bounds, suspect values, "<DL", lab."""
+    parts = []
+    bound = pollutant_names(record.get("lower_bound"))
+    if bound:
+        parts.append(f"≥ 含超测上限读数（下限值，待复核）：{'、'.join(bound)}")
+    suspect = record.get("suspect") or {}
+    if suspect:
+        listed = "、".join(f"{n} {c} 个" for n, c in zip(pollutant_names(suspect), suspect.values(),
+                                                         strict=True))  # fmt: skip
+        parts.append(f"含待复核可疑值：{listed}")
+    censored = pollutant_names(record.get("censored"))
+    if censored:
+        parts.append(f"<DL 低于检出限：{'、'.join(censored)}")
+    manual = [k for k, v in (record.get("sources") or {}).items() if v == "manual"]
+    if manual:
+        parts.append(f"手工监测：{'、'.join(pollutant_names(manual))}")
+    return "".join(f"；{p}" for p in parts)
+
+
 def _class_of(record: dict[str, Any]) -> WaterClass | None:
     number = record.get("class_number")
     return None if number is None else WaterClass(int(number))
@@ -187,6 +208,7 @@ def day_cell(day: dt.date, record: dict[str, Any]) -> DayCell:
         title = (
             f"{day:%Y-%m-%d} {klass.label}类（{klass.quality}）；"
             f"主要污染指标：{'、'.join(names) or '无'}；完整率 {percent_text(completeness)}"
+            f"{marks_text(record)}"
         )
     return DayCell(day, klass, record.get("meets_target"), names, completeness, title)
 
@@ -213,7 +235,7 @@ def month_cell(year: int, month: int, record: dict[str, Any] | None) -> MonthCel
         return MonthCell(month, None, status, names, f"{year}年{month}月 {status}")
     title = (
         f"{year}年{month}月 {klass.label}类（{klass.quality}）；"
-        f"主要污染指标：{'、'.join(names) or '无'}"
+        f"主要污染指标：{'、'.join(names) or '无'}{marks_text(record)}"
     )
     return MonthCell(month, klass, "", names, title)
 
