@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +20,8 @@ from sqlalchemy.engine import make_url
 
 from sections.registry import Registry, load_registry
 from service.app import create_app
-from service.db.engine import make_engine
+from service.db.engine import make_engine, migrate
+from service.db.ingest import upsert_observations
 from service.settings import Settings
 from tests.pg_server import PostgresServer, start_postgres
 
@@ -84,6 +86,19 @@ def engine(settings: Settings) -> Iterator[Engine]:
     made = make_engine(settings)
     yield made
     made.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Engine:
+    """The test's engine on a database migrated to the newest schema."""
+    migrate(engine)
+    return engine
+
+
+def store_rows(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    """Upsert observation rows (dicts of ``observation`` columns) in one transaction."""
+    with engine.begin() as connection:
+        upsert_observations(connection, rows)
 
 
 @pytest.fixture

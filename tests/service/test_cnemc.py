@@ -32,7 +32,6 @@ from starlette.routing import Route
 
 from sections.classes import WaterClass
 from sections.registry import Registry
-from service.db.engine import migrate
 from service.db.models import Observation, ObservationHistory, RawMessage
 from service.errors import ConfigurationError, FeedAnswerError, FeedError, FeedTimeout
 from service.feeds import cnemc
@@ -577,12 +576,6 @@ def test_reordered_columns_give_identical_rows(serve: Callable[[FakeApi], str]) 
 
 
 # --------------------------------------------------------------------------- pull_once
-
-
-@pytest.fixture
-def db(engine: Engine) -> Engine:
-    migrate(engine)
-    return engine
 
 
 def _client() -> httpx.AsyncClient:

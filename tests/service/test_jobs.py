@@ -14,15 +14,13 @@ from typer.testing import CliRunner
 from sections.registry import Registry
 from service.app import create_app
 from service.cli import app as cli
-from service.db.engine import migrate
-from service.db.ingest import upsert_observations
 from service.db.models import DailyResult, JobRun, SectionStatus
 from service.jobs.daily import run_daily
 from service.jobs.monthly import run_monthly, stored_summary
 from service.jobs.scheduler import next_run, parse_daily_at, run_morning_jobs
 from service.settings import Settings
 from service.time import BEIJING
-from tests.conftest import live_server_for
+from tests.conftest import live_server_for, store_rows
 
 DAY = dt.date(2025, 7, 1)
 RIVERS = ("fuyang-jizhou", "fuyang-taocheng", "fuyang-gaoxin", "xiaofanqiao", "fudong-wuyi",
@@ -56,17 +54,6 @@ def _rows(
 GOOD = {"ph": 7.8, "do": 8.0, "codmn": 3.0, "nh3n": 0.3, "tp": 0.08}  # Class Ⅱ
 
 
-def _store(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    with engine.begin() as connection:
-        upsert_observations(connection, rows)
-
-
-@pytest.fixture
-def db(engine: Engine) -> Engine:
-    migrate(engine)
-    return engine
-
-
 def _daily(engine: Engine, section: str, day: dt.date) -> tuple[dict[str, Any], dict[str, Any]]:
     with engine.connect() as connection:
         row = connection.execute(
@@ -78,10 +65,10 @@ def _daily(engine: Engine, section: str, day: dt.date) -> tuple[dict[str, Any], 
 
 
 def test_flagged_values_are_excluded_and_listed(db: Engine, registry: Registry) -> None:
-    _store(db, _rows("xiaofanqiao", DAY, GOOD))
+    store_rows(db, _rows("xiaofanqiao", DAY, GOOD))
     # a maintenance value and a QC failure with polluting values: they must not count
-    _store(db, _rows("xiaofanqiao", DAY, {"nh3n": 9.0}, hours=(1,), flag="M"))
-    _store(db, _rows("xiaofanqiao", DAY, {"nh3n": 9.0}, hours=(2,), qc=4))
+    store_rows(db, _rows("xiaofanqiao", DAY, {"nh3n": 9.0}, hours=(1,), flag="M"))
+    store_rows(db, _rows("xiaofanqiao", DAY, {"nh3n": 9.0}, hours=(2,), qc=4))
     run_daily(engine=db, registry=registry, first=DAY)
     record, provenance = _daily(db, "xiaofanqiao", DAY)
     assert record["class_number"] == 2 and record["values"]["nh3n"] == 0.3
@@ -91,7 +78,7 @@ def test_flagged_values_are_excluded_and_listed(db: Engine, registry: Registry) 
 
 
 def test_too_few_valid_values_is_insufficient(db: Engine, registry: Registry) -> None:
-    _store(db, _rows("xiaofanqiao", DAY, GOOD, hours=(0, 4, 8)))  # 3 of 6: below 4
+    store_rows(db, _rows("xiaofanqiao", DAY, GOOD, hours=(0, 4, 8)))  # 3 of 6: below 4
     run_daily(engine=db, registry=registry, first=DAY)
     record, _ = _daily(db, "xiaofanqiao", DAY)
     assert record["class_number"] is None
@@ -100,7 +87,7 @@ def test_too_few_valid_values_is_insufficient(db: Engine, registry: Registry) ->
 
 
 def test_exceedance_against_target_and_main_pollutants(db: Engine, registry: Registry) -> None:
-    _store(db, _rows("xiaofanqiao", DAY, {**GOOD, "nh3n": 1.6, "tp": 0.25}))
+    store_rows(db, _rows("xiaofanqiao", DAY, {**GOOD, "nh3n": 1.6, "tp": 0.25}))
     run_daily(engine=db, registry=registry, first=DAY)
     record, _ = _daily(db, "xiaofanqiao", DAY)
     assert record["class_number"] == 5 and record["target_class_number"] == 3
@@ -110,9 +97,9 @@ def test_exceedance_against_target_and_main_pollutants(db: Engine, registry: Reg
 
 
 def test_rerunning_a_day_replaces_it_and_records_the_run(db: Engine, registry: Registry) -> None:
-    _store(db, _rows("xiaofanqiao", DAY, GOOD))
+    store_rows(db, _rows("xiaofanqiao", DAY, GOOD))
     first = run_daily(engine=db, registry=registry, first=DAY)
-    _store(db, _rows("xiaofanqiao", DAY, {"nh3n": 1.2}))  # a re-delivered, changed value
+    store_rows(db, _rows("xiaofanqiao", DAY, {"nh3n": 1.2}))  # a re-delivered, changed value
     second = run_daily(engine=db, registry=registry, first=DAY)
     with db.connect() as connection:
         count = connection.execute(select(func.count()).select_from(DailyResult)).scalar_one()
@@ -129,11 +116,11 @@ def test_monthly_share_over_assessable_sections_only(db: Engine, registry: Regis
     days = [month + dt.timedelta(days=i) for i in range(31)]
     for section in RIVERS[:5]:
         for day in days:
-            _store(db, _rows(section, day, GOOD))
+            store_rows(db, _rows(section, day, GOOD))
     for day in days:  # one section worse than Class Ⅲ all month
-        _store(db, _rows(RIVERS[5], day, {**GOOD, "nh3n": 1.4}))
+        store_rows(db, _rows(RIVERS[5], day, {**GOOD, "nh3n": 1.4}))
     for day in days[:15]:  # too few days for a monthly value
-        _store(db, _rows("hutuo-raoyang", day, GOOD))
+        store_rows(db, _rows("hutuo-raoyang", day, GOOD))
     with db.begin() as connection:
         connection.execute(
             SectionStatus.__table__.insert().values(  # type: ignore[attr-defined]
@@ -157,8 +144,10 @@ def test_monthly_share_over_assessable_sections_only(db: Engine, registry: Regis
 def test_lake_is_rolled_up_as_one_with_tn_apart(db: Engine, registry: Registry) -> None:
     month = dt.date(2025, 8, 1)
     for day in (month + dt.timedelta(days=i) for i in range(31)):
-        _store(db, _rows("hengshuihu-dahuxin", day, {**GOOD, "tp": 0.04, "tn": 1.2, "chla": 20}))
-        _store(db, _rows("hengshuihu-xiaohu", day, {**GOOD, "tp": 0.08, "tn": 1.4, "chla": 30}))
+        big = {**GOOD, "tp": 0.04, "tn": 1.2, "chla": 20}
+        small = {**GOOD, "tp": 0.08, "tn": 1.4, "chla": 30}
+        store_rows(db, _rows("hengshuihu-dahuxin", day, big))
+        store_rows(db, _rows("hengshuihu-xiaohu", day, small))
     summary = run_monthly(engine=db, registry=registry, month=month).summary
     lake = summary["lake"]
     # mean TP (0.04 + 0.08) / 2 = 0.06 > lake Ⅲ 0.05: Class Ⅳ; TN 1.3: Ⅳ, reported apart
@@ -170,7 +159,7 @@ def test_lake_is_rolled_up_as_one_with_tn_apart(db: Engine, registry: Registry) 
 def test_api_serves_daily_results_and_summary(
     db: Engine, registry: Registry, settings: Settings
 ) -> None:
-    _store(db, _rows("xiaofanqiao", DAY, GOOD))
+    store_rows(db, _rows("xiaofanqiao", DAY, GOOD))
     run_daily(engine=db, registry=registry, first=DAY)
     run_monthly(engine=db, registry=registry, month=DAY)
     application = create_app(settings)
@@ -210,7 +199,7 @@ def test_next_run_is_the_next_morning_in_beijing() -> None:
 def test_morning_jobs_classify_yesterday_and_roll_up_on_the_first(
     db: Engine, registry: Registry
 ) -> None:
-    _store(db, _rows("xiaofanqiao", dt.date(2025, 7, 31), GOOD))
+    store_rows(db, _rows("xiaofanqiao", dt.date(2025, 7, 31), GOOD))
     done = run_morning_jobs(engine=db, registry=registry, today=dt.date(2025, 8, 1))
     assert done == ["daily 2025-07-31", "monthly 2025-07"]
     record, _ = _daily(db, "xiaofanqiao", dt.date(2025, 7, 31))

@@ -15,18 +15,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from sections.registry import Registry
-from service.db.engine import migrate
 from service.db.models import Observation, ObservationHistory
 from service.export import export_observations
 from service.feeds.manual import import_manual
 
 HEADER = "断面,采样时间,参数,数值,单位,实验室,类型\n"
-
-
-@pytest.fixture
-def db(engine: Engine) -> Engine:
-    migrate(engine)
-    return engine
 
 
 def _file(tmp_path: Path, rows: str, name: str = "lab.csv") -> Path:

@@ -24,8 +24,6 @@ from sections.quality import instrument_span
 from sections.registry import Registry
 from service.app import create_app
 from service.cli import app as cli
-from service.db.engine import migrate
-from service.db.ingest import upsert_observations
 from service.db.models import DailyResult, MonthlyResult, Observation, ObservationHistory
 from service.jobs.annual import annual_results, run_annual
 from service.jobs.daily import run_daily
@@ -35,7 +33,7 @@ from service.jobs.quality import run_quality
 from service.review import pending_reviews, review_observation
 from service.settings import Settings
 from service.time import BEIJING
-from tests.conftest import live_server_for
+from tests.conftest import live_server_for, store_rows
 
 DAY = dt.date(2025, 7, 1)
 SECTION = "xiaofanqiao"
@@ -64,17 +62,6 @@ def _rows(
     ]  # fmt: skip
 
 
-def _store(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    with engine.begin() as connection:
-        upsert_observations(connection, rows)
-
-
-@pytest.fixture
-def db(engine: Engine) -> Engine:
-    migrate(engine)
-    return engine
-
-
 def _daily(engine: Engine, day: dt.date = DAY) -> tuple[dict[str, Any], dict[str, Any]]:
     with engine.connect() as connection:
         row = connection.execute(
@@ -97,8 +84,8 @@ def _qc_and_daily(engine: Engine, registry: Registry, first: dt.date, last: dt.d
 def test_an_over_range_reading_counts_as_a_lower_bound_and_waits_for_review(
     db: Engine, registry: Registry
 ) -> None:
-    _store(db, _rows(DAY, GOOD, hours=(0, 4, 8, 12, 16)))
-    _store(db, _rows(DAY, {"nh3n": 1.5}, hours=(20,), flag="T"))  # the analyser's ceiling
+    store_rows(db, _rows(DAY, GOOD, hours=(0, 4, 8, 12, 16)))
+    store_rows(db, _rows(DAY, {"nh3n": 1.5}, hours=(20,), flag="T"))  # the analyser's ceiling
     _qc_and_daily(db, registry, DAY, DAY)
     record, provenance = _daily(db)
     span = instrument_span(registry.section(SECTION), "nh3n", DAY)
@@ -114,8 +101,8 @@ def test_an_over_range_reading_counts_as_a_lower_bound_and_waits_for_review(
 def test_a_reviewer_replaces_an_over_range_reading_and_the_old_value_is_kept(
     db: Engine, registry: Registry, settings: Settings
 ) -> None:
-    _store(db, _rows(DAY, GOOD, hours=(0, 4, 8, 12, 16)))
-    _store(db, _rows(DAY, {"nh3n": 1.5}, hours=(20,), flag="T"))
+    store_rows(db, _rows(DAY, GOOD, hours=(0, 4, 8, 12, 16)))
+    store_rows(db, _rows(DAY, {"nh3n": 1.5}, hours=(20,), flag="T"))
     _qc_and_daily(db, registry, DAY, DAY)
     (item,), _ = pending_reviews(engine=db)
     result = CliRunner().invoke(
@@ -137,8 +124,8 @@ def test_a_reviewer_replaces_an_over_range_reading_and_the_old_value_is_kept(
 
 
 def test_a_manual_value_that_passes_qc_counts(db: Engine, registry: Registry) -> None:
-    _store(db, _rows(DAY, GOOD, hours=(0, 4, 8)))
-    _store(db, _rows(DAY, GOOD, hours=(12, 16, 20), flag="S"))
+    store_rows(db, _rows(DAY, GOOD, hours=(0, 4, 8)))
+    store_rows(db, _rows(DAY, GOOD, hours=(12, 16, 20), flag="S"))
     _qc_and_daily(db, registry, DAY, DAY)
     record, _ = _daily(db)
     # the old job kept only N: 3 of 6 values, insufficient
@@ -152,9 +139,9 @@ def test_the_first_value_after_a_gap_is_suspect_and_still_counts(
     db: Engine, registry: Registry
 ) -> None:
     before = DAY - dt.timedelta(days=1)
-    _store(db, _rows(before, GOOD, hours=(0, 4, 8)))  # silent from 08:00 to 08:00 next day
-    _store(db, _rows(DAY, {**GOOD, "nh3n": 0.9}, hours=(8,)))
-    _store(db, _rows(DAY, GOOD, hours=(12, 16, 20)))
+    store_rows(db, _rows(before, GOOD, hours=(0, 4, 8)))  # silent from 08:00 to 08:00 next day
+    store_rows(db, _rows(DAY, {**GOOD, "nh3n": 0.9}, hours=(8,)))
+    store_rows(db, _rows(DAY, GOOD, hours=(12, 16, 20)))
     _qc_and_daily(db, registry, before, DAY)
     with db.connect() as connection:
         flags = connection.execute(
@@ -173,9 +160,9 @@ def test_the_first_value_after_a_gap_is_suspect_and_still_counts(
 
 def test_a_rejected_suspect_value_no_longer_counts(db: Engine, registry: Registry) -> None:
     before = DAY - dt.timedelta(days=1)
-    _store(db, _rows(before, GOOD, hours=(0, 4, 8)))
-    _store(db, _rows(DAY, {**GOOD, "nh3n": 0.9}, hours=(8,)))
-    _store(db, _rows(DAY, GOOD, hours=(12, 16, 20)))
+    store_rows(db, _rows(before, GOOD, hours=(0, 4, 8)))
+    store_rows(db, _rows(DAY, {**GOOD, "nh3n": 0.9}, hours=(8,)))
+    store_rows(db, _rows(DAY, GOOD, hours=(12, 16, 20)))
     _qc_and_daily(db, registry, before, DAY)
     items, _ = pending_reviews(engine=db)
     nh3n = next(i for i in items if i.parameter == "nh3n")
@@ -193,15 +180,15 @@ def test_a_rejected_suspect_value_no_longer_counts(db: Engine, registry: Registr
 
 def _month_of_good_automatic_data(engine: Engine, month: dt.date) -> None:
     days = [month + dt.timedelta(days=i) for i in range(31)]
-    _store(engine, [row for day in days for row in _rows(day, GOOD)])
+    store_rows(engine, [row for day in days for row in _rows(day, GOOD)])
 
 
 def test_laboratory_cod_enters_the_monthly_class(db: Engine, registry: Registry) -> None:
     month = dt.date(2025, 7, 1)
     _month_of_good_automatic_data(db, month)
     lab = {"cod": 28.0, "bod5": 3.5, "fluoride": 0.4, "nh3n": 1.8}  # COD: Class Ⅳ
-    _store(db, _rows(dt.date(2025, 7, 10), lab, hours=(10,), kind="routine"))
-    _store(db, _rows(dt.date(2025, 7, 10), {"hg": 0.00005}, hours=(10,), kind="routine",
+    store_rows(db, _rows(dt.date(2025, 7, 10), lab, hours=(10,), kind="routine"))
+    store_rows(db, _rows(dt.date(2025, 7, 10), {"hg": 0.00005}, hours=(10,), kind="routine",
                      censored=True))  # fmt: skip
     run_monthly(engine=db, registry=registry, month=month)
     with db.connect() as connection:
@@ -221,11 +208,11 @@ def test_laboratory_cod_enters_the_monthly_class(db: Engine, registry: Registry)
 
 
 def test_values_with_unknown_codes_never_break_a_job(db: Engine, registry: Registry) -> None:
-    _store(db, _rows(DAY, GOOD))
+    store_rows(db, _rows(DAY, GOOD))
     rows = _rows(DAY, {"w99001": 12.0})
     for row in rows:
         row.update(unit="", review_status="pending")
-    _store(db, rows)
+    store_rows(db, rows)
     _qc_and_daily(db, registry, DAY, DAY)
     run_monthly(engine=db, registry=registry, month=DAY)
     record, _ = _daily(db)
@@ -244,7 +231,7 @@ def test_the_year_is_the_mean_of_its_months(
     for m in range(1, 13):
         month = dt.date(2025, m, 1)
         nh3n = 0.4 if m <= 6 else 1.4  # Ⅱ for half the year, Ⅳ for the other half
-        _store(db, _rows(month, {**GOOD, "nh3n": nh3n}, section=SECTION, hours=(10,),
+        store_rows(db, _rows(month, {**GOOD, "nh3n": nh3n}, section=SECTION, hours=(10,),
                          kind="routine"))  # fmt: skip
         run_monthly(engine=db, registry=registry, month=month)
     run = run_annual(engine=db, registry=registry, year=2025)
@@ -267,7 +254,7 @@ def test_the_year_is_the_mean_of_its_months(
 def test_a_year_with_too_few_months_is_insufficient(db: Engine, registry: Registry) -> None:
     for m in range(1, 8):  # 7 of 12 months: below 2/3 (8)
         month = dt.date(2025, m, 1)
-        _store(db, _rows(month, GOOD, hours=(10,), kind="routine"))
+        store_rows(db, _rows(month, GOOD, hours=(10,), kind="routine"))
         run_monthly(engine=db, registry=registry, month=month)
     run_annual(engine=db, registry=registry, year=2025)
     record = next(r for r in annual_results(engine=db, year=2025) if r["section"] == SECTION)

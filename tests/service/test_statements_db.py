@@ -13,7 +13,6 @@ from sqlmodel import Session
 from compensation.rules import load_rule_set
 from sections.registry import Registry
 from service.app import create_app
-from service.db.engine import migrate
 from service.db.models import Observation, SectionStatus, StatementIssue, utc_now
 from service.errors import QingliuError
 from service.settings import Settings
@@ -53,12 +52,6 @@ def _auto_days(section: str, parameter: str, days: list[dt.date], value: float) 
         for day in days
         for hour in (0, 4, 8, 12, 16, 20)
     ]
-
-
-@pytest.fixture
-def db(engine: Engine) -> Engine:
-    migrate(engine)
-    return engine
 
 
 def test_measurements_come_from_manual_automatic_and_statuses(
