@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 from compensation.errors import RuleError
+from sections.periods import DEFAULT_MIN_DAY_FRACTION, as_fraction
 from sections.registry import WaterBody
 
 __all__ = [
@@ -458,13 +459,12 @@ def _provenance(table: Mapping[str, Any], key: str, where: str) -> Provenance:
 
 
 def _fraction(text: Any, where: str) -> Fraction:
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise RuleError(f"{where}: 不是分数 / not a fraction: {text!r}")
     try:
-        value = Fraction(str(text))
-    except (ValueError, ZeroDivisionError):
-        raise RuleError(f"{where}: 不是分数 / not a fraction: {text!r}") from None
-    if not 0 < value <= 1:
-        raise RuleError(f"{where}: 必须在 (0, 1] 内 / must lie in (0, 1]: {text!r}")
-    return value
+        return as_fraction(text)
+    except ValueError as exc:
+        raise RuleError(f"{where}: {exc}") from None
 
 
 def _keys(table: Mapping[str, Any], key: str, where: str, valid: Sequence[str]) -> tuple[str, ...]:
@@ -670,7 +670,8 @@ def parse_rule_set(text: str, *, source: str = "<string>") -> RuleSet:
     tags.add(selection, "auto_fallback_provenance", where, parameter="auto_fallback",
              label="无手工结果时采用自动站日均值月均值", value=_yes(auto_fallback),
              clause=str(selection.get("auto_fallback_clause", "")))  # fmt: skip
-    fraction = _fraction(selection.get("min_valid_day_fraction", "2/3"), where)
+    share = selection.get("min_valid_day_fraction", str(DEFAULT_MIN_DAY_FRACTION))
+    fraction = _fraction(share, where)
     tags.add(selection, "min_valid_day_fraction_provenance", where,
              parameter="min_valid_day_fraction", label="自动站月均值所需有效日比例",
              value=str(fraction), clause="有效日数不少于当月天数的该比例方计算月均值")  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 
 from sections.parameters import parameters
-from sections.validity import ReviewStatus
+from sections.validity import OVER_RANGE_FLAG, ReviewStatus, value_validity
 from service.db.models import Observation, ObservationHistory, utc_now
 from service.errors import QingliuError
 from service.time import BEIJING
@@ -58,11 +58,13 @@ class ReviewItem:
 def _why(parameter: str, station_flag: str | None, qc_flag: int | None, qc_test: str | None) -> str:
     if parameter not in parameters():
         return f"未知监测因子编码 / unknown code {parameter}"
-    if station_flag == "T":
-        return "超测上限，按下限计入 / over range, counted as a lower bound"
-    if qc_flag == 3:
-        return f"质控可疑（{qc_test or '?'}），暂计入 / suspect, counted until reviewed"
-    return f"站点标记 {station_flag or '?'} / station flag"
+    verdict = value_validity(station_flag, qc_flag, qc_test=qc_test)
+    counted = "暂计入 / counted until reviewed" if verdict.counts else "未计入 / not counted"
+    if verdict.lower_bound or station_flag == OVER_RANGE_FLAG:
+        return f"超测上限，按下限值{counted}"
+    if verdict.suspect:
+        return f"质控可疑（{qc_test or '?'}），{counted}"
+    return f"站点标记 {station_flag or '?'}，{counted}"
 
 
 def pending_reviews(
