@@ -110,6 +110,27 @@ class ValidityPolicy:
     count_suspect: bool = True
     over_range: Literal["lower_bound", "exclude"] = "lower_bound"
 
+    @property
+    def assumptions(self) -> tuple[str, ...]:
+        """The policy's choices as the lines a statement lists among its assumptions [A].
+
+        Examples
+        --------
+        >>> ValidityPolicy().assumptions[0]
+        '[假设] 质控可疑值在复核否决前计入均值与超标判定'
+        """
+        suspect = (
+            "[假设] 质控可疑值在复核否决前计入均值与超标判定"
+            if self.count_suspect
+            else "[假设] 质控可疑值在复核确认前不计入均值"
+        )
+        over = (
+            "[假设] 超测上限（T）读数按 max(读数, 2 × 目标类别限值) 作为下限值计入，标注“≥”"
+            if self.over_range == "lower_bound"
+            else "[假设] 超测上限（T）读数在复核前不计入均值"
+        )
+        return suspect, over
+
     def __post_init__(self) -> None:
         if self.over_range not in ("lower_bound", "exclude"):
             raise ValueError(

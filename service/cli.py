@@ -397,14 +397,13 @@ def statement_command(
 
     Without --issue or --version the statement is a draft computed from the database now.
     """
-    from compensation.engine import monthly_statement
     from compensation.errors import CompensationError
     from compensation.rules import load_rule_set, rule_set_for
     from sections.dates import parse_month
     from service.db.engine import make_engine, migrate
     from service.statements.issue import issue_statement, issued_statement
+    from service.statements.monthly import draft_statement
     from service.statements.output import StatementFormat, render_statement
-    from service.statements.source import measurements_from_db
 
     state: _State = ctx.obj
     if issue and version is not None:
@@ -425,11 +424,8 @@ def statement_command(
             statement, record, _ = issued_statement(engine=engine, month=first, version=version)
         else:
             rule_set = load_rule_set(rules) if rules else rule_set_for(first)
-            measurements = measurements_from_db(
+            statement = draft_statement(
                 engine=engine, registry=registry, month=first, rule_set=rule_set
-            )
-            statement = monthly_statement(
-                measurements, month=first, registry=registry, rule_set=rule_set
             )
             if issue:
                 result = issue_statement(engine=engine, statement=statement)

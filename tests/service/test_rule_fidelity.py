@@ -32,6 +32,7 @@ from service.jobs.observations import day_bounds
 from service.jobs.quality import run_quality
 from service.review import pending_reviews, review_observation
 from service.settings import Settings
+from service.statements.monthly import draft_statement
 from service.time import BEIJING
 from tests.conftest import live_server_for, store_rows
 
@@ -259,3 +260,12 @@ def test_a_year_with_too_few_months_is_insufficient(db: Engine, registry: Regist
     run_annual(engine=db, registry=registry, year=2025)
     record = next(r for r in annual_results(engine=db, year=2025) if r["section"] == SECTION)
     assert record["class_number"] is None and "nh3n" in record["insufficient"]
+
+
+def test_statements_from_the_database_list_the_validity_assumptions(
+    db: Engine, registry: Registry
+) -> None:
+    statement = draft_statement(engine=db, registry=registry, month=DAY)
+    assumptions = statement.rule_set.assumptions
+    assert any("可疑值" in a and a.startswith("[假设]") for a in assumptions)
+    assert any("超测上限" in a and "≥" in a for a in assumptions)
