@@ -40,10 +40,10 @@ def parse_month(text: str) -> dt.date:
         raise InputError(str(exc)) from None
 
 
-def _value(cell: str, line: int) -> Decimal | None:
-    """The value that enters the month: half the limit for a value below it ("<x", "xL")."""
+def _value(cell: str, line: int) -> tuple[Decimal | None, bool]:
+    """The value that enters the month (half the limit for "<x", "xL") and whether it is "<DL"."""
     if cell == "":
-        return None
+        return None, False
     try:
         value, censored = parse_censored(cell)
     except ValueError:
@@ -54,7 +54,7 @@ def _value(cell: str, line: int) -> Decimal | None:
         raise InputError(
             f"数值无效 / invalid value: {cell!r} (0 – {MAX_VALUE})", row=line, column="value"
         )
-    return substitute_censored(value, censored)
+    return substitute_censored(value, censored), censored
 
 
 def read_measurements(path: Path | str, *, registry: Registry) -> list[Measurement]:
@@ -119,7 +119,7 @@ def read_measurements(path: Path | str, *, registry: Registry) -> list[Measureme
                 row=number,
                 column="status",
             )
-        value = _value(cells["value"], number)
+        value, censored = _value(cells["value"], number)
         if value is None and status == "normal":
             raise InputError("正常状态的行必须有数值 / a normal row needs a value", row=number,
                              column="value")  # fmt: skip
@@ -133,6 +133,7 @@ def read_measurements(path: Path | str, *, registry: Registry) -> list[Measureme
                 status=status,
                 note=cells.get("note", ""),
                 ref=f"{Path(path).name}:{number}",
+                censored=censored,
             )
         )
     return result

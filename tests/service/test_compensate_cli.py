@@ -498,3 +498,12 @@ def test_parse_month_is_the_one_of_sections_dates() -> None:
     assert parse_month("2025-07") == parse_month("2025-7") == dt.date(2025, 7, 1)
     with pytest.raises(InputError, match="YYYY-MM"):
         parse_month("2025-13")
+
+
+def test_a_value_below_the_detection_limit_is_half_of_it_and_marked(
+    tmp_path: Path, sections_file: Path
+) -> None:
+    text = HEADER + "down,cod,2025-03-05,<60,routine,normal,\n"  # counts as 30
+    doc = _json(sections_file, _write(tmp_path, text), "--month", "2025-03")
+    (line,) = [x for u in doc["units"] for x in u["lines"]]
+    assert line["value"] == "30.0" and line["censored"] is True
