@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from sections.registry import Registry
+from sections.registry import Registry, load_registry
 from service.cli import app
 from service.db.engine import make_engine, migrate
 from service.db.models import Observation, SectionStatus
 from service.db.queries import count_observations, read_frame
-from service.demo.run import default_demo_year, seed_demo
+from service.demo.run import default_demo_year, lab_file_name, seed_demo
 from service.settings import Settings
 
 
@@ -39,14 +39,27 @@ def _stored(engine: Engine) -> pd.DataFrame:
 
 
 def test_same_seed_stores_identical_data(
-    engine: Engine, small_registry: Registry, tmp_path: Path
+    engine: Engine, small_registry: Registry, tmp_path: Path, settings: Settings
 ) -> None:
     migrate(engine)
-    first = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    first = seed_demo(
+        engine=engine,
+        registry=small_registry,
+        year=2025,
+        show_progress=False,
+        data_dir=settings.data_dir,
+    )
     stored_once = _stored(engine)
-    assert len(stored_once) == first.observations
+    assert len(stored_once) == first.observations + first.lab_values
+    assert first.lab_values > 0
 
-    again = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    again = seed_demo(
+        engine=engine,
+        registry=small_registry,
+        year=2025,
+        show_progress=False,
+        data_dir=settings.data_dir,
+    )
     assert again == first
     pd.testing.assert_frame_equal(_stored(engine), stored_once)
 
@@ -59,15 +72,24 @@ def test_same_seed_stores_identical_data(
         changed = _stored(other)
     finally:
         other.dispose()
-    assert len(changed) == len(stored_once)
-    assert not changed["value"].equals(stored_once["value"])
+    auto_once = stored_once[stored_once["source"] == "hj212"].reset_index(drop=True)
+    auto_changed = changed[changed["source"] == "hj212"].reset_index(drop=True)
+    assert len(auto_changed) == len(auto_once)  # same stations and times, other values
+    assert not auto_changed["value"].equals(auto_once["value"])
+    assert len(changed) > len(stored_once)  # the other seed's lab samples are on other days
 
 
 def test_demo_year_is_complete_and_missing_values_stay_missing(
-    engine: Engine, small_registry: Registry
+    engine: Engine, small_registry: Registry, settings: Settings
 ) -> None:
     migrate(engine)
-    summary = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    summary = seed_demo(
+        engine=engine,
+        registry=small_registry,
+        year=2025,
+        show_progress=False,
+        data_dir=settings.data_dir,
+    )
     stored = _stored(engine)
     river = stored[stored["section_id"] == "fudong-wuyi"]
     lake = stored[stored["section_id"] == "hengshuihu-dahuxin"]
@@ -78,8 +100,68 @@ def test_demo_year_is_complete_and_missing_values_stay_missing(
     stopped = stored[stored["station_flag"] == "F"]
     assert stopped["value"].isna().all()  # NULL in the database, never 0
     assert summary.flagged == int((stored["station_flag"] != "N").sum())
-    assert stored["observed_at"].min() == pd.Timestamp("2024-12-31 16:00", tz="UTC")
-    assert set(stored["source"]) == {"hj212"}  # the demo arrives as HJ 212 frames
+    auto = stored[stored["source"] == "hj212"]  # the stations' data arrive as HJ 212 frames
+    assert auto["observed_at"].min() == pd.Timestamp("2024-12-31 16:00", tz="UTC")
+    assert set(stored["source"]) == {"hj212", "manual"}  # and the laboratory's as a file
+
+
+def test_lab_file_is_written_in_the_data_dir_and_imported_as_manual_data(
+    engine: Engine, small_registry: Registry, settings: Settings
+) -> None:
+    migrate(engine)
+    summary = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False,
+                        data_dir=settings.data_dir)  # fmt: skip
+    assert summary.lab_file == settings.data_dir / lab_file_name(2025, 2025)
+    assert summary.lab_file.exists()
+    lab = pd.read_csv(summary.lab_file, dtype=str)
+    assert list(lab.columns) == ["section", "sampled_at", "parameter", "value", "unit", "method",
+                                 "lab", "kind"]  # fmt: skip
+    stored = _stored(engine)
+    manual = stored[stored["source"] == "manual"]
+    assert len(manual) == len(lab) == summary.lab_values
+    assert {"cod", "bod5", "fluoride", "hg", "cd"} <= set(manual["parameter"])
+    assert not {"codmn", "nh3n", "tp"} & set(manual["parameter"])  # automatic items stay so
+    # COD on every flowing month of each section, none in a no-flow or frozen month
+    with engine.connect() as connection:
+        statuses = connection.execute(select(SectionStatus.section_id, SectionStatus.month)).all()
+    stopped = {(s, m.month) for s, m in statuses}
+    cod = manual[manual["parameter"] == "cod"]
+    local = cod["observed_at"].dt.tz_convert("Asia/Shanghai")
+    have = set(zip(cod["section_id"], local.dt.month, strict=True))
+    for section in small_registry.sections:
+        for month in range(1, 13):
+            assert ((section.id, month) in have) == ((section.id, month) not in stopped)
+    again = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False,
+                      data_dir=settings.data_dir)  # fmt: skip
+    assert again.lab_values == summary.lab_values
+    pd.testing.assert_frame_equal(_stored(engine), stored)  # importing again changes nothing
+
+
+def test_compensation_summary_figures_add_up() -> None:
+    from decimal import Decimal
+
+    from service.demo.run import summarise_compensation
+
+    registry = load_registry()
+    names = [u.name for u in registry.units]
+    totals = {name: Decimal(0) for name in names}
+    totals.update({"滨湖新区": Decimal(300), "桃城区": Decimal(240), "武邑县": Decimal(240),
+                   "故城县": Decimal(150), "深州市": Decimal(60)})  # fmt: skip
+    paying = {"滨湖新区": 8, "桃城区": 5, "武邑县": 4, "故城县": 3, "深州市": 2}
+    summary = summarise_compensation(registry, totals=totals, paying=paying, events={"桃城区": 2})
+    assert summary.total_wan == Decimal(990) == sum(a for _, a in summary.by_unit)
+    assert [n for n, _ in summary.by_unit[:3]] == [
+        "滨湖新区",
+        "桃城区",
+        "武邑县",
+    ]  # ties: file order
+    assert len(summary.by_unit) == 13 and summary.units_paying == 5 and summary.events == 2
+    top = summary.top(3)
+    assert [share for *_, share in top] == [Decimal("30.3"), Decimal("24.2"), Decimal("24.2")]
+    lines = summary.lines()
+    assert "全年扣缴 990 万元" in lines[0] and "5/13 个考核单位有扣缴" in lines[0]
+    assert lines[1] == "扣缴最多的 3 个单位合计 780 万元，占全市 78.8%："
+    assert lines[2] == "  滨湖新区 300 万元（30.3%，8 个月有扣缴）"
 
 
 def test_default_demo_year_is_the_last_complete_year() -> None:
@@ -122,11 +204,12 @@ def test_demo_command_seeds_summarises_and_the_pages_show_it(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     expected = 366 * (24 * 5 + 6 * 4)  # 2024 is a leap year
     assert f"观测值 observations  {expected:,}" in result.output
+    lab = pd.read_csv(data_dir / lab_file_name(2024, 2025), dtype=str)  # written in the data dir
     assert "年份 year            2024" in result.output
     assert "2024-01-01 00:00 – 2024-12-31 23:00" in result.output  # Beijing time
     engine = make_engine(Settings(data_dir=data_dir))
     try:
-        assert count_observations(engine=engine) == expected
+        assert count_observations(engine=engine) == expected + len(lab)
         with engine.connect() as connection:
             statuses = connection.execute(select(SectionStatus.status)).scalars().all()
         assert set(statuses) <= {"no_flow", "frozen"}
@@ -143,7 +226,8 @@ def test_section_page_shows_the_stored_parameters(
     from tests.conftest import live_server_for
 
     migrate(engine)
-    seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    summary = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False,
+                        data_dir=settings.data_dir)  # fmt: skip
     application = create_app(settings)
     try:
         with live_server_for(application) as url:
@@ -154,4 +238,5 @@ def test_section_page_shows_the_stored_parameters(
     assert "<td>叶绿素a</td><td>chla</td><td>mg/m³</td><td>2,190</td>" in html
     assert "<td>氨氮</td><td>nh3n</td><td>mg/L</td><td>2,190</td>" in html
     assert "2025-01-01 00:00 至 2025-12-31 23:00（北京时间）" in html
-    assert "数据库中观测值 109,500 条" in index
+    assert summary.observations == 109_500
+    assert f"数据库中观测值 {summary.observations + summary.lab_values:,} 条" in index
