@@ -1,4 +1,4 @@
-"""Synthetic automatic-station data for the demo: one seeded year for every registry section.
+"""Synthetic station and laboratory data for the demo: one seeded year for every registry section.
 
 :func:`generate_year` builds a year of water-quality automatic-station (水质自动站) data for every
 section of a :class:`~sections.registry.Registry`, reference sections included, the way the
@@ -7,16 +7,23 @@ stations report it (domain.md §5):
 - the five basic parameters (temp, pH, DO, conductivity, turbidity) every hour, the chemistry
   (CODMn, NH3-N, TP, TN) every 4 hours at 00, 04, 08, 12, 16 and 20 o'clock Beijing time, and on
   lake points chlorophyll-a and algal density every 4 hours as well;
+- river profiles (滏阳河, 清凉江, 卫运河 plain rivers with CODMn 4–8 mg/L; the drainage rivers
+  滏东排河 and 滏阳新河 worst; the 滹沱河 best) and a slow pollution load over weeks, so that about
+  three quarters of the river section-months are at Class Ⅲ or better, with Ⅳ, Ⅴ and some 劣Ⅴ
+  months (the plan: 2020 80 %, 2021 76.9 %, domain.md §2) [A, calibrated];
 - seasonal and diurnal cycles (water temperature peaking in late July, DO following saturation and
-  photosynthesis, winter NH3-N highs, summer TP and algae highs in the lake) on top of
-  autocorrelated AR(1) noise, partly shared along a river so that neighbouring sections move
-  together;
-- 2–5 pollution episodes per section and year, lasting 1–6 days (at least one of 3 days or more),
-  in which CODMn, NH3-N and TP rise to well over the section's target-class limit; values beyond
-  the instrument span (2 × the target-class limit) are flagged ``T`` and kept;
+  photosynthesis, so summer lows of 5–6 mg/L on the plain rivers, winter NH3-N highs, summer TP
+  and algae highs in the lake) on top of autocorrelated AR(1) noise, partly shared along a river;
+- 1–3 pollution episodes per section and year, lasting 1–6 days (at least one of 3 days or more),
+  in which CODMn, NH3-N and TP rise over the section's target-class limit; values beyond the
+  instrument span (2 × the target-class limit) are flagged ``T`` and kept;
 - station maintenance (``M``), analyser faults (``D``: missing, stuck or zero values) and
-  calibration checks (``C``), and on the smaller rivers a few no-flow (断流) and frozen (结冰)
-  months in which the station is stopped (``F``) and reports nothing.
+  calibration checks (``C``); frequent no-flow (断流) months on the drainage rivers in the dry
+  season, rare ones on the other small rivers, and a few frozen (结冰) winter months, in which the
+  station is stopped (``F``) and reports nothing;
+- monthly laboratory samples of the GB 3838 items without an automatic analyser (COD following
+  the automatic CODMn, BOD5, fluoride, metals mostly below their detection limits as ``<DL``)
+  for every flowing month of every assessed section, and a few spot checks (抽测).
 
 Everything is drawn from :func:`numpy.random.default_rng` generators seeded from ``seed``,
 ``year`` and stable CRC-32 hashes of section ids and river names, so a registry, year and seed
