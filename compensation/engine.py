@@ -310,10 +310,7 @@ def standard_for(section: Section, factor: str, month: dt.date) -> Decimal | Non
     """
     if factor in section.standards:
         return _decimal(section.standards[factor])
-    try:
-        target = section.target_class(month)
-    except LookupError:
-        return None
+    target = section.target_class(month)
     if int(target) > 5:
         return None
     try:

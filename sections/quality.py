@@ -897,7 +897,7 @@ def target_limit(section: Section, key: str, on: dt.date) -> float | None:
         if target > WaterClass.V:
             return None
         return class_limit(key, target, section.water_body)
-    except (KeyError, LookupError, DataTableError):
+    except (KeyError, DataTableError):  # no limit for this item in this water body
         return None
 
 

@@ -156,8 +156,9 @@ def demo_command(
             f"模拟 {the_year} 年、{len(registry)} 个断面的自动站数据（种子 {seed}）…"
         )
         summary = seed_demo(
-            engine=engine, registry=registry, year=the_year, seed=seed, show_progress=progress
-        )
+            engine=engine, registry=registry, year=the_year, seed=seed, show_progress=progress,
+            data_dir=settings.data_dir,
+        )  # fmt: skip
         jobs = run_demo_jobs(
             engine=engine, registry=registry, year=the_year, show_progress=progress
         )
@@ -171,7 +172,8 @@ def demo_command(
         "\n演示数据已就绪 / demo ready:\n"
         f"  年份 year            {summary.year}\n"
         f"  断面 sections        {summary.sections}\n"
-        f"  观测值 observations  {summary.observations:,}\n"
+        f"  自动站观测值 values  {summary.observations:,}\n"
+        f"  实验室结果 lab        {summary.lab_values:,}（其中抽测 spot {summary.spot_checks}）\n"
         f"  带标记 flagged       {summary.flagged:,} ({share:.1%})\n"
         f"  HJ 212 报文 frames    {summary.frames:,}（拒收 refused {summary.refused}）\n"
         f"  断流/结冰月 months    {summary.statuses}\n"
@@ -181,13 +183,10 @@ def demo_command(
         + ("—" if jobs.year_share is None else f"{jobs.year_share:.1%}（全年平均，目标 ≥ 69.2%）")
         + "\n"
         f"  时间 span (北京时间)  {summary.first.astimezone(BEIJING):%Y-%m-%d %H:%M} – "
-        f"{summary.last.astimezone(BEIJING):%Y-%m-%d %H:%M}\n"
-        f"  生态补偿 compensation {compensation.months} 个月已签发，全年扣缴 "
-        f"{compensation.total_wan} 万元 / issued, {compensation.total_wan} wan yuan in the year"
+        f"{summary.last.astimezone(BEIJING):%Y-%m-%d %H:%M}"
     )
-    for name, amount in compensation.by_unit[:3]:
-        if amount > 0:
-            typer.echo(f"    {name} {amount} 万元")
+    for line in compensation.lines():
+        typer.echo("  " + line)
     if serve:
         _serve(settings, registry, host=host, port=port)
 

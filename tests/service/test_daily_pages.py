@@ -43,10 +43,11 @@ def small_registry(registry: Registry) -> Registry:
 
 
 @pytest.fixture
-def seeded(engine: Engine, small_registry: Registry) -> Engine:
+def seeded(engine: Engine, small_registry: Registry, settings: Settings) -> Engine:
     """The test database with the synthetic year, ten classified days and two rolled-up months."""
     migrate(engine)
-    seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False)
+    seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False,
+              data_dir=settings.data_dir)  # fmt: skip
     run_daily(engine=engine, registry=small_registry, first=FIRST_DAY, last=LAST_DAY)
     for month in MONTHS:
         run_monthly(engine=engine, registry=small_registry, month=month)
