@@ -59,7 +59,7 @@ def _why(parameter: str, station_flag: str | None, qc_flag: int | None, qc_test:
     if parameter not in parameters():
         return f"未知监测因子编码 / unknown code {parameter}"
     verdict = value_validity(station_flag, qc_flag, qc_test=qc_test)
-    counted = "暂计入 / counted until reviewed" if verdict.counts else "未计入 / not counted"
+    counted = "暂计入" if verdict.counts else "未计入"
     if verdict.lower_bound or station_flag == OVER_RANGE_FLAG:
         return f"超测上限，按下限值{counted}"
     if verdict.suspect:
