@@ -15,7 +15,7 @@ from sections.classes import WaterClass
 from sections.evaluation import ClassifiedFrame
 from sections.periods import PeriodValues
 from sections.standards import separate_items
-from sections.trophic import tli, trophic_state
+from sections.trophic import TLI_CORRELATIONS, tli, trophic_state
 
 if TYPE_CHECKING:
     from service.jobs.observations import MergedPeriod
@@ -25,7 +25,8 @@ __all__ = ["TLI_KEYS", "classification_records", "merged_marks", "period_marks",
 STORED_DIGITS = 6
 """Significant digits of a stored period value (Hg at 0.00005 mg/L keeps its digits)."""
 
-TLI_KEYS = ("chla", "tp", "tn", "sd", "codmn")
+TLI_KEYS = tuple(TLI_CORRELATIONS)
+"""The inputs of the trophic index, from :data:`sections.trophic.TLI_CORRELATIONS`."""
 _MULTIPLE_DECIMALS = 4
 
 
