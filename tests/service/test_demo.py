@@ -203,8 +203,9 @@ def test_demo_command_seeds_summarises_and_the_pages_show_it(tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     expected = 366 * (24 * 5 + 6 * 4)  # 2024 is a leap year
-    assert f"观测值 observations  {expected:,}" in result.output
+    assert f"自动站观测值 values  {expected:,}" in result.output
     lab = pd.read_csv(data_dir / lab_file_name(2024, 2025), dtype=str)  # written in the data dir
+    assert f"实验室结果 lab        {len(lab):,}" in result.output
     assert "年份 year            2024" in result.output
     assert "2024-01-01 00:00 – 2024-12-31 23:00" in result.output  # Beijing time
     engine = make_engine(Settings(data_dir=data_dir))
