@@ -1,24 +1,126 @@
-"""Errors raised by the domain package ``sections``.
+"""Qingliu's one error tree, rooted here so that every package can join it.
+
+Classes are organised by **what the caller can do**; each carries the HTTP status an API answers
+with (``status``), the exit code a command ends with (``exit_code``) and a short bilingual title
+(``title``). The domain packages add their own classes under these; ``service`` adds the rest
+(``service.errors``) and translates every one of them at its two edges: one FastAPI handler, one
+CLI wrapper. Nothing here depends on ``service``.
 
 ::
 
-    SectionsError                 every error of this package
-    ├── RegistryError  (ValueError)   the section registry file is wrong: names the entry and field
-    ├── UnknownClassError (ValueError) a water-quality class that cannot be parsed
-    └── DataTableError (KeyError)     a shipped data table lookup with an unknown key
+    QingliuError                  500 / 1   an error the caller cannot fix (a defect, reported)
+    ├── InputError (ValueError)   422 / 2   the input is wrong: fix it and try again
+    │   ├── SectionsError ─┬── RegistryError       the registry file names an entry and field
+    │   │                  └── UnknownClassError   a class that cannot be read
+    │   └── (compensation) RuleError, MeasurementError; (service) FrameError, file rows …
+    ├── NotFoundError (LookupError)  404 / 3   the thing asked for does not exist (yet)
+    │   └── DataTableError (KeyError)   a key not in a shipped data table (names the valid ones)
+    ├── ConflictError             409 / 4   the request clashes with the stored state: reload
+    ├── UnavailableError          503 / 5   a database, feed or service is down: try later
+    └── ConfigurationError (ValueError)  500 / 6   a setting is invalid: the operator fixes it
 
-A caller that shows errors to a user catches ``SectionsError``; the messages are written for
-the bureau's operators (Chinese first, the English field name where an operator needs it).
+``SectionsError`` remains the base of this package's own errors (``except SectionsError``), and
+is an ``InputError``: a domain error always comes from what the caller gave.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class SectionsError(Exception):
-    """Base class of every error raised by :mod:`sections`."""
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "DataTableError",
+    "InputError",
+    "NotFoundError",
+    "QingliuError",
+    "RegistryError",
+    "SectionsError",
+    "UnavailableError",
+    "UnknownClassError",
+]
 
 
-class RegistryError(SectionsError, ValueError):
+class QingliuError(Exception):
+    """Root of every error Qingliu raises on purpose.
+
+    Attributes
+    ----------
+    status : int
+        HTTP status of an API answer carrying this error.
+    exit_code : int
+        Exit code of a command ending on this error.
+    title : str
+        Short bilingual name of the kind of error, shown before the message.
+    """
+
+    status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+    title: ClassVar[str] = "内部错误 / internal error"
+
+
+class InputError(QingliuError, ValueError):
+    """What the caller gave is wrong (a file, a parameter, an option); the message says where.
+
+    ``row`` and ``column`` name the place in an input file when there is one.
+    """
+
+    status: ClassVar[int] = 422
+    exit_code: ClassVar[int] = 2
+    title: ClassVar[str] = "输入有误 / invalid input"
+
+    def __init__(self, message: str, *, row: int | None = None, column: str | None = None) -> None:
+        self.row = row
+        self.column = column
+        where = []
+        if row is not None:
+            where.append(f"第 {row} 行 / row {row}")
+        if column is not None:
+            where.append(f"列 / column '{column}'")
+        prefix = f"{', '.join(where)}: " if where else ""
+        super().__init__(prefix + message)
+
+
+class NotFoundError(QingliuError, LookupError):
+    """The section, unit, month, version … asked for does not exist (or not yet)."""
+
+    status: ClassVar[int] = 404
+    exit_code: ClassVar[int] = 3
+    title: ClassVar[str] = "未找到 / not found"
+
+    def __str__(self) -> str:  # LookupError subclasses such as KeyError quote their argument
+        return str(self.args[0]) if self.args else ""
+
+
+class ConflictError(QingliuError):
+    """The request clashes with what is stored (e.g. two issues of one statement at once)."""
+
+    status: ClassVar[int] = 409
+    exit_code: ClassVar[int] = 4
+    title: ClassVar[str] = "冲突 / conflict"
+
+
+class UnavailableError(QingliuError):
+    """Something the request needs is down or slow: the database, a feed, a remote service."""
+
+    status: ClassVar[int] = 503
+    exit_code: ClassVar[int] = 5
+    title: ClassVar[str] = "暂不可用 / unavailable"
+
+
+class ConfigurationError(QingliuError, ValueError):
+    """A setting is invalid; the message names the ``QINGLIU_`` variable."""
+
+    status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 6
+    title: ClassVar[str] = "配置错误 / configuration error"
+
+
+class SectionsError(InputError):
+    """Base class of every error raised by :mod:`sections` for what a caller gave."""
+
+
+class RegistryError(SectionsError):
     """A section registry entry is invalid.
 
     Attributes
@@ -36,11 +138,11 @@ class RegistryError(SectionsError, ValueError):
         super().__init__(f"断面名录错误 / registry error in {where}: {message}")
 
 
-class UnknownClassError(SectionsError, ValueError):
+class UnknownClassError(SectionsError):
     """A water-quality class string or number is not one of Ⅰ…Ⅴ, 劣Ⅴ (1…6)."""
 
 
-class DataTableError(SectionsError, KeyError):
+class DataTableError(NotFoundError, KeyError):
     """A key is not in a shipped data table; the message names the table and the valid keys."""
 
     def __str__(self) -> str:  # KeyError quotes its argument; show the plain message instead

@@ -10,13 +10,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from html import escape
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.exceptions import HTTPException
+from fastapi import FastAPI
 
 from sections.registry import Registry, load_registry
+from service.api.errors import ERROR_RESPONSES, install_error_handlers
 from service.api.routes import (
     bulletin_api,
     compensation_api,
@@ -25,7 +23,6 @@ from service.api.routes import (
     sections_api,
 )
 from service.db.engine import make_engine, migrate
-from service.errors import QingliuError
 from service.jobs.scheduler import parse_daily_at, scheduler_loop
 from service.settings import Settings
 from service.web import compensation_views, monitoring_views, views
@@ -77,6 +74,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         title="清流 Qingliu",
         description=API_DESCRIPTION,
         version="0.1.0",
+        responses=ERROR_RESPONSES,
         openapi_tags=[
             {"name": "service", "description": "服务状态 / service health"},
             {"name": "sections", "description": "断面名录 / the section registry"},
@@ -97,23 +95,5 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.include_router(compensation_views.router)
     app.include_router(monitoring_views.router)
 
-    @app.exception_handler(QingliuError)
-    async def _qingliu_error(_request: Request, exc: QingliuError) -> JSONResponse:
-        return JSONResponse(
-            status_code=400, content={"ok": False, "error": str(exc), "status": 400}
-        )
-
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith(("/api/", "/healthz")):
-            return JSONResponse(
-                status_code=exc.status_code,
-                content={"ok": False, "error": str(exc.detail), "status": exc.status_code},
-            )
-        return HTMLResponse(
-            f"<!doctype html><meta charset='utf-8'><title>{exc.status_code}</title>"
-            f"<p>{exc.status_code}：{escape(str(exc.detail))}</p><p><a href='/'>返回首页</a></p>",
-            status_code=exc.status_code,
-        )
-
+    install_error_handlers(app)
     return app

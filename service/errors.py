@@ -1,56 +1,74 @@
-"""Errors raised by the service layer.
+"""Errors of the service layer, in Qingliu's one tree (rooted in :mod:`sections.errors`).
 
 ::
 
-    QingliuError                       every error of the service that a user may see
-    ├── ConfigurationError             a setting is invalid (names the QINGLIU_ variable)
-    ├── DatabaseError                  the database cannot be reached or migrated
-    ├── InputError                     an input file is wrong (names the row and column)
-    ├── MonthNotRolledUp               a month has no stored roll-up (run the monthly job)
-    └── FeedError                      a station feed failed (bad frame, bad answer)
-        ├── FrameError                 an HJ 212 frame is refused (``reason`` says why)
-        ├── FeedTimeout                a remote feed did not answer in time
-        └── FeedAnswerError            a remote feed answered, but not usably
+    QingliuError                          500 / 1   a defect: reported with a reference id
+    ├── InputError                        422 / 2   fix the input (file row and column named)
+    │   ├── SectionsError, CompensationError …      the domain packages' errors
+    │   └── FrameError (FeedError)                  an HJ 212 frame is refused (``reason``)
+    ├── NotFoundError                     404 / 3   no such section, unit, month, version
+    │   ├── DataTableError                          a key not in a shipped data table
+    │   └── MonthNotRolledUp                        run the monthly job first
+    ├── ConflictError                     409 / 4   clashes with the stored state
+    ├── UnavailableError                  503 / 5   try again later
+    │   ├── DatabaseError                           the database cannot be reached or migrated
+    │   ├── FeedTimeout (FeedError)                 a remote feed did not answer in time
+    │   └── FeedAnswerError (FeedError)             a remote feed answered, but not usably
+    └── ConfigurationError                500 / 6   a setting is invalid (names the variable)
 
-Domain errors (:class:`sections.errors.SectionsError`) pass through unchanged; the CLI prints both
-kinds as a one-line message with exit code 2, never a traceback.
+The two edges translate every error the same way: :func:`error_payload` gives the JSON body of an
+API answer (``{"ok": false, "status", "title", "error", "type", "errors", "reference"}``) and
+:func:`error_line` the one line a command prints before exiting with ``exit_code``. An error
+outside the tree (a defect) becomes a 500 / exit 1 with a reference id, logged in full.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+from typing import Any
 
-class QingliuError(Exception):
-    """Base class of the service's errors."""
+from sections.errors import (
+    ConfigurationError,
+    ConflictError,
+    DataTableError,
+    InputError,
+    NotFoundError,
+    QingliuError,
+    UnavailableError,
+)
+
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "DataTableError",
+    "DatabaseError",
+    "FeedAnswerError",
+    "FeedError",
+    "FeedTimeout",
+    "FrameError",
+    "InputError",
+    "MonthNotRolledUp",
+    "NotFoundError",
+    "QingliuError",
+    "UnavailableError",
+    "error_line",
+    "error_payload",
+    "reference_id",
+]
+
+logger = logging.getLogger("qingliu")
 
 
-class ConfigurationError(QingliuError, ValueError):
-    """A setting is invalid."""
-
-
-class DatabaseError(QingliuError):
+class DatabaseError(UnavailableError):
     """The database cannot be reached or migrated."""
 
 
-class InputError(QingliuError, ValueError):
-    """An input file is wrong; the message names the row (file line) and the column."""
-
-    def __init__(self, message: str, *, row: int | None = None, column: str | None = None) -> None:
-        self.row = row
-        self.column = column
-        where = []
-        if row is not None:
-            where.append(f"第 {row} 行 / row {row}")
-        if column is not None:
-            where.append(f"列 / column '{column}'")
-        prefix = f"{', '.join(where)}: " if where else ""
-        super().__init__(prefix + message)
-
-
 class FeedError(QingliuError):
-    """A station feed failed."""
+    """A station feed failed (the subclasses say whether to fix the input or wait)."""
 
 
-class FrameError(FeedError, ValueError):
+class FrameError(FeedError, InputError):
     """An HJ 212 frame is refused; ``reason`` is a short machine-readable code."""
 
     def __init__(self, reason: str, message: str) -> None:
@@ -58,13 +76,53 @@ class FrameError(FeedError, ValueError):
         super().__init__(f"{reason}: {message}")
 
 
-class FeedTimeout(FeedError, TimeoutError):
+class FeedTimeout(FeedError, UnavailableError, TimeoutError):
     """A remote feed did not answer in time."""
 
 
-class FeedAnswerError(FeedError):
+class FeedAnswerError(FeedError, UnavailableError):
     """A remote feed answered, but the answer cannot be used (status, body, truncation)."""
 
 
-class MonthNotRolledUp(QingliuError, LookupError):
+class MonthNotRolledUp(NotFoundError):
     """The month has no stored summary: ``qingliu run monthly --month YYYY-MM`` makes it."""
+
+
+def reference_id() -> str:
+    """A short id that ties an unexpected error's answer to its full log entry."""
+    return uuid.uuid4().hex[:12]
+
+
+def error_payload(
+    exc: BaseException, *, errors: list[dict[str, Any]] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and the one JSON shape of an error answer.
+
+    An error outside :class:`QingliuError` is a defect: logged in full with a reference id, and
+    answered with that id only (no traceback, no internals).
+    """
+    if isinstance(exc, QingliuError):
+        body: dict[str, Any] = {
+            "ok": False, "status": exc.status, "title": exc.title, "error": str(exc),
+            "type": type(exc).__name__, "errors": errors or [], "reference": None,
+        }  # fmt: skip
+        if exc.status >= 500:
+            body["reference"] = reference_id()
+            logger.error("error %s: %s", body["reference"], exc, exc_info=exc)
+        return exc.status, body
+    reference = reference_id()
+    logger.error("unexpected error %s", reference, exc_info=exc)
+    return 500, {
+        "ok": False, "status": 500, "title": QingliuError.title,
+        "error": f"服务内部错误，请联系管理员并提供编号 {reference} / internal error, "
+                 f"reference {reference}",
+        "type": "InternalError", "errors": [], "reference": reference,
+    }  # fmt: skip
+
+
+def error_line(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one line a command prints for an error (never a traceback)."""
+    status, body = error_payload(exc)
+    del status
+    code = exc.exit_code if isinstance(exc, QingliuError) else QingliuError.exit_code
+    return code, f"错误 / error [{body['title']}]: {body['error']}"

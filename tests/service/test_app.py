@@ -47,6 +47,10 @@ def test_unknown_section_gets_the_json_error_shape(client: httpx.Client) -> None
         "ok": False,
         "error": "未知断面 / unknown section 'nowhere'",
         "status": 404,
+        "title": "未找到 / not found",
+        "type": "NotFoundError",
+        "errors": [],
+        "reference": None,
     }
 
 

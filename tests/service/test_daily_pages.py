@@ -242,7 +242,7 @@ def test_month_not_rolled_up(http: httpx.Client, seeded: Engine, small_registry:
         answer = http.get(f"/api/bulletins/{NOT_ROLLED_UP}.{suffix}")
         assert answer.status_code == 404
         body = answer.json()
-        assert set(body) == {"ok", "error", "status"}
+        assert set(body) == {"ok", "error", "status", "title", "type", "errors", "reference"}
         assert (body["ok"], body["status"]) == (False, 404)
         assert f"qingliu run monthly --month {NOT_ROLLED_UP}" in body["error"]
     bad = http.get("/api/bulletins/2025-13.pdf")

@@ -1,0 +1,185 @@
+"""Every API error answers in the one JSON shape; no bad id or parameter reaches a 500.
+
+The test walks the routes of the OpenAPI document, fills path parameters with ids that do not
+exist or do not parse and query parameters with values of the wrong kind, and checks each answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service.app import create_app
+from service.errors import (
+    ConflictError,
+    DatabaseError,
+    FeedAnswerError,
+    FeedTimeout,
+    FrameError,
+    InputError,
+    MonthNotRolledUp,
+    NotFoundError,
+    QingliuError,
+    error_line,
+    error_payload,
+)
+from service.settings import Settings
+
+SHAPE = {"ok", "status", "title", "error", "type", "errors", "reference"}
+
+BAD_PATH = {
+    "section_id": ["nowhere", "%20", "x" * 300],
+    "month": ["2025-13", "march", "0000-00", "2099-01"],
+    "unit": ["nowhere"],
+}
+BAD_QUERY: dict[str, list[str]] = {
+    "page": ["0", "-1", "x"],
+    "page_size": ["0", "100000", "x"],
+    "from": ["yesterday", "2025-13-01T00:00"],
+    "to": ["never"],
+    "date": ["2025-02-30", "x"],
+    "month": ["2025-13", ""],
+    "year": ["x", "12345"],
+    "version": ["x", "0", "999"],
+    "draft": ["maybe"],
+    "format": ["exe"],
+    "parameter": ["nothing"],
+    "section": ["nowhere"],
+    "unit": ["nowhere"],
+}
+GOOD_PATH = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng"}
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+def _requests(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, str]]]:
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            params = operation.get("parameters", [])
+            path_names = [p["name"] for p in params if p["in"] == "path"]
+            query_names = [p["name"] for p in params if p["in"] == "query"]
+            for name in path_names:  # one bad path parameter at a time
+                for bad in BAD_PATH.get(name, ["nowhere"]):
+                    values = {**GOOD_PATH, name: bad}
+                    yield method, path.format(**{n: values[n] for n in path_names}), {}
+            good = path.format(**{n: GOOD_PATH[n] for n in path_names})
+            for name in query_names:  # one bad query parameter at a time
+                for bad in BAD_QUERY.get(name, ["x"]):
+                    yield method, good, {name: bad}
+
+
+@pytest.mark.anyio
+async def test_no_bad_id_or_parameter_reaches_a_500(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    seen = 0
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for method, url, params in _requests(app.openapi()):
+            answer = await client.request(method.upper(), url, params=params)
+            seen += 1
+            where = f"{method.upper()} {url} {params} → {answer.status_code}"
+            assert answer.status_code < 500, where + " " + answer.text[:300]
+            if answer.status_code >= 400:
+                body = answer.json()
+                assert set(body) == SHAPE, where
+                assert body["ok"] is False and body["status"] == answer.status_code, where
+                assert body["error"] and "Traceback" not in body["error"], where
+    assert seen > 60
+
+
+@pytest.mark.anyio
+async def test_request_validation_answers_in_the_same_shape_with_its_fields(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.get("/api/classifications", params={"date": "x", "page": "0"})
+    body = answer.json()
+    assert answer.status_code == 422 and set(body) == SHAPE
+    assert body["type"] == "InputError"
+    assert {e["location"] for e in body["errors"]} == {"query.page"}
+
+
+@pytest.mark.anyio
+async def test_an_unexpected_error_gets_a_reference_and_no_internals(app: FastAPI) -> None:
+    @app.get("/api/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.get("/api/boom")
+        page = await client.get("/api/sections/nowhere")
+    body = answer.json()
+    assert answer.status_code == 500 and set(body) == SHAPE
+    assert body["reference"] and body["reference"] in body["error"]
+    assert "secret" not in answer.text
+    assert page.json()["type"] == "NotFoundError"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# --- the tree itself --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (InputError("x"), 422, 2),
+        (FrameError("bad_crc", "x"), 422, 2),
+        (NotFoundError("x"), 404, 3),
+        (MonthNotRolledUp("x"), 404, 3),
+        (ConflictError("x"), 409, 4),
+        (DatabaseError("x"), 503, 5),
+        (FeedTimeout("x"), 503, 5),
+        (FeedAnswerError("x"), 503, 5),
+        (QingliuError("x"), 500, 1),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
+)
+def test_each_error_carries_its_status_and_exit_code(
+    error: QingliuError, status: int, code: int
+) -> None:
+    assert (error.status, error.exit_code) == (status, code)
+    assert error_payload(error)[0] == status
+    assert error_line(error)[0] == code
+
+
+def test_domain_errors_join_the_tree() -> None:
+    from compensation.errors import CompensationError, MeasurementError, RuleError
+    from sections.errors import DataTableError, RegistryError, SectionsError, UnknownClassError
+
+    for kind in (SectionsError, RegistryError, UnknownClassError, CompensationError, RuleError,
+                 MeasurementError):  # fmt: skip
+        assert issubclass(kind, InputError) and kind.status == 422
+    assert issubclass(DataTableError, NotFoundError) and issubclass(DataTableError, KeyError)
+    assert str(DataTableError("no such key")) == "no such key"
+
+
+def test_error_line_is_one_bilingual_line() -> None:
+    code, line = error_line(NotFoundError("没有该断面 / no such section"))
+    assert code == 3 and "\n" not in line and line.startswith("错误 / error [未找到 / not found]")
+    code, line = error_line(ZeroDivisionError("secret-detail"))
+    assert code == 1 and "secret-detail" not in line and "reference" in line
+
+
+def test_every_class_of_the_tree_is_documented() -> None:
+    import service.errors as module
+
+    classes = {
+        name for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, QingliuError)
+    }  # fmt: skip
+    doc = module.__doc__ or ""
+    assert all(name in doc for name in classes), sorted(c for c in classes if c not in doc)
+    assert list(itertools.chain(module.__all__)) == sorted(module.__all__)
