@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "AnnualResult",
     "DailyResult",
+    "JobLease",
     "JobRun",
     "MonthlyResult",
     "MonthlySummary",
@@ -222,6 +223,20 @@ class AnnualResult(SQLModel, table=True):
     class_number: int | None = Field(default=None)
     record: str = Field(sa_column=Column(Text, nullable=False))
     computed_at: dt.datetime = Field(sa_column=_utc_column())
+
+
+class JobLease(SQLModel, table=True):
+    """Who may run a periodic job now: one row per job, held until ``expires_at``.
+
+    Two service processes race for the lease with one UPDATE … WHERE expired; the winner runs the
+    job, so no job runs twice.
+    """
+
+    __tablename__ = "job_lease"
+
+    job: str = Field(primary_key=True, max_length=32, description="作业名")
+    holder: str = Field(max_length=64, description="持有者（进程标识）")
+    expires_at: dt.datetime = Field(sa_column=_utc_column(), description="租约到期（UTC）")
 
 
 class JobRun(SQLModel, table=True):

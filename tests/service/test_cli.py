@@ -81,7 +81,7 @@ def test_migrate_creates_the_sqlite_database(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     result = runner.invoke(app, ["migrate"], env={"QINGLIU_DATA_DIR": str(data_dir)})
     assert result.exit_code == 0, result.output
-    assert "0005" in result.output
+    assert "0006" in result.output
     assert (data_dir / "qingliu.db").is_file()
 
 
