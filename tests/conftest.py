@@ -24,17 +24,15 @@ from service.db.engine import make_engine, migrate
 from service.db.ingest import upsert_observations
 from service.settings import Settings
 from tests.pg_server import PostgresServer, start_postgres
+from tests.reference import SHARED_DATA, missing, require
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 _LOUD_SKIPS: list[str] = []
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` (real and reference data); tests skip only when the folder is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data folder {SHARED_DATA} is absent")
-    return SHARED_DATA
+    """``../shared/data`` (real and reference data): skipped without it, failing under CI=true."""
+    return require(SHARED_DATA)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +47,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     server = start_postgres()
     if isinstance(server, str):
         _LOUD_SKIPS.append(server)
-        pytest.skip(f"PostgreSQL unavailable: {server}")
+        missing(f"PostgreSQL unavailable: {server}")
     yield server
     server.stop()
 
@@ -169,7 +167,7 @@ def browser() -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
         _LOUD_SKIPS.append("Chromium not installed: browser tests skipped")
-        pytest.skip("Chromium not installed (Debian package chromium)")
+        missing("Chromium not installed (Debian package chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

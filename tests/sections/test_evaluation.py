@@ -5,7 +5,6 @@ the national published classes of a real snapshot."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,10 +23,10 @@ from sections.evaluation import (
     round_half_even,
     section_class,
 )
+from tests.reference import SHARED_DATA, require
 
 SOURCE = "GB 3838-2002 表1"
 ROMAN = ("Ⅰ", "Ⅱ", "Ⅲ", "Ⅳ", "Ⅴ")
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 # --- classes at, just below and just above every limit -------------------------------------------
 #
@@ -642,9 +641,7 @@ def test_long_classify_frame_gives_the_pattern_on_every_row() -> None:
 
 
 def test_national_snapshot_reproduces_every_published_class() -> None:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data folder {SHARED_DATA} is absent")
-    data = pd.read_csv(SHARED_DATA / "cnemc" / "national-2025-11-07.csv")
+    data = pd.read_csv(require(SHARED_DATA / "cnemc" / "national-2025-11-07.csv"))
     assert len(data) == 1565
     assert set(data["water_body"]) == {"river", "lake"}
     parameters = ["temp", "ph", "do", "conductivity", "turbidity", "codmn", "nh3n", "tp", "tn",
