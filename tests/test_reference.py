@@ -1,4 +1,4 @@
-"""Missing reference data, PostgreSQL or Chromium: skipped on a developer's machine, failing in CI."""
+"""Missing reference data, PostgreSQL or Chromium: skipped on a developer machine, fail in CI."""
 
 from __future__ import annotations
 
