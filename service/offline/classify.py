@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -214,7 +215,7 @@ def classify_input(
     period: Period = "sample",
     target: WaterClass | None = None,
     min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
-    min_day_fraction: float = DEFAULT_MIN_DAY_FRACTION,
+    min_day_fraction: Fraction | float | str = DEFAULT_MIN_DAY_FRACTION,
     standard: str = DEFAULT_STANDARD,
 ) -> list[dict[str, Any]]:
     """Classify every row (``sample``) or every section and period; returns plain records."""
@@ -245,7 +246,7 @@ def classify_input(
         position = np.lexsort(
             (
                 index.get_level_values("period_start").to_numpy(),
-                [order[g] for g in index.get_level_values("group")],
+                np.array([order[g] for g in index.get_level_values("group")]),
             )
         )
         values = result.values.iloc[position].reset_index(drop=True)
