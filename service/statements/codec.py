@@ -1,10 +1,12 @@
-"""Statements stored as canonical JSON, and read back into the domain dataclasses exactly.
+"""The one statement codec: a :class:`~compensation.statement.MonthlyStatement` ↔ JSON.
 
-The stored JSON is :func:`~service.statements.data.statement_json` with the fields that say
-what a figure rests on (value sources, suspect, lower-bound and below-detection marks, event
-factors and days, the rule set's method) added where that shape does not carry them yet, so an
-issued version reads back exactly. Older stored versions without them read back with the
-defaults.
+Both directions come from the domain dataclasses themselves through pydantic's ``TypeAdapter``,
+so a field added to a line is written and read back without a second hand-written mapping. The
+shape is the one of ``qingliu compensate --format json`` and ``/api/compensation/{month}``:
+decimals as plain strings (``"30"``, ``"0.55"``), dates as ISO 8601, the month as ``YYYY-MM``,
+section names as ``{"sections": {id: name}}``, and the totals (万元 and 元) of the statement and of
+each unit added for readers. Issued versions are stored as canonical JSON text of this shape and
+hashed; older stored versions that lack newer fields read back with the fields' defaults.
 """
 
 from __future__ import annotations
@@ -13,21 +15,86 @@ import datetime as dt
 import hashlib
 import json
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from compensation.statement import (
-    DeductionLine,
-    EventLine,
-    ExemptLine,
-    FactorStatus,
-    MonthlyStatement,
-    RewardLine,
-    RuleSetSummary,
-    UnitStatement,
-)
-from service.statements.data import statement_json
+from pydantic import TypeAdapter
 
-__all__ = ["canonical_json", "content_hash", "statement_from_json"]
+from compensation.statement import MonthlyStatement, UnitStatement
+
+__all__ = [
+    "canonical_json",
+    "content_hash",
+    "statement_from_json",
+    "statement_json",
+    "unit_json",
+]
+
+_TOTALS = ("total_wan", "total_yuan")
+_UNIT_TOTALS = ("total_wan", "total_yuan", "reward_wan")
+
+
+@cache
+def _adapter() -> TypeAdapter[MonthlyStatement]:
+    return TypeAdapter(MonthlyStatement)
+
+
+@cache
+def _unit_adapter() -> TypeAdapter[UnitStatement]:
+    return TypeAdapter(UnitStatement)
+
+
+def _plain(value: Any) -> Any:
+    """Python values of a dump as JSON-ready ones: Decimal → plain text, date → ISO."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def unit_json(unit: UnitStatement) -> dict[str, Any]:
+    """One unit's statement as plain data, with its totals."""
+    data: dict[str, Any] = _plain(_unit_adapter().dump_python(unit, mode="python"))
+    data.pop("sections", None)  # derived again from the statuses when read back
+    for name in _UNIT_TOTALS:
+        data[name] = format(getattr(unit, name), "f")
+    return data
+
+
+def statement_json(statement: MonthlyStatement, *, unit: str | None = None) -> dict[str, Any]:
+    """The statement as plain data; with ``unit``, only that unit (``KeyError`` if unknown)."""
+    units = [statement.unit(unit)] if unit is not None else list(statement.units)
+    data: dict[str, Any] = {
+        "month": f"{statement.month:%Y-%m}",
+        "rule_set": _plain(TypeAdapter(type(statement.rule_set)).dump_python(statement.rule_set)),
+        **{name: format(getattr(statement, name), "f") for name in _TOTALS},
+        "sections": dict(statement.section_names),
+        "units": [unit_json(u) for u in units],
+    }
+    return data
+
+
+def statement_from_json(data: dict[str, Any]) -> MonthlyStatement:
+    """Rebuild a statement from :func:`statement_json` data (as stored when issued)."""
+    units = []
+    for stored in data["units"]:
+        unit = {k: v for k, v in stored.items() if k not in _UNIT_TOTALS}
+        unit.setdefault(
+            "sections", list(dict.fromkeys(s["section"] for s in stored.get("statuses", ())))
+        )
+        units.append(unit)
+    shaped = {
+        "month": dt.date.fromisoformat(str(data["month"])[:7] + "-01"),
+        "rule_set": data["rule_set"],
+        "units": units,
+        "section_names": list(data.get("sections", {}).items()),
+    }
+    return _adapter().validate_python(shaped)
 
 
 def canonical_json(statement: MonthlyStatement) -> str:
@@ -39,101 +106,3 @@ def canonical_json(statement: MonthlyStatement) -> str:
 def content_hash(text: str) -> str:
     """SHA-256 of the canonical JSON text, hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _dec(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
-
-
-def _req(text: str | None) -> Decimal:
-    if text is None:
-        raise ValueError("a required decimal is missing")
-    return Decimal(text)
-
-
-def statement_from_json(data: dict[str, Any]) -> MonthlyStatement:
-    """Rebuild a statement from :func:`statement_json` data (as stored when issued)."""
-    units = []
-    for u in data["units"]:
-        units.append(
-            UnitStatement(
-                unit=u["unit"],
-                name=u["name"],
-                sections=tuple(dict.fromkeys(s["section"] for s in u["statuses"])),
-                lines=tuple(
-                    DeductionLine(
-                        section=x["section"],
-                        factor=x["factor"],
-                        value=_req(x["value"]),
-                        standard=_req(x["standard"]),
-                        inflow_value=_dec(x["inflow_value"]),
-                        multiple=_req(x["multiple"]),
-                        tiers=int(x["tiers"]),
-                        amount_wan=_req(x["amount_wan"]),
-                        basis=x["basis"],
-                        clause=x["clause"],
-                        refs=tuple(x.get("refs", ())),
-                        sources=tuple(x.get("sources", ())),
-                        suspect=int(x.get("suspect", 0)),
-                        lower_bound=bool(x.get("lower_bound", False)),
-                        censored=bool(x.get("censored", False)),
-                    )
-                    for x in u["lines"]
-                ),
-                events=tuple(
-                    EventLine(
-                        section=x["section"],
-                        factor=x["factor"],
-                        start=dt.date.fromisoformat(x["start"]),
-                        end=dt.date.fromisoformat(x["end"]),
-                        days=int(x["days"]),
-                        charged_on=dt.date.fromisoformat(x["charged_on"]),
-                        amount_wan=_req(x["amount_wan"]),
-                        clause=x["clause"],
-                        refs=tuple(x.get("refs", ())),
-                        factors=tuple(x.get("factors", ())),
-                        factor_days=tuple(
-                            (str(f), tuple(dt.date.fromisoformat(d) for d in days))
-                            for f, days in x.get("factor_days", ())
-                        ),
-                        counting=x.get("counting", "factor"),
-                        suspect=int(x.get("suspect", 0)),
-                        lower_bound=bool(x.get("lower_bound", False)),
-                    )
-                    for x in u["events"]
-                ),
-                exempt=tuple(
-                    ExemptLine(x["section"], x["factor"], x["status"], x["note"])
-                    for x in u["exempt"]
-                ),
-                rewards=tuple(
-                    RewardLine(x["section"], _req(x["amount_wan"]), x["reason"], x["clause"])
-                    for x in u["rewards"]
-                ),
-                statuses=tuple(
-                    FactorStatus(
-                        section=x["section"],
-                        factor=x["factor"],
-                        status=x["status"],
-                        text=x["text"],
-                        value=_dec(x["value"]),
-                        standard=_dec(x["standard"]),
-                        multiple=_dec(x["multiple"]),
-                    )
-                    for x in u["statuses"]
-                ),
-            )
-        )
-    rule = data["rule_set"]
-    return MonthlyStatement(
-        month=dt.date.fromisoformat(data["month"] + "-01"),
-        rule_set=RuleSetSummary(
-            rule["id"],
-            rule["document"],
-            rule.get("title", ""),
-            tuple(rule["assumptions"]),
-            tuple(rule.get("method", ())),
-        ),
-        units=tuple(units),
-        section_names=tuple(data.get("sections", {}).items()),
-    )

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from compensation.statement import MonthlyStatement
-from service.statements.data import statement_json
+from service.statements.codec import statement_json
 from service.statements.issue import IssueRecord
 
 __all__ = ["MEDIA_TYPES", "StatementFormat", "render_statement", "statement_document"]
