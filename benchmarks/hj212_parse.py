@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from service.errors import FrameError
-from service.feeds.hj212 import _crc16_table, crc16, data_frame, parse_frame
+from service.feeds.hj212 import crc16, data_frame, parse_frame
+from service.feeds.hj212.crc import _crc16_table
 
 SNAPSHOT = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "cnemc" / "national-2025-11-07.csv"

@@ -32,11 +32,15 @@ from service.feeds.hj212 import (
     PacketAssembler,
     build_frame,
     canonical_value,
+    crc,
     crc16,
     data_frame,
+    fastpath,
+    parse,
     parse_frame,
     response_frame,
 )
+from service.feeds.hj212 import frame as frames
 from service.time import BEIJING
 
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "data" / "hj212" / "vectors.jsonl"
@@ -203,14 +207,14 @@ def test_crc_of_nothing_is_the_start_value() -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=3000))
 def test_crc_equals_the_standards_loop(data: bytes) -> None:
-    assert crc16(data) == _per_byte_crc(data) == hj212._crc16_table(data)
+    assert crc16(data) == _per_byte_crc(data) == crc._crc16_table(data)
 
 
 def test_crc_on_every_length_up_to_the_largest_frame() -> None:
     rng = random.Random(212)
     for size in range(MAX_FRAME_BYTES + 20):
         data = rng.randbytes(size)
-        assert crc16(data) == hj212._crc16_table(data), size
+        assert crc16(data) == crc._crc16_table(data), size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,6 +304,23 @@ def test_public_names_are_sorted_and_exist() -> None:
         hj212.__all__, key=lambda n: (kind[n.isupper()] if n[0].isupper() else 2, n)
     )
     assert all(hasattr(hj212, name) for name in hj212.__all__)
+
+
+def test_generated_constructors_make_the_dataclasses() -> None:
+    # the parsers build records through constructors generated from the dataclass fields
+    value_fields = ("w21003", "nh3n", "Rtd", 0.118, "0.118", "N", None, False)
+    value = frames._value(*value_fields)
+    assert type(value) is Hj212Value and value == Hj212Value(*value_fields)
+    assert hash(value) == hash(Hj212Value(*value_fields))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.value = 1.0  # type: ignore[misc]
+    (bulk,) = frames._values(["w21003"], ["nh3n"], ["Rtd"], [0.118], ["0.118"], ["N"])
+    assert bulk == value
+    frame_fields = ("1", "21", "2011", "p", "MN", 5, None, None, None, (value,),
+                    frames.MappingProxyType({"QN": "1"}), "cp", b"raw")  # fmt: skip
+    made = frames._frame(*frame_fields)
+    assert type(made) is Hj212Frame and made == Hj212Frame(*frame_fields)
+    assert pickle.loads(pickle.dumps(made)) == made
 
 
 def _sample(**overrides: Any) -> bytes:
@@ -545,14 +566,12 @@ def test_the_usual_path_agrees_with_the_general_one(text: str) -> None:
     frame = _rebuilt(text)
     data = frame[6:-6]
     try:
-        general: Hj212Frame | FrameError = hj212._parse_general(text, frame, hj212.SENTINEL_MAX)
+        general: Hj212Frame | FrameError = parse._parse_general(text, frame, hj212.SENTINEL_MAX)
     except FrameError as error:
         general = error
-    layout = hj212._usual_layout(data.translate(None, hj212._SEPARATORS_ONLY))
-    if layout is not None:
-        usual = hj212._parse_usual(text, data, frame, layout, hj212.SENTINEL_MAX)
-        if usual is not None:
-            assert usual == general
+    usual = fastpath.parse_usual(text, data, frame, hj212.SENTINEL_MAX)
+    if usual is not None:
+        assert usual == general
     try:
         parsed: Hj212Frame | FrameError = parse_frame(frame)
     except FrameError as error:
@@ -570,9 +589,7 @@ def test_usual_frames_take_the_usual_path() -> None:
               _sample(cn="2061", field="Avg", values={"nh3n": 0.5, "tp": 0.1})]  # fmt: skip
     for frame in frames:
         data = frame[6:-6]
-        layout = hj212._usual_layout(data.translate(None, hj212._SEPARATORS_ONLY))
-        assert layout is not None
-        usual = hj212._parse_usual(data.decode(), data, frame, layout, hj212.SENTINEL_MAX)
+        usual = fastpath.parse_usual(data.decode(), data, frame, hj212.SENTINEL_MAX)
         assert usual is not None and usual == parse_frame(frame)
 
 
