@@ -13,10 +13,8 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import logging
 import math
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +45,6 @@ from service.feeds.cnemc import (
     main_page_url,
     parse_page,
     pull_once,
-    run_every,
     translate_error,
 )
 from service.time import BEIJING
@@ -680,22 +677,24 @@ def test_truncated_pull_stores_nothing(
     assert {r.parse_status for r in _raws(db)} == {"accepted"}  # each answer alone was fine
 
 
-def test_run_every_survives_a_failed_pull(
-    db: Engine, registry: Registry, serve: Callable[[FakeApi], str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+def test_a_failed_pull_leaves_the_next_one_working(
+    db: Engine, registry: Registry, serve: Callable[[FakeApi], str]
+) -> None:
+    # periodic pulls are a job of the one scheduler: each one is a plain pull_once
     api = FakeApi(rows=_rows("小范桥"), fail_500=FAST.attempts)  # the first pull fails
-    caplog.set_level(logging.INFO, logger="service.feeds.cnemc")
-    made = run_every(0.01, engine=db, registry=registry, url=serve(api), client_factory=_client,
-                     retry=FAST, max_pulls=2)  # fmt: skip
-    assert made == 2
-    messages = [record.getMessage() for record in caplog.records]
-    assert any(m.startswith("国家平台拉取失败") and "HTTP 500" in m for m in messages)
-    assert any(m.startswith("国家平台拉取：1 页 1 行") for m in messages)
+    url = serve(api)
+    with pytest.raises(FeedAnswerError, match="HTTP 500"):
+        pull_once(engine=db, registry=registry, url=url, client_factory=_client, retry=FAST)
+    assert _observations(db) == {}
+    summary = pull_once(engine=db, registry=registry, url=url, client_factory=_client, retry=FAST)
+    assert summary.describe().startswith("国家平台拉取：1 页 1 行")
     assert len(_observations(db)) == 9
 
 
-def test_run_every_stops_on_the_event(db: Engine, registry: Registry) -> None:
-    stop = threading.Event()
-    stop.set()
-    assert run_every(60, engine=db, registry=registry, stop=stop) == 0
+def test_public_names_and_no_polling_loop() -> None:
+    kind = {True: 0, False: 1}
+    assert cnemc.__all__ == sorted(
+        cnemc.__all__, key=lambda n: (kind[n.isupper()] if n[0].isupper() else 2, n)
+    )
+    assert all(hasattr(cnemc, name) for name in cnemc.__all__)
+    assert not hasattr(cnemc, "run_every")  # polling is the scheduler's (service.jobs)
