@@ -87,5 +87,5 @@ def test_migrate_creates_the_sqlite_database(tmp_path: Path) -> None:
 
 def test_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["migrate"], env={"QINGLIU_DATABASE_URL": "not a url"})
-    assert result.exit_code == 2
+    assert result.exit_code == 6  # a configuration error
     assert "QINGLIU_DATABASE_URL" in result.output

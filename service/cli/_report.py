@@ -1,0 +1,253 @@
+"""What commands print: tables, summary lines and written files, out of the command bodies.
+
+Each function takes the result a service call returned and gives text (or a Rich table, or writes
+a file); none computes anything a service module should.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from service.errors import InputError
+from service.time import BEIJING
+
+if TYPE_CHECKING:
+    from sections.registry import Registry
+    from service.db.ingest import StationRecord
+    from service.demo.run import DemoSummary, JobsSummary
+    from service.feeds.hj212.receiver import ReceiverStats
+    from service.feeds.manual import ImportReport
+    from service.feeds.simulator import SimulationStats
+    from service.jobs.annual import AnnualRun
+    from service.jobs.daily import DailySummary
+    from service.jobs.quality import QualitySummary
+    from service.review import ReviewItem
+    from service.statements.issue import IssueResult
+
+__all__ = [
+    "annual_line",
+    "daily_line",
+    "demo_summary",
+    "errors_console",
+    "import_report",
+    "issue_lines",
+    "monthly_line",
+    "progress_bar",
+    "quality_line",
+    "receiver_lines",
+    "registry_counts",
+    "registry_table",
+    "review_table",
+    "simulation_line",
+    "stations_table",
+    "write_output",
+]
+
+#: Formats written to standard output unless ``--output`` is given.
+_TEXT_FORMATS = frozenset({"json", "csv", "html"})
+
+
+def errors_console() -> Console:
+    """A console on stderr for notes beside the output (never wrapped)."""
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def progress_bar() -> Progress:
+    """Progress bars on stderr for long jobs."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True))  # fmt: skip
+
+
+def write_output(data: bytes, *, fmt: str, output: Path | None, default_name: str) -> None:
+    """Text formats go to stdout unless ``--output``; binary ones to ``--output`` or a default."""
+    if output is None and fmt in _TEXT_FORMATS:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    target = output or Path(default_name)
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"无法写入 / cannot write {target}: {exc}") from exc
+    errors_console().print(f"已写入 / written: {target}")
+
+
+def registry_table(registry: Registry, *, today: dt.date) -> Table:
+    """The section registry, one row a section (target class on ``today``)."""
+    from service.web.contexts import LEVEL_ZH, WATER_BODY_ZH
+
+    table = Table(title=f"断面名录 / section registry ({registry.source})")
+    for header in ("id", "名称", "核实", "河流", "类型", "级别", "考核单位", "上游", "目标", "MN"):
+        table.add_column(header)
+    for section in registry.sections:
+        unit = registry.unit(section.assessed_unit).name if section.assessed_unit else "—"
+        table.add_row(
+            section.id, section.name, "是" if section.confirmed else "否 [A]", section.river,
+            WATER_BODY_ZH[section.water_body], LEVEL_ZH[section.level], unit,
+            section.upstream or "—", section.target_class(today).label,
+            section.station_mn or "—",
+        )  # fmt: skip
+    return table
+
+
+def registry_counts(registry: Registry) -> str:
+    """How many units, assessed sections and sections the registry has."""
+    return (
+        f"{len(registry.units)} 个考核单位，{len(registry.assessed_sections())} 个考核断面，"
+        f"共 {len(registry)} 个断面。"
+    )
+
+
+def demo_summary(summary: DemoSummary, jobs: JobsSummary) -> str:
+    """What the demo seeded and computed."""
+    share = summary.flagged / summary.observations if summary.observations else 0.0
+    year_share = (
+        "—" if jobs.year_share is None else f"{jobs.year_share:.1%}（全年平均，目标 ≥ 69.2%）"
+    )
+    return (
+        "\n演示数据已就绪 / demo ready:\n"
+        f"  年份 year            {summary.year}\n"
+        f"  断面 sections        {summary.sections}\n"
+        f"  自动站观测值 values  {summary.observations:,}\n"
+        f"  实验室结果 lab        {summary.lab_values:,}（其中抽测 spot {summary.spot_checks}）\n"
+        f"  带标记 flagged       {summary.flagged:,} ({share:.1%})\n"
+        f"  HJ 212 报文 frames    {summary.frames:,}（拒收 refused {summary.refused}）\n"
+        f"  断流/结冰月 months    {summary.statuses}\n"
+        f"  质控可疑/无效 QC      {jobs.qc_flagged:,}\n"
+        f"  逐日评价 daily        {jobs.classified:,} 个断面日（数据不足 {jobs.insufficient}）\n"
+        f"  月度优良比例 share    {year_share}\n"
+        f"  时间 span (北京时间)  {summary.first.astimezone(BEIJING):%Y-%m-%d %H:%M} – "
+        f"{summary.last.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+    )
+
+
+def stations_table(stations: Iterable[StationRecord], registry: Registry) -> Table:
+    """Registered stations with their section names."""
+    table = Table(title="自动站 / stations")
+    for header in ("MN", "断面 section", "名称", "启用", "登记时间 (北京时间)"):
+        table.add_column(header)
+    names = {s.id: s.name for s in registry.sections}
+    for station in stations:
+        table.add_row(
+            station.mn, station.section_id, names.get(station.section_id, "?"),
+            "是" if station.active else "否",
+            f"{station.created_at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
+        )  # fmt: skip
+    return table
+
+
+def import_report(report: ImportReport) -> tuple[list[str], str]:
+    """The refused rows (for stderr) and the summary line of a manual import."""
+    rows = [f"第 {row.line} 行 / line {row.line}: {row.message}" for row in report.errors]
+    ok = len(report.rows) - len(report.errors)
+    stored = (
+        f"已保存：新增 {report.counts.inserted}，未变 {report.counts.unchanged}，"
+        f"更新 {report.counts.changed} / stored"
+        if report.stored
+        else "未保存任何数据 / nothing stored"
+        + ("（使用 --partial 只导入通过的行）" if report.errors and ok else "")
+    )
+    line = f"{report.file}: {len(report.rows)} 行，通过 {ok}，错误 {len(report.errors)}；{stored}"
+    return rows, line
+
+
+def issue_lines(result: IssueResult, month: dt.date) -> list[str]:
+    """What ``statement --issue`` did: a new version and its changed lines, or none."""
+    record = result.record
+    if not result.created:
+        return [f"内容未变，仍为第 {record.version} 版 / unchanged: still version {record.version}"]
+    return [
+        f"已签发 {month:%Y-%m} 第 {record.version} 版 / issued version {record.version}, "
+        f"sha256 {record.content_hash[:12]}…, 较上一版变动 {len(result.diff)} 行 / "
+        f"{len(result.diff)} changed lines",
+        *(
+            f"  {change.change:8} {change.unit} {change.kind} {change.key}: "
+            f"{dict(change.before)} → {dict(change.after)}"
+            for change in result.diff
+        ),
+    ]
+
+
+def receiver_lines(stats: ReceiverStats) -> list[str]:
+    """What a receiver run took in."""
+    lines = [
+        f"帧 frames {stats.frames}，接受 accepted {stats.accepted}，拒绝 refused "
+        f"{stats.refused}，未登记站 unknown {stats.unknown_station}，应答 answered "
+        f"{stats.answered}，新增观测 inserted {stats.observations.inserted}"
+    ]
+    if stats.unknown_code_values:
+        codes = ", ".join(f"{c} ×{n}" for c, n in sorted(stats.unknown_codes.items()))
+        lines.append(
+            f"未知监测因子编码的值 {stats.unknown_code_values} 个已存待复核 / values with unknown "
+            f"codes kept for review (qingliu review list): {codes}"
+        )
+    return lines
+
+
+def simulation_line(stats: SimulationStats) -> str:
+    """What simulated stations sent."""
+    faults = ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())) or "无 none"
+    return (
+        f"已发送 sent {stats.sent}，收到应答 answered {stats.answered}，"
+        f"故障 faults: {faults}，重连 reconnects {stats.reconnects}"
+    )
+
+
+def daily_line(summary: DailySummary) -> str:
+    """Days classified by a daily run."""
+    return (
+        f"{summary.first} – {summary.last}: {summary.results} 个断面日结果，已评价 "
+        f"{summary.classified}，数据不足 {summary.insufficient}（作业 {summary.run_id}）"
+    )
+
+
+def annual_line(result: AnnualRun) -> str:
+    """Sections assessed for a year, and the months still missing."""
+    missing = "，缺少月度汇总：" + "、".join(result.months_missing) if result.months_missing else ""
+    return (
+        f"{result.year} 年：{result.sections} 个断面（含衡水湖整体），已评价 {result.classified}"
+        f"{missing}"
+    )
+
+
+def quality_line(summary: QualitySummary) -> str:
+    """Series and values a QA/QC run flagged."""
+    return (
+        f"{summary.series} 个序列，{summary.values} 个值，更新 {summary.updated}；标记 flags "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(summary.flags.items()))
+    )
+
+
+# The month summary is still a JSON dict (service.jobs.monthly); Any until it is a typed record.
+def monthly_line(summary: Mapping[str, Any]) -> str:
+    """The city's month: assessable sections, good share against its target, the lake."""
+    share = "—" if summary["good_share"] is None else f"{summary['good_share']:.1%}"
+    lake = summary["lake"] or {}
+    return (
+        f"{summary['month']}: 可评价断面 {summary['assessable']}/{summary['sections']}，"
+        f"Ⅲ类及以上 {summary['good']}（{share}，目标 ≥ {summary['target_share']:.1%}），"
+        f"劣Ⅴ {summary['worse_than_v']}；"
+        f"{lake.get('name', '湖')} {lake.get('class') or '—'} 类，{lake.get('trophic_state') or ''}"
+    )
+
+
+def review_table(items: Iterable[ReviewItem], count: int) -> Table:
+    """Values waiting for review."""
+    table = Table(title=f"待复核 {count} 个值 / {count} values waiting for review")
+    for column in ("id", "断面", "参数", "时间（北京）", "数值", "标记", "原因"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(
+            str(item.id), item.section_id or "—", item.parameter,
+            f"{item.observed_at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
+            "—" if item.value is None else f"{item.value:g}",
+            f"{item.station_flag or '-'}/{item.qc_flag or '-'}", item.why,
+        )  # fmt: skip
+    return table

@@ -1,0 +1,110 @@
+"""Jobs run by hand: QA/QC, daily classes (or a backfill), the monthly roll-up, the year."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from service.cli import _options, _report
+from service.cli._context import state_of
+from service.cli._options import MonthOption
+from service.errors import InputError
+from service.time import beijing_today
+
+__all__ = [
+    "run_annual_command",
+    "run_daily_command",
+    "run_monthly_command",
+    "run_qc_command",
+]
+
+
+def _days(date: str | None, start: str | None, end: str | None) -> tuple[dt.date, dt.date]:
+    """The days of ``--date`` or ``--from``/``--to`` (default: yesterday, Beijing time)."""
+    if date and (start or end):
+        raise InputError("--date 与 --from/--to 只能选一种 / use --date or --from/--to")
+    if (start is None) != (end is None):
+        raise InputError("--from 与 --to 须同时给出 / give both --from and --to")
+    if start and end:
+        first, last = _options.day(start, "--from"), _options.day(end, "--to")
+    else:
+        first = last = (
+            _options.day(date, "--date") if date else beijing_today() - dt.timedelta(days=1)
+        )
+    if last < first:
+        raise InputError("--to 早于 --from / --to is before --from")
+    return first, last
+
+
+def run_daily_command(
+    ctx: typer.Context,
+    date: Annotated[
+        str | None, typer.Option(help="日期 YYYY-MM-DD，缺省为昨天（北京时间）/ the day")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="补算起始日 / backfill from")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="补算截止日 / backfill to")] = None,
+    quality: Annotated[
+        bool, typer.Option("--qc/--no-qc", help="先运行质控 / run QA/QC first")
+    ] = True,
+) -> None:
+    """逐日水质评价（可补算区间）。Classify every section for a day, or backfill a range."""
+    from service.jobs.daily import run_daily
+    from service.jobs.observations import day_bounds
+    from service.jobs.quality import run_quality
+
+    first, last = _days(date, start, end)
+    state = state_of(ctx)
+    registry, engine = state.registry(), state.engine()
+    with _report.progress_bar() as progress:
+        if quality:
+            qc_task = progress.add_task("质控 / QA/QC", total=None)
+            low, high = day_bounds(first, last)
+            run_quality(engine=engine, registry=registry, start=low, end=high)
+            progress.update(qc_task, total=1, completed=1)
+        task = progress.add_task("逐日评价 / daily classification", total=(last - first).days + 1)
+        summary = run_daily(
+            engine=engine, registry=registry, first=first, last=last,
+            progress=lambda n: progress.advance(task, n),
+        )  # fmt: skip
+    typer.echo(_report.daily_line(summary))
+
+
+def run_monthly_command(ctx: typer.Context, month: MonthOption) -> None:
+    """月度汇总：月均值、类别、优良比例、劣Ⅴ、衡水湖。Roll up a month."""
+    from service.jobs.monthly import run_monthly
+
+    first = _options.month(month)
+    state = state_of(ctx)
+    result = run_monthly(engine=state.engine(), registry=state.registry(), month=first)
+    typer.echo(_report.monthly_line(result.summary))
+
+
+def run_annual_command(
+    ctx: typer.Context,
+    year: Annotated[str, typer.Option(help="年份 YYYY / the year")],
+) -> None:
+    """年度评价：各断面年均值（由月均值）与类别。Assess a year from the monthly results."""
+    from service.jobs.annual import run_annual
+
+    number = _options.year(year)
+    state = state_of(ctx)
+    result = run_annual(engine=state.engine(), registry=state.registry(), year=number)
+    typer.echo(_report.annual_line(result))
+
+
+def run_qc_command(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="起始日 YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="截止日 YYYY-MM-DD")],
+) -> None:
+    """质控：为自动站数据打 QARTOD 标记。Flag stored series (QA/QC)."""
+    from service.jobs.observations import day_bounds
+    from service.jobs.quality import run_quality
+
+    first, last = _options.day(start, "--from"), _options.day(end, "--to")
+    state = state_of(ctx)
+    low, high = day_bounds(first, last)
+    summary = run_quality(engine=state.engine(), registry=state.registry(), start=low, end=high)
+    typer.echo(_report.quality_line(summary))

@@ -1,0 +1,146 @@
+"""Offline commands: the registry, classification and compensation from files, no database."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sections.periods import DEFAULT_MIN_DAILY_VALUES, DEFAULT_MIN_DAY_FRACTION
+from service.cli import _options, _report
+from service.cli._context import state_of
+from service.cli._options import (
+    MonthOption,
+    OutputOption,
+    RulesOption,
+    StatementFormatChoice,
+    StatementFormatOption,
+)
+from service.errors import InputError
+from service.time import beijing_today
+
+__all__ = ["classify_command", "compensate_command", "sections_command"]
+
+
+class OutputFormat(StrEnum):
+    """Output formats of ``qingliu classify``."""
+
+    json = "json"
+    csv = "csv"
+
+
+class PeriodChoice(StrEnum):
+    """Periods of ``qingliu classify``."""
+
+    sample = "sample"
+    day = "day"
+    month = "month"
+
+
+class WaterBodyChoice(StrEnum):
+    """Water bodies."""
+
+    river = "river"
+    lake = "lake"
+
+
+def sections_command(ctx: typer.Context) -> None:
+    """列出断面名录。Print the section registry as a table."""
+    registry = state_of(ctx).registry()
+    Console(width=200).print(_report.registry_table(registry, today=beijing_today()))
+    typer.echo(_report.registry_counts(registry))
+
+
+def classify_command(
+    input_file: Annotated[
+        Path, typer.Argument(metavar="INPUT.csv", help="输入 CSV / input CSV file")
+    ],
+    water_body: Annotated[
+        WaterBodyChoice,
+        typer.Option(help="缺省水体类型（行内 water_body 列优先）/ default water body"),
+    ] = WaterBodyChoice.river,
+    period: Annotated[
+        PeriodChoice,
+        typer.Option(help="逐样本、逐日或逐月评价 / per sample, day or month"),
+    ] = PeriodChoice.sample,
+    target: Annotated[
+        str | None,
+        typer.Option(help="目标类别，如 III 或 Ⅲ：另算对目标的超标倍数 / target class"),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="输出格式 / output format")
+    ] = OutputFormat.json,
+    min_daily_values: Annotated[
+        int, typer.Option(help="日均值所需有效值个数 [A] / valid values for a daily value")
+    ] = DEFAULT_MIN_DAILY_VALUES,
+    min_day_fraction: Annotated[
+        str,
+        typer.Option(help="月均值所需有效日比例，如 2/3 [A] / share of valid days for a month"),
+    ] = str(DEFAULT_MIN_DAY_FRACTION),
+) -> None:
+    """按 GB 3838-2002 评价 CSV 中的水质（离线）。Classify water quality from a CSV, offline.
+
+    Columns: optional section, time, water_body, and parameter keys (ph, do, codmn, nh3n, tp,
+    tn, …; values in mg/L, chla in mg/m³; empty = no value; <x = below the detection limit x).
+    """
+    from sections.classes import parse_class
+    from sections.errors import UnknownClassError
+    from service.offline.classify import (
+        classify_input,
+        read_classify_input,
+        records_to_csv,
+        records_to_json,
+    )
+
+    try:
+        target_class = parse_class(target) if target is not None else None
+    except UnknownClassError as exc:
+        raise InputError(f"--target: {exc}") from None
+    share = _options.fraction(min_day_fraction, "--min-day-fraction")
+    data = read_classify_input(input_file, water_body=water_body.value)
+    if data.ignored:
+        _report.errors_console().print(f"忽略的列 / ignored columns: {', '.join(data.ignored)}")
+    records = classify_input(
+        data, period=period.value, target=target_class,
+        min_daily_values=min_daily_values, min_day_fraction=share,
+    )  # fmt: skip
+    text = (
+        records_to_json(records) if output_format is OutputFormat.json else records_to_csv(records)
+    )
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def compensate_command(
+    ctx: typer.Context,
+    input_file: Annotated[
+        Path, typer.Option("--input", help="输入 CSV：section, factor, date, value, kind, status")
+    ],
+    month: MonthOption,
+    rules: RulesOption = None,
+    output_format: StatementFormatOption = StatementFormatChoice.json,
+    output: OutputOption = None,
+) -> None:
+    """由 CSV 离线计算月度生态补偿金。Compute a month's compensation from a CSV, offline.
+
+    Columns: section, factor (cod|codmn|nh3n|tp|tn), date (YYYY-MM-DD), value,
+    kind (routine|spot|auto_daily), status (normal|no_flow|dry|frozen|excluded), optional note.
+    """
+    from compensation.engine import monthly_statement
+    from compensation.rules import load_rule_set, rule_set_for
+    from service.offline.compensate import read_measurements
+    from service.statements.output import StatementFormat, render_statement
+
+    first = _options.month(month)
+    registry = state_of(ctx).registry()
+    rule_set = load_rule_set(rules) if rules else rule_set_for(first)
+    measurements = read_measurements(input_file, registry=registry)
+    statement = monthly_statement(measurements, month=first, registry=registry, rule_set=rule_set)
+    data = render_statement(statement, fmt=StatementFormat(output_format.value))
+    _report.write_output(
+        data, fmt=output_format.value, output=output,
+        default_name=f"qingliu-compensation-{first:%Y-%m}.{output_format.value}",
+    )  # fmt: skip
