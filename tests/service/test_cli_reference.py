@@ -1,0 +1,97 @@
+"""``docs/cli.md`` is the ``--help`` of every command; these tests keep the two in step.
+
+Regenerate after changing a command or its help::
+
+    .venv/bin/python -m tests.service.test_cli_reference
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from typer import rich_utils
+from typer.testing import CliRunner
+
+from service.cli import app
+
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+WIDTH = 100
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+HEADER = """\
+# 命令参考 / CLI reference
+
+每个命令的 `--help` 原文。全局选项 `--sections FILE` 可写在命令名之前或之后
+（`qingliu --sections F compensate …` 与 `qingliu compensate --sections F …` 相同）。
+出错时只打印一行 `错误 / error [类别]: 说明`，退出码：输入有误 2、未找到 3、冲突 4、暂不可用 5、
+配置错误 6、内部错误 1（附编号，详情写入 `qingliu-errors.log`：数据目录中，否则系统临时目录）。
+
+The `--help` text of every command. The global option `--sections FILE` goes before or after the
+command name. An error prints one line and exits with 2 (input), 3 (not found), 4 (conflict),
+5 (unavailable), 6 (configuration) or 1 (internal error, with a reference id; details in
+`qingliu-errors.log` in the data directory, else the system's temporary directory).
+
+This file is generated: `.venv/bin/python -m tests.service.test_cli_reference`.
+"""
+
+
+def command_paths() -> list[tuple[str, ...]]:
+    """Every command and group, root first, in the order ``--help`` lists them."""
+    paths: list[tuple[str, ...]] = []
+
+    def walk(command: object, path: tuple[str, ...]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return paths
+
+
+@contextlib.contextmanager
+def _fixed_width() -> Iterator[None]:
+    saved = rich_utils.MAX_WIDTH
+    rich_utils.MAX_WIDTH = WIDTH
+    try:
+        yield
+    finally:
+        rich_utils.MAX_WIDTH = saved
+
+
+def help_text(path: tuple[str, ...]) -> str:
+    """``qingliu <path> --help`` as plain text, at a fixed width, without trailing spaces."""
+    with _fixed_width():
+        result = CliRunner().invoke(app, [*path, "--help"], prog_name="qingliu")
+    assert result.exit_code == 0, (path, result.output)
+    lines = [line.rstrip() for line in _ANSI.sub("", result.output).splitlines()]
+    return "\n".join(lines).strip("\n")
+
+
+def reference() -> str:
+    """The whole of ``docs/cli.md``."""
+    parts = [HEADER]
+    for path in command_paths():
+        title = " ".join(("qingliu", *path))
+        parts.append(f"## `{title}`\n\n```text\n{help_text(path)}\n```\n")
+    return "\n".join(parts)
+
+
+def test_every_command_is_in_the_reference() -> None:
+    text = REFERENCE.read_text(encoding="utf-8")
+    missing = [p for p in command_paths() if f"## `{' '.join(('qingliu', *p))}`" not in text]
+    assert not missing, f"docs/cli.md lacks {missing}: regenerate it (see the module docstring)"
+
+
+def test_reference_matches_the_help_of_every_command() -> None:
+    assert REFERENCE.read_text(encoding="utf-8") == reference(), (
+        "docs/cli.md is out of date: run .venv/bin/python -m tests.service.test_cli_reference"
+    )
+
+
+if __name__ == "__main__":
+    REFERENCE.write_text(reference(), encoding="utf-8")
+    print(f"wrote {REFERENCE}")
