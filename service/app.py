@@ -7,7 +7,6 @@ directory works at once. Nothing is built at import time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,11 +18,12 @@ from service.api.routes import (
     bulletin_api,
     compensation_api,
     health,
+    jobs_api,
     monitoring_api,
     sections_api,
 )
 from service.db.engine import make_engine, migrate
-from service.jobs.scheduler import parse_daily_at, scheduler_loop
+from service.jobs.schedule import JobScheduler
 from service.settings import Settings
 from service.web import compensation_views, monitoring_views, views
 
@@ -53,21 +53,19 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     migrate(engine)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = None
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
         if settings.scheduler:
-            task = asyncio.create_task(
-                scheduler_loop(
-                    engine=engine, registry=registry, at=parse_daily_at(settings.daily_at)
-                ),
-                name="qingliu-scheduler",
-            )
-        yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        engine.dispose()
+            scheduler = JobScheduler(settings=settings, engine=engine, registry=registry)
+            scheduler.start()
+            app.state.scheduler = scheduler
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                app.state.scheduler = None
+                await asyncio.to_thread(scheduler.shutdown)  # waits for a running job
+            engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -85,12 +83,14 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.state.settings = settings
     app.state.registry = registry
     app.state.engine = engine
+    app.state.scheduler = None  # the running JobScheduler, set by the lifespan
 
     app.include_router(health.router)
     app.include_router(sections_api.router)
     app.include_router(monitoring_api.router)
     app.include_router(compensation_api.router)
     app.include_router(bulletin_api.router)
+    app.include_router(jobs_api.router)
     app.include_router(views.router)
     app.include_router(compensation_views.router)
     app.include_router(monitoring_views.router)

@@ -1,96 +1,234 @@
 """Settings: one table of ``QINGLIU_*`` environment variables, each with its help text.
 
-``docs/settings.md`` lists every setting; a test keeps the two in step.
+:class:`Settings` is a ``pydantic_settings.BaseSettings``: the library reads the variables (prefix
+``QINGLIU_``, blank values ignored) and converts and validates every value by its type. An invalid
+value raises :class:`~service.errors.ConfigurationError` naming the variable.
+
+Building ``Settings(...)`` directly takes only the values given (tests, explicit callers);
+:meth:`Settings.from_env` reads the environment. ``docs/settings.md`` lists every setting; a test
+keeps the two in step.
 """
 
 from __future__ import annotations
 
-import os
+import datetime as dt
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import PydanticBaseSettingsSource
 
 from service.errors import ConfigurationError
 
-__all__ = ["DEFAULT_DATA_DIR", "ENV_PREFIX", "Settings"]
+__all__ = [
+    "DEFAULT_CNEMC_AREA",
+    "DEFAULT_DAILY_AT",
+    "DEFAULT_DATA_DIR",
+    "ENV_PREFIX",
+    "Settings",
+    "parse_interval",
+]
 
 ENV_PREFIX = "QINGLIU_"
 DEFAULT_DATA_DIR = Path("qingliu-data")
 SQLITE_FILE_NAME = "qingliu.db"
+DEFAULT_DAILY_AT = dt.time(6, 0)
+"""The morning job's time, Beijing time."""
+DEFAULT_CNEMC_AREA = "131100"
+"""``AreaID`` of Hengshui in the national publish API [V]."""
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Qingliu's settings; build with :meth:`from_env` or directly in tests."""
+def parse_interval(text: str) -> dt.timedelta:
+    """An interval such as ``30m``, ``1h``, ``45s``, ``1d`` or a number of seconds.
 
-    data_dir: Path = field(
+    Raises
+    ------
+    ValueError
+        When the text is not such an interval, or is not positive.
+
+    Examples
+    --------
+    >>> parse_interval("30m")
+    datetime.timedelta(seconds=1800)
+    """
+    match = _INTERVAL.match(text)
+    if match is None:
+        raise ValueError(f"间隔格式如 30m、1h、45s / interval like 30m, 1h, 45s, got {text!r}")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"间隔必须大于 0 / interval must be positive, got {text!r}")
+    return dt.timedelta(seconds=seconds)
+
+
+def _interval_text(value: Any) -> Any:
+    """Let ``30m`` through as a timedelta; other forms go to pydantic's own parser."""
+    if isinstance(value, str) and _INTERVAL.match(value):
+        return parse_interval(value)
+    return value
+
+
+Interval = Annotated[dt.timedelta, BeforeValidator(_interval_text)]
+"""A positive duration: ``30m``, ``1h``, ``45s``, seconds, ISO 8601 (``PT30M``) or a timedelta."""
+
+
+def _hour_padded(value: Any) -> Any:
+    """``6:00`` → ``06:00`` (pydantic's time parser wants two-digit hours)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d:\d\d\s*", value):
+        return "0" + value.strip()
+    return value
+
+
+ClockTime = Annotated[dt.time, BeforeValidator(_hour_padded)]
+"""A time of day, ``HH:MM`` (``H:MM`` accepted)."""
+
+
+class _EnvironSource(EnvSettingsSource):
+    """The library's environment source over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        from pydantic_settings.sources.utils import parse_env_vars
+
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class Settings(BaseSettings):
+    """Qingliu's settings; build with :meth:`from_env`, or directly with keywords in tests."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+        frozen=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
         default=DEFAULT_DATA_DIR,
-        metadata={
-            "help": "数据目录：SQLite 数据库与原始报文存放处。"
-            "Data directory (SQLite file, raw archive)."
-        },
+        description="数据目录：SQLite 数据库与原始报文存放处。"
+        "Data directory (SQLite file, raw archive).",
     )
-    database_url: str | None = field(
+    database_url: str | None = Field(
         default=None,
-        metadata={
-            "help": "数据库地址（SQLAlchemy URL），如 postgresql+psycopg://user:pw@host/db；"
-            "缺省为数据目录中的 SQLite 文件 qingliu.db。"
-        },
+        description="数据库地址（SQLAlchemy URL），如 postgresql+psycopg://user:pw@host/db；"
+        "缺省为数据目录中的 SQLite 文件 qingliu.db。",
     )
-    sections: Path | None = field(
+    sections: Path | None = Field(
         default=None,
-        metadata={
-            "help": "断面名录文件（TOML）；缺省为内置的衡水名录。"
-            "Registry file replacing the bundled one."
-        },
+        description="断面名录文件（TOML）；缺省为内置的衡水名录。"
+        "Registry file replacing the bundled one.",
+    )
+    scheduler: bool = Field(
+        default=True,
+        examples=["on", "off"],
+        description="服务内定时作业开关（on/off）：每日评价、月度汇总、国家平台拉取。"
+        "Run the periodic jobs inside the service.",
+    )
+    daily_at: ClockTime = Field(
+        default=DEFAULT_DAILY_AT,
+        examples=["06:00"],
+        description="每日作业时间 HH:MM（北京时间）/ daily job time, Asia/Shanghai.",
+    )
+    cnemc_every: Interval | None = Field(
+        default=None,
+        examples=["30m", "1h"],
+        description="服务内拉取国家平台实时数据的间隔，如 30m；不设则不拉取。"
+        "Pull the national publish API every interval (e.g. 30m); unset: no pulling.",
+    )
+    cnemc_area: str = Field(
+        default=DEFAULT_CNEMC_AREA,
+        examples=["131100"],
+        pattern=r"^(\d{6})?$",
+        description="国家平台行政区代码（131100 衡水，空为全国）/ AreaID of the pull.",
+    )
+    cnemc_url: str | None = Field(
+        default=None,
+        description="国家平台接口地址；缺省为国家地表水自动监测实时数据发布系统的接口。"
+        "The publish API URL (tests or a mirror); default: the national system.",
     )
 
-    scheduler: bool = field(
-        default=True,
-        metadata={
-            "help": "服务内定时作业开关（on/off）：每日评价与月度汇总。"
-            "Run the daily and monthly jobs inside the service."
-        },
-    )
-    daily_at: str = field(
-        default="06:00",
-        metadata={"help": "每日作业时间 HH:MM（北京时间）/ daily job time, Asia/Shanghai."},
-    )
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword values only: the environment is read by :meth:`from_env`, never implicitly."""
+        return (init_settings,)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError(
+                f"不是有效的数据库地址 / not a database URL: {value!r} "
+                "(e.g. sqlite:///qingliu.db, postgresql+psycopg://…)"
+            )
+        return value
+
+    @field_validator("daily_at")
+    @classmethod
+    def _local_time(cls, value: dt.time) -> dt.time:
+        if value.tzinfo is not None:
+            raise ValueError("写北京时间 HH:MM，不带时区 / give HH:MM Beijing time, no zone")
+        return value
+
+    @field_validator("cnemc_every")
+    @classmethod
+    def _positive(cls, value: dt.timedelta | None) -> dt.timedelta | None:
+        if value is not None and value <= dt.timedelta(0):
+            raise ValueError(f"间隔必须大于 0 / interval must be positive, got {value}")
+        return value
+
+    @field_validator("cnemc_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"不是 http(s) 地址 / is not an http(s) URL: {value!r}")
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read settings from ``QINGLIU_*`` variables; keyword overrides win."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for item in fields(cls):
-            raw = env.get(ENV_PREFIX + item.name.upper())
-            if raw is None or raw == "":
-                continue
-            if item.name in {"data_dir", "sections"}:
-                values[item.name] = Path(raw)
-            elif item.name == "scheduler":
-                values[item.name] = raw.strip().lower() not in {"off", "0", "false", "no"}
-            else:
-                values[item.name] = raw
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
-        settings.check()
-        return settings
+        """Read settings from ``QINGLIU_*`` variables (``os.environ`` by default).
 
-    def check(self) -> None:
-        """Raise :class:`ConfigurationError` naming the variable of an invalid setting."""
-        from service.jobs.scheduler import parse_daily_at
+        Keyword overrides win over the environment; an override of ``None`` is ignored (an
+        option the user did not give).
 
-        try:
-            parse_daily_at(self.daily_at)
-        except ValueError as exc:
-            raise ConfigurationError(f"{ENV_PREFIX}DAILY_AT: {exc}") from None
-        if self.database_url is not None and "://" not in self.database_url:
-            raise ConfigurationError(
-                f"{ENV_PREFIX}DATABASE_URL 不是有效的数据库地址 / not a database URL: "
-                f"{self.database_url!r} (e.g. sqlite:///qingliu.db, postgresql+psycopg://…)"
-            )
+        Raises
+        ------
+        ConfigurationError
+            Naming the variable of an invalid value.
+        """
+        import os
+
+        source = _EnvironSource(cls, os.environ if environ is None else environ)
+        values = {**source(), **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(**values)
 
     @property
     def effective_database_url(self) -> str:
@@ -100,10 +238,28 @@ class Settings:
         return f"sqlite:///{(self.data_dir / SQLITE_FILE_NAME).resolve()}"
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with some settings changed."""
-        return replace(self, **changes)
+        """A copy with some settings changed (validated like the original)."""
+        return type(self)(**{**self.model_dump(), **changes})
 
     @classmethod
     def documentation(cls) -> dict[str, str]:
         """Environment variable name → help text, for the docs and ``--help``."""
-        return {ENV_PREFIX + f.name.upper(): f.metadata["help"] for f in fields(cls)}
+        return {
+            ENV_PREFIX + name.upper(): field.description or ""
+            for name, field in cls.model_fields.items()
+        }
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per invalid value, each naming its ``QINGLIU_`` variable."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = str((error.get("loc") or ("?",))[0])
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        if error.get("type") != "value_error":  # our own messages already quote the value
+            message += f" (got {error.get('input')!r})"
+        field = Settings.model_fields.get(name)
+        if field is not None and field.examples:
+            message += "，例如 / e.g. " + ", ".join(map(str, field.examples))
+        lines.append(f"{ENV_PREFIX}{name.upper()}: {message}")
+    return "配置有误 / invalid setting: " + "；".join(lines)

@@ -15,9 +15,10 @@ from sections.registry import Registry
 from service.app import create_app
 from service.cli import app as cli
 from service.db.models import DailyResult, JobRun, SectionStatus
+from service.errors import ConfigurationError
 from service.jobs.daily import run_daily
 from service.jobs.monthly import run_monthly, stored_summary
-from service.jobs.scheduler import next_run, parse_daily_at, run_morning_jobs
+from service.jobs.schedule import daily, run_morning_jobs
 from service.settings import Settings
 from service.time import BEIJING
 from tests.conftest import live_server_for, store_rows
@@ -187,13 +188,14 @@ def test_api_serves_daily_results_and_summary(
 
 
 def test_next_run_is_the_next_morning_in_beijing() -> None:
-    at = parse_daily_at("06:00")
+    trigger = daily(Settings.from_env({"QINGLIU_DAILY_AT": "06:00"}).daily_at).trigger
     before = dt.datetime(2026, 11, 29, 21, 0, tzinfo=dt.UTC)  # 05:00 Beijing on the 30th
     after = dt.datetime(2026, 11, 29, 23, 0, tzinfo=dt.UTC)  # 07:00 Beijing on the 30th
-    assert next_run(before, at) == dt.datetime(2026, 11, 30, 6, 0, tzinfo=BEIJING)
-    assert next_run(after, at) == dt.datetime(2026, 12, 1, 6, 0, tzinfo=BEIJING)
-    with pytest.raises(ValueError, match="HH:MM"):
-        parse_daily_at("six")
+    next_run = trigger.get_next_fire_time
+    assert next_run(None, before) == dt.datetime(2026, 11, 30, 6, 0, tzinfo=BEIJING)
+    assert next_run(None, after) == dt.datetime(2026, 12, 1, 6, 0, tzinfo=BEIJING)
+    with pytest.raises(ConfigurationError, match="QINGLIU_DAILY_AT"):
+        Settings.from_env({"QINGLIU_DAILY_AT": "six"})
 
 
 def test_morning_jobs_classify_yesterday_and_roll_up_on_the_first(

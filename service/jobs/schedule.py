@@ -1,0 +1,497 @@
+"""The one scheduler: every periodic job of the service, in one declarative table.
+
+:data:`JOBS` lists the jobs; each has a name (the id in ``job_lease`` and ``job_run``), a title,
+a schedule made from the settings (``None``: not configured) and a function that does the work.
+:class:`JobScheduler` runs the table on APScheduler 3 in Asia/Shanghai time; a missed run (the
+process was busy or asleep) still runs within its grace time, and several missed runs coalesce
+into one.
+
+Two service processes may run the same table on the same database: before a job runs, its
+process takes the job's **lease** (:func:`acquire_lease`, one atomic statement) and keeps it for
+the job's hold time; the other process finds the lease held and skips that run, so no job runs
+twice. Each run that did take the lease is logged in ``job_run`` (``ok`` or ``failed``).
+
+=========  ===========================================  ==============================
+job        what                                          when
+=========  ===========================================  ==============================
+morning    QA/QC and daily classes of yesterday; on the  every day at ``QINGLIU_DAILY_AT``
+           1st the previous month's roll-up
+cnemc      pull the national publish API                 every ``QINGLIU_CNEMC_EVERY``
+=========  ===========================================  ==============================
+
+Compensation statements are not issued automatically: issuing is the bureau's act. To add a job
+(alerts, forecasts), append a :class:`Job` to :data:`JOBS`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
+from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
+    BackgroundScheduler,
+)
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from sqlalchemy import Engine, Table, select
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from sections.registry import Registry
+from service.db import queries
+from service.db.models import JobRun, utc_now
+from service.errors import ConfigurationError
+from service.settings import Settings
+from service.time import BEIJING
+
+__all__ = [
+    "JOBS",
+    "TIMEZONE",
+    "Job",
+    "JobContext",
+    "JobScheduler",
+    "LastRun",
+    "Schedule",
+    "acquire_lease",
+    "daily",
+    "every",
+    "holder_id",
+    "last_runs",
+    "run_cnemc_every",
+    "run_job",
+    "run_morning_jobs",
+]
+
+log = logging.getLogger("qingliu.scheduler")
+
+TIMEZONE = BEIJING
+"""Every schedule is read in Beijing time (Asia/Shanghai, UTC+8, no DST)."""
+DAILY_GRACE = dt.timedelta(hours=1)
+"""A daily run missed by up to this much still runs (the process was busy, asleep, restarting)."""
+DAILY_HOLD = dt.timedelta(hours=2)
+"""How long a daily run holds its lease: longer than the grace, so a late process still skips."""
+INTERVAL_HOLD_SHARE = 0.9
+"""An interval job holds its lease for this share of the interval: one run per interval."""
+MAX_WORKERS = 4
+"""Threads running jobs at the same time (each job runs at most once at a time)."""
+
+
+# --------------------------------------------------------------------------- the job table
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job works on: the database, the registry and the settings."""
+
+    engine: Engine
+    registry: Registry
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a job runs: an APScheduler trigger and how lateness and leases are handled.
+
+    Attributes
+    ----------
+    trigger : apscheduler trigger
+        Cron or interval, in :data:`TIMEZONE`.
+    kind : str
+        ``cron`` or ``interval`` (or ``date`` for a one-off).
+    text : str
+        The schedule in words, Chinese first.
+    grace : datetime.timedelta
+        A run missed by up to this much still runs (``misfire_grace_time``).
+    hold : datetime.timedelta
+        How long a run holds the job's lease (shorter than the time between runs).
+    run_at_start : bool
+        Run once as soon as the scheduler starts, then on the trigger.
+    """
+
+    trigger: Any  # apscheduler.triggers.base.BaseTrigger (untyped library)
+    kind: str
+    text: str
+    grace: dt.timedelta
+    hold: dt.timedelta
+    run_at_start: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: its name (≤ 32 characters), title, schedule and work.
+
+    ``schedule(settings)`` gives ``None`` when the job is not configured; ``run(context)`` does
+    the work and returns a short description for the log (an exception marks the run failed).
+    """
+
+    name: str
+    title: str
+    schedule: Callable[[Settings], Schedule | None]
+    run: Callable[[JobContext], str]
+    needs: str = ""
+    """The setting that switches the job on, when it is off by default (shown by ``/api/jobs``)."""
+
+
+def daily(at: dt.time) -> Schedule:
+    """Every day at ``at`` Beijing time."""
+    return Schedule(
+        trigger=CronTrigger(hour=at.hour, minute=at.minute, timezone=TIMEZONE),
+        kind="cron",
+        text=f"每日 {at:%H:%M}（北京时间）/ daily at {at:%H:%M} Asia/Shanghai",
+        grace=DAILY_GRACE,
+        hold=DAILY_HOLD,
+    )
+
+
+def every(interval: dt.timedelta, *, run_at_start: bool = True) -> Schedule:
+    """Every ``interval``, the first run at once (``run_at_start``)."""
+    return Schedule(
+        trigger=IntervalTrigger(seconds=interval.total_seconds(), timezone=TIMEZONE),
+        kind="interval",
+        text=f"每 {_duration(interval)} / every {interval}",
+        grace=interval / 2,
+        hold=interval * INTERVAL_HOLD_SHARE,
+        run_at_start=run_at_start,
+    )
+
+
+def _duration(interval: dt.timedelta) -> str:
+    seconds = int(interval.total_seconds())
+    for size, unit in ((86400, "天"), (3600, "小时"), (60, "分钟")):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{interval.total_seconds():g} 秒"
+
+
+def run_morning_jobs(*, engine: Engine, registry: Registry, today: dt.date) -> list[str]:
+    """QA/QC and daily classes of yesterday; on the 1st, the previous month's roll-up."""
+    from service.jobs.daily import run_daily
+    from service.jobs.monthly import run_monthly
+    from service.jobs.observations import day_bounds
+    from service.jobs.quality import run_quality
+
+    done: list[str] = []
+    yesterday = today - dt.timedelta(days=1)
+    low, high = day_bounds(yesterday, yesterday)
+    run_quality(engine=engine, registry=registry, start=low, end=high)
+    run_daily(engine=engine, registry=registry, first=yesterday)
+    done.append(f"daily {yesterday.isoformat()}")
+    if today.day == 1:
+        run_monthly(engine=engine, registry=registry, month=yesterday.replace(day=1))
+        done.append(f"monthly {yesterday:%Y-%m}")
+    return done
+
+
+def _morning(context: JobContext) -> str:
+    today = dt.datetime.now(TIMEZONE).date()
+    done = run_morning_jobs(engine=context.engine, registry=context.registry, today=today)
+    return ", ".join(done)
+
+
+def _pull_cnemc(context: JobContext) -> str:
+    from service.feeds.cnemc import pull_once
+
+    settings = context.settings
+    options: dict[str, Any] = {"area": settings.cnemc_area}
+    if settings.cnemc_url:
+        options["url"] = settings.cnemc_url
+    summary = pull_once(engine=context.engine, registry=context.registry, **options)
+    return str(summary.describe())
+
+
+MORNING = Job(
+    name="morning",
+    title="每日评价与月度汇总 / daily classes and monthly roll-up",
+    schedule=lambda settings: daily(settings.daily_at),
+    run=_morning,
+)
+CNEMC = Job(
+    name="cnemc",
+    title="拉取国家平台实时数据 / pull the national publish API",
+    schedule=lambda settings: None if settings.cnemc_every is None else every(settings.cnemc_every),
+    run=_pull_cnemc,
+    needs="QINGLIU_CNEMC_EVERY",
+)
+
+JOBS: tuple[Job, ...] = (MORNING, CNEMC)
+"""Every periodic job of the service (later: alert evaluation, forecasts)."""
+
+
+# --------------------------------------------------------------------------- the lease
+
+
+def holder_id() -> str:
+    """Who holds a lease: host, process id and a random part (two schedulers in one process)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _lease_table() -> Table:
+    return SQLModel.metadata.tables["job_lease"]
+
+
+def acquire_lease(
+    *, engine: Engine, job: str, holder: str, hold: dt.timedelta, now: dt.datetime | None = None
+) -> bool:
+    """Take the lease of ``job`` for ``hold`` when nobody holds it; ``True`` when taken.
+
+    One atomic statement on SQLite (≥ 3.35) and PostgreSQL: ``INSERT … ON CONFLICT (job) DO
+    UPDATE … WHERE job_lease.expires_at < now RETURNING holder``. Of two processes racing,
+    exactly one inserts or updates the row and gets it back; the other changes nothing and gets
+    no row (the returned row, not the driver's row count, which psycopg does not give here). A lease is not given back
+    when the run ends: it expires, so a second process firing late for the same run still skips.
+    Times are the callers' clocks in UTC (keep the servers' clocks in step, e.g. with NTP).
+    """
+    now = now or utc_now()
+    table = _lease_table()
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(table)
+    elif engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table)
+    else:  # pragma: no cover - the supported databases are SQLite and PostgreSQL
+        raise ConfigurationError(
+            f"QINGLIU_DATABASE_URL: 不支持的数据库 / unsupported database {engine.dialect.name}"
+        )
+    statement = statement.values(job=job, holder=holder, expires_at=now + hold)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.job],
+        set_={"holder": statement.excluded.holder, "expires_at": statement.excluded.expires_at},
+        where=table.c.expires_at < now,
+    )
+    statement = statement.returning(table.c.holder)
+    with engine.begin() as connection:
+        return connection.execute(statement).first() is not None
+
+
+def run_job(job: Job, *, context: JobContext, holder: str, hold: dt.timedelta) -> bool:
+    """Run ``job`` once if its lease can be taken; ``True`` when it ran (even if it failed).
+
+    The run is recorded in ``job_run``; a failure is logged and recorded, never raised (the next
+    run comes on schedule).
+    """
+    engine = context.engine
+    try:
+        if not acquire_lease(engine=engine, job=job.name, holder=holder, hold=hold):
+            log.info(
+                "作业 %s 由其他进程运行，本次跳过 / %s held elsewhere, skipped", job.name, job.name
+            )
+            return False
+        run_id = queries.start_job_run(engine=engine, job=job.name)
+    except Exception:
+        log.exception("作业 %s 无法开始 / job %s could not start", job.name, job.name)
+        return False
+    try:
+        detail = job.run(context)
+    except Exception as exc:
+        log.exception("作业 %s 失败 / job %s failed", job.name, job.name)
+        _finish(engine, run_id, "failed", repr(exc))
+    else:
+        log.info("作业 %s 完成 / job %s done: %s", job.name, job.name, detail)
+        _finish(engine, run_id, "ok", detail)
+    return True
+
+
+def _finish(engine: Engine, run_id: int, status: str, detail: str) -> None:
+    try:
+        queries.finish_job_run(engine=engine, run_id=run_id, status=status, detail=detail)
+    except Exception:
+        log.exception("作业记录无法写入 / the job run %s could not be recorded", run_id)
+
+
+# --------------------------------------------------------------------------- the scheduler
+
+
+class JobScheduler:
+    """The job table on an APScheduler ``BackgroundScheduler`` (one thread plus workers).
+
+    Parameters
+    ----------
+    settings : Settings
+        Schedules are made from it (``QINGLIU_DAILY_AT``, ``QINGLIU_CNEMC_EVERY`` …).
+    engine, registry
+        What the jobs work on.
+    jobs : sequence of Job
+        The job table (default :data:`JOBS`).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        registry: Registry,
+        jobs: Sequence[Job] = JOBS,
+    ) -> None:
+        self.context = JobContext(engine=engine, registry=registry, settings=settings)
+        self.holder = holder_id()
+        self.jobs = tuple(jobs)
+        self.schedules = {job.name: job.schedule(settings) for job in self.jobs}
+        self._scheduler = BackgroundScheduler(
+            timezone=TIMEZONE,
+            executors={"default": ThreadPoolExecutor(MAX_WORKERS)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> Any:
+        """The APScheduler scheduler underneath (to read its jobs; add jobs to the table)."""
+        return self._scheduler
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler has been started and not shut down."""
+        return bool(self._scheduler.running)
+
+    def start(self) -> None:
+        """Add the configured jobs and start the scheduler thread."""
+        with self._lock:
+            for job in self.jobs:
+                schedule = self.schedules[job.name]
+                if schedule is None:
+                    continue
+                options: dict[str, Any] = {}
+                if schedule.run_at_start:
+                    options["next_run_time"] = dt.datetime.now(TIMEZONE)
+                self._scheduler.add_job(
+                    functools.partial(
+                        run_job, job, context=self.context, holder=self.holder, hold=schedule.hold
+                    ),
+                    trigger=schedule.trigger,
+                    id=job.name,
+                    name=job.title,
+                    misfire_grace_time=int(schedule.grace.total_seconds()) or 1,
+                    coalesce=True,
+                    max_instances=1,
+                    replace_existing=True,
+                    **options,
+                )
+            self._scheduler.start()
+            log.info("定时作业已启动 / scheduler started (%s)", self.holder)
+
+    def shutdown(self) -> None:
+        """Stop the scheduler; waits for running jobs and joins every thread it started."""
+        with self._lock:
+            if self._scheduler.running:
+                self._scheduler.shutdown(wait=True)
+                log.info("定时作业已停止 / scheduler stopped")
+
+    def next_run(self, name: str) -> dt.datetime | None:
+        """The next run time of a job in Beijing time, or ``None`` (not scheduled here)."""
+        if not self._scheduler.running:
+            return None
+        found = self._scheduler.get_job(name)
+        if found is None or found.next_run_time is None:
+            return None
+        moment: dt.datetime = found.next_run_time
+        return moment.astimezone(TIMEZONE)
+
+    def add_listener(self, callback: Callable[[Any], None], mask: int) -> None:
+        """Listen to APScheduler events (``apscheduler.events``), e.g. in tests."""
+        self._scheduler.add_listener(callback, mask)
+
+
+# --------------------------------------------------------------------------- the job log
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The newest ``job_run`` row of a job."""
+
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    detail: dict[str, Any]
+    """What the run did or why it failed: the stored JSON object (text as ``{"text": …}``)."""
+
+
+def last_runs(*, engine: Engine, names: Iterable[str]) -> dict[str, LastRun]:
+    """The newest run of each named job that has run (times in UTC, with zone)."""
+    found: dict[str, LastRun] = {}
+    table = SQLModel.metadata.tables[JobRun.__tablename__]
+    with engine.connect() as connection:
+        for name in names:
+            row = _newest(connection, table, name)
+            if row is not None:
+                found[name] = LastRun(
+                    status=row.status,
+                    started_at=_utc(row.started_at),
+                    finished_at=None if row.finished_at is None else _utc(row.finished_at),
+                    detail=_detail(row.detail),
+                )
+    return found
+
+
+def _newest(connection: Connection, table: Table, name: str) -> Any:
+    return connection.execute(
+        select(table.c.status, table.c.started_at, table.c.finished_at, table.c.detail)
+        .where(table.c.job == name)
+        .order_by(table.c.started_at.desc(), table.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _detail(stored: Any) -> dict[str, Any]:
+    """``job_run.detail`` as an object, whether the column holds JSON or (older rows) text."""
+    if isinstance(stored, dict):
+        return {str(key): value for key, value in stored.items()}
+    if not stored:
+        return {}
+    try:
+        parsed = json.loads(stored)
+    except (TypeError, ValueError):
+        parsed = None
+    return {str(k): v for k, v in parsed.items()} if isinstance(parsed, dict) else {"text": stored}
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# --------------------------------------------------------------------------- the CLI's loop
+
+
+def run_cnemc_every(
+    interval: dt.timedelta,
+    *,
+    engine: Engine,
+    registry: Registry,
+    url: str,
+    area: str,
+    stop: threading.Event | None = None,
+) -> None:
+    """Pull the national publish API every ``interval`` until Ctrl-C (or ``stop`` is set).
+
+    The first pull starts at once. Pulls run through the same job runner as the service's
+    (lease ``cnemc``, a ``job_run`` row each), so a service polling the same database and this
+    loop do not pull twice. A failed pull is logged and the next one comes on schedule.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``interval`` is not positive or ``url`` is not an http(s) URL.
+    """
+    settings = Settings(cnemc_every=interval, cnemc_url=url, cnemc_area=area)
+    scheduler = JobScheduler(settings=settings, engine=engine, registry=registry, jobs=(CNEMC,))
+    stop = stop or threading.Event()
+    scheduler.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        log.info("收到中断，停止拉取 / interrupted, stopping")
+    finally:
+        scheduler.shutdown()
