@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 import typer
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.db.engine import migrations_config
 
 runner = CliRunner()
 
@@ -81,7 +83,8 @@ def test_migrate_creates_the_sqlite_database(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     result = runner.invoke(app, ["migrate"], env={"QINGLIU_DATA_DIR": str(data_dir)})
     assert result.exit_code == 0, result.output
-    assert "0006" in result.output
+    head = ScriptDirectory.from_config(migrations_config()).get_current_head()
+    assert f"revision {head}:" in result.output
     assert (data_dir / "qingliu.db").is_file()
 
 

@@ -236,3 +236,10 @@ def test_every_command_goes_through_the_wrapper_and_takes_the_global_options() -
         assert _wrapped_by_command(getattr(cmd, "callback", None)), path
         options = {o for p in getattr(cmd, "params", []) for o in getattr(p, "opts", [])}
         assert "--sections" in options, path
+
+
+def test_a_bad_national_api_setting_is_a_configuration_error(tmp_path: Path) -> None:
+    env = {"QINGLIU_DATA_DIR": str(tmp_path / "data"), "QINGLIU_CNEMC_URL": "ftp://example"}
+    result = runner.invoke(app, ["pull", "cnemc", "--once"], env=env)
+    assert result.exit_code == 6
+    assert "QINGLIU_CNEMC_URL" in _one_line(result)
