@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from typing import Final
 
+from sections.errors import InputError
+
 __all__ = [
     "month_days",
     "month_last_day",
@@ -28,7 +30,7 @@ def parse_month(text: str) -> dt.date:
 
     Raises
     ------
-    ValueError
+    InputError
         When the text is not a month; the message is bilingual.
 
     Examples
@@ -46,7 +48,7 @@ def parse_month(text: str) -> dt.date:
         return dt.date.fromisoformat(cell).replace(day=1)
     except ValueError:
         pass
-    raise ValueError(f"月份必须是 YYYY-MM / month must be YYYY-MM, got {text!r}")
+    raise InputError(f"月份必须是 YYYY-MM / month must be YYYY-MM, got {text!r}")
 
 
 def parse_day(text: str) -> dt.date:
@@ -54,7 +56,7 @@ def parse_day(text: str) -> dt.date:
 
     Raises
     ------
-    ValueError
+    InputError
         When the text is not a day.
 
     Examples
@@ -65,7 +67,7 @@ def parse_day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(text).strip())
     except ValueError:
-        raise ValueError(f"日期必须是 YYYY-MM-DD / day must be YYYY-MM-DD, got {text!r}") from None
+        raise InputError(f"日期必须是 YYYY-MM-DD / day must be YYYY-MM-DD, got {text!r}") from None
 
 
 def parse_year(text: str | int) -> int:
@@ -79,7 +81,7 @@ def parse_year(text: str | int) -> int:
     cell = str(text).strip()
     if _YEAR.match(cell) and 1900 <= int(cell) <= 2999:
         return int(cell)
-    raise ValueError(f"年份必须是 YYYY / year must be YYYY, got {text!r}")
+    raise InputError(f"年份必须是 YYYY / year must be YYYY, got {text!r}")
 
 
 def month_last_day(month: dt.date) -> dt.date:

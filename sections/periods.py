@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sections.detection import substitute_censored
+from sections.errors import InputError
 
 __all__ = [
     "DEFAULT_MIN_DAILY_VALUES",
@@ -110,9 +111,9 @@ def as_fraction(value: Fraction | int | float | str) -> Fraction:
         else:
             fraction = Fraction(str(value).strip()) if isinstance(value, str) else Fraction(value)
     except (ValueError, ZeroDivisionError):
-        raise ValueError(f"份额必须是分数，如 2/3 / share must be a fraction: {value!r}") from None
+        raise InputError(f"份额必须是分数，如 2/3 / share must be a fraction: {value!r}") from None
     if not 0 < fraction <= 1:
-        raise ValueError(f"份额须在 (0, 1] 内 / share must lie in (0, 1], got {value!r}")
+        raise InputError(f"份额须在 (0, 1] 内 / share must lie in (0, 1], got {value!r}")
     return fraction
 
 
