@@ -113,20 +113,28 @@ def add_station(*, engine: Engine, mn: str, section_id: str, password: str) -> S
     return StationRecord(mn, section_id, hashed, True, now)
 
 
-def list_stations(*, engine: Engine) -> list[StationRecord]:
-    """Every registered station, by MN."""
-    table = Station.__table__  # type: ignore[attr-defined]
+def list_stations(
+    *, engine: Engine, mns: Iterable[str] | None = None
+) -> list[StationRecord]:
+    """Every registered station (or those of ``mns``), by MN."""
+    table = Station.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    query = select(table).order_by(table.c.mn)
+    if mns is not None:
+        wanted = sorted(set(mns))
+        if not wanted:
+            return []
+        query = query.where(table.c.mn.in_(wanted))
     with engine.connect() as connection:
-        rows = connection.execute(select(table).order_by(table.c.mn)).all()
+        rows = connection.execute(query).all()
     return [
         StationRecord(r.mn, r.section_id, r.password_hash, bool(r.active), _utc(r.created_at))
         for r in rows
     ]
 
 
-def load_stations(*, engine: Engine) -> dict[str, StationRecord]:
-    """Active stations by MN (what a receiver checks frames against)."""
-    return {s.mn: s for s in list_stations(engine=engine) if s.active}
+def load_stations(*, engine: Engine, mns: Iterable[str] | None = None) -> dict[str, StationRecord]:
+    """Active stations by MN (what a receiver checks frames against), all or those of ``mns``."""
+    return {s.mn: s for s in list_stations(engine=engine, mns=mns) if s.active}
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,8 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
     counts = UpsertCounts()
     batch: dict[tuple[str, str, dt.datetime, str], dict[str, Any]] = {}
     for row in rows:
-        clean = {name: row.get(name) for name in OBSERVATION_FIELDS}
+        # a row mixes str, float, bool and datetime columns: Any until rows are typed records
+        clean: dict[str, Any] = {name: row.get(name) for name in OBSERVATION_FIELDS}
         clean["observed_at"] = _utc(clean["observed_at"])
         clean["processing_level"] = clean["processing_level"] or "raw"
         clean["censored"] = bool(clean["censored"])

@@ -6,17 +6,17 @@ import asyncio
 import datetime as dt
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from service.db.engine import migrate
 from service.db.ingest import add_station
-from service.db.models import Observation, RawMessage
-from service.feeds.hj212 import data_frame, parse_frame
+from service.db.models import Observation, RawMessage, Station
+from service.feeds.hj212 import build_frame, data_frame, parse_frame
 from service.feeds.hj212_receiver import Hj212Receiver, ReceiverConfig
 from service.time import BEIJING
 
@@ -65,6 +65,15 @@ async def _silence(reader: asyncio.StreamReader, seconds: float = 0.3) -> bytes:
         return b""
 
 
+async def wait_until(
+    predicate: Callable[[], bool], *, timeout: float = 10.0, interval: float = 0.01
+) -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(interval)
+
+
 def _count(engine: Engine, model: Any, *where: Any) -> int:
     with engine.connect() as connection:
         return int(
@@ -102,10 +111,10 @@ async def test_every_vector_over_one_connection(
             assert line in (b"", []), vector["name"]  # refused frames get no answer
     writer.close()
     await writer.wait_closed()
-    await asyncio.sleep(0.2)
     assert "real-time surface water, all normal" in answered
     assert "bad CRC" not in answered and "wrong password" not in answered
     vectors = _vectors()
+    await wait_until(lambda: _count(db, RawMessage) >= len(vectors))
     assert _count(db, RawMessage) == len(vectors)  # every frame archived, good or bad
     assert _count(db, RawMessage, RawMessage.parse_status == "unknown_station") == 2
     assert _count(db, RawMessage, RawMessage.parse_status == "rejected") == 7
@@ -140,7 +149,7 @@ async def test_unknown_station_is_archived_not_stored(
     await writer.drain()
     assert await _silence(reader) == b""
     writer.close()
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: _count(db, RawMessage, RawMessage.station == "HS131100NEW0001") > 0)
     assert _count(db, RawMessage, RawMessage.station == "HS131100NEW0001") == 1
     assert _count(db, Observation, Observation.station == "HS131100NEW0001") == 0
 
@@ -159,9 +168,8 @@ async def test_bad_frames_do_not_stop_the_connection(
     (answer,) = await _answers(reader, 1)
     assert parse_frame(answer).qn == parse_frame(good).qn
     writer.close()
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: _count(db, RawMessage, RawMessage.parse_status == "rejected") >= 3)
     assert _count(db, Observation) == 1
-    assert _count(db, RawMessage, RawMessage.parse_status == "rejected") >= 3
 
 
 async def test_idle_connection_is_closed(db: Engine) -> None:
@@ -310,3 +318,130 @@ async def test_simulator_with_faults_delivers_every_frame_once(db: Engine, regis
     assert server.stats.refused >= stats.faults.get("bad_crc", 0)
     stored = _count(db, RawMessage, RawMessage.parse_status == "accepted")
     assert stored == 60  # each frame stored once
+
+
+def _packet(qn: str, pno: int, pnum: int, data_time: str, code: str, value: float) -> bytes:
+    fields = {"QN": qn, "ST": "21", "CN": "2011", "PW": "123456", "MN": MN, "Flag": "7",
+              "PNUM": str(pnum), "PNO": str(pno)}  # fmt: skip
+    return build_frame(fields, f"DataTime={data_time};{code}-Rtd={value},{code}-Flag=N")
+
+
+def _at(text: str) -> dt.datetime:
+    # stored in UTC
+    return dt.datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).astimezone(dt.UTC)
+
+
+async def test_split_message_missing_a_packet_expires(db: Engine) -> None:
+    server = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0,
+                                                            packet_timeout=0.3))  # fmt: skip
+    _, port = await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        lonely = _packet("20261012080000001", 1, 2, "20261012080000", "w21003", 0.5)
+        writer.write(lonely)  # packet 2 of 2 never comes
+        await writer.drain()
+        (answer,) = await _answers(reader, 1)  # each packet is answered as it comes
+        assert parse_frame(answer).fields["PNO"] == "1"
+        expired = RawMessage.parse_status == "expired"
+        await wait_until(lambda: _count(db, RawMessage, expired) == 1)
+        with db.connect() as connection:
+            row = connection.execute(select(RawMessage).where(expired)).one()
+        assert row.payload == lonely and row.station == MN
+        assert "expired" in row.reason and "packets 1 of PNUM=2" in row.reason
+        assert await _silence(reader) == b""  # nothing is answered for giving it up
+        assert _count(db, Observation, Observation.observed_at == _at("20261012080000")) == 0
+        assert server.stats.expired == 1 and not server._assemblers[MN].pending
+
+        # a later split message whose packets both come is still joined and stored
+        whole = [_packet("20261012090000001", number, 2, "20261012090000", code, value)
+                 for number, code, value in ((1, "w21003", 0.4), (2, "w21011", 0.06))]  # fmt: skip
+        writer.write(b"".join(whole))
+        await writer.drain()
+        assert len(await _answers(reader, 2)) == 2
+        await wait_until(
+            lambda: _count(db, Observation, Observation.observed_at == _at("20261012090000")) == 2
+        )
+        assert _count(db, RawMessage, expired) == 1
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await server.close()
+
+
+async def test_incomplete_split_message_is_given_up_when_the_receiver_stops(db: Engine) -> None:
+    server = Hj212Receiver(engine=db, config=ReceiverConfig(host="127.0.0.1", port=0))
+    _, port = await server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_packet("20261012100000001", 2, 3, "20261012100000", "w21003", 0.5))
+    await writer.drain()
+    assert len(await _answers(reader, 1)) == 1
+    writer.close()
+    await server.close()
+    (reason,) = _reasons(db, RawMessage.parse_status == "expired")
+    assert "packets 2 of PNUM=3" in reason and "receiver stopped" in reason
+
+
+def _reasons(engine: Engine, *where: Any) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(RawMessage.reason).where(*where)).scalars())
+
+
+async def test_changed_password_applies_to_the_next_frame(
+    db: Engine, receiver: tuple[Hj212Receiver, int]
+) -> None:
+    server, port = receiver
+
+    def frame(password: str, hour: int) -> bytes:
+        return data_frame(mn=MN, pw=password, values={"nh3n": 0.2},
+                          data_time=dt.datetime(2026, 3, 1, hour, tzinfo=BEIJING))  # fmt: skip
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(frame("123456", 8))
+    await writer.drain()
+    assert len(await _answers(reader, 1)) == 1  # the old password works, and is memoised
+
+    # the password changes while the connection stays open
+    await asyncio.to_thread(
+        add_station, engine=db, mn=MN, section_id="xiaofanqiao", password="n3w-secret"
+    )
+    writer.write(frame("123456", 9))
+    await writer.drain()
+    assert await _silence(reader) == b""  # refused at once: no answer
+    wrong = RawMessage.reason.like("bad_password%")
+    await wait_until(lambda: _count(db, RawMessage, wrong) == 1)
+    writer.write(frame("n3w-secret", 10))
+    await writer.drain()
+    (answer,) = await _answers(reader, 1)
+    assert parse_frame(answer).qn == parse_frame(frame("n3w-secret", 10)).qn
+    writer.close()
+    await writer.wait_closed()
+    await wait_until(lambda: _count(db, Observation, Observation.station == MN) == 2)
+    hours = {9: 0, 10: 1}
+    for hour, expected in hours.items():
+        when = dt.datetime(2026, 3, 1, hour, tzinfo=BEIJING).astimezone(dt.UTC)
+        assert _count(db, Observation, Observation.observed_at == when) == expected
+    # neither password is kept in plaintext by the receiver
+    memo = repr(vars(server._credentials))
+    assert "123456" not in memo and "n3w-secret" not in memo
+
+
+async def test_deactivated_or_removed_station_is_refused_at_once(
+    db: Engine, receiver: tuple[Hj212Receiver, int]
+) -> None:
+    _, port = receiver
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data_frame(mn=MN, pw="123456", values={"nh3n": 0.2},
+                            data_time=dt.datetime(2026, 3, 2, 8, tzinfo=BEIJING)))  # fmt: skip
+    await writer.drain()
+    assert len(await _answers(reader, 1)) == 1
+    with db.begin() as connection:
+        connection.execute(update(Station).where(Station.mn == MN).values(active=False))
+    writer.write(data_frame(mn=MN, pw="123456", values={"nh3n": 0.2},
+                            data_time=dt.datetime(2026, 3, 2, 9, tzinfo=BEIJING)))  # fmt: skip
+    await writer.drain()
+    assert await _silence(reader) == b""
+    await wait_until(
+        lambda: _count(db, RawMessage, RawMessage.parse_status == "unknown_station") == 1
+    )
+    writer.close()
+    await writer.wait_closed()

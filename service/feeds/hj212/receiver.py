@@ -7,6 +7,12 @@ Accepted frames' values become observations. A writer task stores what all conne
 received in batches, in one transaction each; only after that commit is a frame answered with
 9014 (when its Flag asks for an answer), so nothing answered can be lost by a crash or restart.
 A bad frame never closes the connection: the next frame is read as usual.
+
+Stations and passwords are read from the database for every read of a connection
+(:class:`~service.feeds.hj212.credentials.StationCredentials`): a password changed with
+``qingliu stations add`` applies to the next frame. The packets of a split message are joined
+per station; a message whose packets do not all arrive within ``packet_timeout`` is given up:
+archived with status ``expired`` and its reason, its values not stored, nothing answered for it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,20 +33,16 @@ from service.db.ingest import (
     StationRecord,
     UpsertCounts,
     archive_raw,
-    load_stations,
     upsert_observations,
-    verify_password,
 )
 from service.db.models import utc_now
 from service.errors import FrameError
-from service.feeds.hj212 import (
-    FrameSplitter,
-    Hj212Frame,
-    PacketAssembler,
-    canonical_value,
-    parse_frame,
-    response_frame,
-)
+from service.feeds.hj212.build import response_frame
+from service.feeds.hj212.codes import canonical_value
+from service.feeds.hj212.credentials import StationCredentials
+from service.feeds.hj212.frame import DATA_COMMANDS, Hj212Frame
+from service.feeds.hj212.parse import parse_frame
+from service.feeds.hj212.stream import FrameSplitter, PacketAssembler, StreamError
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -50,13 +52,13 @@ __all__ = [
     "ReceiverConfig",
     "ReceiverStats",
     "frame_rows",
+    "parse_listen",
 ]
 
 log = logging.getLogger("qingliu.hj212")
 
 DEFAULT_LISTEN = "0.0.0.0:9212"
 SOURCE = "hj212"
-DATA_COMMANDS = frozenset({"2011", "2051", "2061", "2031"})
 _VALUE_FIELDS = {"2011": "Rtd", "2051": "Avg", "2061": "Avg", "2031": "Avg"}
 MAX_UNKNOWN_CODE = 16
 """Longest unknown pollutant code stored as an observation's parameter (the column's size)."""
@@ -75,7 +77,6 @@ class ReceiverConfig:
     batch_size: int = 2_000  # frames stored in one transaction at most
     flush_interval: float = 0.02  # seconds the writer waits to fill a batch
     packet_timeout: float = 120.0  # seconds to wait for the rest of a split message
-    station_refresh: float = 30.0  # seconds between reloads of the station table
 
 
 @dataclass
@@ -88,6 +89,7 @@ class ReceiverStats:
     refused: int = 0
     unknown_station: int = 0
     answered: int = 0
+    expired: int = 0  # split messages given up (their packets did not all arrive in time)
     unknown_code_values: int = 0  # values of codes outside pollutant_codes.csv, kept for review
     unknown_codes: dict[str, int] = field(default_factory=dict)  # code → values received
     observations: UpsertCounts = field(default_factory=UpsertCounts)
@@ -160,6 +162,12 @@ class _Pending:
     done: asyncio.Future[bool] | None = None
 
 
+_Checked = tuple[RawRecord, list[dict[str, Any]], bytes | None]
+"""What checking one candidate gives: its raw record, its observation rows, its answer."""
+_Verdicts = dict[tuple[str, str], tuple[StationRecord | None, bool]]
+"""(MN, PW) → (the active station of MN or None, whether PW is its password)."""
+
+
 class Hj212Receiver:
     """An HJ 212 TCP server writing to the database of ``engine``."""
 
@@ -174,12 +182,11 @@ class Hj212Receiver:
         self.config = config or ReceiverConfig()
         self.stats = ReceiverStats()
         self._clock = clock
-        self._stations: dict[str, StationRecord] = {}
-        self._stations_loaded = -1e18
-        self._verified: set[tuple[str, str]] = set()
+        self._credentials = StationCredentials(engine)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._server: asyncio.Server | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._expirer: asyncio.Task[None] | None = None
         self._assemblers: dict[str, PacketAssembler] = {}
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -187,8 +194,8 @@ class Hj212Receiver:
 
     async def start(self) -> tuple[str, int]:
         """Start listening; returns the bound (host, port) (port 0 picks a free one)."""
-        await self._reload_stations(force=True)
         self._writer = asyncio.create_task(self._write_loop(), name="hj212-writer")
+        self._expirer = asyncio.create_task(self._expire_loop(), name="hj212-packet-timeout")
         self._server = await asyncio.start_server(
             self._handle, self.config.host, self.config.port, limit=1 << 20
         )
@@ -205,7 +212,7 @@ class Hj212Receiver:
             await self._server.serve_forever()
 
     async def close(self) -> None:
-        """Stop accepting, store what was received, stop the writer."""
+        """Stop accepting, store what was received, give up incomplete split messages, stop."""
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -214,31 +221,19 @@ class Hj212Receiver:
             task.cancel()
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
+        for raw in self._expired(everything=True, why="receiver stopped / 服务停止"):
+            await self._submit(raw, [])
+        await self.drained()
+        for background in (self._expirer, self._writer):
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
+        self._writer = self._expirer = None
+
+    async def drained(self) -> None:
+        """Wait until everything queued so far is stored (or its storage has failed)."""
         await self._queue.join()
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-
-    # --- stations -------------------------------------------------------------------------------
-
-    async def _reload_stations(self, *, force: bool = False) -> None:
-        now = self._clock()
-        if force or now - self._stations_loaded > self.config.station_refresh:
-            loop = asyncio.get_running_loop()
-            self._stations = await loop.run_in_executor(
-                None, lambda: load_stations(engine=self.engine)
-            )
-            self._stations_loaded = now
-
-    def _password_ok(self, station: StationRecord, password: str) -> bool:
-        key = (station.mn, password)
-        if key in self._verified:
-            return True
-        if verify_password(password, station.password_hash):
-            self._verified.add(key)
-            return True
-        return False
 
     # --- connections ----------------------------------------------------------------------------
 
@@ -279,18 +274,19 @@ class Hj212Receiver:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _receive(self, items: list[bytes | FrameError], peer: str) -> list[bytes]:
-        """Check and queue every item of one read; answers for the accepted, after storage."""
-        await self._reload_stations()
+    async def _receive(self, items: list[bytes | StreamError], peer: str) -> list[bytes]:
+        """Check and queue every item of one read; answers for the accepted, after storage.
+
+        The stations of the read's frames are read from the database (with the password
+        checks, in the executor), so a changed password or station applies to the next frame.
+        """
+        parsed = [item if isinstance(item, StreamError) else _parse(item) for item in items]
+        frames = [item for item in parsed if isinstance(item, Hj212Frame)]
+        loop = asyncio.get_running_loop()
+        verdicts = await loop.run_in_executor(None, self._authorise, frames, None)
         waits: list[tuple[asyncio.Future[bool], bytes | None]] = []
-        for item in items:
-            self.stats.frames += 1
-            if isinstance(item, FrameError):
-                self.stats.refused += 1
-                raw = RawRecord(SOURCE, getattr(item, "payload", b""), "rejected", peer, str(item))
-                waits.append((await self._submit(raw, []), None))
-                continue
-            raw, rows, answer = self._check(item, peer)
+        for item, candidate in zip(parsed, items, strict=True):
+            raw, rows, answer = self._check(item, candidate, peer, verdicts)
             waits.append((await self._submit(raw, rows), answer))
         answers: list[bytes] = []
         for done, answer in waits:
@@ -300,35 +296,58 @@ class Hj212Receiver:
                 self.stats.answered += 1
         return answers
 
+    def _authorise(
+        self, frames: list[Hj212Frame], stations: Mapping[str, StationRecord] | None
+    ) -> _Verdicts:
+        """(MN, PW) → (the active station of MN or None, whether PW is its password).
+
+        ``stations``: the active stations to check against; None reads those of ``frames``.
+        """
+        if stations is None:
+            stations = self._credentials.stations({frame.mn for frame in frames})
+        verdicts: _Verdicts = {}
+        for frame in frames:
+            key = (frame.mn, frame.pw or "")
+            if key not in verdicts:
+                station = stations.get(frame.mn)
+                ok = station is not None and self._credentials.password_ok(station, key[1])
+                verdicts[key] = (station, ok)
+        return verdicts
+
     def _check(
-        self, payload: bytes, peer: str, *, answer: bool = True
-    ) -> tuple[RawRecord, list[dict[str, Any]], bytes | None]:
-        try:
-            frame = parse_frame(payload)
-        except FrameError as exc:
+        self,
+        item: Hj212Frame | FrameError,
+        payload: bytes | StreamError,
+        peer: str,
+        verdicts: _Verdicts,
+        *,
+        answer: bool = True,
+    ) -> _Checked:
+        self.stats.frames += 1
+        if isinstance(item, FrameError):
             self.stats.refused += 1
-            return RawRecord(SOURCE, payload, "rejected", peer, str(exc)), [], None
-        station = self._stations.get(frame.mn)
+            data = payload.payload if isinstance(payload, StreamError) else payload
+            return RawRecord(SOURCE, data, "rejected", peer, str(item)), [], None
+        frame = item
+        raw = frame.raw
+        station, password_ok = verdicts.get((frame.mn, frame.pw or ""), (None, False))
         if station is None:
             self.stats.unknown_station += 1
             reason = f"unknown_station: MN {frame.mn} 未登记 / not registered"
-            return RawRecord(SOURCE, payload, "unknown_station", peer, reason, frame.mn), [], None
-        if not self._password_ok(station, frame.pw or ""):
+            return RawRecord(SOURCE, raw, "unknown_station", peer, reason, frame.mn), [], None
+        if not password_ok:
             self.stats.refused += 1
             reason = "bad_password: 密码错误 / wrong PW"
-            return RawRecord(SOURCE, payload, "rejected", peer, reason, frame.mn), [], None
+            return RawRecord(SOURCE, raw, "rejected", peer, reason, frame.mn), [], None
         reply = response_frame(frame) if answer and frame.response_requested else None
         if frame.cn not in DATA_COMMANDS:
             self.stats.accepted += 1
             note = f"command {frame.cn}"
-            return RawRecord(SOURCE, payload, "accepted", peer, note, frame.mn), [], reply
+            return RawRecord(SOURCE, raw, "accepted", peer, note, frame.mn), [], reply
         whole: Hj212Frame | None = frame
         status = "accepted"
         if frame.split:
-            assembler = self._assemblers.setdefault(
-                frame.mn, PacketAssembler(timeout=self.config.packet_timeout, clock=self._clock)
-            )
-            whole = assembler.add(frame)
+            whole = self._assembler(frame.mn).add(frame)
             if whole is None:
                 status = "partial"
         rows: list[dict[str, Any]] = []
@@ -338,7 +357,7 @@ class Hj212Receiver:
             if unknown:
                 reason = self._note_unknown(rows, unknown, frame.mn)
         self.stats.accepted += 1
-        return RawRecord(SOURCE, payload, status, peer, reason, frame.mn), rows, reply
+        return RawRecord(SOURCE, raw, status, peer, reason, frame.mn), rows, reply
 
     def _note_unknown(self, rows: list[dict[str, Any]], unknown: list[str], mn: str) -> str:
         """Count the values of unknown codes, log a code the first time, return the reason."""
@@ -357,6 +376,48 @@ class Hj212Receiver:
             reason += f"; too long to store, raw archive only: {', '.join(too_long)}"
         return reason
 
+    # --- split messages -------------------------------------------------------------------------
+
+    def _assembler(self, mn: str) -> PacketAssembler:
+        assembler = self._assemblers.get(mn)
+        if assembler is None:
+            assembler = self._assemblers[mn] = PacketAssembler(
+                timeout=self.config.packet_timeout, clock=self._clock
+            )
+        return assembler
+
+    def _expired(self, *, everything: bool = False, why: str = "") -> list[RawRecord]:
+        """Raw records of the split messages given up: too old, or ``everything`` pending.
+
+        Their packets were archived (``partial``) and answered as they came; the message's
+        values are not stored, and nothing is answered for giving it up.
+        """
+        records = []
+        for mn, assembler in self._assemblers.items():
+            for packets in assembler.give_up() if everything else assembler.expired():
+                first = packets[0]
+                numbers = ",".join(str(packet.pno) for packet in packets)
+                reason = (
+                    f"expired: 分包未收齐，已放弃 / split message QN {first.qn} incomplete, "
+                    f"given up: packets {numbers} of PNUM={first.pnum}"
+                    + (f"; {why}" if why else f" within {assembler.timeout:g} s")
+                )
+                self.stats.expired += 1
+                log.warning("%s (MN %s)", reason, mn)
+                raw = b"".join(packet.raw for packet in packets)
+                records.append(RawRecord(SOURCE, raw, "expired", "", reason, mn))
+        return records
+
+    async def _expire_loop(self) -> None:
+        """Give up split messages older than ``packet_timeout``, a few times per timeout."""
+        interval = min(max(self.config.packet_timeout / 4, 0.01), 5.0)
+        while True:
+            await asyncio.sleep(interval)
+            for raw in self._expired():
+                await self._submit(raw, [])
+
+    # --- in-process ingestion -------------------------------------------------------------------
+
     def ingest(
         self,
         payloads: Iterable[bytes],
@@ -366,33 +427,40 @@ class Hj212Receiver:
     ) -> ReceiverStats:
         """Take a stream of bytes through the same checks and storage, without TCP.
 
-        Used by ``qingliu demo`` for its year of frames; answers are not sent anywhere.
+        Used by ``qingliu demo`` for its year of frames; answers are not sent anywhere. The
+        station table is read again for every batch; split messages still incomplete when the
+        stream ends are given up (archived ``expired``).
         """
-        self._stations = load_stations(engine=self.engine)
-        self._stations_loaded = self._clock()
         splitter = FrameSplitter(max_frame_bytes=self.config.max_frame_bytes)
         batch: list[_Pending] = []
+        stations = self._credentials.stations()
 
         def flush() -> None:
+            nonlocal stations
             if batch:
                 self.stats.observations += self._store(batch)
                 if progress is not None:
                     progress(len(batch))
                 batch.clear()
+                stations = self._credentials.stations()
 
         for data in payloads:
-            for item in splitter.feed(data):
-                self.stats.frames += 1
-                if isinstance(item, FrameError):
-                    self.stats.refused += 1
-                    payload = getattr(item, "payload", b"")
-                    raw = RawRecord(SOURCE, payload, "rejected", peer, str(item))
-                    batch.append(_Pending(raw, []))
-                else:
-                    raw, rows, _ = self._check(item, peer, answer=False)
-                    batch.append(_Pending(raw, rows))
+            items = splitter.feed(data)
+            parsed = [item if isinstance(item, StreamError) else _parse(item) for item in items]
+            frames = [item for item in parsed if isinstance(item, Hj212Frame)]
+            verdicts = self._authorise(frames, stations)
+            for item, candidate in zip(parsed, items, strict=True):
+                raw, rows, _ = self._check(item, candidate, peer, verdicts, answer=False)
+                batch.append(_Pending(raw, rows))
                 if len(batch) >= self.config.batch_size:
                     flush()
+        if splitter.pending:
+            reason = "incomplete: the stream ended inside a frame"
+            batch.append(_Pending(RawRecord(SOURCE, splitter.take_pending(), "rejected", peer,
+                                            reason), []))  # fmt: skip
+        batch.extend(
+            _Pending(raw, []) for raw in self._expired(everything=True, why="stream ended")
+        )
         flush()
         return self.stats
 
@@ -448,6 +516,13 @@ class Hj212Receiver:
                 for row in pending.rows:
                     rows.append({**row, "raw_message_id": raw_id})
             return upsert_observations(connection, rows)
+
+
+def _parse(candidate: bytes) -> Hj212Frame | FrameError:
+    try:
+        return parse_frame(candidate)
+    except FrameError as error:
+        return error
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -240,6 +240,13 @@ class PacketAssembler:
         del self._sets[key]
         return _combine(_in_order(entry))
 
+    def give_up(self) -> list[list[Hj212Frame]]:
+        """Remove and return every incomplete set, whatever its age (the stream has ended)."""
+        out, self._given_up = self._given_up, []
+        out.extend(_in_order(entry) for entry in self._sets.values())
+        self._sets.clear()
+        return out
+
     def expired(self) -> list[list[Hj212Frame]]:
         """Remove and return the incomplete sets older than the timeout (packets by PNO)."""
         now = self._clock()
