@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -37,7 +36,8 @@ from sections.registry import Registry, Section
 from sections.standards import precision
 from service.db import results
 from service.errors import MonthNotRolledUp, QingliuError
-from service.jobs.monthly import LAKE_PREFIX, assessed_rivers, stored_summary
+from service.jobs.monthly import assessed_rivers, stored_summary
+from service.records import LAKE_PREFIX, LakeRecord, MonthRecord, MonthSummary
 from service.statements.render import WEASYPRINT_HELP
 from service.time import BEIJING
 from service.web.contexts import LEVEL_ZH, pollutant_names
@@ -161,32 +161,32 @@ class BulletinContext:
     )
 
 
-def _value_text(key: str, value: Any, record: dict[str, Any] | None = None) -> str:
+def _value_text(key: str, value: float | None, record: MonthRecord | LakeRecord) -> str:
     """A monthly mean at its evaluation precision (round half to even); ``—`` when missing.
 
-    Marks from the record: "≥" when an over-range reading entered it (a lower bound), "<DL"
-    written as "<limit" when every laboratory sample was below its detection limit, "*" when
-    it rests on suspect values that wait for review.
+    Marks from a section's record: "≥" when an over-range reading entered it (a lower bound),
+    "<DL" written as "<limit" when every laboratory sample was below its detection limit, "*"
+    when it rests on suspect values that wait for review. The lake's mean carries no marks.
     """
     if value is None:
         return "—"
-    marks = record or {}
-    if key in (marks.get("censored") or ()):
+    marks = record if isinstance(record, MonthRecord) else None
+    if marks is not None and key in marks.censored:
         return censored_label(Decimal(repr(float(value))) * 2, True)
     try:
         decimals = precision(key)
     except LookupError:
         decimals = OTHER_DECIMALS.get(key, 2)
     text = f"{float(round_half_even(float(value), decimals)):.{decimals}f}"
-    if key in (marks.get("lower_bound") or ()):
+    if marks is not None and key in marks.lower_bound:
         text = "≥" + text
-    if (marks.get("suspect") or {}).get(key):
+    if marks is not None and marks.suspect.get(key):
         text += "*"
     return text
 
 
-def _class(number: Any) -> WaterClass | None:
-    return None if number is None else WaterClass(int(number))
+def _class(number: int | None) -> WaterClass | None:
+    return None if number is None else WaterClass(number)
 
 
 def _month_label(month: dt.date) -> str:
@@ -196,16 +196,16 @@ def _month_label(month: dt.date) -> str:
 def _row(
     registry: Registry,
     section: Section,
-    record: dict[str, Any] | None,
+    record: MonthRecord | LakeRecord | None,
     *,
     counted: bool,
     month: dt.date,
 ) -> BulletinRow:
-    record = record or {}
-    klass = _class(record.get("class_number"))
-    status = "" if klass is not None else (record.get("status_text") or "数据不足")
-    values = record.get("values") or {}
-    target = record.get("target_class_number")
+    if not isinstance(record, MonthRecord):  # no result (a lake's record is not a section's)
+        record = MonthRecord(section=section.id, month=f"{month:%Y-%m}")
+    klass = record.water_class
+    status = "" if klass is not None else (record.status_text or "数据不足")
+    target = record.target_class_number
     return BulletinRow(
         section=section.id,
         name=section.name,
@@ -213,45 +213,47 @@ def _row(
         river=section.river,
         level=LEVEL_ZH[section.level],
         unit_name=registry.unit(section.assessed_unit).name if section.assessed_unit else "",
-        target=WaterClass(int(target)) if target is not None else section.target_class(month),
+        target=WaterClass(target) if target is not None else section.target_class(month),
         klass=klass,
         status_text=status,
-        meets_target=record.get("meets_target"),
-        main_pollutants=pollutant_names(record.get("main_pollutants")),
-        values=tuple(_value_text(k, values.get(k), record) for k in KEY_VALUES),
+        meets_target=record.meets_target,
+        main_pollutants=pollutant_names(record.main_pollutants),
+        values=tuple(_value_text(k, record.values.get(k), record) for k in KEY_VALUES),
         counted=counted,
     )
 
 
 def _lake(
-    registry: Registry, summary: dict[str, Any], records: dict[str, dict[str, Any]]
+    registry: Registry, summary: MonthSummary, records: dict[str, MonthRecord | LakeRecord]
 ) -> LakeParagraph | None:
-    lake = summary.get("lake")
-    if not lake:
+    lake = summary.lake
+    if lake is None:
         return None
-    record = records.get(LAKE_PREFIX + str(lake["name"]), {})
-    points = tuple(
-        registry.section(p).name for p in record.get("points", ()) if _known(registry, p)
+    found = records.get(LAKE_PREFIX + lake.name)
+    record = (
+        found
+        if isinstance(found, LakeRecord)
+        else LakeRecord(
+            section=LAKE_PREFIX + lake.name, name=lake.name, points=(), month=summary.month
+        )
     )
-    values = record.get("values") or {}
+    points = tuple(registry.section(p).name for p in record.points if _known(registry, p))
     shown = tuple(
-        (parameter(k).name_zh, _value_text(k, values.get(k), record), parameter(k).unit)
+        (parameter(k).name_zh, _value_text(k, value, record), parameter(k).unit)
         for k in LAKE_VALUES
-        if values.get(k) is not None
+        if (value := record.values.get(k)) is not None
     )
-    tli = lake.get("tli")
-    target = record.get("target_class_number")
     return LakeParagraph(
-        name=str(lake["name"]),
+        name=lake.name,
         points=points,
-        klass=_class(lake.get("class_number")),
-        target=_class(target),
-        meets_target=lake.get("meets_target"),
-        tn_class=_class(lake.get("tn_class_number")),
-        tli=tli,
-        tli_text="—" if tli is None else f"{float(tli):.1f}",
-        trophic_state=lake.get("trophic_state"),
-        main_pollutants=pollutant_names(record.get("main_pollutants")),
+        klass=_class(lake.class_number),
+        target=_class(record.target_class_number),
+        meets_target=lake.meets_target,
+        tn_class=_class(lake.tn_class_number),
+        tli=lake.tli,
+        tli_text="—" if lake.tli is None else f"{lake.tli:.1f}",
+        trophic_state=lake.trophic_state,
+        main_pollutants=pollutant_names(record.main_pollutants),
         values=shown,
     )
 
@@ -272,21 +274,20 @@ def _share_text(share: float | None) -> str:
     return "—" if share is None else f"{share:.1%}"
 
 
-def _trend(registry: Registry, summary: dict[str, Any]) -> TrendParagraph | None:
-    trend = summary.get("trend")
-    if not trend:
+def _trend(registry: Registry, summary: MonthSummary) -> TrendParagraph | None:
+    trend = summary.trend
+    if trend is None:
         return None
-    previous = parse_month(str(trend["previous_month"]))
+    previous = parse_month(trend.previous_month)
     changes = tuple(
-        f"{_name(registry, c['section'])} {WaterClass(c['before']).label}→"
-        f"{WaterClass(c['after']).label}类"
-        for c in trend.get("section_changes") or ()
+        f"{_name(registry, c.section)} {WaterClass(c.before).label}→{WaterClass(c.after).label}类"
+        for c in trend.section_changes
     )
     return TrendParagraph(
         previous_month=_month_label(previous),
-        previous_share_text=_share_text(trend.get("previous_good_share")),
-        previous_status=trend.get("previous_status"),
-        wording=trend.get("wording"),
+        previous_share_text=_share_text(trend.previous_good_share),
+        previous_status=trend.previous_status,
+        wording=trend.wording,
         changes=changes,
     )
 
@@ -323,10 +324,11 @@ def bulletin_context(engine: Engine, registry: Registry, month: dt.date) -> Bull
     references = [s for s in registry.sections if s.is_reference and s.id in records]
 
     def reason(section_id: str) -> str:
-        record = records.get(section_id) or {}
-        return f"{_name(registry, section_id)}（{record.get('status_text') or '数据不足'}）"
+        record = records.get(section_id)
+        text = record.status_text if isinstance(record, MonthRecord) else None
+        return f"{_name(registry, section_id)}（{text or '数据不足'}）"
 
-    share = summary.get("good_share")
+    share = summary.good_share
     label = _month_label(first)
     return BulletinContext(
         title=f"{CITY} {label} 地表水环境质量月报",
@@ -334,20 +336,18 @@ def bulletin_context(engine: Engine, registry: Registry, month: dt.date) -> Bull
         month=f"{first:%Y-%m}",
         month_label=label,
         computed_at="—" if computed is None else f"{computed.astimezone(BEIJING):%Y-%m-%d %H:%M}",
-        sections=int(summary["sections"]),
-        assessable=int(summary["assessable"]),
-        not_assessable=tuple(reason(s) for s in summary.get("not_assessable") or ()),
-        good=int(summary["good"]),
+        sections=summary.sections,
+        assessable=summary.assessable,
+        not_assessable=tuple(reason(s) for s in summary.not_assessable),
+        good=summary.good,
         good_share=share,
         good_share_text=_share_text(share),
-        target_share=float(summary["target_share"]),
-        target_share_text=_share_text(float(summary["target_share"])),
-        meets_share_target=summary.get("meets_share_target"),
-        worse_than_v=int(summary["worse_than_v"]),
-        worse_than_v_names=tuple(
-            _name(registry, s) for s in summary.get("worse_than_v_sections") or ()
-        ),
-        status=summary.get("status"),
+        target_share=summary.target_share,
+        target_share_text=_share_text(summary.target_share),
+        meets_share_target=summary.meets_share_target,
+        worse_than_v=summary.worse_than_v,
+        worse_than_v_names=tuple(_name(registry, s) for s in summary.worse_than_v_sections),
+        status=summary.status,
         lake=_lake(registry, summary, records),
         trend=_trend(registry, summary),
         rows=tuple(
@@ -389,7 +389,7 @@ def render_bulletin_pdf(context: BulletinContext) -> bytes:
     """
     html = render_bulletin_html(context, standalone=True)
     try:
-        import weasyprint
+        import weasyprint  # type: ignore[import-untyped]  # weasyprint ships no type hints
     except (ImportError, OSError) as exc:
         raise QingliuError(f"{WEASYPRINT_HELP} ({type(exc).__name__}: {exc})") from None
     document: bytes = weasyprint.HTML(string=html).write_pdf()

@@ -1,4 +1,5 @@
-"""Fast bulk inserts through the driver: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
+"""Fast bulk writes through the driver: ``executemany`` on SQLite, ``COPY`` on PostgreSQL; and
+inserts that hand back their new ids through SQLAlchemy's ``INSERT … RETURNING``.
 
 Rows are tuples in the order of ``columns``. Zone-aware datetimes are written in UTC; on SQLite
 in the text form SQLAlchemy itself uses, so the ORM reads them back unchanged.
@@ -10,12 +11,15 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert
+from sqlmodel import SQLModel
+
+import service.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 __all__ = ["bulk_insert", "bulk_update", "insert_returning_ids"]
 
 
-def _sqlite_value(value: Any) -> Any:
+def _sqlite_value(value: object) -> object:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -25,13 +29,13 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+def _sqlite_rows(rows: Sequence[Sequence[object]]) -> list[tuple[object, ...]]:
     """Rows with their date and time columns in SQLAlchemy's SQLite text form."""
     first = rows[0]
     temporal = [i for i, v in enumerate(first) if isinstance(v, dt.date)]
     if not temporal:
         return [tuple(row) for row in rows]
-    cache: dict[Any, Any] = {}  # many rows share a time: format each once
+    cache: dict[object, object] = {}  # many rows share a time: format each once
     prepared = []
     for row in rows:
         values = list(row)
@@ -47,13 +51,14 @@ def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
 
 
 def bulk_insert(
-    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> None:
     """Insert ``rows`` into ``table`` in one driver call."""
     if not rows:
         return
     names = ", ".join(columns)
     if connection.dialect.name == "postgresql":
+        # Any: psycopg's cursor and its COPY are not part of the DB-API types SQLAlchemy declares
         cursor: Any = connection.connection.cursor()
         with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
@@ -67,7 +72,7 @@ def bulk_insert(
 
 
 def bulk_update(
-    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> None:
     """Update rows by id in one driver call; each row is the new values of ``columns``, then id."""
     if not rows:
@@ -80,29 +85,18 @@ def bulk_update(
 
 
 def insert_returning_ids(
-    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> list[int]:
-    """Insert rows and return their new ids, in order.
+    """Insert rows and return their new ids, in the order of ``rows``.
 
-    PostgreSQL: one ``INSERT … RETURNING`` over all rows. SQLite, a single writer: the first row
-    alone (taking the write lock of the transaction), the rest in one ``executemany``; their
-    rowids follow the first one's without a gap while the lock is held.
+    One ``INSERT … RETURNING id`` with ``sort_by_parameter_order``: SQLAlchemy batches the rows
+    ("insertmanyvalues") and matches each returned id to its row, on SQLite (≥ 3.35) and
+    PostgreSQL alike, whatever ids the database hands out.
     """
     if not rows:
         return []
-    names = ", ".join(columns)
-    if connection.dialect.name == "postgresql":
-        cursor: Any = connection.connection.cursor()
-        values = ", ".join("(" + ", ".join("%s" for _ in columns) + ")" for _ in rows)
-        flat = [v for row in rows for v in row]
-        cursor.execute(f"INSERT INTO {table} ({names}) VALUES {values} RETURNING id", flat)
-        return [int(r[0]) for r in cursor.fetchall()]
-    prepared = _sqlite_rows(rows)
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    statement = f"INSERT INTO {table} ({names}) VALUES ({', '.join(mark for _ in columns)})"
-    first = connection.exec_driver_sql(statement, prepared[0]).lastrowid
-    if first is None:
-        raise RuntimeError("the driver did not report the inserted row id")
-    if len(prepared) > 1:
-        connection.exec_driver_sql(statement, prepared[1:])
-    return list(range(int(first), int(first) + len(prepared)))
+    target = SQLModel.metadata.tables[table]
+    statement = insert(target).returning(target.c.id, sort_by_parameter_order=True)
+    parameters = [dict(zip(columns, row, strict=True)) for row in rows]
+    result = connection.execute(statement, parameters)
+    return [int(i) for i in result.scalars().all()]

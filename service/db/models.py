@@ -1,17 +1,44 @@
 """SQLModel tables. Alembic (``service/migrations``) owns the schema; a test keeps both in step.
 
 Timestamps are stored in UTC with their zone (PostgreSQL ``timestamptz``; SQLite keeps UTC text).
+Rows that refer to rows have foreign keys (an observation to its raw message, a history row to
+its observation, a daily result to its job run); section ids refer to the registry file, not to
+a table. Status columns take the values listed here (CHECK constraints). Records are JSON
+(``JSONB`` on PostgreSQL), written and read through the codec of :mod:`service.records`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import Boolean, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from pydantic import JsonValue
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy import false as sa_false
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "JOB_STATUSES",
+    "JSON_TYPE",
+    "PARSE_STATUSES",
+    "PROCESSING_LEVELS",
+    "REVIEW_STATUSES",
+    "SAMPLE_KINDS",
+    "SECTION_STATUSES",
     "AnnualResult",
     "DailyResult",
     "JobLease",
@@ -24,8 +51,49 @@ __all__ = [
     "SectionStatus",
     "StatementIssue",
     "Station",
+    "one_of",
+    "table_of",
     "utc_now",
 ]
+
+JOB_STATUSES = ("running", "ok", "failed")
+"""``job_run.status``."""
+SECTION_STATUSES = ("no_flow", "dry", "frozen", "excluded")
+"""``section_status.status``: 断流, 无水, 结冰, 剔除."""
+REVIEW_STATUSES = ("pending", "accepted", "rejected", "replaced")
+"""``observation.review_status`` (or NULL): :class:`sections.validity.ReviewStatus`."""
+PARSE_STATUSES = ("accepted", "partial", "rejected", "unknown_station", "expired")
+"""``raw_message.parse_status``: stored, a part of a split packet or a partly accepted file,
+refused, from a station not registered, a split packet whose other parts never came."""
+SAMPLE_KINDS = ("routine", "spot")
+"""``observation.sample_kind`` (or NULL for automatic values): 例行监测, 抽测."""
+PROCESSING_LEVELS = ("raw", "checked", "reviewed")
+"""``observation.processing_level``."""
+
+
+def one_of(
+    column: str, values: Sequence[str], *, name: str, nullable: bool = False
+) -> CheckConstraint:
+    """A CHECK constraint: ``column`` takes one of ``values`` (or NULL when ``nullable``)."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    condition = f"{column} IN ({listed})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return CheckConstraint(condition, name=name)
+
+
+JSON_TYPE = JSON[JsonValue]().with_variant(JSONB[JsonValue](), "postgresql")
+"""The type of a JSON column: ``JSON``, ``JSONB`` on PostgreSQL."""
+
+
+def _json_column() -> Column[JsonValue]:
+    return Column(JSON_TYPE, nullable=False)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for ``insert``/``select`` over many rows."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel, not declared
+    return table
 
 
 def utc_now() -> dt.datetime:
@@ -47,6 +115,11 @@ class Observation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("station", "parameter", "observed_at", "source", name="uq_observation"),
         Index("ix_observation_section_time", "section_id", "observed_at"),
+        one_of("processing_level", PROCESSING_LEVELS, name="ck_observation_processing_level"),
+        one_of("sample_kind", SAMPLE_KINDS, name="ck_observation_sample_kind", nullable=True),
+        one_of(
+            "review_status", REVIEW_STATUSES, name="ck_observation_review_status", nullable=True
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -81,7 +154,15 @@ class Observation(SQLModel, table=True):
     reviewed_at: dt.datetime | None = Field(
         default=None, sa_column=_utc_column(nullable=True), description="复核时间（UTC）"
     )
-    raw_message_id: int | None = Field(default=None, description="来源原始报文 id")
+    raw_message_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("raw_message.id", name="fk_observation_raw_message_id_raw_message"),
+            nullable=True,
+        ),
+        description="来源原始报文 id",
+    )
     received_at: dt.datetime = Field(sa_column=_utc_column(), description="接收时间（UTC）")
 
 
@@ -89,10 +170,13 @@ class SectionStatus(SQLModel, table=True):
     """A month in which a section could not be assessed: no flow (断流), dry (无水), frozen…"""
 
     __tablename__ = "section_status"
-    __table_args__ = (UniqueConstraint("section_id", "month", "source", name="uq_section_status"),)
+    __table_args__ = (
+        UniqueConstraint("section_id", "month", "source", name="uq_section_status"),
+        one_of("status", SECTION_STATUSES, name="ck_section_status_status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    section_id: str = Field(max_length=64, index=True)
+    section_id: str = Field(max_length=64)
     month: dt.date = Field(description="月份（当月 1 日）")
     status: str = Field(max_length=16, description="no_flow / dry / frozen / excluded")
     note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
@@ -105,14 +189,28 @@ class ObservationHistory(SQLModel, table=True):
     __tablename__ = "observation_history"
 
     id: int | None = Field(default=None, primary_key=True)
-    observation_id: int = Field(index=True)
+    observation_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("observation.id", name="fk_observation_history_observation_id_observation"),
+            nullable=False,
+            index=True,
+        )
+    )
     value: float | None = Field(default=None)
     station_flag: str | None = Field(default=None, max_length=2)
     qc_flag: int | None = Field(default=None)
     censored: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=sa_false())
     )
-    raw_message_id: int | None = Field(default=None)
+    raw_message_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("raw_message.id", name="fk_observation_history_raw_message_id_raw_message"),
+            nullable=True,
+        ),
+    )
     reason: str = Field(
         default="",
         max_length=64,
@@ -126,6 +224,7 @@ class RawMessage(SQLModel, table=True):
     """Every byte received, kept before parsing: never changed, never deleted."""
 
     __tablename__ = "raw_message"
+    __table_args__ = (one_of("parse_status", PARSE_STATUSES, name="ck_raw_message_parse_status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=16, index=True, description="hj212、cnemc、manual")
@@ -133,7 +232,9 @@ class RawMessage(SQLModel, table=True):
     received_at: dt.datetime = Field(sa_column=_utc_column(index=True))
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     sha256: str = Field(max_length=64, index=True)
-    parse_status: str = Field(max_length=24, index=True, description="accepted/rejected/…")
+    parse_status: str = Field(
+        max_length=24, index=True, description="accepted/partial/rejected/unknown_station/expired"
+    )
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     station: str | None = Field(default=None, max_length=24, index=True)
 
@@ -157,13 +258,13 @@ class StatementIssue(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("month", "version", name="uq_statement_issue"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    month: dt.date = Field(index=True, description="月份（当月 1 日）")
+    month: dt.date = Field(description="月份（当月 1 日）")
     version: int = Field(description="版本号，从 1 起")
     rule_set: str = Field(max_length=32, description="规则集 id")
     content: str = Field(sa_column=Column(Text, nullable=False), description="规范化 JSON")
     content_hash: str = Field(max_length=64, description="content 的 SHA-256")
-    diff: str = Field(
-        default="[]", sa_column=Column(Text, nullable=False), description="较上一版的逐行差异"
+    diff: list[JsonValue] = Field(
+        default_factory=list, sa_column=_json_column(), description="较上一版的逐行差异"
     )
     issued_at: dt.datetime = Field(sa_column=_utc_column(), description="签发时间（UTC）")
 
@@ -175,15 +276,23 @@ class DailyResult(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("section_id", "day", name="uq_daily_result"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    section_id: str = Field(max_length=64, index=True)
+    section_id: str = Field(max_length=64)
     day: dt.date = Field(index=True, description="日期（北京时间）")
     class_number: int | None = Field(default=None, description="水质类别 1–6；数据不足为空")
     completeness: float = Field(description="有效日均值的考核指标占比 0–1")
-    record: str = Field(sa_column=Column(Text, nullable=False), description="评价结果 JSON")
-    provenance: str = Field(
-        sa_column=Column(Text, nullable=False), description="所用与剔除的观测值 JSON"
+    record: dict[str, JsonValue] = Field(
+        sa_column=_json_column(), description="评价结果（service.records.DayRecord）"
     )
-    run_id: int | None = Field(default=None, description="作业运行 id")
+    provenance: dict[str, JsonValue] = Field(
+        sa_column=_json_column(), description="所用与剔除的观测值（service.records.Provenance）"
+    )
+    run_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("job_run.id", name="fk_daily_result_run_id_job_run"), nullable=True
+        ),
+        description="作业运行 id",
+    )
     computed_at: dt.datetime = Field(sa_column=_utc_column())
 
 
@@ -194,10 +303,12 @@ class MonthlyResult(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("section_id", "month", name="uq_monthly_result"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    section_id: str = Field(max_length=64, index=True, description="断面 id 或 lake:衡水湖")
+    section_id: str = Field(max_length=64, description="断面 id 或 lake:衡水湖")
     month: dt.date = Field(index=True)
     class_number: int | None = Field(default=None)
-    record: str = Field(sa_column=Column(Text, nullable=False))
+    record: dict[str, JsonValue] = Field(
+        sa_column=_json_column(), description="service.records.MonthRecord 或 LakeRecord"
+    )
     computed_at: dt.datetime = Field(sa_column=_utc_column())
 
 
@@ -207,7 +318,9 @@ class MonthlySummary(SQLModel, table=True):
     __tablename__ = "monthly_summary"
 
     month: dt.date = Field(primary_key=True)
-    summary: str = Field(sa_column=Column(Text, nullable=False), description="汇总 JSON")
+    summary: dict[str, JsonValue] = Field(
+        sa_column=_json_column(), description="汇总（service.records.MonthSummary）"
+    )
     computed_at: dt.datetime = Field(sa_column=_utc_column())
 
 
@@ -218,10 +331,12 @@ class AnnualResult(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("section_id", "year", name="uq_annual_result"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    section_id: str = Field(max_length=64, index=True, description="断面 id 或 lake:衡水湖")
+    section_id: str = Field(max_length=64, description="断面 id 或 lake:衡水湖")
     year: int = Field(index=True)
     class_number: int | None = Field(default=None)
-    record: str = Field(sa_column=Column(Text, nullable=False))
+    record: dict[str, JsonValue] = Field(
+        sa_column=_json_column(), description="service.records.YearRecord"
+    )
     computed_at: dt.datetime = Field(sa_column=_utc_column())
 
 
@@ -243,10 +358,13 @@ class JobRun(SQLModel, table=True):
     """One run of a job (demo seeding, daily classification …), kept as a log."""
 
     __tablename__ = "job_run"
+    __table_args__ = (one_of("status", JOB_STATUSES, name="ck_job_run_status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     job: str = Field(max_length=32, index=True)
     started_at: dt.datetime = Field(sa_column=_utc_column())
     finished_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     status: str = Field(default="running", max_length=16, description="running / ok / failed")
-    detail: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    detail: dict[str, JsonValue] = Field(
+        default_factory=dict, sa_column=_json_column(), description="作业参数与结果"
+    )

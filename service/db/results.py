@@ -1,23 +1,24 @@
 """Reading stored classification results: daily and monthly records and the monthly summaries.
 
 Keyword-only queries over ``daily_result``, ``monthly_result`` and ``monthly_summary`` (written by
-``qingliu run daily`` and ``qingliu run monthly``). Records come back as the dicts the jobs
-stored (``DAILY.c.record``, ``MONTHLY.c.record``); nothing is recomputed here.
+``qingliu run daily`` and ``qingliu run monthly``). Records come back as the typed records the
+jobs stored (:mod:`service.records`); nothing is recomputed here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any
 
+from pydantic import JsonValue
 from sqlalchemy import Engine, Table, func, select
 
-from service.db.models import DailyResult, MonthlyResult, MonthlySummary
+from service.db.models import DailyResult, MonthlyResult, MonthlySummary, table_of
+from service.records import DayRecord, LakeRecord, MonthRecord, decode_month
 
 __all__ = [
     "daily_neighbours",
     "daily_results_on",
+    "day_record",
     "month_results",
     "newest_daily_day",
     "rolled_up_months",
@@ -27,12 +28,12 @@ __all__ = [
 ]
 
 
-DAILY: Table = DailyResult.__table__  # type: ignore[attr-defined]
-MONTHLY: Table = MonthlyResult.__table__  # type: ignore[attr-defined]
-SUMMARY: Table = MonthlySummary.__table__  # type: ignore[attr-defined]
+DAILY: Table = table_of(DailyResult)
+MONTHLY: Table = table_of(MonthlyResult)
+SUMMARY: Table = table_of(MonthlySummary)
 
 
-def _date(value: Any) -> dt.date:
+def _date(value: object) -> dt.date:
     """A DATE column's value as a date (drivers may hand back text or a datetime)."""
     if isinstance(value, dt.datetime):
         return value.date()
@@ -41,11 +42,10 @@ def _date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _record(text: str, completeness: float | None = None) -> dict[str, Any]:
-    record = dict(json.loads(text))
-    if completeness is not None:
-        record.setdefault("completeness", round(float(completeness), 3))
-    return record
+def day_record(stored: JsonValue, completeness: float) -> DayRecord:
+    """A stored daily record; ``completeness`` (the row's column) fills it in for old rows."""
+    data = stored if isinstance(stored, dict) else {}
+    return DayRecord.model_validate({"completeness": round(float(completeness), 3), **data})
 
 
 def newest_daily_day(*, engine: Engine) -> dt.date | None:
@@ -55,14 +55,14 @@ def newest_daily_day(*, engine: Engine) -> dt.date | None:
     return None if value is None else _date(value)
 
 
-def daily_results_on(*, engine: Engine, day: dt.date) -> dict[str, dict[str, Any]]:
+def daily_results_on(*, engine: Engine, day: dt.date) -> dict[str, DayRecord]:
     """Every section's daily record on ``day``, keyed by section id."""
     query = select(DAILY.c.section_id, DAILY.c.record, DAILY.c.completeness).where(
         DAILY.c.day == day
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return {str(r.section_id): _record(r.record, r.completeness) for r in rows}
+    return {str(r.section_id): day_record(r.record, r.completeness) for r in rows}
 
 
 def daily_neighbours(*, engine: Engine, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
@@ -82,7 +82,7 @@ def daily_neighbours(*, engine: Engine, day: dt.date) -> tuple[dt.date | None, d
 
 def section_daily_results(
     *, engine: Engine, section_id: str, limit: int = 90
-) -> list[tuple[dt.date, dict[str, Any]]]:
+) -> list[tuple[dt.date, DayRecord]]:
     """A section's newest ``limit`` daily results, oldest first, as ``(day, record)``."""
     query = (
         select(DAILY.c.day, DAILY.c.record, DAILY.c.completeness)
@@ -92,12 +92,12 @@ def section_daily_results(
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return [(_date(r.day), _record(r.record, r.completeness)) for r in reversed(rows)]
+    return [(_date(r.day), day_record(r.record, r.completeness)) for r in reversed(rows)]
 
 
 def section_monthly_results(
     *, engine: Engine, section_id: str, year: int | None = None
-) -> tuple[int | None, dict[int, dict[str, Any]]]:
+) -> tuple[int | None, dict[int, MonthRecord]]:
     """A section's monthly records of one year, keyed by month number.
 
     ``year`` defaults to the year of the section's newest monthly result; ``(None, {})`` when it
@@ -118,17 +118,17 @@ def section_monthly_results(
                 MONTHLY.c.month <= dt.date(year, 12, 1),
             )
         ).all()
-    return year, {_date(r.month).month: _record(r.record) for r in rows}
+    return year, {_date(r.month).month: MonthRecord.model_validate(r.record) for r in rows}
 
 
-def month_results(*, engine: Engine, month: dt.date) -> dict[str, dict[str, Any]]:
+def month_results(*, engine: Engine, month: dt.date) -> dict[str, MonthRecord | LakeRecord]:
     """Every monthly record of a month (sections and ``lake:<name>``), keyed by section id."""
     query = select(MONTHLY.c.section_id, MONTHLY.c.record).where(
         MONTHLY.c.month == month.replace(day=1)
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return {str(r.section_id): _record(r.record) for r in rows}
+    return {str(r.section_id): decode_month(r.record) for r in rows}
 
 
 def summary_computed_at(*, engine: Engine, month: dt.date) -> dt.datetime | None:

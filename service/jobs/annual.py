@@ -10,26 +10,24 @@ values. Results are stored in ``annual_result`` and served by ``/api/annual``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import JsonValue
 from sqlalchemy import Engine, delete, insert, select
 
 from sections.classes import WaterClass
 from sections.evaluation import classify_frame
-from sections.periods import DEFAULT_MIN_DAY_FRACTION, annual_values
+from sections.periods import DEFAULT_MIN_DAY_FRACTION, PeriodValues, annual_values
 from sections.registry import Registry
-from service.classification import classification_records, stored_values
+from service.classification import classify_rows, stored_values
 from service.db import queries
-from service.db.models import AnnualResult, MonthlyResult, utc_now
+from service.db.models import AnnualResult, MonthlyResult, table_of, utc_now
+from service.records import LAKE_PREFIX, MonthRecord, YearRecord, decode_month, encode
 
 __all__ = ["AnnualRun", "annual_results", "run_annual"]
-
-LAKE_PREFIX = "lake:"
 
 
 @dataclass(frozen=True)
@@ -50,8 +48,8 @@ def run_annual(
     min_month_fraction: Fraction | float | str = DEFAULT_MIN_DAY_FRACTION,
 ) -> AnnualRun:
     """Assess every section (and the lake) over ``year`` from the stored monthly results."""
-    run_id = queries.start_job_run(engine=engine, job="annual", detail=str(year))
-    table = MonthlyResult.__table__  # type: ignore[attr-defined]
+    run_id = queries.start_job_run(engine=engine, job="annual", detail={"year": year})
+    table = table_of(MonthlyResult)
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 1)
     with engine.connect() as connection:
         rows = connection.execute(
@@ -64,41 +62,46 @@ def run_annual(
     values: dict[tuple[str, pd.Timestamp], dict[str, float]] = {}
     bounds: dict[tuple[str, pd.Timestamp], dict[str, bool]] = {}
     for row in rows:
-        record = json.loads(row.record)
-        if record.get("status"):  # not assessed that month
+        record = decode_month(row.record)
+        if isinstance(record, MonthRecord) and record.status:  # not assessed that month
             continue
         key = (str(row.section_id), pd.Timestamp(str(row.month)[:10]))
-        stored = record.get("values") or {}
-        values[key] = {k: float(v) for k, v in stored.items() if v is not None}
-        bounds[key] = {k: True for k in record.get("lower_bound") or []}
-    records: list[dict[str, Any]] = []
+        values[key] = {k: float(v) for k, v in record.values.items() if v is not None}
+        marked = record.lower_bound if isinstance(record, MonthRecord) else ()
+        bounds[key] = dict.fromkeys(marked, True)
+    records: list[YearRecord] = []
     if values:
         index = pd.MultiIndex.from_tuples(list(values), names=["group", "period_start"])
         monthly = pd.DataFrame(list(values.values()), index=index)
-        bound = pd.DataFrame(list(bounds.values()), index=index).reindex(
-            columns=monthly.columns, fill_value=False
-        ).fillna(False).astype(bool)
+        bound = (
+            pd.DataFrame(list(bounds.values()), index=index)
+            .reindex(columns=monthly.columns, fill_value=False)
+            .fillna(False)
+            .astype(bool)
+        )
         result = annual_values(monthly, min_month_fraction=min_month_fraction, lower_bound=bound)
         records = _records(registry, result, year)
     now = utc_now()
     out = [
-        {"section_id": r["section"], "year": year, "class_number": r["class_number"],
-         "record": json.dumps(r, ensure_ascii=False), "computed_at": now}
+        {"section_id": r.section, "year": year, "class_number": r.class_number,
+         "record": encode(r), "computed_at": now}
         for r in records
     ]  # fmt: skip
-    annual = AnnualResult.__table__  # type: ignore[attr-defined]
+    annual = table_of(AnnualResult)
     with engine.begin() as connection:
         connection.execute(delete(annual).where(annual.c.year == year))
         if out:
             connection.execute(insert(annual), out)
-    classified = sum(r["class_number"] is not None for r in records)
-    detail = {"year": year, "sections": len(records), "classified": classified,
-              "months_missing": list(missing)}  # fmt: skip
-    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=json.dumps(detail))
+    classified = sum(r.class_number is not None for r in records)
+    detail: dict[str, JsonValue] = {
+        "year": year, "sections": len(records), "classified": classified,
+        "months_missing": list(missing),
+    }  # fmt: skip
+    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=detail)
     return AnnualRun(year, len(records), classified, missing)
 
 
-def _records(registry: Registry, result: Any, year: int) -> list[dict[str, Any]]:
+def _records(registry: Registry, result: PeriodValues, year: int) -> list[YearRecord]:
     groups = [str(g) for g in result.values.index.get_level_values(0)]
     known = {s.id: s for s in registry.sections}
     lake_points = [s for s in registry.sections if s.water_body == "lake" and not s.is_reference]
@@ -112,27 +115,41 @@ def _records(registry: Registry, result: Any, year: int) -> list[dict[str, Any]]
     on = dt.date(year, 12, 31)
     targets = np.array([min(int(s.target_class(on)), 5) if s else 3 for s in sections])
     classified = classify_frame(values, water_body=bodies, target=targets)
-    head = [{"section": g, "year": year} for g in groups]
     insufficient = list(result.insufficient().iloc[keep])
-    records = classification_records(head, values, bodies, classified, insufficient)
     counts = result.counts.iloc[keep].reset_index(drop=True)
     lower = result.lower_bound.iloc[keep].reset_index(drop=True)
-    for i, (record, section) in enumerate(zip(records, sections, strict=True)):
-        record["values"] = stored_values(values.iloc[i])
-        record["months"] = {str(k): int(v) for k, v in counts.iloc[i].items() if int(v) > 0}
-        record["lower_bound"] = sorted(str(k) for k, v in lower.iloc[i].items() if bool(v))
+    records: list[YearRecord] = []
+    for i, (classification, section, group) in enumerate(
+        zip(classify_rows(values, bodies, classified), sections, groups, strict=True)
+    ):
         target = int(section.target_class(on)) if section is not None else int(WaterClass.III)
-        record["target_class_number"] = target
-        number = record["class_number"]
-        record["meets_target"] = None if number is None else number <= target
+        number = classification.class_number
+        months = counts.iloc[i].to_numpy(dtype=np.int64)
+        records.append(
+            YearRecord.model_validate(
+                {
+                    **classification.model_dump(),
+                    "section": group,
+                    "year": year,
+                    "insufficient": insufficient[i],
+                    "values": stored_values(values.iloc[i]),
+                    "months": {
+                        str(k): int(n) for k, n in zip(counts.columns, months, strict=True) if n > 0
+                    },
+                    "lower_bound": sorted(str(k) for k, v in lower.iloc[i].items() if bool(v)),
+                    "target_class_number": target,
+                    "meets_target": None if number is None else number <= target,
+                }
+            )
+        )
     return records
 
 
-def annual_results(*, engine: Engine, year: int) -> list[dict[str, Any]]:
+def annual_results(*, engine: Engine, year: int) -> list[YearRecord]:
     """The stored annual records of ``year``, by section id."""
-    table = AnnualResult.__table__  # type: ignore[attr-defined]
+    table = table_of(AnnualResult)
     with engine.connect() as connection:
         rows = connection.execute(
             select(table.c.record).where(table.c.year == year).order_by(table.c.section_id)
         ).all()
-    return [dict(json.loads(r.record)) for r in rows]
+    return [YearRecord.model_validate(r.record) for r in rows]

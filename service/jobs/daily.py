@@ -12,22 +12,23 @@ its results and is recorded as a new job run.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 import numpy as np
 import pandas as pd
+from pydantic import JsonValue
 from sqlalchemy import Engine, delete, insert
 
 from sections.evaluation import classify_frame
 from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry
-from service.classification import classification_records, period_marks, stored_values
+from service.classification import classify_rows, period_marks, stored_values
 from service.db import queries
-from service.db.models import DailyResult, utc_now
+from service.db.models import DailyResult, table_of, utc_now
 from service.jobs.observations import day_bounds, load_observations, valid_period_values
+from service.records import DayRecord, Provenance, encode
 
 __all__ = [
     "AUTOMATIC_INDICATORS",
@@ -67,9 +68,7 @@ def run_daily(
     if last < first:
         raise ValueError("the last day comes before the first")
     run_id = queries.start_job_run(
-        engine=engine,
-        job="daily",
-        detail=json.dumps({"first": first.isoformat(), "last": last.isoformat()}),
+        engine=engine, job="daily", detail={"first": first.isoformat(), "last": last.isoformat()}
     )
     results = classified = insufficient = 0
     try:
@@ -82,18 +81,51 @@ def run_daily(
             )  # fmt: skip
             _store(engine, rows, day, chunk_last, [s.id for s in registry.sections])
             results += len(rows)
-            classified += sum(r["class_number"] is not None for r in rows)
-            insufficient += sum(r["class_number"] is None for r in rows)
+            classified += sum(r.record.class_number is not None for r in rows)
+            insufficient += sum(r.record.class_number is None for r in rows)
             if progress is not None:
                 progress((chunk_last - day).days + 1)
             day = chunk_last + dt.timedelta(days=1)
     except Exception as exc:
-        queries.finish_job_run(engine=engine, run_id=run_id, status="failed", detail=repr(exc))
+        queries.finish_job_run(
+            engine=engine, run_id=run_id, status="failed", detail={"error": repr(exc)}
+        )
         raise
-    detail = {"first": first.isoformat(), "last": last.isoformat(), "results": results,
-              "classified": classified, "insufficient": insufficient}  # fmt: skip
-    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=json.dumps(detail))
+    detail: dict[str, JsonValue] = {
+        "first": first.isoformat(), "last": last.isoformat(), "results": results,
+        "classified": classified, "insufficient": insufficient,
+    }  # fmt: skip
+    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=detail)
     return DailySummary(first, last, results, classified, insufficient, run_id)
+
+
+@dataclass(frozen=True)
+class _DayRow:
+    """A section's day as stored: its record, what it rests on, the run that made it."""
+
+    record: DayRecord
+    provenance: Provenance
+    completeness: float
+    run_id: int
+    computed_at: dt.datetime
+
+    def columns(self) -> dict[str, object]:
+        """The ``daily_result`` row."""
+        return {
+            "section_id": self.record.section,
+            "day": self.record.day,
+            "class_number": self.record.class_number,
+            "completeness": self.completeness,
+            "record": encode(self.record),
+            "provenance": encode(self.provenance),
+            "run_id": self.run_id,
+            "computed_at": self.computed_at,
+        }
+
+
+def _completeness(present: set[str]) -> float:
+    """The share of the automatic deciding indicators that have a valid daily value."""
+    return len(present & set(AUTOMATIC_INDICATORS)) / len(AUTOMATIC_INDICATORS)
 
 
 def _classify_days(
@@ -104,7 +136,7 @@ def _classify_days(
     last: dt.date,
     min_daily_values: int,
     run_id: int,
-) -> list[dict[str, Any]]:
+) -> list[_DayRow]:
     frame = load_observations(engine, registry, first, last)
     if frame.empty:
         return []
@@ -119,34 +151,41 @@ def _classify_days(
     targets = np.array([int(s.target_class(d)) for s, d in zip(sections, days, strict=True)])
     values = result.values.reset_index(drop=True)
     classified = classify_frame(values, water_body=bodies, target=np.minimum(targets, 5))
-    head = [{"section": s.id, "day": d.isoformat()} for s, d in zip(sections, days, strict=True)]
-    records = classification_records(head, values, bodies, classified, list(result.insufficient()))
-    used: dict[tuple[str, dt.date], dict[str, list[int]]] = {}
-    for (section_id, day, key), ids in valid.groupby(["section_id", "day", "parameter"])["id"]:
-        used.setdefault((str(section_id), day), {})[str(key)] = [int(i) for i in ids]
+    rows_classified = classify_rows(values, bodies, classified)
+    insufficient = list(result.insufficient())
+    used: dict[tuple[str, dt.date], dict[str, tuple[int, ...]]] = {}
+    for group_key, ids in valid.groupby(["section_id", "day", "parameter"])["id"]:
+        section_id, day, key = cast(tuple[str, dt.date, str], group_key)
+        used.setdefault((str(section_id), day), {})[str(key)] = tuple(int(i) for i in ids)
     excluded = frame[~frame["counts"]].groupby(["section_id", "day"])["reason"]
     excluded_counts = excluded.value_counts()
     review_counts = _review_counts(frame)
     now = utc_now()
-    rows: list[dict[str, Any]] = []
+    rows: list[_DayRow] = []
     seen: set[tuple[str, dt.date]] = set()
-    for record, section, day, target in zip(records, sections, days, targets, strict=True):
-        present = set(record["indicators"])
-        record["target_class_number"] = int(target)
-        i = len(rows)
-        record["values"] = stored_values(values.iloc[i])
-        record.update(period_marks(result, i))
-        record["meets_target"] = (
-            None if record["class_number"] is None else record["class_number"] <= int(target)
+    for i, (classification, section, day, target) in enumerate(
+        zip(rows_classified, sections, days, targets, strict=True)
+    ):
+        completeness = _completeness(set(classification.indicators))
+        marks = period_marks(result, i)
+        number = classification.class_number
+        record = DayRecord.model_validate({
+            **classification.model_dump(),
+            "section": section.id, "day": day, "insufficient": insufficient[i],
+            "target_class_number": int(target), "values": stored_values(values.iloc[i]),
+            "lower_bound": marks.lower_bound, "suspect": marks.suspect,
+            "meets_target": None if number is None else number <= int(target),
+            "completeness": round(completeness, 3),
+        })  # fmt: skip
+        provenance = Provenance(
+            used=used.get((section.id, day), {}),
+            excluded=_excluded(excluded_counts, section.id, day),
+            review=review_counts.get((section.id, day), {}),
         )
-        provenance = {
-            "used": used.get((section.id, day), {}),
-            "excluded": _excluded(excluded_counts, section.id, day),
-            "review": review_counts.get((section.id, day), {}),
-        }
-        rows.append(_row(section.id, day, record, present, provenance, run_id, now))
+        rows.append(_DayRow(record, provenance, completeness, run_id, now))
         seen.add((section.id, day))
-    for (section_id, day), group in frame.groupby(["section_id", "day"]):
+    for group_key, group in frame.groupby(["section_id", "day"]):
+        section_id, day = cast(tuple[str, dt.date], group_key)
         if (section_id, day) not in seen:  # a day with observations but no valid one
             rows.append(_empty(str(section_id), day, group, registry, run_id, now))
     return rows
@@ -161,8 +200,10 @@ def _review_counts(frame: pd.DataFrame) -> dict[tuple[str, dt.date], dict[str, i
         pending=frame["needs_review"],
     )
     sums = marks.groupby(["section_id", "day"])[["suspect", "lower_bound", "pending"]].sum()
-    for (section_id, day), row in sums.iterrows():
-        counts = {str(k): int(v) for k, v in row.items() if int(v)}
+    for group_key, row in sums.iterrows():
+        section_id, day = cast(tuple[str, dt.date], group_key)
+        numbers = row.to_numpy(dtype=np.int64)
+        counts = {str(k): int(v) for k, v in zip(row.index, numbers, strict=True) if v}
         if counts:
             result[(str(section_id), day)] = counts
     return result
@@ -176,29 +217,6 @@ def _excluded(counts: pd.Series, section_id: str, day: dt.date) -> dict[str, int
     return {str(reason): int(n) for reason, n in part.items()}
 
 
-def _row(
-    section_id: str,
-    day: dt.date,
-    record: dict[str, Any],
-    present: set[str],
-    provenance: dict[str, Any],
-    run_id: int,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    completeness = len(present & set(AUTOMATIC_INDICATORS)) / len(AUTOMATIC_INDICATORS)
-    record["completeness"] = round(completeness, 3)
-    return {
-        "section_id": section_id,
-        "day": day,
-        "class_number": record["class_number"],
-        "completeness": completeness,
-        "record": json.dumps(record, ensure_ascii=False),
-        "provenance": json.dumps(provenance, ensure_ascii=False),
-        "run_id": run_id,
-        "computed_at": now,
-    }
-
-
 def _empty(
     section_id: str,
     day: dt.date,
@@ -206,33 +224,33 @@ def _empty(
     registry: Registry,
     run_id: int,
     now: dt.datetime,
-) -> dict[str, Any]:
+) -> _DayRow:
     section = registry.section(section_id)
-    record: dict[str, Any] = {
-        "section": section_id, "day": day.isoformat(), "class_number": None, "class": None,
-        "label": None, "indicators": [], "indicator_classes": {}, "exceedance_vs_iii": {},
-        "exceedance_vs_target": {}, "main_pollutants": [],
-        "insufficient": sorted(set(group["parameter"])),
-        "target_class_number": int(section.target_class(day)), "values": {}, "meets_target": None,
-        "lower_bound": [], "suspect": {},
-    }  # fmt: skip
+    record = DayRecord(
+        section=section_id,
+        day=day,
+        insufficient=tuple(sorted(str(p) for p in set(group["parameter"]))),
+        target_class_number=int(section.target_class(day)),
+        completeness=0.0,
+    )
     counts = group["reason"].value_counts()
-    provenance = {"used": {}, "excluded": {str(k): int(v) for k, v in counts.items()}}
-    return _row(section_id, day, record, set(), provenance, run_id, now)
+    provenance = Provenance(excluded={str(k): int(v) for k, v in counts.items()})
+    return _DayRow(record, provenance, 0.0, run_id, now)
 
 
-def _provenance_only(frame: pd.DataFrame, registry: Registry, run_id: int) -> list[dict[str, Any]]:
+def _provenance_only(frame: pd.DataFrame, registry: Registry, run_id: int) -> list[_DayRow]:
     now = utc_now()
-    return [
-        _empty(str(section_id), day, group, registry, run_id, now)
-        for (section_id, day), group in frame.groupby(["section_id", "day"])
-    ]
+    rows: list[_DayRow] = []
+    for group_key, group in frame.groupby(["section_id", "day"]):
+        section_id, day = cast(tuple[str, dt.date], group_key)
+        rows.append(_empty(str(section_id), day, group, registry, run_id, now))
+    return rows
 
 
 def _store(
-    engine: Engine, rows: list[dict[str, Any]], first: dt.date, last: dt.date, sections: list[str]
+    engine: Engine, rows: list[_DayRow], first: dt.date, last: dt.date, sections: list[str]
 ) -> None:
-    table = DailyResult.__table__  # type: ignore[attr-defined]
+    table = table_of(DailyResult)
     with engine.begin() as connection:
         connection.execute(
             delete(table).where(
@@ -240,4 +258,4 @@ def _store(
             )
         )
         if rows:
-            connection.execute(insert(table), rows)
+            connection.execute(insert(table), [r.columns() for r in rows])

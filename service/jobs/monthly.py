@@ -12,7 +12,6 @@ trophic state, and the change against the same month last year.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +20,23 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
 from sections.basin import basin_status, trend_wording
-from sections.classes import WaterClass
 from sections.evaluation import classify_frame
 from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry, Section
-from service.classification import classification_records, merged_marks, stored_values
+from service.classification import classify_rows, merged_marks, stored_values
 from service.db import queries
-from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, utc_now
+from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, table_of, utc_now
 from service.jobs.observations import MergedPeriod, load_observations, merged_month_values
+from service.records import (
+    LAKE_PREFIX,
+    ClassChange,
+    LakeRecord,
+    LakeSummary,
+    MonthRecord,
+    MonthSummary,
+    Trend,
+    encode,
+)
 
 __all__ = [
     "GOOD_SHARE_TARGET",
@@ -41,7 +49,6 @@ __all__ = [
 
 GOOD_SHARE_TARGET = 0.692
 """2025 target of the city's 14th Five-Year plan: ≥ 69.2 % of sections at Class Ⅲ or better [V]."""
-LAKE_PREFIX = "lake:"
 STATUS_WORDS = {"no_flow": "断流", "dry": "无水", "frozen": "结冰", "excluded": "剔除"}
 
 
@@ -51,7 +58,12 @@ class MonthlyRun:
 
     month: dt.date
     sections: int
-    summary: dict[str, Any]
+    record: MonthSummary
+
+    @property
+    def summary(self) -> dict[str, Any]:  # Any: JSON values, read by callers that print them
+        """The city summary in its JSON form (as ``/api/summary`` returns it)."""
+        return encode(self.record)
 
 
 def assessed_rivers(registry: Registry) -> list[Section]:
@@ -69,76 +81,81 @@ def run_monthly(
     """Compute and store the month's results and the city summary."""
     first = month.replace(day=1)
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    run_id = queries.start_job_run(engine=engine, job="monthly", detail=f"{first:%Y-%m}")
+    run_id = queries.start_job_run(engine=engine, job="monthly", detail={"month": f"{first:%Y-%m}"})
     frame = load_observations(engine, registry, first, last, kind="all")
     statuses = _statuses(engine, first)
-    records: dict[str, dict[str, Any]] = {}
+    classified: dict[str, MonthRecord] = {}
     values_by_section: dict[str, pd.Series] = {}
     merged = merged_month_values(frame, min_daily_values=min_daily_values)
     if merged is not None:
-        records, values_by_section = _month_records(registry, merged, first)
+        classified, values_by_section = _month_records(registry, merged, first)
+    records: dict[str, MonthRecord] = {}
     for section in registry.sections:
-        record = records.setdefault(
-            section.id,
-            {"section": section.id, "month": f"{first:%Y-%m}", "class_number": None,
-             "class": None, "label": None, "indicators": [], "indicator_classes": {},
-             "exceedance_vs_iii": {}, "main_pollutants": [], "values": {},
-             "insufficient": []},
-        )  # fmt: skip
-        target = section.target_class(first)
-        record["target_class_number"] = int(target)
-        record["status"] = statuses.get(section.id)
-        if record["status"] is not None:
-            record["status_text"] = STATUS_WORDS.get(record["status"], record["status"])
-        number = record["class_number"]
-        record["meets_target"] = None if number is None else number <= int(target)
+        found = classified.get(section.id)
+        record = found or MonthRecord(section=section.id, month=f"{first:%Y-%m}")
+        target = int(section.target_class(first))
+        status = statuses.get(section.id)
+        number = record.class_number
+        records[section.id] = record.model_copy(
+            update={
+                "target_class_number": target,
+                "status": status,
+                "status_text": None if status is None else STATUS_WORDS.get(status, status),
+                "meets_target": None if number is None else number <= target,
+            }
+        )
     lake = _lake_record(registry, values_by_section, first)
     summary = _summary(engine, registry, records, lake, first)
     now = utc_now()
+    stored: list[MonthRecord | LakeRecord] = [*records.values(), *([lake] if lake else [])]
     rows_out = [
-        {"section_id": sid, "month": first, "class_number": rec["class_number"],
-         "record": json.dumps(rec, ensure_ascii=False), "computed_at": now}
-        for sid, rec in [*records.items(), *([(lake["section"], lake)] if lake else [])]
+        {"section_id": r.section, "month": first, "class_number": r.class_number,
+         "record": encode(r), "computed_at": now}
+        for r in stored
     ]  # fmt: skip
-    results = MonthlyResult.__table__  # type: ignore[attr-defined]
-    summaries = MonthlySummary.__table__  # type: ignore[attr-defined]
+    results = table_of(MonthlyResult)
+    summaries = table_of(MonthlySummary)
     with engine.begin() as connection:
         connection.execute(delete(results).where(results.c.month == first))
         connection.execute(insert(results), rows_out)
         connection.execute(delete(summaries).where(summaries.c.month == first))
         connection.execute(
-            insert(summaries).values(
-                month=first, summary=json.dumps(summary, ensure_ascii=False), computed_at=now
-            )
+            insert(summaries).values(month=first, summary=encode(summary), computed_at=now)
         )
-    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=f"{first:%Y-%m}")
+    queries.finish_job_run(
+        engine=engine, run_id=run_id, status="ok", detail={"month": f"{first:%Y-%m}"}
+    )
     return MonthlyRun(first, len(records), summary)
 
 
 def _month_records(
     registry: Registry, merged: MergedPeriod, first: dt.date
-) -> tuple[dict[str, dict[str, Any]], dict[str, pd.Series]]:
+) -> tuple[dict[str, MonthRecord], dict[str, pd.Series]]:
     """Classify each section's merged monthly values; records carry sources and marks."""
     values = merged.values.reset_index(drop=True)
     sections = [registry.section(s) for s in merged.values.index]
     bodies = np.array([s.water_body for s in sections], dtype=object)
     targets = np.array([min(int(s.target_class(first)), 5) for s in sections])
     classified = classify_frame(values, water_body=bodies, target=targets)
-    head = [{"section": s.id, "month": f"{first:%Y-%m}"} for s in sections]
-    insufficient = [merged.insufficient.get(s.id, []) for s in sections]
-    rows = classification_records(head, values, bodies, classified, insufficient)
-    records: dict[str, dict[str, Any]] = {}
+    rows = classify_rows(values, bodies, classified)
+    records: dict[str, MonthRecord] = {}
     by_section: dict[str, pd.Series] = {}
-    for i, (section, record) in enumerate(zip(sections, rows, strict=True)):
-        record["values"] = stored_values(values.iloc[i])
-        record.update(merged_marks(merged, section.id))
+    for i, (section, classification) in enumerate(zip(sections, rows, strict=True)):
+        marks = merged_marks(merged, section.id)
+        records[section.id] = MonthRecord.model_validate({
+            **classification.model_dump(),
+            "section": section.id, "month": f"{first:%Y-%m}",
+            "insufficient": merged.insufficient.get(section.id, []),
+            "values": stored_values(values.iloc[i]), "sources": marks.sources,
+            "lower_bound": marks.lower_bound, "suspect": marks.suspect,
+            "censored": marks.censored,
+        })  # fmt: skip
         by_section[section.id] = values.iloc[i]
-        records[section.id] = record
     return records, by_section
 
 
 def _statuses(engine: Engine, month: dt.date) -> dict[str, str]:
-    table = SectionStatus.__table__  # type: ignore[attr-defined]
+    table = table_of(SectionStatus)
     with engine.connect() as connection:
         rows = connection.execute(
             select(table.c.section_id, table.c.status).where(table.c.month == month)
@@ -148,96 +165,96 @@ def _statuses(engine: Engine, month: dt.date) -> dict[str, str]:
 
 def _lake_record(
     registry: Registry, values_by_section: dict[str, pd.Series], month: dt.date
-) -> dict[str, Any] | None:
+) -> LakeRecord | None:
     """衡水湖 as a whole: the mean of its points' monthly values, classified as one lake."""
     points = [s for s in registry.sections if s.water_body == "lake" and not s.is_reference]
     if not points:
         return None
     name = points[0].river
     present = [values_by_section[p.id] for p in points if p.id in values_by_section]
-    record: dict[str, Any] = {
+    head = {
         "section": LAKE_PREFIX + name,
         "name": name,
         "points": [p.id for p in points],
         "month": f"{month:%Y-%m}",
     }
     if not present:
-        record.update(class_number=None, values={})
-        return record
+        return LakeRecord.model_validate(head)
     mean = pd.concat(present, axis=1).mean(axis=1, skipna=True).to_frame().T
     classified = classify_frame(mean, water_body="lake", target=3)
-    (row,) = classification_records(
-        [dict(record)], mean, np.array(["lake"], dtype=object), classified, None
-    )
-    row["values"] = stored_values(mean.iloc[0])
-    row["target_class_number"] = int(points[0].target_class(month))
-    return row
+    (classification,) = classify_rows(mean, np.array(["lake"], dtype=object), classified)
+    return LakeRecord.model_validate({
+        **classification.model_dump(), **head, "values": stored_values(mean.iloc[0]),
+        "target_class_number": int(points[0].target_class(month)),
+    })  # fmt: skip
 
 
 def _summary(
     engine: Engine,
     registry: Registry,
-    records: dict[str, dict[str, Any]],
-    lake: dict[str, Any] | None,
+    records: dict[str, MonthRecord],
+    lake: LakeRecord | None,
     month: dt.date,
-) -> dict[str, Any]:
+) -> MonthSummary:
     rivers = assessed_rivers(registry)
     assessable = {
-        s.id: records[s.id]["class_number"]
+        s.id: number
         for s in rivers
-        if records[s.id]["class_number"] is not None and records[s.id].get("status") is None
+        if (number := records[s.id].class_number) is not None and records[s.id].status is None
     }
     good = [sid for sid, c in assessable.items() if c <= 3]
     worse = [sid for sid, c in assessable.items() if c == 6]
     share = len(good) / len(assessable) if assessable else None
     classes = pd.Series(list(assessable.values()), dtype="float64")
     status = basin_status(classes).label if len(assessable) >= 5 else None
-    summary: dict[str, Any] = {
-        "month": f"{month:%Y-%m}",
-        "sections": len(rivers),
-        "assessable": len(assessable),
-        "not_assessable": sorted(s.id for s in rivers if s.id not in assessable),
-        "good": len(good),
-        "good_share": None if share is None else round(share, 4),
-        "target_share": GOOD_SHARE_TARGET,
-        "meets_share_target": None if share is None else share >= GOOD_SHARE_TARGET,
-        "worse_than_v": len(worse),
-        "worse_than_v_sections": sorted(worse),
-        "status": status,
-        "lake": None,
-        "trend": None,
-    }
+    lake_line = None
     if lake is not None:
-        klass = lake.get("class_number")
-        summary["lake"] = {
-            "name": lake["name"],
-            "class_number": klass,
-            "class": None if klass is None else WaterClass(klass).label,
-            "meets_target": None if klass is None else klass <= lake["target_class_number"],
-            "tn_class_number": lake.get("tn_class_number"),
-            "tli": lake.get("tli"),
-            "trophic_state": lake.get("trophic_state"),
-        }
+        klass = lake.water_class
+        target = lake.target_class_number
+        lake_line = LakeSummary(
+            name=lake.name,
+            class_number=lake.class_number,
+            klass=None if klass is None else klass.label,
+            meets_target=None if klass is None or target is None else int(klass) <= target,
+            tn_class_number=lake.tn_class_number,
+            tli=lake.tli,
+            trophic_state=lake.trophic_state,
+        )
+    trend = None
     previous = stored_summary(engine=engine, month=month.replace(year=month.year - 1))
     if previous is not None:
-        before, after = previous.get("status"), status
+        before, after = previous.status, status
         changes = []
-        for sid in assessable:
+        for sid, number in assessable.items():
             old = _previous_class(engine, sid, month.replace(year=month.year - 1))
-            if old is not None and old != assessable[sid]:
-                changes.append({"section": sid, "before": old, "after": assessable[sid]})
-        summary["trend"] = {
-            "previous_month": previous["month"],
-            "previous_good_share": previous.get("good_share"),
-            "previous_status": before,
-            "wording": trend_wording(before, after) if before and after else None,
-            "section_changes": changes,
-        }
-    return summary
+            if old is not None and old != number:
+                changes.append(ClassChange(section=sid, before=old, after=number))
+        trend = Trend(
+            previous_month=previous.month,
+            previous_good_share=previous.good_share,
+            previous_status=before,
+            wording=trend_wording(before, after) if before and after else None,
+            section_changes=tuple(changes),
+        )
+    return MonthSummary(
+        month=f"{month:%Y-%m}",
+        sections=len(rivers),
+        assessable=len(assessable),
+        not_assessable=tuple(sorted(s.id for s in rivers if s.id not in assessable)),
+        good=len(good),
+        good_share=None if share is None else round(share, 4),
+        target_share=GOOD_SHARE_TARGET,
+        meets_share_target=None if share is None else share >= GOOD_SHARE_TARGET,
+        worse_than_v=len(worse),
+        worse_than_v_sections=tuple(sorted(worse)),
+        status=status,
+        lake=lake_line,
+        trend=trend,
+    )
 
 
 def _previous_class(engine: Engine, section_id: str, month: dt.date) -> int | None:
-    table = MonthlyResult.__table__  # type: ignore[attr-defined]
+    table = table_of(MonthlyResult)
     with engine.connect() as connection:
         row = connection.execute(
             select(table.c.class_number).where(
@@ -247,11 +264,11 @@ def _previous_class(engine: Engine, section_id: str, month: dt.date) -> int | No
     return None if row is None or row[0] is None else int(row[0])
 
 
-def stored_summary(*, engine: Engine, month: dt.date) -> dict[str, Any] | None:
+def stored_summary(*, engine: Engine, month: dt.date) -> MonthSummary | None:
     """The stored summary of a month, or None when it has not been rolled up."""
-    table = MonthlySummary.__table__  # type: ignore[attr-defined]
+    table = table_of(MonthlySummary)
     with engine.connect() as connection:
         row = connection.execute(
             select(table.c.summary).where(table.c.month == month.replace(day=1))
         ).first()
-    return None if row is None else dict(json.loads(row[0]))
+    return None if row is None else MonthSummary.model_validate(row[0])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
-from sqlmodel import Session
+from pydantic import JsonValue, TypeAdapter
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from compensation.diff import LineChange, statement_diff
 from compensation.statement import MonthlyStatement
@@ -16,6 +17,14 @@ from service.errors import QingliuError
 from service.statements.codec import canonical_json, content_hash, statement_from_json
 
 __all__ = ["IssueRecord", "IssueResult", "issue_statement", "issued_statement", "issued_versions"]
+
+_DIFF: TypeAdapter[tuple[LineChange, ...]] = TypeAdapter(tuple[LineChange, ...])
+"""The codec of ``statement_issue.diff``: the line changes against the previous version."""
+
+
+def _diff_json(diff: tuple[LineChange, ...]) -> list[JsonValue]:
+    data: list[JsonValue] = _DIFF.dump_python(diff, mode="json")
+    return data
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def _record(row: StatementIssue) -> IssueRecord:
         rule_set=row.rule_set,
         content_hash=row.content_hash,
         issued_at=issued,
-        changes=len(json.loads(row.diff)),
+        changes=len(row.diff),
     )
 
 
@@ -57,11 +66,11 @@ def issued_versions(*, engine: Engine, month: dt.date) -> list[IssueRecord]:
     """Every issued version of a month, oldest first."""
     query = (
         select(StatementIssue)
-        .where(StatementIssue.month == month.replace(day=1))
-        .order_by(StatementIssue.version)  # type: ignore[arg-type]
+        .where(col(StatementIssue.month) == month.replace(day=1))
+        .order_by(col(StatementIssue.version))
     )
     with Session(engine) as session:
-        return [_record(row) for row in session.exec(query).scalars()]  # type: ignore[call-overload]
+        return [_record(row) for row in session.exec(query)]
 
 
 def issued_statement(
@@ -74,13 +83,13 @@ def issued_statement(
     QingliuError
         When the month has no such version.
     """
-    query = select(StatementIssue).where(StatementIssue.month == month.replace(day=1))
+    query = select(StatementIssue).where(col(StatementIssue.month) == month.replace(day=1))
     if version is None:
-        query = query.order_by(StatementIssue.version.desc()).limit(1)  # type: ignore[attr-defined]
+        query = query.order_by(col(StatementIssue.version).desc()).limit(1)
     else:
-        query = query.where(StatementIssue.version == version)
+        query = query.where(col(StatementIssue.version) == version)
     with Session(engine) as session:
-        row = session.exec(query).scalars().first()  # type: ignore[call-overload]
+        row = session.exec(query).first()
     if row is None:
         which = "任何版本" if version is None else f"第 {version} 版"
         raise QingliuError(f"{month:%Y-%m} 没有已签发的{which} / no such issued version")
@@ -89,13 +98,7 @@ def issued_statement(
             f"{month:%Y-%m} 第 {row.version} 版内容与摘要不符 / stored content does not match "
             "its hash: the record has been altered"
         )
-    diff = tuple(
-        LineChange(
-            c["unit"], c["kind"], c["key"], c["change"],
-            tuple(tuple(p) for p in c["before"]), tuple(tuple(p) for p in c["after"]),
-        )
-        for c in json.loads(row.diff)
-    )  # fmt: skip
+    diff = _DIFF.validate_python(row.diff)
     return statement_from_json(json.loads(row.content)), _record(row), diff
 
 
@@ -109,16 +112,12 @@ def issue_statement(*, engine: Engine, statement: MonthlyStatement) -> IssueResu
     digest = content_hash(text)
     month = statement.month
     with Session(engine) as session:
-        latest = (
-            session.exec(  # type: ignore[call-overload]
-                select(StatementIssue)
-                .where(StatementIssue.month == month)
-                .order_by(StatementIssue.version.desc())  # type: ignore[attr-defined]
-                .limit(1)
-            )
-            .scalars()
-            .first()
-        )
+        latest = session.exec(
+            select(StatementIssue)
+            .where(col(StatementIssue.month) == month)
+            .order_by(col(StatementIssue.version).desc())
+            .limit(1)
+        ).first()
         if latest is not None and latest.content_hash == digest:
             return IssueResult(_record(latest), created=False, diff=())
         diff: tuple[LineChange, ...] = ()
@@ -131,7 +130,7 @@ def issue_statement(*, engine: Engine, statement: MonthlyStatement) -> IssueResu
             rule_set=statement.rule_set.id,
             content=text,
             content_hash=digest,
-            diff=json.dumps([asdict(c) for c in diff], ensure_ascii=False),
+            diff=_diff_json(diff),
             issued_at=utc_now(),
         )
         session.add(row)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sections.classes import WaterClass
 from sections.parameters import parameter
 from sections.registry import Registry, Section
+from service.records import DayRecord, MonthRecord
 
 __all__ = [
     "BulletinPageContext",
@@ -143,7 +144,7 @@ class CompensationPageContext:
 # --- daily and monthly classes -----------------------------------------------------------------
 
 
-def pollutant_names(keys: Any) -> tuple[str, ...]:
+def pollutant_names(keys: Iterable[str] | None) -> tuple[str, ...]:
     """Chinese names of parameter keys (``nh3n`` → 氨氮); an unknown key is shown as it is."""
     names = []
     for key in keys or ():
@@ -159,29 +160,26 @@ def percent_text(share: float | None, *, decimals: int = 0) -> str:
     return "—" if share is None else f"{share * 100:.{decimals}f}%"
 
 
-def marks_text(record: dict[str, Any]) -> str:
+def marks_text(record: DayRecord | MonthRecord) -> str:
     """What a period value rests on, for a tooltip: lower bounds, suspect values, "<DL", lab."""
     parts = []
-    bound = pollutant_names(record.get("lower_bound"))
+    bound = pollutant_names(record.lower_bound)
     if bound:
         parts.append(f"≥ 含超测上限读数（下限值，待复核）：{'、'.join(bound)}")
-    suspect = record.get("suspect") or {}
-    if suspect:
-        listed = "、".join(f"{n} {c} 个" for n, c in zip(pollutant_names(suspect), suspect.values(),
-                                                         strict=True))  # fmt: skip
+    if record.suspect:
+        listed = "、".join(
+            f"{n} {c} 个"
+            for n, c in zip(pollutant_names(record.suspect), record.suspect.values(), strict=True)
+        )
         parts.append(f"含待复核可疑值：{listed}")
-    censored = pollutant_names(record.get("censored"))
-    if censored:
-        parts.append(f"<DL 低于检出限：{'、'.join(censored)}")
-    manual = [k for k, v in (record.get("sources") or {}).items() if v == "manual"]
-    if manual:
-        parts.append(f"手工监测：{'、'.join(pollutant_names(manual))}")
+    if isinstance(record, MonthRecord):
+        censored = pollutant_names(record.censored)
+        if censored:
+            parts.append(f"<DL 低于检出限：{'、'.join(censored)}")
+        manual = [k for k, v in record.sources.items() if v == "manual"]
+        if manual:
+            parts.append(f"手工监测：{'、'.join(pollutant_names(manual))}")
     return "".join(f"；{p}" for p in parts)
-
-
-def _class_of(record: dict[str, Any]) -> WaterClass | None:
-    number = record.get("class_number")
-    return None if number is None else WaterClass(int(number))
 
 
 @dataclass(frozen=True)
@@ -196,13 +194,13 @@ class DayCell:
     title: str = field(metadata={"help": "悬停提示：日期、类别、主要污染指标、完整率"})
 
 
-def day_cell(day: dt.date, record: dict[str, Any]) -> DayCell:
+def day_cell(day: dt.date, record: DayRecord) -> DayCell:
     """A daily record as a cell of the strip, with its tooltip text."""
-    klass = _class_of(record)
-    names = pollutant_names(record.get("main_pollutants"))
-    completeness = float(record.get("completeness") or 0.0)
+    klass = record.water_class
+    names = pollutant_names(record.main_pollutants)
+    completeness = record.completeness
     if klass is None:
-        missing = "、".join(pollutant_names(record.get("insufficient"))) or "无有效数据"
+        missing = "、".join(pollutant_names(record.insufficient)) or "无有效数据"
         title = f"{day:%Y-%m-%d} 数据不足（{missing}）"
     else:
         title = (
@@ -210,7 +208,7 @@ def day_cell(day: dt.date, record: dict[str, Any]) -> DayCell:
             f"主要污染指标：{'、'.join(names) or '无'}；完整率 {percent_text(completeness)}"
             f"{marks_text(record)}"
         )
-    return DayCell(day, klass, record.get("meets_target"), names, completeness, title)
+    return DayCell(day, klass, record.meets_target, names, completeness, title)
 
 
 @dataclass(frozen=True)
@@ -224,14 +222,14 @@ class MonthCell:
     title: str = field(metadata={"help": "悬停提示"})
 
 
-def month_cell(year: int, month: int, record: dict[str, Any] | None) -> MonthCell:
+def month_cell(year: int, month: int, record: MonthRecord | None) -> MonthCell:
     """A monthly record (or its absence) as a cell of the year's row."""
     if record is None:
         return MonthCell(month, None, "未汇总", (), f"{year}年{month}月 未汇总")
-    klass = _class_of(record)
-    names = pollutant_names(record.get("main_pollutants"))
+    klass = record.water_class
+    names = pollutant_names(record.main_pollutants)
     if klass is None:
-        status = record.get("status_text") or "数据不足"
+        status = record.status_text or "数据不足"
         return MonthCell(month, None, status, names, f"{year}年{month}月 {status}")
     title = (
         f"{year}年{month}月 {klass.label}类（{klass.quality}）；"

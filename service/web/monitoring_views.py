@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import Engine
 
 from sections.classes import WaterClass
 from sections.dates import parse_day
@@ -16,6 +16,7 @@ from service.bulletins import MonthNotRolledUp, bulletin_context, render_bulleti
 from service.db import results
 from service.errors import InputError
 from service.offline.compensate import parse_month
+from service.records import DayRecord
 from service.time import beijing_today
 from service.web.contexts import (
     LEVEL_ZH,
@@ -35,18 +36,18 @@ router = APIRouter(include_in_schema=False)
 BULLETIN_FORMATS = (("pdf", "PDF"), ("html", "HTML"))
 
 
-def _daily_row(section: Section, record: dict[str, Any] | None, day: dt.date) -> DailyRow:
+def _daily_row(section: Section, record: DayRecord | None, day: dt.date) -> DailyRow:
+    completeness: float | None
     if record is None:
         klass, meets, completeness, note = None, None, None, "无结果"
         target = section.target_class(day)
     else:
-        number = record.get("class_number")
-        klass = None if number is None else WaterClass(int(number))
-        meets = record.get("meets_target")
-        completeness = float(record.get("completeness") or 0.0)
-        number = record.get("target_class_number")
-        target = section.target_class(day) if number is None else WaterClass(int(number))
-        missing = "、".join(pollutant_names(record.get("insufficient")))
+        klass = record.water_class
+        meets = record.meets_target
+        completeness = record.completeness
+        number = record.target_class_number
+        target = section.target_class(day) if number is None else WaterClass(number)
+        missing = "、".join(pollutant_names(record.insufficient))
         note = "" if klass is not None else "数据不足" + (f"（{missing}）" if missing else "")
     return DailyRow(
         id=section.id,
@@ -57,14 +58,14 @@ def _daily_row(section: Section, record: dict[str, Any] | None, day: dt.date) ->
         klass=klass,
         target=target,
         meets_target=meets,
-        main_pollutants=pollutant_names((record or {}).get("main_pollutants")),
+        main_pollutants=() if record is None else pollutant_names(record.main_pollutants),
         completeness=completeness,
         completeness_text=percent_text(completeness),
         note=note,
     )
 
 
-def daily_context(*, engine: Any, registry: Registry, day: dt.date) -> DailyPageContext:
+def daily_context(*, engine: Engine, registry: Registry, day: dt.date) -> DailyPageContext:
     """The daily overview of one day (every section in registry order)."""
     records = results.daily_results_on(engine=engine, day=day)
     rows = tuple(_daily_row(s, records.get(s.id), day) for s in registry.sections)

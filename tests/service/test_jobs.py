@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import httpx
@@ -14,11 +13,12 @@ from typer.testing import CliRunner
 from sections.registry import Registry
 from service.app import create_app
 from service.cli import app as cli
-from service.db.models import DailyResult, JobRun, SectionStatus
+from service.db.models import DailyResult, JobRun, SectionStatus, table_of
 from service.errors import ConfigurationError
 from service.jobs.daily import run_daily
 from service.jobs.monthly import run_monthly, stored_summary
 from service.jobs.schedule import daily, run_morning_jobs
+from service.records import DayRecord, Provenance, encode
 from service.settings import Settings
 from service.time import BEIJING
 from tests.conftest import live_server_for, store_rows
@@ -55,14 +55,14 @@ def _rows(
 GOOD = {"ph": 7.8, "do": 8.0, "codmn": 3.0, "nh3n": 0.3, "tp": 0.08}  # Class Ⅱ
 
 
-def _daily(engine: Engine, section: str, day: dt.date) -> tuple[dict[str, Any], dict[str, Any]]:
+def _daily(engine: Engine, section: str, day: dt.date) -> tuple[DayRecord, Provenance]:
     with engine.connect() as connection:
         row = connection.execute(
             select(DailyResult.record, DailyResult.provenance).where(
                 DailyResult.section_id == section, DailyResult.day == day
             )
         ).one()
-    return json.loads(row.record), json.loads(row.provenance)
+    return DayRecord.model_validate(row.record), Provenance.model_validate(row.provenance)
 
 
 def test_flagged_values_are_excluded_and_listed(db: Engine, registry: Registry) -> None:
@@ -72,29 +72,29 @@ def test_flagged_values_are_excluded_and_listed(db: Engine, registry: Registry) 
     store_rows(db, _rows("xiaofanqiao", DAY, {"nh3n": 9.0}, hours=(2,), qc=4))
     run_daily(engine=db, registry=registry, first=DAY)
     record, provenance = _daily(db, "xiaofanqiao", DAY)
-    assert record["class_number"] == 2 and record["values"]["nh3n"] == 0.3
-    assert record["completeness"] == 1.0 and record["meets_target"] is True
-    assert provenance["excluded"] == {"station_flag:M": 1, "qc:4:": 1}
-    assert len(provenance["used"]["nh3n"]) == 6
+    assert record.class_number == 2 and record.values["nh3n"] == 0.3
+    assert record.completeness == 1.0 and record.meets_target is True
+    assert provenance.excluded == {"station_flag:M": 1, "qc:4:": 1}
+    assert len(provenance.used["nh3n"]) == 6
 
 
 def test_too_few_valid_values_is_insufficient(db: Engine, registry: Registry) -> None:
     store_rows(db, _rows("xiaofanqiao", DAY, GOOD, hours=(0, 4, 8)))  # 3 of 6: below 4
     run_daily(engine=db, registry=registry, first=DAY)
     record, _ = _daily(db, "xiaofanqiao", DAY)
-    assert record["class_number"] is None
-    assert set(record["insufficient"]) == set(GOOD)
-    assert record["completeness"] == 0.0
+    assert record.class_number is None
+    assert set(record.insufficient) == set(GOOD)
+    assert record.completeness == 0.0
 
 
 def test_exceedance_against_target_and_main_pollutants(db: Engine, registry: Registry) -> None:
     store_rows(db, _rows("xiaofanqiao", DAY, {**GOOD, "nh3n": 1.6, "tp": 0.25}))
     run_daily(engine=db, registry=registry, first=DAY)
     record, _ = _daily(db, "xiaofanqiao", DAY)
-    assert record["class_number"] == 5 and record["target_class_number"] == 3
-    assert record["meets_target"] is False
-    assert record["main_pollutants"] == ["nh3n", "tp"]
-    assert record["exceedance_vs_target"] == {"nh3n": 0.6, "tp": 0.25}
+    assert record.class_number == 5 and record.target_class_number == 3
+    assert record.meets_target is False
+    assert record.main_pollutants == ("nh3n", "tp")
+    assert record.exceedance_vs_target == {"nh3n": 0.6, "tp": 0.25}
 
 
 def test_rerunning_a_day_replaces_it_and_records_the_run(db: Engine, registry: Registry) -> None:
@@ -109,7 +109,7 @@ def test_rerunning_a_day_replaces_it_and_records_the_run(db: Engine, registry: R
         ).scalar_one()
     assert count == 1 and runs == 2 and second.run_id != first.run_id
     record, _ = _daily(db, "xiaofanqiao", DAY)
-    assert record["class_number"] == 4  # NH3-N 1.2: Class Ⅳ
+    assert record.class_number == 4  # NH3-N 1.2: Class Ⅳ
 
 
 def test_monthly_share_over_assessable_sections_only(db: Engine, registry: Registry) -> None:
@@ -124,22 +124,23 @@ def test_monthly_share_over_assessable_sections_only(db: Engine, registry: Regis
         store_rows(db, _rows("hutuo-raoyang", day, GOOD))
     with db.begin() as connection:
         connection.execute(
-            SectionStatus.__table__.insert().values(  # type: ignore[attr-defined]
+            table_of(SectionStatus).insert().values(
                 section_id="fudong-wuyi", month=month, status="no_flow", note="断流",
                 source="manual",
             )
         )  # fmt: skip
     result = run_monthly(engine=db, registry=registry, month=month)
-    summary = result.summary
+    summary = result.record
     # fudong-wuyi is no-flow, hutuo-raoyang insufficient, 7 river sections have no data
-    assert summary["sections"] == 13
-    assert summary["assessable"] == 5
-    assert summary["good"] == 4
-    assert summary["good_share"] == 0.8 and summary["meets_share_target"] is True
-    assert summary["worse_than_v"] == 0
-    assert "fudong-wuyi" in summary["not_assessable"]
-    assert "hutuo-raoyang" in summary["not_assessable"]
+    assert summary.sections == 13
+    assert summary.assessable == 5
+    assert summary.good == 4
+    assert summary.good_share == 0.8 and summary.meets_share_target is True
+    assert summary.worse_than_v == 0
+    assert "fudong-wuyi" in summary.not_assessable
+    assert "hutuo-raoyang" in summary.not_assessable
     assert stored_summary(engine=db, month=month) == summary
+    assert result.summary == encode(summary)  # the JSON form, as /api/summary answers
 
 
 def test_lake_is_rolled_up_as_one_with_tn_apart(db: Engine, registry: Registry) -> None:
@@ -149,12 +150,12 @@ def test_lake_is_rolled_up_as_one_with_tn_apart(db: Engine, registry: Registry) 
         small = {**GOOD, "tp": 0.08, "tn": 1.4, "chla": 30}
         store_rows(db, _rows("hengshuihu-dahuxin", day, big))
         store_rows(db, _rows("hengshuihu-xiaohu", day, small))
-    summary = run_monthly(engine=db, registry=registry, month=month).summary
-    lake = summary["lake"]
+    lake = run_monthly(engine=db, registry=registry, month=month).record.lake
+    assert lake is not None
     # mean TP (0.04 + 0.08) / 2 = 0.06 > lake Ⅲ 0.05: Class Ⅳ; TN 1.3: Ⅳ, reported apart
-    assert (lake["class_number"], lake["tn_class_number"]) == (4, 4)
-    assert lake["meets_target"] is False
-    assert lake["trophic_state"] in {"中营养", "轻度富营养", "中度富营养"}
+    assert (lake.class_number, lake.tn_class_number) == (4, 4)
+    assert lake.meets_target is False
+    assert lake.trophic_state in {"中营养", "轻度富营养", "中度富营养"}
 
 
 def test_api_serves_daily_results_and_summary(
@@ -205,7 +206,7 @@ def test_morning_jobs_classify_yesterday_and_roll_up_on_the_first(
     done = run_morning_jobs(engine=db, registry=registry, today=dt.date(2025, 8, 1))
     assert done == ["daily 2025-07-31", "monthly 2025-07"]
     record, _ = _daily(db, "xiaofanqiao", dt.date(2025, 7, 31))
-    assert record["class_number"] == 2
+    assert record.class_number == 2
     assert stored_summary(engine=db, month=dt.date(2025, 7, 1)) is not None
 
 

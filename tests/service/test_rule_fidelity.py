@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import httpx
@@ -30,6 +29,7 @@ from service.jobs.daily import run_daily
 from service.jobs.monthly import run_monthly
 from service.jobs.observations import day_bounds
 from service.jobs.quality import run_quality
+from service.records import DayRecord, MonthRecord, Provenance
 from service.review import pending_reviews, review_observation
 from service.settings import Settings
 from service.statements.monthly import draft_statement
@@ -63,14 +63,14 @@ def _rows(
     ]  # fmt: skip
 
 
-def _daily(engine: Engine, day: dt.date = DAY) -> tuple[dict[str, Any], dict[str, Any]]:
+def _daily(engine: Engine, day: dt.date = DAY) -> tuple[DayRecord, Provenance]:
     with engine.connect() as connection:
         row = connection.execute(
             select(DailyResult.record, DailyResult.provenance).where(
                 DailyResult.section_id == SECTION, DailyResult.day == day
             )
         ).one()
-    return json.loads(row.record), json.loads(row.provenance)
+    return DayRecord.model_validate(row.record), Provenance.model_validate(row.provenance)
 
 
 def _qc_and_daily(engine: Engine, registry: Registry, first: dt.date, last: dt.date) -> None:
@@ -92,9 +92,9 @@ def test_an_over_range_reading_counts_as_a_lower_bound_and_waits_for_review(
     span = instrument_span(registry.section(SECTION), "nh3n", DAY)
     assert span is not None and span > 1.5
     # the old job dropped the T value: the daily NH3-N was 0.3 and nothing was marked
-    assert record["values"]["nh3n"] == pytest.approx((5 * 0.3 + span) / 6, abs=1e-4)
-    assert record["lower_bound"] == ["nh3n"]
-    assert provenance["review"]["lower_bound"] == 1
+    assert record.values["nh3n"] == pytest.approx((5 * 0.3 + span) / 6, abs=1e-4)
+    assert record.lower_bound == ("nh3n",)
+    assert provenance.review["lower_bound"] == 1
     items, count = pending_reviews(engine=db)
     assert count == 1 and items[0].parameter == "nh3n" and items[0].station_flag == "T"
 
@@ -113,8 +113,8 @@ def test_a_reviewer_replaces_an_over_range_reading_and_the_old_value_is_kept(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     record, _ = _daily(db)
-    assert record["values"]["nh3n"] == pytest.approx((5 * 0.3 + 4.2) / 6, abs=1e-4)
-    assert record["lower_bound"] == []
+    assert record.values["nh3n"] == pytest.approx((5 * 0.3 + 4.2) / 6, abs=1e-4)
+    assert record.lower_bound == ()
     with db.connect() as connection:
         history = connection.execute(
             select(ObservationHistory.value, ObservationHistory.station_flag,
@@ -130,7 +130,7 @@ def test_a_manual_value_that_passes_qc_counts(db: Engine, registry: Registry) ->
     _qc_and_daily(db, registry, DAY, DAY)
     record, _ = _daily(db)
     # the old job kept only N: 3 of 6 values, insufficient
-    assert record["class_number"] == 2
+    assert record.class_number == 2
 
 
 # --- suspect values -----------------------------------------------------------------------------
@@ -154,9 +154,9 @@ def test_the_first_value_after_a_gap_is_suspect_and_still_counts(
     assert (flags.qc_flag, flags.qc_test, flags.review_status) == (3, "time_gap", "pending")
     record, provenance = _daily(db)
     # the old job left the 0.9 out: the daily NH3-N was 0.3
-    assert record["values"]["nh3n"] == pytest.approx((0.9 + 3 * 0.3) / 4, abs=1e-4)
-    assert record["suspect"]["nh3n"] == 1
-    assert provenance["review"]["suspect"] >= 5  # each parameter's first value after the gap
+    assert record.values["nh3n"] == pytest.approx((0.9 + 3 * 0.3) / 4, abs=1e-4)
+    assert record.suspect["nh3n"] == 1
+    assert provenance.review["suspect"] >= 5  # each parameter's first value after the gap
 
 
 def test_a_rejected_suspect_value_no_longer_counts(db: Engine, registry: Registry) -> None:
@@ -172,8 +172,8 @@ def test_a_rejected_suspect_value_no_longer_counts(db: Engine, registry: Registr
     review_observation(engine=db, observation_id=nh3n.id, action="reject", note="仪器漂移")
     run_daily(engine=db, registry=registry, first=DAY)
     record, provenance = _daily(db)
-    assert "nh3n" in record["insufficient"]  # 3 values left of the 4 a day needs
-    assert provenance["excluded"]["review:rejected"] == 1
+    assert "nh3n" in record.insufficient  # 3 values left of the 4 a day needs
+    assert provenance.excluded["review:rejected"] == 1
 
 
 # --- laboratory data in the month -------------------------------------------------------------
@@ -193,19 +193,19 @@ def test_laboratory_cod_enters_the_monthly_class(db: Engine, registry: Registry)
                      censored=True))  # fmt: skip
     run_monthly(engine=db, registry=registry, month=month)
     with db.connect() as connection:
-        text = connection.execute(
+        stored = connection.execute(
             select(MonthlyResult.record).where(
                 MonthlyResult.section_id == SECTION, MonthlyResult.month == month
             )
         ).scalar_one()
-    record = json.loads(text)
+    record = MonthRecord.model_validate(stored)
     # automatic data alone gave Class Ⅱ and "cod" 无数据
-    assert record["class_number"] == 4 and record["values"]["cod"] == 28.0
-    assert record["main_pollutants"][0] == "cod"
-    assert record["sources"]["cod"] == "manual" and record["sources"]["bod5"] == "manual"
+    assert record.class_number == 4 and record.values["cod"] == 28.0
+    assert record.main_pollutants[0] == "cod"
+    assert record.sources["cod"] == "manual" and record.sources["bod5"] == "manual"
     # automatic data are preferred for NH3-N: the laboratory's 1.8 does not replace it
-    assert record["sources"]["nh3n"] == "automatic" and record["values"]["nh3n"] == 0.3
-    assert record["censored"] == ["hg"] and record["values"]["hg"] == 0.000025
+    assert record.sources["nh3n"] == "automatic" and record.values["nh3n"] == 0.3
+    assert record.censored == ("hg",) and record.values["hg"] == 0.000025
 
 
 def test_values_with_unknown_codes_never_break_a_job(db: Engine, registry: Registry) -> None:
@@ -217,7 +217,7 @@ def test_values_with_unknown_codes_never_break_a_job(db: Engine, registry: Regis
     _qc_and_daily(db, registry, DAY, DAY)
     run_monthly(engine=db, registry=registry, month=DAY)
     record, _ = _daily(db)
-    assert record["class_number"] == 2 and "w99001" not in record["values"]
+    assert record.class_number == 2 and "w99001" not in record.values
     items, _ = pending_reviews(engine=db, limit=1000)
     assert [i.parameter for i in items].count("w99001") == 6
     assert all("未知监测因子编码" in i.why for i in items if i.parameter == "w99001")
@@ -237,9 +237,9 @@ def test_the_year_is_the_mean_of_its_months(
         run_monthly(engine=db, registry=registry, month=month)
     run = run_annual(engine=db, registry=registry, year=2025)
     assert run.months_missing == ()
-    record = next(r for r in annual_results(engine=db, year=2025) if r["section"] == SECTION)
-    assert record["values"]["nh3n"] == pytest.approx(0.9)
-    assert record["class_number"] == 3 and record["months"]["nh3n"] == 12
+    record = next(r for r in annual_results(engine=db, year=2025) if r.section == SECTION)
+    assert record.values["nh3n"] == pytest.approx(0.9)
+    assert record.class_number == 3 and record.months["nh3n"] == 12
     app = create_app(settings, registry=registry)
     try:
         with live_server_for(app) as url, httpx.Client(base_url=url, timeout=30) as client:
@@ -258,8 +258,8 @@ def test_a_year_with_too_few_months_is_insufficient(db: Engine, registry: Regist
         store_rows(db, _rows(month, GOOD, hours=(10,), kind="routine"))
         run_monthly(engine=db, registry=registry, month=month)
     run_annual(engine=db, registry=registry, year=2025)
-    record = next(r for r in annual_results(engine=db, year=2025) if r["section"] == SECTION)
-    assert record["class_number"] is None and "nh3n" in record["insufficient"]
+    record = next(r for r in annual_results(engine=db, year=2025) if r.section == SECTION)
+    assert record.class_number is None and "nh3n" in record.insufficient
 
 
 def test_statements_from_the_database_list_the_validity_assumptions(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from pydantic import BaseModel, Field, JsonValue
+from sqlalchemy import ColumnElement, Engine, func, select
 
 from sections.dates import parse_day, parse_month
+from sections.registry import Registry, Section
 from service.api.deps import EngineDep, RegistryDep
-from service.db.models import DailyResult, MonthlyResult, Observation
+from service.db.models import DailyResult, MonthlyResult, Observation, table_of
+from service.db.results import day_record
 from service.jobs.monthly import stored_summary
+from service.records import MonthEntry, MonthSummary, decode_month, encode
 from service.time import BEIJING
 
 router = APIRouter(prefix="/api", tags=["monitoring"])
@@ -25,13 +27,13 @@ SizeQuery = Annotated[int, Query(ge=1, le=5000, description="每页条数 / page
 class Page(BaseModel):
     """A page of a list: ``data``, ``count`` (all matching), ``page``, ``page_size``."""
 
-    data: list[dict[str, Any]]
+    data: list[dict[str, JsonValue]]
     count: int
     page: int
     page_size: int
 
 
-def _section(registry: Any, section_id: str) -> Any:
+def _section(registry: Registry, section_id: str) -> Section:
     try:
         return registry.section(section_id)
     except KeyError:
@@ -91,26 +93,27 @@ def section_observations(
 ) -> Page:
     """Observations of a section, newest first, flags included (flagged values are kept)."""
     _section(registry, section_id)
-    conditions = [Observation.section_id == section_id]
+    table = table_of(Observation)
+    conditions = [table.c.section_id == section_id]
     if parameter:
-        conditions.append(Observation.parameter == parameter)
+        conditions.append(table.c.parameter == parameter)
     low, high = _moment(start, "from"), _moment(end, "to")
     if low:
-        conditions.append(Observation.observed_at >= low)
+        conditions.append(table.c.observed_at >= low)
     if high:
-        conditions.append(Observation.observed_at <= high)
+        conditions.append(table.c.observed_at <= high)
     with engine.connect() as connection:
         count = connection.execute(
-            select(func.count()).select_from(Observation).where(*conditions)
+            select(func.count()).select_from(table).where(*conditions)
         ).scalar_one()
         rows = connection.execute(
-            select(Observation)
+            select(table)
             .where(*conditions)
-            .order_by(Observation.observed_at.desc(), Observation.parameter)  # type: ignore[attr-defined]
+            .order_by(table.c.observed_at.desc(), table.c.parameter)
             .offset((page - 1) * page_size)
             .limit(page_size)
         ).all()
-    data = [
+    data: list[dict[str, JsonValue]] = [
         {"parameter": r.parameter, "observed_at": _iso(r.observed_at), "value": r.value,
          "unit": r.unit, "station": r.station, "station_flag": r.station_flag,
          "qc_flag": r.qc_flag, "qc_test": r.qc_test or "", "source": r.source}
@@ -119,21 +122,26 @@ def section_observations(
     return Page(data=data, count=int(count), page=page, page_size=page_size)
 
 
+DAILY = table_of(DailyResult)
+
+
 def _daily_rows(
-    engine: Any, *conditions: Any, page: int = 1, size: int = 400
-) -> tuple[list[dict[str, Any]], int]:
+    engine: Engine, *conditions: ColumnElement[bool], page: int = 1, size: int = 400
+) -> tuple[list[dict[str, JsonValue]], int]:
+    """Daily records as the API returns them: the record's JSON and the run that made it."""
     with engine.connect() as connection:
         count = connection.execute(
-            select(func.count()).select_from(DailyResult).where(*conditions)
+            select(func.count()).select_from(DAILY).where(*conditions)
         ).scalar_one()
         rows = connection.execute(
-            select(DailyResult.record, DailyResult.completeness, DailyResult.run_id)
+            select(DAILY.c.record, DAILY.c.completeness, DAILY.c.run_id)
             .where(*conditions)
-            .order_by(DailyResult.day.desc(), DailyResult.section_id)  # type: ignore[attr-defined]
+            .order_by(DAILY.c.day.desc(), DAILY.c.section_id)
             .offset((page - 1) * size)
             .limit(size)
         ).all()
-    return [{**json.loads(r.record), "run_id": r.run_id} for r in rows], int(count)
+    data = [{**encode(day_record(r.record, r.completeness)), "run_id": r.run_id} for r in rows]
+    return data, int(count)
 
 
 @router.get(
@@ -152,38 +160,40 @@ def section_daily(
 ) -> Page:
     """Daily results of a section, newest first."""
     _section(registry, section_id)
-    conditions = [DailyResult.section_id == section_id]
+    conditions = [DAILY.c.section_id == section_id]
     first, last = _day(start, "from"), _day(end, "to")
     if first:
-        conditions.append(DailyResult.day >= first)
+        conditions.append(DAILY.c.day >= first)
     if last:
-        conditions.append(DailyResult.day <= last)
+        conditions.append(DAILY.c.day <= last)
     data, count = _daily_rows(engine, *conditions, page=page, size=page_size)
     return Page(data=data, count=count, page=page, page_size=page_size)
 
 
 @router.get("/sections/{section_id}/latest", summary="断面最新状态 / a section's latest state")
-def section_latest(section_id: str, engine: EngineDep, registry: RegistryDep) -> dict[str, Any]:
+def section_latest(
+    section_id: str, engine: EngineDep, registry: RegistryDep
+) -> dict[str, JsonValue]:
     """The latest daily result and the latest value of each parameter."""
     section = _section(registry, section_id)
-    data, _ = _daily_rows(engine, DailyResult.section_id == section_id, size=1)
+    data, _ = _daily_rows(engine, DAILY.c.section_id == section_id, size=1)
+    table = table_of(Observation)
     with engine.connect() as connection:
         newest = (
-            select(Observation.parameter, func.max(Observation.observed_at).label("last"))
-            .where(Observation.section_id == section_id)
-            .group_by(Observation.parameter)
+            select(table.c.parameter, func.max(table.c.observed_at).label("last"))
+            .where(table.c.section_id == section_id)
+            .group_by(table.c.parameter)
             .subquery()
         )
         rows = connection.execute(
-            select(Observation)
+            select(table)
             .join(
                 newest,
-                (Observation.parameter == newest.c.parameter)
-                & (Observation.observed_at == newest.c.last),
+                (table.c.parameter == newest.c.parameter) & (table.c.observed_at == newest.c.last),
             )
-            .where(Observation.section_id == section_id)
+            .where(table.c.section_id == section_id)
         ).all()
-    latest = {
+    latest: dict[str, JsonValue] = {
         r.parameter: {"observed_at": _iso(r.observed_at), "value": r.value, "unit": r.unit,
                       "station_flag": r.station_flag, "qc_flag": r.qc_flag, "source": r.source}
         for r in rows
@@ -205,15 +215,15 @@ def classifications(
 ) -> Page:
     """The daily results of every section on a date."""
     day = _day(date, "date")
-    data, count = _daily_rows(engine, DailyResult.day == day, page=page, size=page_size)
+    data, count = _daily_rows(engine, DAILY.c.day == day, page=page, size=page_size)
     return Page(data=data, count=count, page=page, page_size=page_size)
 
 
 class Summary(BaseModel):
     """A month's city summary and every section's monthly result."""
 
-    summary: dict[str, Any] = Field(description="优良比例、目标、劣Ⅴ、衡水湖、同比")
-    sections: list[dict[str, Any]] = Field(description="各断面月度结果")
+    summary: MonthSummary = Field(description="优良比例、目标、劣Ⅴ、衡水湖、同比")
+    sections: list[MonthEntry] = Field(description="各断面（及湖体 lake:…）月度结果")
 
 
 @router.get("/review", response_model=Page, summary="待复核的值 / values waiting for review")
@@ -244,7 +254,8 @@ def annual(
     if not records:
         detail = f"{year} 年尚未评价 / not assessed yet (qingliu run annual --year {year})"
         raise HTTPException(status_code=404, detail=detail)
-    return Page(data=records, count=len(records), page=1, page_size=len(records))
+    data = [encode(r) for r in records]
+    return Page(data=data, count=len(data), page=1, page_size=len(data))
 
 
 @router.get("/summary", response_model=Summary, summary="月度汇总 / a month's summary")
@@ -260,9 +271,9 @@ def month_summary(
     if summary is None:
         detail = f"{month} 尚未汇总 / not rolled up yet (qingliu run monthly --month {month})"
         raise HTTPException(status_code=404, detail=detail)
+    table = table_of(MonthlyResult)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(MonthlyResult.record).where(MonthlyResult.month == first)
-            .order_by(MonthlyResult.section_id)
-        ).all()  # fmt: skip
-    return Summary(summary=summary, sections=[json.loads(r.record) for r in rows])
+            select(table.c.record).where(table.c.month == first).order_by(table.c.section_id)
+        ).all()
+    return Summary(summary=summary, sections=[decode_month(r.record) for r in rows])
