@@ -204,7 +204,7 @@ class Settings(BaseSettings):
     @field_validator("cnemc_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
+        if value is None or not value.strip():
             return None
         value = value.strip()
         parts = urlsplit(value)

@@ -16,7 +16,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from service.errors import InputError, QingliuError
+from service.errors import InputError
 from service.time import BEIJING
 
 __all__ = [
@@ -77,9 +77,7 @@ _T = TypeVar("_T")
 def _read(text: str, reader: Callable[[str], _T], option: str) -> _T:
     try:
         return reader(text)
-    except QingliuError:
-        raise
-    except ValueError as exc:
+    except (InputError, ValueError) as exc:  # name the option the bad value came from
         raise InputError(f"{option}: {exc}") from None
 
 
@@ -115,22 +113,14 @@ def moment(text: str, option: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=BEIJING)
 
 
-_INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600}
-
-
 def interval(text: str, option: str = "--every") -> dt.timedelta:
-    """``30m``, ``1h``, ``45s`` or a number of seconds → a positive interval."""
-    unit = _INTERVAL_UNITS.get(text[-1:], 1)
-    number = text[:-1] if text[-1:] in _INTERVAL_UNITS else text
+    """``30m``, ``1h``, ``45s`` or a number of seconds → a positive interval (as the settings)."""
+    from service.settings import parse_interval
+
     try:
-        seconds = float(number) * unit
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0:
-        raise InputError(
-            f"{option}: 间隔格式如 30m、1h、45s / interval like 30m, 1h, 45s, got {text!r}"
-        )
-    return dt.timedelta(seconds=seconds)
+        return parse_interval(text)
+    except ValueError as exc:
+        raise InputError(f"{option}: {exc}") from None
 
 
 def listen(text: str, option: str) -> tuple[str, int]:

@@ -85,15 +85,13 @@ def pull_cnemc_command(
     ] = None,
 ) -> None:
     """拉取国家地表水自动监测实时数据（未经审核，仅供参考）。Pull the national publish API."""
-    import os
-
-    from service.feeds.cnemc import CAVEAT, cnemc_url, pull_once
+    from service.feeds.cnemc import CAVEAT, DEFAULT_URL, pull_once
 
     if once and every:
         raise InputError("--once 与 --every 只能选一个 / use either --once or --every")
     period = None if every is None else _options.interval(every)
     state = state_of(ctx)
-    url = cnemc_url(os.environ)
+    url = state.settings().cnemc_url or DEFAULT_URL
     registry, engine = state.registry(), state.engine()
     typer.echo(f"数据源 / source: {url}（{CAVEAT}）")
     if period is None:

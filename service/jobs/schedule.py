@@ -247,8 +247,9 @@ def acquire_lease(
     One atomic statement on SQLite (≥ 3.35) and PostgreSQL: ``INSERT … ON CONFLICT (job) DO
     UPDATE … WHERE job_lease.expires_at < now RETURNING holder``. Of two processes racing,
     exactly one inserts or updates the row and gets it back; the other changes nothing and gets
-    no row (the returned row, not the driver's row count, which psycopg does not give here). A lease is not given back
-    when the run ends: it expires, so a second process firing late for the same run still skips.
+    no row (the returned row, not the driver's row count, which psycopg does not give here).
+    A lease is not given back when the run ends: it expires, so a second process firing late
+    for the same run still skips.
     Times are the callers' clocks in UTC (keep the servers' clocks in step, e.g. with NTP).
     """
     now = now or utc_now()

@@ -39,7 +39,6 @@ from service.feeds.cnemc import (
     HENGSHUI_AREA,
     CnemcRow,
     RetryPolicy,
-    cnemc_url,
     fetch_area,
     infer_observed_at,
     main_page_url,
@@ -451,13 +450,14 @@ def test_naive_fetch_time_is_a_programming_error() -> None:
 
 
 def test_url_from_environment() -> None:
-    assert cnemc_url({}) == DEFAULT_URL
-    assert cnemc_url({"QINGLIU_CNEMC_URL": "  "}) == DEFAULT_URL
-    assert (
-        cnemc_url({"QINGLIU_CNEMC_URL": "http://127.0.0.1:9/x.ashx"}) == "http://127.0.0.1:9/x.ashx"
-    )
+    from service.settings import Settings
+
+    assert Settings.from_env({}).cnemc_url is None  # then DEFAULT_URL
+    assert Settings.from_env({"QINGLIU_CNEMC_URL": "  "}).cnemc_url is None
+    url = "http://127.0.0.1:9/x.ashx"
+    assert Settings.from_env({"QINGLIU_CNEMC_URL": url}).cnemc_url == url
     with pytest.raises(ConfigurationError, match="QINGLIU_CNEMC_URL"):
-        cnemc_url({"QINGLIU_CNEMC_URL": "szzdjc.cnemc.cn"})
+        Settings.from_env({"QINGLIU_CNEMC_URL": "szzdjc.cnemc.cn"})
     assert (
         main_page_url(DEFAULT_URL) == "https://szzdjc.cnemc.cn:8070/GJZ/Business/Publish/Main.html"
     )

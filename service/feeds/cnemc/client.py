@@ -20,7 +20,7 @@ References
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -34,7 +34,7 @@ from tenacity import (
 )
 
 from service.db.models import utc_now
-from service.errors import ConfigurationError, FeedAnswerError, FeedError, FeedTimeout
+from service.errors import FeedAnswerError, FeedError, FeedTimeout
 from service.feeds.cnemc.parse import CnemcPage, CnemcRow, parse_page
 
 __all__ = [
@@ -43,10 +43,8 @@ __all__ = [
     "DEFAULT_URL",
     "HENGSHUI_AREA",
     "PAGE_SIZE",
-    "URL_ENV",
     "RawCallback",
     "RetryPolicy",
-    "cnemc_url",
     "fetch_area",
     "main_page_url",
     "translate_error",
@@ -56,8 +54,6 @@ logger = logging.getLogger("service.feeds.cnemc")
 
 DEFAULT_URL = "https://szzdjc.cnemc.cn:8070/GJZ/Ajax/Publish.ashx"
 """The ``Publish.ashx`` endpoint of the national system [V]."""
-URL_ENV = "QINGLIU_CNEMC_URL"
-"""Environment variable that overrides :data:`DEFAULT_URL` (read by the caller)."""
 HENGSHUI_AREA = "131100"
 """``AreaID`` of Hengshui (``130000`` = Hebei, empty = all of China) [V]."""
 PAGE_SIZE = 200
@@ -89,23 +85,6 @@ class RetryPolicy:
 
 DEFAULT_RETRY = RetryPolicy()
 """4 tries per request, waits of about 1, 2, 4 s (+ up to 1 s of jitter) [A]."""
-
-
-def cnemc_url(environ: Mapping[str, str]) -> str:
-    """The API URL: ``QINGLIU_CNEMC_URL`` when set (and not blank), else :data:`DEFAULT_URL`.
-
-    Raises
-    ------
-    ConfigurationError
-        When the variable is not an http(s) URL.
-    """
-    value = environ.get(URL_ENV, "").strip()
-    if not value:
-        return DEFAULT_URL
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"{URL_ENV} 不是 http(s) 地址 / is not an http(s) URL: {value!r}")
-    return value
 
 
 def main_page_url(url: str) -> str:
