@@ -59,7 +59,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from ioos_qc import qartod  # type: ignore[import-untyped]
+from ioos_qc import qartod
 
 from sections.classes import WaterClass
 from sections.errors import DataTableError

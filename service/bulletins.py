@@ -35,7 +35,7 @@ from sections.parameters import parameter
 from sections.registry import Registry, Section
 from sections.standards import precision
 from service.db import results
-from service.errors import MonthNotRolledUp, QingliuError
+from service.errors import MonthNotRolledUp, UnavailableError
 from service.jobs.monthly import assessed_rivers, stored_summary
 from service.records import LAKE_PREFIX, LakeRecord, MonthRecord, MonthSummary
 from service.statements.render import WEASYPRINT_HELP
@@ -307,7 +307,7 @@ def bulletin_context(engine: Engine, registry: Registry, month: dt.date) -> Bull
     Raises
     ------
     MonthNotRolledUp
-        (a :class:`~service.errors.QingliuError`) when the month has not been rolled up; the
+        (a :class:`~service.errors.NotFoundError`) when the month has not been rolled up; the
         message names the command that does it.
     """
     first = month.replace(day=1)
@@ -383,14 +383,14 @@ def render_bulletin_pdf(context: BulletinContext) -> bytes:
 
     Raises
     ------
-    QingliuError
+    UnavailableError
         When weasyprint or its system libraries (Pango) cannot be loaded; the message says what
         to install.
     """
     html = render_bulletin_html(context, standalone=True)
     try:
-        import weasyprint  # type: ignore[import-untyped]  # weasyprint ships no type hints
+        import weasyprint
     except (ImportError, OSError) as exc:
-        raise QingliuError(f"{WEASYPRINT_HELP} ({type(exc).__name__}: {exc})") from None
+        raise UnavailableError(f"{WEASYPRINT_HELP} ({type(exc).__name__}: {exc})") from None
     document: bytes = weasyprint.HTML(string=html).write_pdf()
     return document

@@ -55,6 +55,7 @@ __all__ = [
     "error_line",
     "error_payload",
     "reference_id",
+    "translate",
 ]
 
 logger = logging.getLogger("qingliu")
@@ -88,6 +89,37 @@ class MonthNotRolledUp(NotFoundError):
     """The month has no stored summary: ``qingliu run monthly --month YYYY-MM`` makes it."""
 
 
+def translate(exc: BaseException) -> BaseException:
+    """Map an error raised by a library into the tree; others come back unchanged.
+
+    The one boundary for foreign errors, used by both edges (:func:`error_payload`):
+
+    - SQLAlchemy ``IntegrityError`` (e.g. two issues of one statement at once) → ConflictError
+    - SQLAlchemy ``OperationalError`` (database locked, gone, not a database) → DatabaseError
+    - ``ConnectionError`` / ``TimeoutError`` (a peer not answering) → UnavailableError
+    """
+    if isinstance(exc, QingliuError):
+        return exc
+    mapped: QingliuError | None = None
+    if type(exc).__module__.startswith("sqlalchemy"):
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
+        if isinstance(exc, IntegrityError):
+            mapped = ConflictError(
+                "数据库拒绝了与已存数据冲突的写入（可能另有操作同时进行），请重试 / the database "
+                f"refused a write that clashes with stored data (a concurrent run?); retry: "
+                f"{exc.orig}"
+            )
+        elif isinstance(exc, OperationalError):
+            mapped = DatabaseError(f"数据库不可用 / the database is unavailable: {exc.orig}")
+    elif isinstance(exc, ConnectionError | TimeoutError):
+        mapped = UnavailableError(f"连接失败 / cannot connect: {exc}")
+    if mapped is None:
+        return exc
+    mapped.__cause__ = exc
+    return mapped
+
+
 def reference_id() -> str:
     """A short id that ties an unexpected error's answer to its full log entry."""
     return uuid.uuid4().hex[:12]
@@ -98,9 +130,11 @@ def error_payload(
 ) -> tuple[int, dict[str, Any]]:
     """The HTTP status and the one JSON shape of an error answer.
 
-    An error outside :class:`QingliuError` is a defect: logged in full with a reference id, and
-    answered with that id only (no traceback, no internals).
+    Foreign errors are mapped first (:func:`translate`); an error still outside
+    :class:`QingliuError` is a defect: logged in full with a reference id, and answered with that
+    id only (no traceback, no internals).
     """
+    exc = translate(exc)
     if isinstance(exc, QingliuError):
         body: dict[str, Any] = {
             "ok": False, "status": exc.status, "title": exc.title, "error": str(exc),
@@ -122,7 +156,7 @@ def error_payload(
 
 def error_line(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one line a command prints for an error (never a traceback)."""
-    status, body = error_payload(exc)
-    del status
+    exc = translate(exc)
+    _, body = error_payload(exc)
     code = exc.exit_code if isinstance(exc, QingliuError) else QingliuError.exit_code
     return code, f"错误 / error [{body['title']}]: {body['error']}"

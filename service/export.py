@@ -19,10 +19,12 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 
 from sections.detection import censored_label
-from service.db.models import Observation
+from service.db.models import Observation, table_of
 from service.time import BEIJING
 
 __all__ = ["EXPORT_COLUMNS", "export_observations"]
+
+OBSERVATION = table_of(Observation)
 
 EXPORT_COLUMNS = ("station", "parameter", "observed_at", "value", "unit", "station_flag",
                   "qc_flag", "source", "censored", "review_status")  # fmt: skip
@@ -52,16 +54,16 @@ def export_observations(
     """Text chunks of the export; times ISO 8601 in Beijing time with their offset."""
     columns = [getattr(Observation, c) for c in EXPORT_COLUMNS]
     query = select(*columns).order_by(
-        Observation.station, Observation.parameter, Observation.observed_at
+        OBSERVATION.c.station, OBSERVATION.c.parameter, OBSERVATION.c.observed_at
     )
     if station is not None:
-        query = query.where(Observation.station == station)
+        query = query.where(OBSERVATION.c.station == station)
     if parameter is not None:
-        query = query.where(Observation.parameter == parameter)
+        query = query.where(OBSERVATION.c.parameter == parameter)
     if start is not None:
-        query = query.where(Observation.observed_at >= start.astimezone(dt.UTC))
+        query = query.where(OBSERVATION.c.observed_at >= start.astimezone(dt.UTC))
     if end is not None:
-        query = query.where(Observation.observed_at <= end.astimezone(dt.UTC))
+        query = query.where(OBSERVATION.c.observed_at <= end.astimezone(dt.UTC))
     sink = _Line()
     writer = csv.writer(sink, lineterminator="\n")
     if fmt == "csv":

@@ -19,11 +19,14 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from sections.parameters import parameters
 from sections.validity import OVER_RANGE_FLAG, ReviewStatus, value_validity
-from service.db.models import Observation, ObservationHistory, utc_now
-from service.errors import QingliuError
+from service.db.models import Observation, ObservationHistory, table_of, utc_now
+from service.errors import InputError, NotFoundError
 from service.time import BEIJING
 
 __all__ = ["ReviewItem", "pending_reviews", "review_observation"]
+
+OBSERVATION = table_of(Observation)
+HISTORY = table_of(ObservationHistory)
 
 _ACTIONS = {"accept": ReviewStatus.ACCEPTED, "reject": ReviewStatus.REJECTED,
             "replace": ReviewStatus.REPLACED}  # fmt: skip
@@ -71,18 +74,19 @@ def pending_reviews(
     *, engine: Engine, section_id: str | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[list[ReviewItem], int]:
     """A page of the values waiting for review (oldest first) and how many wait in all."""
-    where = [Observation.review_status == ReviewStatus.PENDING.value]
+    where = [OBSERVATION.c.review_status == ReviewStatus.PENDING.value]
     if section_id is not None:
-        where.append(Observation.section_id == section_id)
-    columns = (Observation.id, Observation.section_id, Observation.station, Observation.parameter,
-               Observation.observed_at, Observation.value, Observation.station_flag,
-               Observation.qc_flag, Observation.qc_test)  # fmt: skip
+        where.append(OBSERVATION.c.section_id == section_id)
+    columns = [OBSERVATION.c[name] for name in (
+        "id", "section_id", "station", "parameter", "observed_at", "value", "station_flag",
+        "qc_flag", "qc_test",
+    )]  # fmt: skip
     with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(Observation).where(*where))
+        total = connection.execute(select(func.count()).select_from(OBSERVATION).where(*where))
         count = int(total.scalar_one())
         rows = connection.execute(
             select(*columns).where(*where)
-            .order_by(Observation.observed_at, Observation.id).limit(limit).offset(offset)  # type: ignore[arg-type]
+            .order_by(OBSERVATION.c.observed_at, OBSERVATION.c.id).limit(limit).offset(offset)
         ).all()  # fmt: skip
     items = [
         ReviewItem(
@@ -108,37 +112,39 @@ def review_observation(
 
     Raises
     ------
-    QingliuError
-        An unknown action or observation, a replacement without a finite value ≥ 0, a value
-        on an accept or reject, or a rejection without a note.
+    InputError
+        An unknown action, a replacement without a finite value ≥ 0, a value on an accept or
+        reject, or a rejection without a note.
+    NotFoundError
+        No observation has that id.
     """
     status = _ACTIONS.get(action)
     if status is None:
-        raise QingliuError(f"未知复核操作 / unknown action {action!r}: accept, reject, replace")
+        raise InputError(f"未知复核操作 / unknown action {action!r}: accept, reject, replace")
     if status is ReviewStatus.REPLACED:
         if value is None or not math.isfinite(value) or value < 0:
-            raise QingliuError("更正须给出有效数值 / replace needs a finite value ≥ 0")
+            raise InputError("更正须给出有效数值 / replace needs a finite value ≥ 0")
     elif value is not None:
-        raise QingliuError("只有更正（replace）可以给出数值 / only replace takes a value")
+        raise InputError("只有更正（replace）可以给出数值 / only replace takes a value")
     if status is ReviewStatus.REJECTED and not note.strip():
-        raise QingliuError("否决须说明理由 / a rejection needs a note")
+        raise InputError("否决须说明理由 / a rejection needs a note")
     now = utc_now()
     with engine.begin() as connection:
         row = connection.execute(
-            select(Observation.id, Observation.section_id, Observation.observed_at,
-                   Observation.value, Observation.station_flag, Observation.qc_flag,
-                   Observation.censored, Observation.raw_message_id)
-            .where(Observation.id == observation_id)
+            select(OBSERVATION.c.id, OBSERVATION.c.section_id, OBSERVATION.c.observed_at,
+                   OBSERVATION.c.value, OBSERVATION.c.station_flag, OBSERVATION.c.qc_flag,
+                   OBSERVATION.c.censored, OBSERVATION.c.raw_message_id)
+            .where(OBSERVATION.c.id == observation_id)
         ).first()  # fmt: skip
         if row is None:
-            raise QingliuError(f"没有该观测值 / no observation {observation_id}")
+            raise NotFoundError(f"没有该观测值 / no observation {observation_id}")
         changes: dict[str, Any] = {
             "review_status": status.value, "review_note": note.strip()[:256] or None,
             "reviewed_at": now, "processing_level": "reviewed",
         }  # fmt: skip
         if status is ReviewStatus.REPLACED:
             connection.execute(
-                insert(ObservationHistory).values(
+                insert(HISTORY).values(
                     observation_id=row.id, value=row.value, station_flag=row.station_flag,
                     qc_flag=row.qc_flag, censored=bool(row.censored),
                     raw_message_id=row.raw_message_id, reason="review", replaced_at=now,
@@ -146,7 +152,7 @@ def review_observation(
             )  # fmt: skip
             changes.update(value=float(value), censored=False)  # type: ignore[arg-type]
         connection.execute(
-            update(Observation).where(Observation.id == observation_id).values(**changes)  # type: ignore[arg-type]
+            update(OBSERVATION).where(OBSERVATION.c.id == observation_id).values(**changes)
         )
     return row.section_id, _aware(row.observed_at).astimezone(BEIJING).date()
 

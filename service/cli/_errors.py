@@ -3,9 +3,9 @@
 Every command runs inside :func:`reported`: an error of Qingliu's tree prints
 :func:`service.errors.error_line` (``错误 / error [title]: message``) and exits with the class's
 ``exit_code`` (input 2, not found 3, conflict 4, unavailable 5, configuration 6). A foreign error
-is mapped first (:func:`translate`); anything left is a defect: exit 1 with a reference id, its
-traceback written to the error log, never to the terminal. Typer's own exits and Click's usage
-errors pass through untouched.
+is mapped first (:func:`service.errors.translate`); anything left is a defect: exit 1 with a
+reference id, its traceback written to the error log, never to the terminal. Typer's own exits
+and Click's usage errors pass through untouched.
 """
 
 from __future__ import annotations
@@ -19,49 +19,14 @@ from typing import NoReturn
 
 import typer
 
-from service.errors import (
-    ConflictError,
-    DatabaseError,
-    QingliuError,
-    UnavailableError,
-    error_line,
-)
+from service.errors import QingliuError, error_line, translate
 
-__all__ = ["ERROR_LOG_NAME", "fail", "reported", "translate"]
+__all__ = ["ERROR_LOG_NAME", "fail", "reported", "translate"]  # translate: service.errors
 
 #: File the full report of an unexpected error goes to (in the data directory, else the temp dir).
 ERROR_LOG_NAME = "qingliu-errors.log"
 
 _PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt)
-
-
-def translate(exc: BaseException) -> BaseException:
-    """Map an error raised by a library into Qingliu's tree; others come back unchanged.
-
-    - SQLAlchemy ``IntegrityError`` (e.g. two issues of one statement at once) → ConflictError
-    - SQLAlchemy ``OperationalError`` (database locked, gone, not a database) → DatabaseError
-    - ``ConnectionError`` / ``TimeoutError`` (a receiver not answering) → UnavailableError
-    """
-    if isinstance(exc, QingliuError):
-        return exc
-    mapped: QingliuError | None = None
-    if type(exc).__module__.startswith("sqlalchemy"):
-        from sqlalchemy.exc import IntegrityError, OperationalError
-
-        if isinstance(exc, IntegrityError):
-            mapped = ConflictError(
-                "数据库拒绝了与已存数据冲突的写入（可能另有操作同时进行），请重试 / the database "
-                f"refused a write that clashes with stored data (a concurrent run?); retry: "
-                f"{exc.orig}"
-            )
-        elif isinstance(exc, OperationalError):
-            mapped = DatabaseError(f"数据库不可用 / the database is unavailable: {exc.orig}")
-    elif isinstance(exc, ConnectionError | TimeoutError):
-        mapped = UnavailableError(f"连接失败 / cannot connect: {exc}")
-    if mapped is None:
-        return exc
-    mapped.__cause__ = exc
-    return mapped
 
 
 LogDir = Callable[[], Path | None]

@@ -86,7 +86,7 @@ class ImportReport:
 def read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and rows (with their line numbers) of a CSV or XLSX file, cells as text."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook  # type: ignore[import-untyped]  # no stubs installed
+        from openpyxl import load_workbook
 
         try:
             workbook = load_workbook(path, read_only=True, data_only=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from sections.registry import Registry
 from sections.sources import Source, merge_sources
 from sections.validity import ValidityPolicy, over_range_value, validity_frame
 from service.db import queries
-from service.db.models import Observation
+from service.db.models import Observation, table_of
 from service.time import BEIJING
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "merged_month_values",
     "valid_period_values",
 ]
+
+OBSERVATION = table_of(Observation)
 
 
 def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -77,20 +80,20 @@ def load_observations(
     """
     start, end = day_bounds(first, last)
     wanted = list(keys) if keys is not None else list(parameters())
-    columns = (Observation.id, Observation.section_id, Observation.parameter,
-               Observation.observed_at, Observation.value, Observation.censored,
-               Observation.station_flag, Observation.qc_flag, Observation.qc_test,
-               Observation.review_status, Observation.sample_kind)  # fmt: skip
+    columns = (OBSERVATION.c.id, OBSERVATION.c.section_id, OBSERVATION.c.parameter,
+               OBSERVATION.c.observed_at, OBSERVATION.c.value, OBSERVATION.c.censored,
+               OBSERVATION.c.station_flag, OBSERVATION.c.qc_flag, OBSERVATION.c.qc_test,
+               OBSERVATION.c.review_status, OBSERVATION.c.sample_kind)  # fmt: skip
     query = select(*columns).where(
-        Observation.observed_at >= start,
-        Observation.observed_at < end,
-        Observation.section_id.in_([s.id for s in registry.sections]),  # type: ignore[union-attr]
-        Observation.parameter.in_(wanted),  # type: ignore[attr-defined]
+        OBSERVATION.c.observed_at >= start,
+        OBSERVATION.c.observed_at < end,
+        OBSERVATION.c.section_id.in_([s.id for s in registry.sections]),
+        OBSERVATION.c.parameter.in_(wanted),
     )
     if kind == "automatic":
-        query = query.where(Observation.sample_kind.is_(None))  # type: ignore[union-attr]
+        query = query.where(OBSERVATION.c.sample_kind.is_(None))
     elif kind == "manual":
-        query = query.where(Observation.sample_kind.is_not(None))  # type: ignore[union-attr]
+        query = query.where(OBSERVATION.c.sample_kind.is_not(None))
     elif kind != "all":
         raise ValueError(f"kind must be automatic, manual or all, got {kind!r}")
     with engine.connect() as connection:
@@ -135,7 +138,7 @@ def valid_period_values(
         return None
     index = ["section_id", "observed_at"]
 
-    def wide(column: str, how: str) -> pd.DataFrame:
+    def wide(column: str, how: Literal["mean", "max"]) -> pd.DataFrame:
         return valid.pivot_table(index=index, columns="parameter", values=column, aggfunc=how)
 
     values = wide("value", "mean")
@@ -232,7 +235,7 @@ def merged_month_values(
     from_auto = sources == Source.AUTOMATIC.value
     from_lab = sources == Source.MANUAL.value
 
-    def marks(source: pd.DataFrame | None, where: pd.DataFrame, fill: object) -> pd.DataFrame:
+    def marks(source: pd.DataFrame | None, where: pd.DataFrame, fill: int) -> pd.DataFrame:
         if source is None:
             return pd.DataFrame(fill, index=values.index, columns=values.columns)
         aligned = _by_section(source).reindex(
@@ -240,14 +243,15 @@ def merged_month_values(
         )
         return aligned.where(where, fill)
 
-    lower = marks(auto.lower_bound if auto is not None else None, from_auto, False).astype(bool)
+    lower = marks(auto.lower_bound if auto is not None else None, from_auto, 0).astype(bool)
     suspect = marks(auto.suspect if auto is not None else None, from_auto, 0).astype("int64")
-    censored = marks(manual[1] if manual is not None else None, from_lab, False).astype(bool)
+    censored = marks(manual[1] if manual is not None else None, from_lab, 0).astype(bool)
     insufficient: dict[str, list[str]] = {}
     if auto is not None:
-        for (section_id, _), keys in auto.insufficient().items():
-            missing = [k for k in keys if sources.at[section_id, k] == ""]
-            insufficient[str(section_id)] = missing
+        lacking = auto.insufficient()
+        for group, keys in zip(lacking.index.get_level_values(0), lacking, strict=True):
+            section_id = str(group)
+            insufficient[section_id] = [k for k in keys if sources.at[section_id, k] == ""]
     return MergedPeriod(values, sources, lower, suspect, censored, insufficient)
 
 

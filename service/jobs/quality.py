@@ -21,9 +21,11 @@ from sections.quality import qc_table, quality_flags, target_limit
 from sections.registry import Registry
 from sections.validity import ReviewStatus, validity_frame
 from service.db import queries
-from service.db.models import Observation
+from service.db.models import Observation, table_of
 
 __all__ = ["QualitySummary", "run_quality"]
+
+OBSERVATION = table_of(Observation)
 
 LOOKBACK = dt.timedelta(days=2)  # context before the window, so spikes at its start are seen
 
@@ -48,14 +50,15 @@ def run_quality(
 ) -> QualitySummary:
     """Flag every automatic series in [start, end); returns counts."""
     checked = set(qc_table())
-    columns = (Observation.id, Observation.station, Observation.section_id, Observation.parameter,
-               Observation.observed_at, Observation.value, Observation.station_flag,
-               Observation.qc_flag, Observation.qc_test, Observation.review_status)  # fmt: skip
+    columns = [OBSERVATION.c[name] for name in (
+        "id", "station", "section_id", "parameter", "observed_at", "value", "station_flag",
+        "qc_flag", "qc_test", "review_status",
+    )]  # fmt: skip
     query = select(*columns).where(
-        Observation.observed_at >= start - LOOKBACK,
-        Observation.observed_at < end,
-        Observation.sample_kind.is_(None),  # type: ignore[union-attr]
-        Observation.parameter.in_(checked),  # type: ignore[attr-defined]
+        OBSERVATION.c.observed_at >= start - LOOKBACK,
+        OBSERVATION.c.observed_at < end,
+        OBSERVATION.c.sample_kind.is_(None),
+        OBSERVATION.c.parameter.in_(checked),
     )
     with engine.connect() as connection:
         frame = queries.read_frame(connection, query)

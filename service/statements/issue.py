@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from compensation.diff import LineChange, statement_diff
 from compensation.statement import MonthlyStatement
 from service.db.models import StatementIssue, utc_now
-from service.errors import QingliuError
+from service.errors import NotFoundError, QingliuError
 from service.statements.codec import canonical_json, content_hash, statement_from_json
 
 __all__ = ["IssueRecord", "IssueResult", "issue_statement", "issued_statement", "issued_versions"]
@@ -92,7 +92,7 @@ def issued_statement(
         row = session.exec(query).first()
     if row is None:
         which = "任何版本" if version is None else f"第 {version} 版"
-        raise QingliuError(f"{month:%Y-%m} 没有已签发的{which} / no such issued version")
+        raise NotFoundError(f"{month:%Y-%m} 没有已签发的{which} / no such issued version")
     if content_hash(row.content) != row.content_hash:
         raise QingliuError(
             f"{month:%Y-%m} 第 {row.version} 版内容与摘要不符 / stored content does not match "

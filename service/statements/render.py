@@ -30,7 +30,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from compensation.statement import WAN, MonthlyStatement, UnitStatement
 from service.errors import QingliuError
@@ -262,7 +262,7 @@ def render_xlsx(
         for index, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(index)].width = width
         ws.freeze_panes = "A4"
-        return ws
+        return cast("Worksheet", ws)  # openpyxl's stubs type a new sheet loosely
 
     def put(ws: Worksheet, values: list[Any]) -> None:
         """Append a row; Decimal values become numbers (or exact text) with their format."""

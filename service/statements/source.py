@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import cast
 
 import pandas as pd
 from sqlalchemy import Engine, select
@@ -24,10 +25,12 @@ from sections.dates import month_last_day
 from sections.detection import substitute_censored
 from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry
-from service.db.models import SectionStatus
+from service.db.models import SectionStatus, table_of
 from service.jobs.observations import load_observations, valid_period_values
 
 __all__ = ["measurements_from_db"]
+
+SECTION_STATUS = table_of(SectionStatus)
 
 
 def measurements_from_db(
@@ -48,21 +51,22 @@ def measurements_from_db(
     with engine.connect() as connection:
         status_rows = connection.execute(
             select(
-                SectionStatus.id, SectionStatus.section_id, SectionStatus.status,
-                SectionStatus.note,
-            ).where(SectionStatus.month == first)
+                SECTION_STATUS.c.id, SECTION_STATUS.c.section_id, SECTION_STATUS.c.status,
+                SECTION_STATUS.c.note,
+            ).where(SECTION_STATUS.c.month == first)
         ).all()  # fmt: skip
     result: list[Measurement] = []
     if len(frame):
         counted = frame[frame["counts"]]
         manual = counted[counted["sample_kind"].isin(["routine", "spot"])]
         manual = manual[manual["day"].map(lambda d: d.replace(day=1) == first)]
-        for row in manual.itertuples(index=False):
+        for row in manual.to_dict("records"):
+            censored = bool(row["censored"])
             result.append(
                 Measurement(
-                    section=row.section_id, factor=row.parameter, date=row.day,
-                    value=substitute_censored(Decimal(repr(float(row.value))), bool(row.censored)),
-                    kind=row.sample_kind, ref=f"observation:{row.id}", censored=bool(row.censored),
+                    section=str(row["section_id"]), factor=str(row["parameter"]), date=row["day"],
+                    value=substitute_censored(Decimal(repr(float(row["value"]))), censored),
+                    kind=row["sample_kind"], ref=f"observation:{row['id']}", censored=censored,
                 )
             )  # fmt: skip
         result.extend(_daily(frame[frame["sample_kind"].isna()], min_daily_values))
@@ -86,11 +90,11 @@ def _daily(frame: pd.DataFrame, min_daily_values: int) -> list[Measurement]:
         return []
     result: list[Measurement] = []
     stacked = daily.values.stack().dropna()
-    counts = daily.counts.stack()
-    suspect = daily.suspect.stack()
-    bound = daily.lower_bound.stack()
-    for (section, day, factor), value in stacked.items():
-        key = (section, day, factor)
+    counts = daily.counts.stack().to_dict()
+    suspect = daily.suspect.stack().to_dict()
+    bound = daily.lower_bound.stack().to_dict()
+    for key, value in stacked.to_dict().items():
+        section, day, factor = cast(tuple[str, pd.Timestamp, str], key)  # (group, start, key)
         n_suspect = int(suspect[key])
         note = f"（{n_suspect} 个可疑值）" if n_suspect else ""
         result.append(

@@ -183,3 +183,17 @@ def test_every_class_of_the_tree_is_documented() -> None:
     doc = module.__doc__ or ""
     assert all(name in doc for name in classes), sorted(c for c in classes if c not in doc)
     assert list(itertools.chain(module.__all__)) == sorted(module.__all__)
+
+
+@pytest.mark.anyio
+async def test_a_database_clash_is_a_conflict_in_the_api_too(app: FastAPI) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    @app.get("/api/clash")
+    def clash() -> None:
+        raise IntegrityError("INSERT …", {}, Exception("UNIQUE constraint failed"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.get("/api/clash")
+    assert answer.status_code == 409 and answer.json()["type"] == "ConflictError"
