@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from service.jobs.annual import AnnualRun
     from service.jobs.daily import DailySummary
     from service.jobs.quality import QualitySummary
+    from service.records import MonthSummary
     from service.review import ReviewItem
     from service.statements.issue import IssueResult
 
@@ -225,16 +226,18 @@ def quality_line(summary: QualitySummary) -> str:
     )
 
 
-# The month summary is still a JSON dict (service.jobs.monthly); Any until it is a typed record.
-def monthly_line(summary: Mapping[str, Any]) -> str:
+def monthly_line(summary: MonthSummary) -> str:
     """The city's month: assessable sections, good share against its target, the lake."""
-    share = "—" if summary["good_share"] is None else f"{summary['good_share']:.1%}"
-    lake = summary["lake"] or {}
+    share = "—" if summary.good_share is None else f"{summary.good_share:.1%}"
+    lake = summary.lake
+    lake_text = (
+        "" if lake is None
+        else f"{lake.name} {lake.klass or '—'} 类，{lake.trophic_state or ''}"
+    )  # fmt: skip
     return (
-        f"{summary['month']}: 可评价断面 {summary['assessable']}/{summary['sections']}，"
-        f"Ⅲ类及以上 {summary['good']}（{share}，目标 ≥ {summary['target_share']:.1%}），"
-        f"劣Ⅴ {summary['worse_than_v']}；"
-        f"{lake.get('name', '湖')} {lake.get('class') or '—'} 类，{lake.get('trophic_state') or ''}"
+        f"{summary.month}: 可评价断面 {summary.assessable}/{summary.sections}，"
+        f"Ⅲ类及以上 {summary.good}（{share}，目标 ≥ {summary.target_share:.1%}），"
+        f"劣Ⅴ {summary.worse_than_v}；{lake_text}"
     )
 
 

@@ -78,7 +78,7 @@ def run_monthly_command(ctx: typer.Context, month: MonthOption) -> None:
     first = _options.month(month)
     state = state_of(ctx)
     result = run_monthly(engine=state.engine(), registry=state.registry(), month=first)
-    typer.echo(_report.monthly_line(result.summary))
+    typer.echo(_report.monthly_line(result.record))
 
 
 def run_annual_command(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -104,7 +103,7 @@ def seed_demo(
     would import its results. Re-running changes no observation.
     """
     run_id = queries.start_job_run(
-        engine=engine, job="demo-seed", detail=json.dumps({"year": year, "seed": seed})
+        engine=engine, job="demo-seed", detail={"year": year, "seed": seed}
     )
     try:
         with _progress(show_progress) as progress:
@@ -157,13 +156,15 @@ def seed_demo(
             ),
         )
     except Exception as exc:
-        queries.finish_job_run(engine=engine, run_id=run_id, status="failed", detail=repr(exc))
+        queries.finish_job_run(
+            engine=engine, run_id=run_id, status="failed", detail={"error": repr(exc)}
+        )
         raise
     queries.finish_job_run(
         engine=engine,
         run_id=run_id,
         status="ok",
-        detail=json.dumps({"year": year, "seed": seed, "observations": stored}),
+        detail={"year": year, "seed": seed, "observations": stored},
     )
     return summary
 
@@ -322,8 +323,8 @@ def run_demo_jobs(
         good = assessable = 0
         for month in range(1, 13):
             result = run_monthly(engine=engine, registry=registry, month=dt.date(year, month, 1))
-            good += result.summary["good"]
-            assessable += result.summary["assessable"]
+            good += result.record.good
+            assessable += result.record.assessable
             progress.advance(months)
     flagged = sum(n for flag, n in quality.flags.items() if flag in (3, 4))
     share = good / assessable if assessable else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,11 +58,6 @@ class MonthlyRun:
     month: dt.date
     sections: int
     record: MonthSummary
-
-    @property
-    def summary(self) -> dict[str, Any]:  # Any: JSON values, read by callers that print them
-        """The city summary in its JSON form (as ``/api/summary`` returns it)."""
-        return encode(self.record)
 
 
 def assessed_rivers(registry: Registry) -> list[Section]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from compensation.errors import CompensationError
 from service.api.deps import EngineDep, RegistryDep
-from service.errors import InputError, QingliuError
+from service.errors import InputError, NotFoundError, QingliuError
 from service.offline.compensate import parse_month
 from service.statements.issue import issued_versions
 from service.statements.monthly import shown_statement
@@ -41,19 +41,19 @@ def _page(
     try:
         first = parse_month(month)
     except InputError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+        raise NotFoundError(str(exc)) from None
     unit_name = None
     if unit is not None:
         try:
             unit_name = registry.unit(unit).name
         except KeyError:
-            raise HTTPException(status_code=404, detail=f"未知考核单位 {unit}") from None
+            raise NotFoundError(f"未知考核单位 {unit}") from None
     try:
         statement, record, diff = shown_statement(
             engine=engine, registry=registry, month=first, version=version, draft=draft
         )
     except (QingliuError, CompensationError) as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+        raise NotFoundError(str(exc)) from None
     stamp = None if record is None else IssueInfo(record.version, record.content_hash,
                                                   record.issued_at)  # fmt: skip
     query = f"&unit={unit}" if unit else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Engine
 
@@ -14,7 +14,7 @@ from sections.registry import Registry, Section
 from service.api.deps import EngineDep, RegistryDep
 from service.bulletins import MonthNotRolledUp, bulletin_context, render_bulletin_html
 from service.db import results
-from service.errors import InputError
+from service.errors import InputError, NotFoundError
 from service.offline.compensate import parse_month
 from service.records import DayRecord
 from service.time import beijing_today
@@ -95,7 +95,7 @@ def daily_page(engine: EngineDep, registry: RegistryDep, date: str | None = None
         try:
             day = parse_day(date)
         except ValueError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
+            raise InputError(str(exc)) from None
     return render("daily.html", daily_context(engine=engine, registry=registry, day=day))
 
 
@@ -105,7 +105,7 @@ def bulletins_index(engine: EngineDep) -> RedirectResponse:
     months = results.rolled_up_months(engine=engine)
     if not months:
         detail = "尚无月度汇总，无法生成水质月报（运行 qingliu run monthly --month YYYY-MM）"
-        raise HTTPException(status_code=404, detail=detail)
+        raise NotFoundError(detail)
     return RedirectResponse(f"/bulletins/{months[0]:%Y-%m}", status_code=307)
 
 
@@ -115,11 +115,11 @@ def bulletin_page(month: str, engine: EngineDep, registry: RegistryDep) -> HTMLR
     try:
         first = parse_month(month)
     except InputError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+        raise NotFoundError(str(exc)) from None
     try:
         bulletin = bulletin_context(engine, registry, first)
     except MonthNotRolledUp as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+        raise NotFoundError(str(exc)) from None
     context = BulletinPageContext(
         title=bulletin.title,
         month=bulletin.month,

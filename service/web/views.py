@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from sections.parameters import parameter
 from service.api.deps import EngineDep, RegistryDep
 from service.db import queries, results
+from service.errors import NotFoundError
 from service.time import BEIJING, beijing_today
 from service.web.contexts import (
     ParameterCount,
@@ -55,7 +56,7 @@ def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> H
     try:
         section = registry.section(section_id)
     except KeyError:
-        raise HTTPException(status_code=404, detail=f"未知断面 {section_id}") from None
+        raise NotFoundError(f"未知断面 {section_id}") from None
     first, last = queries.observation_span(engine=engine, section_id=section.id)
     counts = queries.parameter_counts(engine=engine, section_id=section.id)
     daily = results.section_daily_results(

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from sections.dates import parse_month
 from service.api.deps import EngineDep, RegistryDep
 from service.bulletins import (
     BulletinContext,
-    MonthNotRolledUp,
     bulletin_context,
     render_bulletin_html,
     render_bulletin_pdf,
 )
-from service.errors import QingliuError
 
 __all__ = ["router"]
 
@@ -31,14 +29,7 @@ NOT_ROLLED_UP = {
 
 
 def _context(month: str, engine: EngineDep, registry: RegistryDep) -> BulletinContext:
-    try:
-        first = parse_month(month)
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=f"month: {exc}") from None
-    try:
-        return bulletin_context(engine, registry, first)
-    except MonthNotRolledUp as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return bulletin_context(engine, registry, parse_month(month))
 
 
 def _attachment(month: str, suffix: str) -> dict[str, str]:
@@ -58,10 +49,7 @@ def _attachment(month: str, suffix: str) -> dict[str, str]:
 def bulletin_pdf(month: str, engine: EngineDep, registry: RegistryDep) -> Response:
     """The bulletin of a rolled-up month (``qingliu run monthly``) as an A4 PDF."""
     context = _context(month, engine, registry)
-    try:
-        data = render_bulletin_pdf(context)
-    except QingliuError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from None
+    data = render_bulletin_pdf(context)
     return Response(data, media_type="application/pdf", headers=_attachment(month, "pdf"))
 
 

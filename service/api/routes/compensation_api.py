@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from compensation.errors import CompensationError
 from service.api.deps import EngineDep, RegistryDep
-from service.errors import InputError, QingliuError
+from service.errors import NotFoundError
 from service.offline.compensate import parse_month
 from service.statements.issue import issue_statement, issued_versions
 from service.statements.monthly import draft_statement, shown_statement
@@ -31,29 +31,21 @@ VersionQuery = Annotated[
 DraftQuery = Annotated[bool, Query(description="true：忽略已签发版本，按当前数据计算草稿")]
 
 
-def _month(text: str) -> Any:
-    try:
-        return parse_month(text)
-    except InputError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+def _month(text: str) -> dt.date:
+    return parse_month(text)  # InputError (422) when the text is not a month
 
 
 def _unit(registry: Any, unit: str) -> None:
     try:
         registry.unit(unit)
     except KeyError:
-        raise HTTPException(
-            status_code=404, detail=f"未知考核单位 / unknown unit {unit!r}"
-        ) from None
+        raise NotFoundError(f"未知考核单位 / unknown unit {unit!r}") from None
 
 
 def _shown(engine: Any, registry: Any, month: str, version: int | None, draft: bool) -> Any:
-    try:
-        return shown_statement(
-            engine=engine, registry=registry, month=_month(month), version=version, draft=draft
-        )
-    except (QingliuError, CompensationError) as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return shown_statement(
+        engine=engine, registry=registry, month=_month(month), version=version, draft=draft
+    )
 
 
 STATEMENT_EXAMPLE = {
@@ -108,10 +100,7 @@ class IssueAnswer(BaseModel):
 @router.post("/{month}/issue", response_model=IssueAnswer, summary="签发 / issue a month")
 def post_issue(month: str, engine: EngineDep, registry: RegistryDep) -> IssueAnswer:
     """Compute the month now and store it as a new immutable version unless unchanged."""
-    try:
-        statement = draft_statement(engine=engine, registry=registry, month=_month(month))
-    except (QingliuError, CompensationError) as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+    statement = draft_statement(engine=engine, registry=registry, month=_month(month))
     result = issue_statement(engine=engine, statement=statement)
     return IssueAnswer(
         created=result.created,
@@ -134,10 +123,7 @@ def download(
     if unit is not None:
         _unit(registry, unit)
     statement, record, _ = _shown(engine, registry, month, version, draft)
-    try:
-        data = render_statement(statement, fmt=format, unit=unit, issue=record)
-    except QingliuError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from None
+    data = render_statement(statement, fmt=format, unit=unit, issue=record)
     stem = f"qingliu-statement-{month}" + (f"-{unit}" if unit else "")
     stem += f"-v{record.version}" if record else "-draft"
     return Response(

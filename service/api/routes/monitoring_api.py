@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, JsonValue
 from sqlalchemy import ColumnElement, Engine, func, select
 
@@ -14,6 +14,7 @@ from sections.registry import Registry, Section
 from service.api.deps import EngineDep, RegistryDep
 from service.db.models import DailyResult, MonthlyResult, Observation, table_of
 from service.db.results import day_record
+from service.errors import InputError, NotFoundError
 from service.jobs.monthly import stored_summary
 from service.records import MonthEntry, MonthSummary, decode_month, encode
 from service.time import BEIJING
@@ -38,7 +39,7 @@ def _section(registry: Registry, section_id: str) -> Section:
         return registry.section(section_id)
     except KeyError:
         detail = f"未知断面 / unknown section {section_id!r}"
-        raise HTTPException(status_code=404, detail=detail) from None
+        raise NotFoundError(detail) from None
 
 
 def _moment(text: str | None, name: str) -> dt.datetime | None:
@@ -47,8 +48,7 @@ def _moment(text: str | None, name: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise HTTPException(
-            status_code=422, detail=f"{name}: 不是 ISO 8601 时间 / not ISO 8601"
+        raise InputError(f"{name}: 不是 ISO 8601 时间 / not ISO 8601"
         ) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)).astimezone(dt.UTC)
 
@@ -59,7 +59,7 @@ def _day(text: str | None, name: str) -> dt.date | None:
     try:
         return parse_day(text)
     except ValueError as exc:
-        raise HTTPException(status_code=422, detail=f"{name}: {exc}") from None
+        raise InputError(f"{name}: {exc}") from None
 
 
 def _iso(value: dt.datetime) -> str:
@@ -253,7 +253,7 @@ def annual(
     records = annual_results(engine=engine, year=year)
     if not records:
         detail = f"{year} 年尚未评价 / not assessed yet (qingliu run annual --year {year})"
-        raise HTTPException(status_code=404, detail=detail)
+        raise NotFoundError(detail)
     data = [encode(r) for r in records]
     return Page(data=data, count=len(data), page=1, page_size=len(data))
 
@@ -266,11 +266,11 @@ def month_summary(
     try:
         first = parse_month(month)
     except ValueError as exc:
-        raise HTTPException(status_code=422, detail=f"month: {exc}") from None
+        raise InputError(f"month: {exc}") from None
     summary = stored_summary(engine=engine, month=first)
     if summary is None:
         detail = f"{month} 尚未汇总 / not rolled up yet (qingliu run monthly --month {month})"
-        raise HTTPException(status_code=404, detail=detail)
+        raise NotFoundError(detail)
     table = table_of(MonthlyResult)
     with engine.connect() as connection:
         rows = connection.execute(

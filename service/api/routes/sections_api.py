@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from sections.registry import Section
 from service.api.deps import RegistryDep
+from service.errors import NotFoundError
 from service.time import beijing_today
 
 router = APIRouter(prefix="/api", tags=["sections"])
@@ -64,6 +65,5 @@ def get_section(section_id: str, registry: RegistryDep) -> SectionPublic:
     try:
         return section_public(registry.section(section_id))
     except KeyError:
-        raise HTTPException(
-            status_code=404, detail=f"未知断面 / unknown section {section_id!r}"
+        raise NotFoundError(f"未知断面 / unknown section {section_id!r}"
         ) from None
