@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from pydantic import JsonValue
-from sqlalchemy import Connection, Engine, Executable, delete, func, insert, select
-from sqlmodel import Session
+from sqlalchemy import Connection, Engine, Executable, Table, delete, func, insert, select
+from sqlmodel import Session, SQLModel
 
 from service.db.models import JobRun, Observation, SectionStatus, table_of, utc_now
+from service.errors import ConfigurationError
 
 __all__ = [
+    "JobDetail",
+    "LastRun",
+    "acquire_lease",
     "count_observations",
     "finish_job_run",
     "insert_section_statuses",
+    "last_runs",
     "observation_span",
     "parameter_counts",
     "read_frame",
@@ -131,3 +138,102 @@ def read_frame(connection: Connection, query: Executable) -> pd.DataFrame:
     result = connection.execute(query)
     names = list(result.keys())
     return pd.DataFrame([tuple(row) for row in result], columns=names)
+
+
+# --- job leases and the job log ---------------------------------------------------------------
+
+
+def _lease_table() -> Table:
+    return SQLModel.metadata.tables["job_lease"]
+
+
+def acquire_lease(
+    *, engine: Engine, job: str, holder: str, hold: dt.timedelta, now: dt.datetime | None = None
+) -> bool:
+    """Take the lease of ``job`` for ``hold`` when nobody holds it; ``True`` when taken.
+
+    One atomic statement on SQLite (≥ 3.35) and PostgreSQL: ``INSERT … ON CONFLICT (job) DO
+    UPDATE … WHERE job_lease.expires_at < now RETURNING holder``. Of two processes racing,
+    exactly one inserts or updates the row and gets it back; the other changes nothing and gets
+    no row (the returned row, not the driver's row count, which psycopg does not give here).
+    A lease is not given back when the run ends: it expires, so a second process firing late
+    for the same run still skips.
+    Times are the callers' clocks in UTC (keep the servers' clocks in step, e.g. with NTP).
+    """
+    now = now or utc_now()
+    table = _lease_table()
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(table)
+    elif engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table)
+    else:  # pragma: no cover - the supported databases are SQLite and PostgreSQL
+        raise ConfigurationError(
+            f"QINGLIU_DATABASE_URL: 不支持的数据库 / unsupported database {engine.dialect.name}"
+        )
+    statement = statement.values(job=job, holder=holder, expires_at=now + hold)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.job],
+        set_={"holder": statement.excluded.holder, "expires_at": statement.excluded.expires_at},
+        where=table.c.expires_at < now,
+    )
+    statement = statement.returning(table.c.holder)
+    with engine.begin() as connection:
+        return connection.execute(statement).first() is not None
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The newest ``job_run`` row of a job."""
+
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    detail: dict[str, Any]
+    """What the run did or why it failed: the stored JSON object (text as ``{"text": …}``)."""
+
+
+def last_runs(*, engine: Engine, names: Iterable[str]) -> dict[str, LastRun]:
+    """The newest run of each named job that has run (times in UTC, with zone)."""
+    found: dict[str, LastRun] = {}
+    table = SQLModel.metadata.tables[JobRun.__tablename__]
+    with engine.connect() as connection:
+        for name in names:
+            row = _newest(connection, table, name)
+            if row is not None:
+                found[name] = LastRun(
+                    status=row.status,
+                    started_at=_utc_aware(row.started_at),
+                    finished_at=None if row.finished_at is None else _utc_aware(row.finished_at),
+                    detail=_stored_detail(row.detail),
+                )
+    return found
+
+
+def _newest(connection: Connection, table: Table, name: str) -> Any:
+    return connection.execute(
+        select(table.c.status, table.c.started_at, table.c.finished_at, table.c.detail)
+        .where(table.c.job == name)
+        .order_by(table.c.started_at.desc(), table.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _stored_detail(stored: Any) -> dict[str, Any]:  # Any: a JSON column's value
+    """``job_run.detail`` as an object, whether the column holds JSON or (older rows) text."""
+    if isinstance(stored, dict):
+        return {str(key): value for key, value in stored.items()}
+    if not stored:
+        return {}
+    try:
+        parsed = json.loads(stored)
+    except (TypeError, ValueError):
+        parsed = None
+    return {str(k): v for k, v in parsed.items()} if isinstance(parsed, dict) else {"text": stored}
+
+
+def _utc_aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

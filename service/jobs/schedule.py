@@ -7,9 +7,10 @@ process was busy or asleep) still runs within its grace time, and several missed
 into one.
 
 Two service processes may run the same table on the same database: before a job runs, its
-process takes the job's **lease** (:func:`acquire_lease`, one atomic statement) and keeps it for
-the job's hold time; the other process finds the lease held and skips that run, so no job runs
-twice. Each run that did take the lease is logged in ``job_run`` (``ok`` or ``failed``).
+process takes the job's **lease** (:func:`service.db.queries.acquire_lease`, one atomic
+statement) and keeps it for the job's hold time; the other process finds the lease held and
+skips that run, so no job runs twice. Each run that did take the lease is logged in
+``job_run`` (``ok`` or ``failed``).
 
 =========  ===========================================  ==============================
 job        what                                          when
@@ -27,13 +28,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
 import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,14 +43,10 @@ from apscheduler.schedulers.background import (
 )
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, Table, select
-from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
+from sqlalchemy import Engine
 
 from sections.registry import Registry
 from service.db import queries
-from service.db.models import JobRun, utc_now
-from service.errors import ConfigurationError
 from service.settings import Settings
 from service.time import BEIJING
 
@@ -60,13 +56,10 @@ __all__ = [
     "Job",
     "JobContext",
     "JobScheduler",
-    "LastRun",
     "Schedule",
-    "acquire_lease",
     "daily",
     "every",
     "holder_id",
-    "last_runs",
     "run_cnemc_every",
     "run_job",
     "run_morning_jobs",
@@ -235,48 +228,6 @@ def holder_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def _lease_table() -> Table:
-    return SQLModel.metadata.tables["job_lease"]
-
-
-def acquire_lease(
-    *, engine: Engine, job: str, holder: str, hold: dt.timedelta, now: dt.datetime | None = None
-) -> bool:
-    """Take the lease of ``job`` for ``hold`` when nobody holds it; ``True`` when taken.
-
-    One atomic statement on SQLite (≥ 3.35) and PostgreSQL: ``INSERT … ON CONFLICT (job) DO
-    UPDATE … WHERE job_lease.expires_at < now RETURNING holder``. Of two processes racing,
-    exactly one inserts or updates the row and gets it back; the other changes nothing and gets
-    no row (the returned row, not the driver's row count, which psycopg does not give here).
-    A lease is not given back when the run ends: it expires, so a second process firing late
-    for the same run still skips.
-    Times are the callers' clocks in UTC (keep the servers' clocks in step, e.g. with NTP).
-    """
-    now = now or utc_now()
-    table = _lease_table()
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement: Any = pg_insert(table)
-    elif engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(table)
-    else:  # pragma: no cover - the supported databases are SQLite and PostgreSQL
-        raise ConfigurationError(
-            f"QINGLIU_DATABASE_URL: 不支持的数据库 / unsupported database {engine.dialect.name}"
-        )
-    statement = statement.values(job=job, holder=holder, expires_at=now + hold)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.job],
-        set_={"holder": statement.excluded.holder, "expires_at": statement.excluded.expires_at},
-        where=table.c.expires_at < now,
-    )
-    statement = statement.returning(table.c.holder)
-    with engine.begin() as connection:
-        return connection.execute(statement).first() is not None
-
-
 def run_job(job: Job, *, context: JobContext, holder: str, hold: dt.timedelta) -> bool:
     """Run ``job`` once if its lease can be taken; ``True`` when it ran (even if it failed).
 
@@ -285,7 +236,7 @@ def run_job(job: Job, *, context: JobContext, holder: str, hold: dt.timedelta) -
     """
     engine = context.engine
     try:
-        if not acquire_lease(engine=engine, job=job.name, holder=holder, hold=hold):
+        if not queries.acquire_lease(engine=engine, job=job.name, holder=holder, hold=hold):
             log.info(
                 "作业 %s 由其他进程运行，本次跳过 / %s held elsewhere, skipped", job.name, job.name
             )
@@ -298,14 +249,14 @@ def run_job(job: Job, *, context: JobContext, holder: str, hold: dt.timedelta) -
         detail = job.run(context)
     except Exception as exc:
         log.exception("作业 %s 失败 / job %s failed", job.name, job.name)
-        _finish(engine, run_id, "failed", repr(exc))
+        _finish(engine, run_id, "failed", {"error": repr(exc)})
     else:
         log.info("作业 %s 完成 / job %s done: %s", job.name, job.name, detail)
         _finish(engine, run_id, "ok", detail)
     return True
 
 
-def _finish(engine: Engine, run_id: int, status: str, detail: str) -> None:
+def _finish(engine: Engine, run_id: int, status: str, detail: queries.JobDetail) -> None:
     try:
         queries.finish_job_run(engine=engine, run_id=run_id, status=status, detail=detail)
     except Exception:
@@ -403,63 +354,6 @@ class JobScheduler:
     def add_listener(self, callback: Callable[[Any], None], mask: int) -> None:
         """Listen to APScheduler events (``apscheduler.events``), e.g. in tests."""
         self._scheduler.add_listener(callback, mask)
-
-
-# --------------------------------------------------------------------------- the job log
-
-
-@dataclass(frozen=True)
-class LastRun:
-    """The newest ``job_run`` row of a job."""
-
-    status: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    detail: dict[str, Any]
-    """What the run did or why it failed: the stored JSON object (text as ``{"text": …}``)."""
-
-
-def last_runs(*, engine: Engine, names: Iterable[str]) -> dict[str, LastRun]:
-    """The newest run of each named job that has run (times in UTC, with zone)."""
-    found: dict[str, LastRun] = {}
-    table = SQLModel.metadata.tables[JobRun.__tablename__]
-    with engine.connect() as connection:
-        for name in names:
-            row = _newest(connection, table, name)
-            if row is not None:
-                found[name] = LastRun(
-                    status=row.status,
-                    started_at=_utc(row.started_at),
-                    finished_at=None if row.finished_at is None else _utc(row.finished_at),
-                    detail=_detail(row.detail),
-                )
-    return found
-
-
-def _newest(connection: Connection, table: Table, name: str) -> Any:
-    return connection.execute(
-        select(table.c.status, table.c.started_at, table.c.finished_at, table.c.detail)
-        .where(table.c.job == name)
-        .order_by(table.c.started_at.desc(), table.c.id.desc())
-        .limit(1)
-    ).first()
-
-
-def _detail(stored: Any) -> dict[str, Any]:
-    """``job_run.detail`` as an object, whether the column holds JSON or (older rows) text."""
-    if isinstance(stored, dict):
-        return {str(key): value for key, value in stored.items()}
-    if not stored:
-        return {}
-    try:
-        parsed = json.loads(stored)
-    except (TypeError, ValueError):
-        parsed = None
-    return {str(k): v for k, v in parsed.items()} if isinstance(parsed, dict) else {"text": stored}
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 # --------------------------------------------------------------------------- the CLI's loop

@@ -27,6 +27,7 @@ from sections.registry import Registry
 from service.app import create_app
 from service.db.engine import make_engine
 from service.db.models import JobRun, Observation
+from service.db.queries import acquire_lease, last_runs
 from service.jobs.schedule import (
     CNEMC,
     DAILY_GRACE,
@@ -37,11 +38,9 @@ from service.jobs.schedule import (
     JobContext,
     JobScheduler,
     Schedule,
-    acquire_lease,
     daily,
     every,
     holder_id,
-    last_runs,
     run_cnemc_every,
     run_job,
 )

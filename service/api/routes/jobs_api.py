@@ -10,15 +10,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.api.deps import EngineDep, SettingsDep
+from service.db.queries import LastRun, last_runs
 from service.errors import DatabaseError
 from service.jobs.schedule import (
     JOBS,
     TIMEZONE,
     Job,
     JobScheduler,
-    LastRun,
     Schedule,
-    last_runs,
 )
 
 router = APIRouter(prefix="/api", tags=["service"])
