@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -48,18 +49,18 @@ def _event_key(event: Any) -> str:
 def _lines(statement: MonthlyStatement) -> dict[tuple[str, str, str], dict[str, str]]:
     result: dict[tuple[str, str, str], dict[str, str]] = {}
     for unit in statement.units:
-        groups = (
+        groups: tuple[tuple[str, Sequence[Any], Callable[[Any], str]], ...] = (
             ("deduction", unit.lines, lambda x: f"{x.section}/{x.factor}"),
             ("event", unit.events, _event_key),
             ("exempt", unit.exempt, lambda x: f"{x.section}/{x.factor}"),
             ("reward", unit.rewards, lambda x: f"{x.section}"),
-        )
+        )  # Any: the four line classes share section/factor but no base class
         for kind, items, key in groups:
             for item in items:
                 values = {
                     f.name: str(getattr(item, f.name)) for f in fields(item) if f.name != "refs"
                 }
-                result[(unit.unit, kind, key(item))] = values  # type: ignore[no-untyped-call]
+                result[(unit.unit, kind, key(item))] = values
     return result
 
 

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from compensation.errors import MeasurementError
 from compensation.rules import FACTOR_NAMES, FACTORS, RuleSet
@@ -548,7 +548,7 @@ def _assess(
     exemption = _exemption(rows, month, rule_set)
     if exemption is not None:
         exempt.append(exemption)
-        code: StatusCode = exemption.status  # type: ignore[assignment]
+        code = cast(StatusCode, exemption.status)  # the rule sets exempt only these statuses
         return FactorStatus(section.id, factor, code, STATUS_WORDS[exemption.status])
     found = value_of(section.id, factor)
     if found.value is None:

@@ -25,7 +25,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 from compensation.errors import RuleError
 from sections.periods import DEFAULT_MIN_DAY_FRACTION, as_fraction
@@ -74,6 +74,7 @@ AUTOMATIC_PARAMETERS: tuple[str, ...] = ("ph", "do", "codmn", "nh3n", "tp", "tn"
 
 PROVENANCES: tuple[str, ...] = ("verified", "derived", "assumption")
 Provenance = Literal["verified", "derived", "assumption"]
+_C = TypeVar("_C", bound=str)
 
 PROVENANCE_TAGS: Mapping[str, str] = MappingProxyType(
     {"verified": "[已核实]", "derived": "[推定]", "assumption": "[假设]"}
@@ -81,11 +82,11 @@ PROVENANCE_TAGS: Mapping[str, str] = MappingProxyType(
 """How statements tag a parameter's provenance."""
 
 Preference = Literal["manual", "automatic"]
-PREFERENCES: tuple[str, ...] = get_args(Preference)
+PREFERENCES: tuple[Preference, ...] = get_args(Preference)
 """``value_selection.prefer``: which data decide the month's value of an automatic factor."""
 
 Counting = Literal["episode", "factor"]
-COUNTINGS: tuple[str, ...] = get_args(Counting)
+COUNTINGS: tuple[Counting, ...] = get_args(Counting)
 """``events.counting``: one occurrence per run of days per section, or per factor."""
 
 WATER_BODY_NAMES: Mapping[str, str] = MappingProxyType({"river": "河流", "lake": "湖库"})
@@ -450,12 +451,13 @@ def _decimal(text: Any, where: str) -> Decimal:
 
 def _provenance(table: Mapping[str, Any], key: str, where: str) -> Provenance:
     value = table.get(key)
-    if value not in PROVENANCES:
-        raise RuleError(
-            f"{where}: '{key}' 必须是 {' | '.join(PROVENANCES)} / must be a provenance tag, "
-            f"got {value!r}"
-        )
-    return value  # type: ignore[no-any-return]
+    for option in get_args(Provenance):
+        if value == option:
+            return cast(Provenance, option)
+    raise RuleError(
+        f"{where}: '{key}' 必须是 {' | '.join(PROVENANCES)} / must be a provenance tag, "
+        f"got {value!r}"
+    )
 
 
 def _fraction(text: Any, where: str) -> Fraction:
@@ -480,12 +482,13 @@ def _keys(table: Mapping[str, Any], key: str, where: str, valid: Sequence[str]) 
 
 
 def _choice(
-    table: Mapping[str, Any], key: str, where: str, valid: Sequence[str], default: str
-) -> str:
+    table: Mapping[str, Any], key: str, where: str, valid: tuple[_C, ...], default: _C
+) -> _C:
     value = table.get(key, default)
-    if value not in valid:
-        raise RuleError(f"{where}: '{key}' 必须是 {' | '.join(valid)} / got {value!r}")
-    return str(value)
+    for option in valid:  # the option itself, so its Literal type comes back
+        if value == option:
+            return option
+    raise RuleError(f"{where}: '{key}' 必须是 {' | '.join(valid)} / got {value!r}")
 
 
 def _yes(value: bool) -> str:
@@ -735,7 +738,7 @@ def parse_rule_set(text: str, *, source: str = "<string>") -> RuleSet:
         note=str(doc.get("note", "")),
         cap_wan=cap,
         water_bodies=MappingProxyType(bodies),
-        prefer=prefer,  # type: ignore[arg-type]
+        prefer=prefer,
         automatic_factors=automatic,
         provenance=MappingProxyType(tags.provenance),
     )
@@ -782,7 +785,7 @@ def _events(table: Mapping[str, Any], where: str, tags: _Tags) -> EventRule:
         amount_wan=amount,
         clause=clause,
         charge_clause=str(table.get("charge_clause", "")),
-        counting=counting,  # type: ignore[arg-type]
+        counting=counting,
         inflow=inflow,
         counting_clause=str(table.get("counting_clause", "")),
         inflow_clause=str(table.get("inflow_clause", "")),

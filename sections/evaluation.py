@@ -197,8 +197,8 @@ def _per_water_body(
         and (river_limits.direction, river_limits.limits)
         == (lake_limits.direction, lake_limits.limits)
     )
-    if same or (river_limits is not None and not lake.any()):
-        return compute(river_limits, slice(None))  # type: ignore[arg-type]
+    if river_limits is not None and (same or not lake.any()):  # `same` implies river limits
+        return compute(river_limits, slice(None))
     # lakes are few: compute every row as a river, then redo the lake rows
     if river_limits is not None:
         result = compute(river_limits, slice(None))
@@ -305,7 +305,7 @@ def indicator_class(
         result[rows] = _class_of_rounded(rounded, key, part_lake, standard)
     if not array.size:  # still check the key and water body
         _class_of_rounded(array, key, lake, standard)
-    return _like(values, result.reshape(np.shape(values)))  # type: ignore[return-value]
+    return _like(values, result.reshape(np.shape(values)))  # type: ignore[return-value]  # the overloads above give each input kind its output kind
 
 
 def exceedance_multiple(
@@ -351,7 +351,7 @@ def exceedance_multiple(
     array = np.asarray(values, dtype=np.float64).reshape(-1)
     rounded = _round_array(array, precision(key, standard=standard))
     result = _multiple_of_rounded(rounded, key, against, water_body, standard)
-    return _like(values, result.reshape(np.shape(values)))  # type: ignore[return-value]
+    return _like(values, result.reshape(np.shape(values)))  # type: ignore[return-value]  # the overloads above give each input kind its output kind
 
 
 def section_class(

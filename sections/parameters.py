@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
+from sections._choices import choose
 from sections.errors import DataTableError
 
 __all__ = ["PARAMETERS_TABLE", "Parameter", "parameter", "parameters"]
@@ -55,7 +56,10 @@ def parameters() -> MappingProxyType[str, Parameter]:
     text = resources.files("sections").joinpath("data", PARAMETERS_TABLE).read_text("utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     table = {
-        row["key"]: Parameter(row["key"], row["name_zh"], row["unit"], row["kind"])  # type: ignore[arg-type]
+        row["key"]: Parameter(
+            row["key"], row["name_zh"], row["unit"],
+            choose(row["kind"], get_args(ParameterKind), where=f"{PARAMETERS_TABLE}, kind"),
+        )
         for row in rows
     }
     return MappingProxyType(table)

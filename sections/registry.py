@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from sections.classes import WaterClass, parse_class
 from sections.errors import RegistryError, UnknownClassError
@@ -55,6 +55,7 @@ __all__ = [
 BUNDLED_REGISTRY = "hengshui.toml"
 
 WaterBody = Literal["river", "lake"]
+_C = TypeVar("_C", bound=str)
 Level = Literal["national", "provincial", "city", "reference"]
 
 _MN_MAX_LENGTH = 24  # HJ 212-2017: MN is at most 24 characters [V]
@@ -295,15 +296,16 @@ def _optional_text(raw: Mapping[str, Any], key: str, entry: str) -> str | None:
     return _text(raw, key, entry) if key in raw else None
 
 
-def _choice(raw: Mapping[str, Any], key: str, entry: str, options: tuple[str, ...]) -> str:
+def _choice(raw: Mapping[str, Any], key: str, entry: str, options: tuple[_C, ...]) -> _C:
     value = raw[key]
-    if value not in options:
-        raise RegistryError(
-            f"必须是 {' | '.join(options)} 之一 / must be one of them, got {value!r}",
-            entry=entry,
-            field=key,
-        )
-    return str(value)
+    for option in options:  # the option itself, so its Literal type comes back
+        if value == option:
+            return option
+    raise RegistryError(
+        f"必须是 {' | '.join(options)} 之一 / must be one of them, got {value!r}",
+        entry=entry,
+        field=key,
+    )
 
 
 def _coordinate(raw: Mapping[str, Any], key: str, entry: str, limit: float) -> float:
@@ -422,7 +424,7 @@ def _parse_sections(value: Any, unit_ids: set[str]) -> tuple[Section, ...]:
                 entry=entry,
                 field="confirmed",
             )
-        level = _choice(raw, "level", entry, get_args(Level))
+        level: Level = _choice(raw, "level", entry, get_args(Level))
         unit = _optional_text(raw, "assessed_unit", entry)
         if level == "reference" and unit is not None:
             raise RegistryError(
@@ -453,7 +455,7 @@ def _parse_sections(value: Any, unit_ids: set[str]) -> tuple[Section, ...]:
             if mn in stations:
                 raise RegistryError("重复的 MN / duplicate MN", entry=entry, field="station_mn")
             stations.add(mn)
-        water_body = _choice(raw, "water_body", entry, get_args(WaterBody))
+        water_body: WaterBody = _choice(raw, "water_body", entry, get_args(WaterBody))
         counts = _counts_in_share(raw, entry, water_body=water_body, level=level)
         note = raw.get("note", "")
         if not isinstance(note, str):
@@ -464,8 +466,8 @@ def _parse_sections(value: Any, unit_ids: set[str]) -> tuple[Section, ...]:
                 name=_text(raw, "name", entry),
                 confirmed=confirmed,
                 river=_text(raw, "river", entry),
-                water_body=water_body,  # type: ignore[arg-type]
-                level=level,  # type: ignore[arg-type]
+                water_body=water_body,
+                level=level,
                 lon=_coordinate(raw, "lon", entry, 180.0),
                 lat=_coordinate(raw, "lat", entry, 90.0),
                 targets=_targets(raw, entry),

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
+from sections._choices import choose
 from sections.classes import WaterClass
 from sections.errors import DataTableError
 
@@ -102,16 +103,20 @@ def limit_table(
     for row in _read(LIMITS_TABLE):
         if row["standard"] != standard:
             continue
+        where = f"{LIMITS_TABLE}, {row['key']}"
         bodies: tuple[WaterBodyKey, ...] = (
-            ("river", "lake") if row["water_body"] == "all" else (row["water_body"],)  # type: ignore[assignment]
+            ("river", "lake")
+            if row["water_body"] == "all"
+            else (choose(row["water_body"], get_args(WaterBodyKey), where=where),)
         )
-        limits = tuple(float(row[c]) for c in ("I", "II", "III", "IV", "V"))
+        one, two, three, four, five = (float(row[c]) for c in ("I", "II", "III", "IV", "V"))
+        limits = (one, two, three, four, five)
         for body in bodies:
             table[(row["key"], body)] = IndicatorLimits(
                 key=row["key"],
                 water_body=body,
-                direction=row["direction"],  # type: ignore[arg-type]
-                limits=limits,  # type: ignore[arg-type]
+                direction=choose(row["direction"], get_args(Direction), where=where),
+                limits=limits,
                 decides_class=row["decides_class"] == "true",
                 priority=row["priority"] == "true",
             )

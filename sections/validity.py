@@ -223,7 +223,7 @@ def value_validity(
     policy = policy or default_policy()
     status = None if _blank(review_status) else ReviewStatus(str(review_status))
     flag = None if _blank(station_flag) else str(station_flag).strip().upper() or None
-    qc = None if _blank(qc_flag) else int(qc_flag)  # type: ignore[arg-type]
+    qc = None if qc_flag is None or _blank(qc_flag) else int(qc_flag)
     test = "" if _blank(qc_test) else str(qc_test)
     if status is ReviewStatus.REJECTED:
         return Validity(False, False, False, False, "review:rejected")
@@ -292,7 +292,7 @@ def validity_frame(
     for flag, qc, test, status in rows:
         key = (
             None if _blank(flag) else str(flag),
-            None if _blank(qc) else int(qc),  # type: ignore[call-overload]
+            _qc(qc),
             None if _blank(test) else str(test),
             None if _blank(status) else str(status),
         )
@@ -323,6 +323,14 @@ def _cells(values: Column | None, n: int) -> list[object]:
     if len(cells) != n:
         raise ValueError(f"validity columns differ in length: {len(cells)} vs {n}")
     return cells
+
+
+def _qc(value: object) -> int | None:
+    if _blank(value):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating | str):
+        return int(value)
+    raise ValueError(f"QC flag must be a number, got {value!r}")
 
 
 def over_range_value(reading: pd.Series, span: pd.Series) -> pd.Series:

@@ -150,7 +150,8 @@ def review_observation(
                     raw_message_id=row.raw_message_id, reason="review", replaced_at=now,
                 )
             )  # fmt: skip
-            changes.update(value=float(value), censored=False)  # type: ignore[arg-type]
+            assert value is not None  # checked above for a replacement
+            changes.update(value=float(value), censored=False)
         connection.execute(
             update(OBSERVATION).where(OBSERVATION.c.id == observation_id).values(**changes)
         )

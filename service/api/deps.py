@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -14,15 +14,15 @@ __all__ = ["EngineDep", "RegistryDep", "SettingsDep"]
 
 
 def _engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return cast(Engine, request.app.state.engine)  # app.state holds what create_app put there
 
 
 def _registry(request: Request) -> Registry:
-    return request.app.state.registry  # type: ignore[no-any-return]
+    return cast(Registry, request.app.state.registry)
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return cast(Settings, request.app.state.settings)
 
 
 EngineDep = Annotated[Engine, Depends(_engine)]

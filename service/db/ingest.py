@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from service.db.bulk import bulk_insert, bulk_update, insert_returning_ids
-from service.db.models import Observation, Station, utc_now
+from service.db.models import Observation, Station, table_of, utc_now
 
 __all__ = [
     "OBSERVATION_FIELDS",
@@ -94,7 +94,7 @@ def add_station(*, engine: Engine, mn: str, section_id: str, password: str) -> S
     """Register a station, or replace its section and password when it exists."""
     now = utc_now()
     hashed = hash_password(password)
-    table = Station.__table__  # type: ignore[attr-defined]
+    table = table_of(Station)
     with engine.begin() as connection:
         exists = connection.execute(select(table.c.mn).where(table.c.mn == mn)).first()
         if exists:
@@ -117,7 +117,7 @@ def list_stations(
     *, engine: Engine, mns: Iterable[str] | None = None
 ) -> list[StationRecord]:
     """Every registered station (or those of ``mns``), by MN."""
-    table = Station.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    table = table_of(Station)
     query = select(table).order_by(table.c.mn)
     if mns is not None:
         wanted = sorted(set(mns))
@@ -222,7 +222,7 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
         batch[key] = clean  # the last delivery in a batch wins
     if not batch:
         return counts
-    table = Observation.__table__  # type: ignore[attr-defined]
+    table = table_of(Observation)
     by_station: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
     for station, _, when, source in batch:
         by_station[(station, source)].append(when)

@@ -11,8 +11,9 @@ import datetime as dt
 import io
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
-from compensation.engine import KINDS, STATUSES, Measurement
+from compensation.engine import KINDS, STATUSES, Kind, Measurement
 from compensation.rules import FACTORS
 from sections.dates import parse_month as _parse_month
 from sections.detection import parse_censored, substitute_censored
@@ -129,7 +130,7 @@ def read_measurements(path: Path | str, *, registry: Registry) -> list[Measureme
                 factor=factor,
                 date=day,
                 value=value,
-                kind=kind,  # type: ignore[arg-type]
+                kind=cast(Kind, kind),  # checked against KINDS above
                 status=status,
                 note=cells.get("note", ""),
                 ref=f"{Path(path).name}:{number}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -22,15 +23,18 @@ from service.web.contexts import (
 )
 from service.web.templates import template_environment
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 router = APIRouter(include_in_schema=False)
 
 DAILY_STRIP_DAYS = 90
 """How many of a section's newest days with results its page shows as a strip."""
 
 
-def render(template: str, context: object) -> HTMLResponse:
+def render(template: str, context: DataclassInstance) -> HTMLResponse:
     """Render a template with a context dataclass (its fields become template variables)."""
-    variables = {f.name: getattr(context, f.name) for f in fields(context)}  # type: ignore[arg-type]
+    variables = {f.name: getattr(context, f.name) for f in fields(context)}
     html = template_environment().get_template(template).render(**variables)
     return HTMLResponse(html)
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any  # Any: JSON answers
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 
+from compensation.diff import LineChange
+from compensation.statement import MonthlyStatement
+from sections.registry import Registry
 from service.api.deps import EngineDep, RegistryDep
 from service.errors import NotFoundError
 from service.offline.compensate import parse_month
-from service.statements.issue import issue_statement, issued_versions
+from service.statements.issue import IssueRecord, issue_statement, issued_versions
 from service.statements.monthly import draft_statement, shown_statement
 from service.statements.output import (
     MEDIA_TYPES,
@@ -35,14 +39,16 @@ def _month(text: str) -> dt.date:
     return parse_month(text)  # InputError (422) when the text is not a month
 
 
-def _unit(registry: Any, unit: str) -> None:
+def _unit(registry: Registry, unit: str) -> None:
     try:
         registry.unit(unit)
     except KeyError:
         raise NotFoundError(f"未知考核单位 / unknown unit {unit!r}") from None
 
 
-def _shown(engine: Any, registry: Any, month: str, version: int | None, draft: bool) -> Any:
+def _shown(
+    engine: Engine, registry: Registry, month: str, version: int | None, draft: bool
+) -> tuple[MonthlyStatement, IssueRecord | None, tuple[LineChange, ...]]:
     return shown_statement(
         engine=engine, registry=registry, month=_month(month), version=version, draft=draft
     )
