@@ -47,7 +47,8 @@ from service.feeds.cnemc import (
     translate_error,
 )
 from service.time import BEIJING
-from tests.conftest import SHARED_DATA, live_server_for
+from tests.conftest import live_server_for
+from tests.reference import SHARED_DATA, require
 
 SNAPSHOT = SHARED_DATA / "cnemc" / "national-2025-11-07.csv"
 KEYS = ("temp", "ph", "do", "conductivity", "turbidity", "codmn", "nh3n", "tp", "tn", "chla",
@@ -85,9 +86,7 @@ VALUE_FORMS: list[Callable[[str, str], str]] = [
 
 
 def _snapshot() -> list[dict[str, str]]:
-    if not SNAPSHOT.is_file():
-        pytest.skip(f"reference snapshot {SNAPSHOT} is absent")
-    with SNAPSHOT.open(encoding="utf-8") as handle:
+    with require(SNAPSHOT).open(encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from service.feeds.hj212 import (
     response_frame,
 )
 from service.time import BEIJING
+from tests.reference import SHARED_DATA, require
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "data" / "hj212" / "vectors.jsonl"
+VECTORS = SHARED_DATA / "hj212" / "vectors.jsonl"
 
 # the vectors' reasons → the parser's reason codes; "auth" and "unknown MN" parse (the receiver
 # refuses them against the station table)
@@ -33,9 +33,8 @@ REASONS = {"crc": {"bad_crc"}, "length": {"bad_length"}, "header": {"bad_header"
 
 
 def _vectors() -> list[dict[str, Any]]:
-    if not VECTORS.is_file():
-        pytest.skip(f"{VECTORS} is absent")
-    return [json.loads(line) for line in VECTORS.read_text("utf-8").splitlines() if line]
+    lines = require(VECTORS).read_text("utf-8").splitlines()
+    return [json.loads(line) for line in lines if line]
 
 
 def _ids() -> list[str]:

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import random
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +18,11 @@ from service.db.models import Observation, RawMessage, Station
 from service.feeds.hj212 import build_frame, data_frame, parse_frame
 from service.feeds.hj212_receiver import Hj212Receiver, ReceiverConfig
 from service.time import BEIJING
+from tests.reference import SHARED_DATA, require
 
 pytestmark = pytest.mark.anyio
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "data" / "hj212" / "vectors.jsonl"
+VECTORS = SHARED_DATA / "hj212" / "vectors.jsonl"
 MN = "HS131100XFQ0001"
 KEYS = ("temp", "ph", "do", "conductivity", "turbidity", "codmn", "nh3n", "tp", "tn")
 
@@ -82,9 +82,8 @@ def _count(engine: Engine, model: Any, *where: Any) -> int:
 
 
 def _vectors() -> list[dict[str, Any]]:
-    if not VECTORS.is_file():
-        pytest.skip(f"{VECTORS} is absent")
-    return [json.loads(line) for line in VECTORS.read_text("utf-8").splitlines() if line]
+    lines = require(VECTORS).read_text("utf-8").splitlines()
+    return [json.loads(line) for line in lines if line]
 
 
 async def test_every_vector_over_one_connection(
