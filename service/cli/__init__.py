@@ -6,7 +6,8 @@ the global options (before or after the command name) and the one error wrapper.
 - ``offline`` — ``sections``, ``classify``, ``compensate`` (files in, no database);
 - ``statements`` — ``statement``, ``bulletin``;
 - ``stations``, ``transfer`` (``import``, ``export``), ``feeds`` (``receive``, ``simulate``,
-  ``pull``), ``jobs`` (``run``), ``review``, ``serve`` (``demo``, ``serve``), ``db`` (``migrate``);
+  ``pull``), ``jobs`` (``run``), ``review``, ``accounts`` (``users``, ``tokens``, ``audit``),
+  ``serve`` (``demo``, ``serve``), ``db`` (``migrate``);
 - ``_context`` (settings, registry, engine: made on first use), ``_options`` (shared options and
   option readers), ``_errors`` (the wrapper), ``_report`` (what commands print).
 
@@ -19,7 +20,18 @@ import sys
 
 import typer
 
-from service.cli import db, feeds, jobs, offline, review, serve, statements, stations, transfer
+from service.cli import (
+    accounts,
+    db,
+    feeds,
+    jobs,
+    offline,
+    review,
+    serve,
+    statements,
+    stations,
+    transfer,
+)
 from service.cli._command import command
 from service.cli._context import State
 from service.cli._options import SectionsOption
@@ -85,6 +97,20 @@ command(_review, "list")(review.review_list_command)
 command(_review, "accept")(review.review_accept_command)
 command(_review, "reject")(review.review_reject_command)
 command(_review, "replace")(review.review_replace_command)
+
+_users = _group("users", "用户 / people who sign in")
+command(_users, "add")(accounts.users_add_command)
+command(_users, "list")(accounts.users_list_command)
+command(_users, "disable")(accounts.users_disable_command)
+command(_users, "passwd")(accounts.users_passwd_command)
+
+_tokens = _group("tokens", "接口令牌 / API tokens")
+command(_tokens, "create")(accounts.tokens_create_command)
+command(_tokens, "list")(accounts.tokens_list_command)
+command(_tokens, "revoke")(accounts.tokens_revoke_command)
+
+_audit = _group("audit", "审计日志 / the audit log")
+command(_audit, "list")(accounts.audit_list_command)
 
 
 def main() -> None:

@@ -37,9 +37,12 @@ __all__ = [
     "PARSE_STATUSES",
     "PROCESSING_LEVELS",
     "REVIEW_STATUSES",
+    "ROLES",
     "SAMPLE_KINDS",
     "SECTION_STATUSES",
     "AnnualResult",
+    "ApiToken",
+    "AuditEvent",
     "DailyResult",
     "JobLease",
     "JobRun",
@@ -51,6 +54,7 @@ __all__ = [
     "SectionStatus",
     "StatementIssue",
     "Station",
+    "User",
     "one_of",
     "table_of",
     "utc_now",
@@ -65,6 +69,8 @@ REVIEW_STATUSES = ("pending", "accepted", "rejected", "replaced")
 PARSE_STATUSES = ("accepted", "partial", "rejected", "unknown_station", "expired")
 """``raw_message.parse_status``: stored, a part of a split packet or a partly accepted file,
 refused, from a station not registered, a split packet whose other parts never came."""
+ROLES = ("admin", "analyst", "county", "river_chief", "api")
+"""``app_user.role``: 管理员, 分析人员（生态环境局）, 县（市、区）查看, 河长, 接口客户端."""
 SAMPLE_KINDS = ("routine", "spot")
 """``observation.sample_kind`` (or NULL for automatic values): 例行监测, 抽测."""
 PROCESSING_LEVELS = ("raw", "checked", "reviewed")
@@ -367,4 +373,54 @@ class JobRun(SQLModel, table=True):
     status: str = Field(default="running", max_length=16, description="running / ok / failed")
     detail: dict[str, JsonValue] = Field(
         default_factory=dict, sa_column=_json_column(), description="作业参数与结果"
+    )
+
+
+class User(SQLModel, table=True):
+    """A person who signs in: a role, for a county its unit, an argon2 password hash."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (one_of("role", ROLES, name="ck_app_user_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, description="登录名")
+    role: str = Field(max_length=16, description="角色 admin/analyst/county/river_chief/api")
+    unit_id: str | None = Field(default=None, max_length=64, description="县级用户的考核单位")
+    password_hash: str = Field(max_length=256, description="argon2id 口令摘要")
+    active: bool = Field(default=True, description="是否可登录")
+    created_at: dt.datetime = Field(sa_column=_utc_column())
+    password_changed_at: dt.datetime = Field(sa_column=_utc_column())
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token: only its SHA-256 is stored; scoped, expiring, revocable."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, description="用途说明")
+    token_hash: str = Field(max_length=64, unique=True, description="令牌的 SHA-256")
+    prefix: str = Field(max_length=12, description="令牌前几位，便于辨认")
+    user_id: int = Field(foreign_key="app_user.id", description="所属用户")
+    scopes: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_TYPE, nullable=False), description="权限范围"
+    )
+    created_at: dt.datetime = Field(sa_column=_utc_column())
+    expires_at: dt.datetime = Field(sa_column=_utc_column(), description="到期时间（UTC）")
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """One entry of the append-only audit log (no update or delete path; triggers refuse both)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_column=_utc_column(index=True), description="时间（UTC）")
+    actor: str = Field(max_length=64, index=True, description="操作者（用户名、cli:系统用户）")
+    action: str = Field(max_length=48, index=True, description="操作，如 statement.issue")
+    target: str = Field(default="", max_length=128, description="对象，如 2025-07 第 2 版")
+    address: str = Field(default="", max_length=64, description="来源地址")
+    detail: dict[str, JsonValue] = Field(
+        default_factory=dict, sa_column=_json_column(), description="细节（摘要、变动…）"
     )
