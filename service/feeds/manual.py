@@ -6,6 +6,14 @@ routine 例行 / spot 抽测). Every row is checked and reported; a file is stor
 partial import is asked for; the file itself is archived first; importing the same file again
 changes nothing.
 
+The door refuses what cannot be data: a file larger than :data:`MAX_FILE_BYTES` (before reading
+it), a value outside its parameter's physical range
+(:func:`sections.plausibility.plausibility_reason`, the one table of every door), a sample time
+outside the accepted window (:class:`service.offline.dates.DateWindow`: not before 2000-01-01,
+not more than a day ahead).
+Such a row is refused with its line and reason like any other bad row, and the raw file stays in
+the archive for review.
+
 A value below the detection limit is written ``<0.01`` (also ``＜0.01`` or ``0.01L``, read by
 :func:`sections.detection.parse_censored`): it is stored as the limit itself, converted to the
 canonical unit, with ``censored`` True; period means take half of it [V 环办〔2011〕22号].
@@ -13,9 +21,7 @@ canonical unit, with ``censored`` True; period means take half of it [V 环办�
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,14 +32,18 @@ from sqlalchemy import Engine
 from sections.detection import parse_censored
 from sections.errors import DataTableError
 from sections.parameters import parameters
+from sections.plausibility import plausibility_reason
 from sections.registry import Registry
 from sections.units import conversion_factor
 from service.db.ingest import RawRecord, UpsertCounts, archive_raw, upsert_observations
 from service.errors import InputError
+from service.offline.dates import DEFAULT_WINDOW, DateWindow
+from service.offline.files import csv_rows
 from service.time import BEIJING
 
 __all__ = [
     "COLUMN_ALIASES",
+    "MAX_FILE_BYTES",
     "ImportReport",
     "RowResult",
     "check_rows",
@@ -55,6 +65,9 @@ REQUIRED = ("section", "sampled_at", "parameter", "value", "kind")
 KIND_ALIASES = {"routine": "routine", "例行": "routine", "例行监测": "routine",
                 "spot": "spot", "抽测": "spot", "spot_check": "spot"}  # fmt: skip
 SOURCE = "manual"
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""Largest laboratory file accepted [bytes]: a month of every section's routine and spot results
+is a few hundred kilobytes; 20 MiB leaves room for years of them in one file [A]."""
 
 
 @dataclass(frozen=True)
@@ -84,30 +97,49 @@ class ImportReport:
 
 
 def read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and rows (with their line numbers) of a CSV or XLSX file, cells as text."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
+    """Header and rows (with their line numbers) of a CSV or XLSX file, cells as text.
 
-        try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a broken file
-            raise InputError(f"无法读取 Excel 文件 / cannot read workbook: {exc}") from None
-        sheet = workbook.worksheets[0]
-        rows = [
-            (number, ["" if c is None else _cell_text(c) for c in values])
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
-        workbook.close()
+    Raises
+    ------
+    InputError
+        When the file cannot be read: not UTF-8, a broken or truncated workbook, a CSV field
+        longer than ``csv.field_size_limit()`` (the line is named), no rows at all.
+    """
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        rows = _workbook_rows(path)
     else:
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
-        rows = [(n, cells) for n, cells in enumerate(csv.reader(io.StringIO(text)), start=1)]
+        rows = csv_rows(text)
     if not rows:
         raise InputError("文件为空 / the file is empty")
     header = [h.strip() for h in rows[0][1]]
     return header, [(n, cells) for n, cells in rows[1:] if any(c.strip() for c in cells)]
+
+
+def _workbook_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """Rows of the first sheet; any failure of a broken or truncated workbook is an InputError."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise InputError(f"无法读取 Excel 文件 / cannot read workbook: {exc}") from None
+    try:
+        sheet = workbook.worksheets[0]
+        return [
+            (number, ["" if c is None else _cell_text(c) for c in values])
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        ]
+    except Exception as exc:  # read-only sheets are read lazily: zip, zlib and XML errors
+        name = type(exc).__name__
+        raise InputError(
+            f"Excel 文件损坏或不完整 / the workbook is broken or truncated: {name}: {exc}"
+        ) from None
+    finally:
+        workbook.close()
 
 
 def _cell_text(value: Any) -> str:
@@ -118,17 +150,35 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _parse_time(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text.strip().replace("/", "-"))
+def _parse_time(text: str, window: DateWindow, now: dt.datetime | None) -> dt.datetime:
+    """The sample time in UTC; naive text is Beijing time; outside ``window`` → ValueError."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        raise ValueError(f"sampled_at: 时间格式错误 / bad time {text!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BEIJING)
+    reason = window.reason(moment, now=now)
+    if reason:
+        raise ValueError(f"sampled_at: {reason}")
     return moment.astimezone(dt.UTC)
 
 
 def check_rows(
-    header: list[str], rows: list[tuple[int, list[str]]], *, registry: Registry
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    *,
+    registry: Registry,
+    window: DateWindow = DEFAULT_WINDOW,
+    now: dt.datetime | None = None,
 ) -> list[RowResult]:
-    """Check every row; each result holds an observation row or the reason it is refused."""
+    """Check every row; each result holds an observation row or the reason it is refused.
+
+    A row is refused for an unknown section, parameter or kind, a value that is not a number,
+    negative or outside the parameter's physical range (:mod:`sections.plausibility`), and a
+    sample time that is not ISO 8601 or lies outside ``window`` (relative to ``now``, default
+    the current time).
+    """
     names = [COLUMN_ALIASES.get(h.strip().lower(), "") for h in header]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
@@ -141,14 +191,20 @@ def check_rows(
         cells = cells + [""] * (len(names) - len(cells))
         row = {name: cells[i].strip() for i, name in enumerate(names) if name}
         try:
-            results.append(RowResult(line, True, row=_observation(row, sections, by_name, known)))
+            observation = _observation(row, sections, by_name, known, window, now)
+            results.append(RowResult(line, True, row=observation))
         except ValueError as exc:
             results.append(RowResult(line, False, str(exc)))
     return results
 
 
 def _observation(
-    row: dict[str, str], sections: dict[str, Any], by_name: dict[str, Any], known: Any
+    row: dict[str, str],
+    sections: dict[str, Any],
+    by_name: dict[str, Any],
+    known: Any,
+    window: DateWindow,
+    now: dt.datetime | None,
 ) -> dict[str, Any]:
     section = sections.get(row["section"]) or by_name.get(row["section"])
     if section is None:
@@ -164,10 +220,7 @@ def _observation(
     kind = KIND_ALIASES.get(row["kind"].lower())
     if kind is None:
         raise ValueError(f"kind: 类型必须是 routine/例行 或 spot/抽测, got {row['kind']!r}")
-    try:
-        observed = _parse_time(row["sampled_at"])
-    except ValueError:
-        raise ValueError(f"sampled_at: 时间格式错误 / bad time {row['sampled_at']!r}") from None
+    observed = _parse_time(row["sampled_at"], window, now)
     text = row["value"]
     try:
         number, censored = parse_censored(text)
@@ -181,6 +234,9 @@ def _observation(
         raise ValueError(f"unit: {exc}") from None
     # below the detection limit: the limit itself is stored, marked; means take half of it
     value = float(number * Decimal(repr(factor)))
+    impossible = plausibility_reason(key, value)
+    if impossible:
+        raise ValueError(f"value: {impossible}")
     return {
         "station": f"M:{section.id}"[:24],
         "section_id": section.id,
@@ -199,25 +255,46 @@ def _observation(
 
 
 def import_manual(
-    *, engine: Engine, registry: Registry, path: Path | str, partial: bool = False
+    *,
+    engine: Engine,
+    registry: Registry,
+    path: Path | str,
+    partial: bool = False,
+    max_bytes: int = MAX_FILE_BYTES,
+    window: DateWindow = DEFAULT_WINDOW,
+    now: dt.datetime | None = None,
 ) -> ImportReport:
     """Import a laboratory file: archive it, check every row, store all or (partial) the good.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Larger files are refused before they are read or archived (:data:`MAX_FILE_BYTES`).
+    window, now
+        Accepted sample times (:class:`~service.offline.dates.DateWindow`), relative to ``now``
+        (default: the current time).
 
     Raises
     ------
     InputError
-        When the file cannot be read or lacks a required column (the file is still archived
-        when it could be read).
+        When the file is too large, cannot be read or lacks a required column (the file is
+        still archived when it could be read and is within ``max_bytes``).
     """
     file = Path(path)
     try:
+        size = file.stat().st_size
+        if size > max_bytes:
+            raise InputError(
+                f"文件过大：{size:,} 字节，上限 {max_bytes:,} 字节，请拆分后导入 / the file has "
+                f"{size:,} bytes, more than the limit of {max_bytes:,}: split it"
+            )
         payload = file.read_bytes()
     except OSError as exc:
         raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
     report = ImportReport(file=file.name)
     try:
         header, rows = read_table(file)
-        report.rows = check_rows(header, rows, registry=registry)
+        report.rows = check_rows(header, rows, registry=registry, window=window, now=now)
     except InputError as exc:
         with engine.begin() as connection:
             archive_raw(connection, [RawRecord(SOURCE, payload, "rejected", file.name, str(exc))])

@@ -1,6 +1,9 @@
 """``qingliu classify``: classify the rows of a CSV file without a database.
 
-Reading and checking the file lives here; every rule comes from :mod:`sections`.
+Reading and checking the file lives here; every rule comes from :mod:`sections`. The reader is a
+door like the feeds: a value outside its parameter's physical range
+(:func:`sections.plausibility.implausible`) or a time outside the accepted window
+(:class:`service.offline.dates.DateWindow`) stops the command with its row and column.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from sections.periods import (
     DEFAULT_MIN_DAY_FRACTION,
     period_values,
 )
+from sections.plausibility import implausible
 from sections.standards import DEFAULT_STANDARD, limit_table
 from service.classification import TLI_KEYS, classification_records
 from service.errors import InputError
+from service.offline.dates import DEFAULT_WINDOW, DateWindow
+from service.offline.files import csv_rows
 from service.time import BEIJING
 
 __all__ = [
@@ -92,15 +98,28 @@ class ClassifyInput:
 
 
 def read_classify_input(
-    path: Path | str, *, water_body: str = "river", standard: str = DEFAULT_STANDARD
+    path: Path | str,
+    *,
+    water_body: str = "river",
+    standard: str = DEFAULT_STANDARD,
+    window: DateWindow = DEFAULT_WINDOW,
+    now: dt.datetime | None = None,
 ) -> ClassifyInput:
     """Read and check a classification input CSV.
+
+    Parameters
+    ----------
+    window, now
+        Accepted times of the ``time`` column (:class:`~service.offline.dates.DateWindow`),
+        relative to ``now`` (default: the current time).
 
     Raises
     ------
     InputError
-        Naming the row (file line) and column of the first bad cell: an unparseable or
-        negative number, an unknown water body.
+        Naming the row (file line) and column of the first bad cell: an unparseable, negative
+        or physically impossible number (:mod:`sections.plausibility`), an ISO 8601 time outside
+        ``window``, an unknown water body, a malformed CSV row (e.g. a field longer than
+        ``csv.field_size_limit()``).
     """
     default_body = WATER_BODY_ALIASES.get(water_body)
     if default_body is None:
@@ -109,21 +128,20 @@ def read_classify_input(
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise InputError("输入文件为空 / the input file is empty") from None
-    rows = list(reader)
-    for index, row in enumerate(rows):
+    numbered = csv_rows(text)
+    if not numbered:
+        raise InputError("输入文件为空 / the input file is empty")
+    header = [h.strip() for h in numbered[0][1]]
+    for line, row in numbered[1:]:
         if len(row) != len(header) and any(cell.strip() for cell in row):
             raise InputError(
                 f"有 {len(row)} 个字段，表头有 {len(header)} 个 / has {len(row)} fields, "
                 f"the header {len(header)}",
-                row=index + 2,
+                row=line,
             )
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
-    lines = np.arange(2, len(rows) + 2)
+    kept = [(line, row) for line, row in numbered[1:] if any(cell.strip() for cell in row)]
+    rows = [row for _, row in kept]
+    lines = np.array([line for line, _ in kept], dtype=np.int64)
     frame = pd.DataFrame(
         [r + [""] * (len(header) - len(r)) for r in rows], columns=header, dtype=object
     ).map(lambda cell: cell.strip() if isinstance(cell, str) else "")
@@ -154,6 +172,11 @@ def read_classify_input(
                 row=int(lines[first]),
                 column=key,
             )
+        reasons = implausible(key, numbers)
+        impossible = reasons != ""
+        if impossible.any():
+            first = int(np.flatnonzero(impossible.to_numpy())[0])
+            raise InputError(str(reasons.iloc[first]), row=int(lines[first]), column=key)
         values[key] = numbers.astype("float64")
         censored[key] = is_censored.to_numpy(dtype=bool)
 
@@ -172,6 +195,9 @@ def read_classify_input(
     else:
         bodies = np.full(len(frame), default_body, dtype=object)
 
+    if "time" in frame:
+        _check_times(frame["time"], lines, window, now)
+
     def optional(name: str) -> pd.Series:
         if name in frame:
             return frame[name].where(frame[name] != "", None)
@@ -187,6 +213,22 @@ def read_classify_input(
         has_time_column="time" in frame,
         ignored=ignored,
     )
+
+
+def _check_times(
+    cells: pd.Series, lines: np.ndarray, window: DateWindow, now: dt.datetime | None
+) -> None:
+    """Refuse the first ISO 8601 time outside ``window`` (other text is judged where it is read)."""
+    for text, line in zip(cells, lines, strict=True):
+        if not text:
+            continue
+        try:
+            moment = dt.datetime.fromisoformat(str(text))
+        except ValueError:
+            continue
+        reason = window.reason(moment, now=now)
+        if reason:
+            raise InputError(reason, row=int(line), column="time")
 
 
 def _parse_times(data: ClassifyInput) -> pd.Series:

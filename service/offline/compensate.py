@@ -1,14 +1,15 @@
 """``qingliu compensate``: read a month's compensation input CSV into measurements.
 
 Columns: ``section, factor, date, value, kind, status`` and optionally ``note``. Every row is
-checked; the first bad one stops the command with its file line and column named.
+checked; the first bad one stops the command with its file line and column named: a value outside
+the factor's physical range (:func:`sections.plausibility.plausibility_reason`, the one table of
+every door) or a date outside the accepted window (:class:`service.offline.dates.DateWindow`)
+included.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from decimal import Decimal
 from pathlib import Path
 from typing import cast
@@ -17,13 +18,15 @@ from compensation.engine import KINDS, STATUSES, Kind, Measurement
 from compensation.rules import FACTORS
 from sections.dates import parse_month as _parse_month
 from sections.detection import parse_censored, substitute_censored
+from sections.plausibility import plausibility_reason
 from sections.registry import Registry
 from service.errors import InputError
+from service.offline.dates import DEFAULT_WINDOW, DateWindow
+from service.offline.files import csv_rows
 
 __all__ = ["REQUIRED_COLUMNS", "parse_month", "read_measurements"]
 
 REQUIRED_COLUMNS = ("section", "factor", "date", "value", "kind", "status")
-MAX_VALUE = Decimal(1_000_000)  # mg/L: far beyond any concentration; larger is a typing error
 OPTIONAL_COLUMNS = ("note",)
 
 
@@ -41,7 +44,7 @@ def parse_month(text: str) -> dt.date:
         raise InputError(str(exc)) from None
 
 
-def _value(cell: str, line: int) -> tuple[Decimal | None, bool]:
+def _value(cell: str, factor: str, line: int) -> tuple[Decimal | None, bool]:
     """The value that enters the month (half the limit for "<x", "xL") and whether it is "<DL"."""
     if cell == "":
         return None, False
@@ -51,41 +54,53 @@ def _value(cell: str, line: int) -> tuple[Decimal | None, bool]:
         raise InputError(
             f"无法解析的数值 / not a number: {cell!r}", row=line, column="value"
         ) from None
-    if value < 0 or value > MAX_VALUE:
-        raise InputError(
-            f"数值无效 / invalid value: {cell!r} (0 – {MAX_VALUE})", row=line, column="value"
-        )
+    if value < 0:
+        raise InputError(f"数值不能为负 / negative value: {cell!r}", row=line, column="value")
+    impossible = plausibility_reason(factor, float(value))
+    if impossible:
+        raise InputError(impossible, row=line, column="value")
     return substitute_censored(value, censored), censored
 
 
-def read_measurements(path: Path | str, *, registry: Registry) -> list[Measurement]:
+def read_measurements(
+    path: Path | str,
+    *,
+    registry: Registry,
+    window: DateWindow = DEFAULT_WINDOW,
+    now: dt.datetime | None = None,
+) -> list[Measurement]:
     """Read and check a compensation input CSV.
+
+    Parameters
+    ----------
+    window, now
+        Accepted dates (:class:`~service.offline.dates.DateWindow`), relative to ``now``
+        (default: the current time).
 
     Raises
     ------
     InputError
-        A missing column, or the first bad row: unknown section, factor, kind or status, a bad
-        date or number, a normal row without a value.
+        A missing column, a malformed CSV row, or the first bad row: unknown section, factor,
+        kind or status, a bad date or one outside ``window``, a bad, negative or physically
+        impossible number, a normal row without a value.
     """
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    rows = csv_rows(text)
+    header = [h.strip() for h in rows[0][1]] if rows else []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise InputError(f"缺少列 / missing column(s): {', '.join(missing)}")
-    reader.fieldnames = header
     sections = {s.id for s in registry.sections}
     result: list[Measurement] = []
-    for row in reader:
-        number = reader.line_num
-        cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
-        if not any(cells.values()):
+    for number, values in rows[1:]:
+        if not any(v.strip() for v in values):
             continue
-        if None in row:
+        if len(values) > len(header):
             raise InputError("字段多于表头 / more fields than the header", row=number)
+        cells = dict(zip(header, [v.strip() for v in values] + [""] * len(header), strict=False))
         section = cells["section"]
         if section not in sections:
             raise InputError(
@@ -106,6 +121,9 @@ def read_measurements(path: Path | str, *, registry: Registry) -> list[Measureme
                 row=number,
                 column="date",
             ) from None
+        too_far = window.reason(day, now=now)
+        if too_far:
+            raise InputError(too_far, row=number, column="date")
         kind = cells["kind"]
         if kind not in KINDS:
             raise InputError(
@@ -120,7 +138,7 @@ def read_measurements(path: Path | str, *, registry: Registry) -> list[Measureme
                 row=number,
                 column="status",
             )
-        value, censored = _value(cells["value"], number)
+        value, censored = _value(cells["value"], factor, number)
         if value is None and status == "normal":
             raise InputError("正常状态的行必须有数值 / a normal row needs a value", row=number,
                              column="value")  # fmt: skip
