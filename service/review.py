@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from sections.parameters import parameters
 from sections.validity import OVER_RANGE_FLAG, ReviewStatus, value_validity
+from service.accounts.audit import record
 from service.db.models import Observation, ObservationHistory, table_of, utc_now
 from service.errors import InputError, NotFoundError
 from service.time import BEIJING
@@ -107,6 +108,7 @@ def review_observation(
     action: str,
     value: float | None = None,
     note: str = "",
+    actor: str = "system",
 ) -> tuple[str | None, dt.date]:
     """Record a reviewer's decision; returns the section and Beijing day to recompute.
 
@@ -155,6 +157,8 @@ def review_observation(
         connection.execute(
             update(OBSERVATION).where(OBSERVATION.c.id == observation_id).values(**changes)
         )
+        record(connection, actor=actor, action=f"review.{action}", target=str(observation_id),
+               detail={"old": row.value, "new": value, "note": note.strip()[:256]})  # fmt: skip
     return row.section_id, _aware(row.observed_at).astimezone(BEIJING).date()
 
 

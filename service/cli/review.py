@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated
 
 import typer
@@ -43,8 +44,9 @@ def _review(
     state = state_of(ctx)
     engine = state.engine()
     section_id, day = review_observation(
-        engine=engine, observation_id=observation_id, action=action, value=value, note=note
-    )
+        engine=engine, observation_id=observation_id, action=action, value=value, note=note,
+        actor=f"cli:{getpass.getuser()}",
+    )  # fmt: skip
     if section_id is not None:
         run_daily(engine=engine, registry=state.registry(), first=day)
     typer.echo(f"观测值 {observation_id} {_DONE[action]}；已重算 {day} 的逐日评价 / day recomputed")

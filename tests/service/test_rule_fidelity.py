@@ -269,3 +269,17 @@ def test_statements_from_the_database_list_the_validity_assumptions(
     assumptions = statement.rule_set.assumptions
     assert any("可疑值" in a and a.startswith("[假设]") for a in assumptions)
     assert any("超测上限" in a and "≥" in a for a in assumptions)
+
+
+def test_review_decisions_are_audited(db: Engine, registry: Registry) -> None:
+    from service.accounts import audit_events
+
+    store_rows(db, _rows(DAY, GOOD, hours=(0, 4, 8, 12, 16)))
+    store_rows(db, _rows(DAY, {"nh3n": 1.5}, hours=(20,), flag="T"))
+    _qc_and_daily(db, registry, DAY, DAY)
+    (item,), _ = pending_reviews(engine=db)
+    review_observation(engine=db, observation_id=item.id, action="replace", value=4.2,
+                       note="稀释后复测", actor="wang")  # fmt: skip
+    (event,) = audit_events(engine=db, action="review.replace")
+    assert (event.actor, event.target) == ("wang", str(item.id))
+    assert event.detail == {"old": 1.5, "new": 4.2, "note": "稀释后复测"}
