@@ -35,7 +35,9 @@ def demo_command(
 ) -> None:
     """生成一年模拟数据、入库、运行作业并启动网页服务。Seed a synthetic year and serve the app."""
     from service.demo.run import (
+        DEMO_ADMIN,
         default_demo_year,
+        ensure_demo_admin,
         issue_demo_statements,
         run_demo_jobs,
         seed_demo,
@@ -60,6 +62,14 @@ def demo_command(
     typer.echo(_report.demo_summary(summary, jobs))
     for line in compensation.lines():
         typer.echo("  " + line)
+    password = ensure_demo_admin(engine=engine)
+    if password is not None:
+        typer.echo(
+            f"  管理员 admin 的一次性口令（只显示这一次，登录后请用 qingliu users passwd 修改）/ "
+            f"one-time admin password (shown once): {password}"
+        )
+    else:
+        typer.echo(f"  管理员 {DEMO_ADMIN} 已存在 / the admin exists (qingliu users passwd admin)")
     if serve:
         state.close()  # the app makes its own engine
         _serve(settings, registry, host=host, port=port)

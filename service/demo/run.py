@@ -23,6 +23,7 @@ from service.feeds.simulator import DEMO_PASSWORD, frames_of
 from service.settings import ENV_PREFIX, Settings
 
 __all__ = [
+    "DEMO_ADMIN",
     "DEMO_SEED",
     "DEMO_SOURCE",
     "CompensationSummary",
@@ -31,6 +32,7 @@ __all__ = [
     "UnitYear",
     "default_demo_year",
     "demo_data_dir",
+    "ensure_demo_admin",
     "issue_demo_statements",
     "lab_file_name",
     "run_demo_jobs",
@@ -59,6 +61,27 @@ class DemoSummary:
     lab_file: Path | None = None
     lab_values: int = 0
     spot_checks: int = 0
+
+
+DEMO_ADMIN = "admin"
+"""The administrator the demo creates (its password is printed once)."""
+
+
+def ensure_demo_admin(*, engine: Engine) -> str | None:
+    """Create the demo's administrator with a random password; None when it already exists.
+
+    The password is returned to be shown once; only its argon2 hash is stored.
+    """
+    import secrets
+
+    from service.accounts import add_user, list_users
+
+    if any(u.username == DEMO_ADMIN for u in list_users(engine=engine)):
+        return None
+    password = secrets.token_urlsafe(12)
+    add_user(engine=engine, username=DEMO_ADMIN, role="admin", password=password,
+             actor="demo")  # fmt: skip
+    return password
 
 
 def default_demo_year(today: dt.date) -> int:
