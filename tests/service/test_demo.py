@@ -207,6 +207,7 @@ def test_demo_command_seeds_summarises_and_the_pages_show_it(tmp_path: Path) -> 
     lab = pd.read_csv(data_dir / lab_file_name(2024, 2025), dtype=str)  # written in the data dir
     assert f"实验室结果 lab        {len(lab):,}" in result.output
     assert "年份 year            2024" in result.output
+    password = result.output.split("one-time admin password (shown once): ")[1].split()[0]
     assert "2024-01-01 00:00 – 2024-12-31 23:00" in result.output  # Beijing time
     engine = make_engine(Settings(data_dir=data_dir))
     try:
@@ -214,6 +215,10 @@ def test_demo_command_seeds_summarises_and_the_pages_show_it(tmp_path: Path) -> 
         with engine.connect() as connection:
             statuses = connection.execute(select(SectionStatus.status)).scalars().all()
         assert set(statuses) <= {"no_flow", "frozen"}
+        from service.accounts import authenticate
+
+        admin = authenticate(engine=engine, username="admin", password=password)
+        assert admin is not None and admin.role == "admin"
     finally:
         engine.dispose()
 
