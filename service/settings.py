@@ -26,6 +26,8 @@ from service.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_CNEMC_AREA",
+    "DEFAULT_CNEMC_MAX_ANSWER_BYTES",
+    "DEFAULT_CNEMC_MAX_PAGES",
     "DEFAULT_DAILY_AT",
     "DEFAULT_DATA_DIR",
     "ENV_PREFIX",
@@ -40,6 +42,12 @@ DEFAULT_DAILY_AT = dt.time(6, 0)
 """The morning job's time, Beijing time."""
 DEFAULT_CNEMC_AREA = "131100"
 """``AreaID`` of Hengshui in the national publish API [V]."""
+DEFAULT_CNEMC_MAX_PAGES = 20
+"""Pages read per pull of the national publish API [A]: Hengshui needs 1, Hebei 1 (200 rows a
+page), all of China about 8; a server claiming more is not followed beyond this."""
+DEFAULT_CNEMC_MAX_ANSWER_BYTES = 4 * 1024 * 1024
+"""Largest answer read from the national publish API [bytes] [A]: a full page of 200 rows is
+about 0.2 MiB."""
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -152,6 +160,21 @@ class Settings(BaseSettings):
         examples=["131100"],
         pattern=r"^(\d{6})?$",
         description="国家平台行政区代码（131100 衡水，空为全国）/ AreaID of the pull.",
+    )
+    cnemc_max_pages: int = Field(
+        default=DEFAULT_CNEMC_MAX_PAGES,
+        ge=1,
+        examples=["20"],
+        description="每次拉取国家平台最多读取的页数（每页 200 行）；超出即停止并告警。"
+        "Most pages read per pull of the national publish API; beyond it the pull stops and "
+        "says so.",
+    )
+    cnemc_max_answer_bytes: int = Field(
+        default=DEFAULT_CNEMC_MAX_ANSWER_BYTES,
+        ge=1024,
+        examples=["4194304"],
+        description="国家平台单个应答的字节上限；超出即停止读取并告警。"
+        "Largest answer [bytes] read from the national publish API; a larger one stops the pull.",
     )
     cnemc_url: str | None = Field(
         default=None,

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 import socket
 from collections.abc import Callable, Iterator
@@ -46,6 +47,7 @@ from service.feeds.cnemc import (
     pull_once,
     translate_error,
 )
+from service.settings import Settings
 from service.time import BEIJING
 from tests.conftest import live_server_for
 from tests.reference import SHARED_DATA, require
@@ -166,6 +168,8 @@ class FakeApi:
     slow: float = 0.0  # seconds before each data answer
     short_row: bool = False  # the first row of page 1 lacks its last cell
     extra_pages: int = 0  # announce more pages than there are
+    claimed_pages: int = 0  # announce this many pages and serve all rows on every one
+    padding: dict[int, int] = field(default_factory=dict)  # page → bytes of filler in its answer
     statuses: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     forms: list[dict[str, list[str]]] = field(default_factory=list)
@@ -197,8 +201,14 @@ class FakeApi:
         size = int(form["PageSize"][0])
         pages = max(1, math.ceil(len(self.rows) / size)) + self.extra_pages
         chunk = self.rows[(index - 1) * size : index * size]
+        if self.claimed_pages:
+            pages, chunk = self.claimed_pages, self.rows[:size]
         body = build_answer(chunk, headers=self.headers, total=pages, records=len(self.rows),
                             statuses=self.statuses, offset=(index - 1) * size)  # fmt: skip
+        if index in self.padding:
+            document = json.loads(body)
+            document["filler"] = "x" * self.padding[index]
+            body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         if self.short_row and index == 1:
             document = json.loads(body)
             document["tbody"][0] = document["tbody"][0][:-1]
@@ -233,10 +243,12 @@ def _fetch(url: str, *, timeout: float = 5.0, retry: RetryPolicy = FAST, page_si
            raws: list[tuple[str, bytes, int]] | None = None) -> list[CnemcRow]:  # fmt: skip
     async def run() -> list[CnemcRow]:
         async with httpx.AsyncClient(timeout=httpx.Timeout(timeout)) as client:
-            return await fetch_area(
+            fetched = await fetch_area(
                 client, url=url, page_size=page_size, retry=retry,
                 on_raw=None if raws is None else lambda *raw: raws.append(raw),
             )  # fmt: skip
+            assert not fetched.stopped
+            return list(fetched.rows)
 
     return asyncio.run(run())
 
@@ -688,6 +700,87 @@ def test_a_failed_pull_leaves_the_next_one_working(
     summary = pull_once(engine=db, registry=registry, url=url, client_factory=_client, retry=FAST)
     assert summary.describe().startswith("国家平台拉取：1 页 1 行")
     assert len(_observations(db)) == 9
+
+
+# --------------------------------------------------------------------------- bounded pulls
+
+
+def test_a_server_claiming_3531_pages_is_read_up_to_the_cap(
+    db: Engine,
+    registry: Registry,
+    serve: Callable[[FakeApi], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The attack of issue 11: a fake API claimed 3,531 pages and the client fetched 305 MB."""
+    api = FakeApi(rows=_rows("小范桥", "衡水湖大湖心"), claimed_pages=3531)
+    cap = Settings(cnemc_max_pages=3).cnemc_max_pages
+    with caplog.at_level(logging.WARNING, logger="service.feeds.cnemc"):
+        summary = pull_once(engine=db, registry=registry, url=serve(api), client_factory=_client,
+                            retry=FAST, page_size=2, max_pages=cap)  # fmt: skip
+    assert api.log == ["data:1", "data:2", "data:3"]
+    assert (summary.pages, summary.total_pages, summary.rows) == (3, 3531, 6)
+    assert "3,531" in summary.stopped and "limit of 3 per pull" in summary.stopped
+    assert "已截断" in summary.describe() and "3,531" in summary.describe()
+    assert any("3,531" in record.getMessage() for record in caplog.records)
+    assert len(_observations(db)) == 20  # what was read is stored (the same rows on every page)
+
+
+def test_the_default_cap_holds_without_a_setting(serve: Callable[[FakeApi], str]) -> None:
+    api = FakeApi(rows=_rows("小范桥"), claimed_pages=3531)
+
+    async def run() -> cnemc.AreaFetch:
+        async with _client() as client:
+            return await fetch_area(client, url=serve(api), page_size=1, retry=FAST)
+
+    fetched = asyncio.run(run())
+    assert fetched.pages == cnemc.DEFAULT_MAX_PAGES == Settings().cnemc_max_pages == 20
+    assert len(api.log) == 20 and fetched.total_pages == 3531 and fetched.stopped
+
+
+def test_an_answer_over_the_byte_budget_stops_paging(
+    db: Engine, registry: Registry, serve: Callable[[FakeApi], str]
+) -> None:
+    api = FakeApi(rows=_rows("小范桥", "衡水湖大湖心", "曲周", "南刘庄"), padding={2: 300_000})
+    summary = pull_once(engine=db, registry=registry, url=serve(api), client_factory=_client,
+                        retry=FAST, page_size=2, max_answer_bytes=100_000)  # fmt: skip
+    assert (summary.pages, summary.total_pages, summary.rows) == (1, 2, 2)
+    assert "page 2" in summary.stopped and "100,000 bytes" in summary.stopped
+    raws = _raws(db)
+    assert [r.parse_status for r in raws] == ["accepted", "rejected"]
+    assert len(raws[1].payload) == 100_001 and "100,000" in raws[1].reason  # kept, cut
+
+
+def test_a_first_answer_over_the_byte_budget_fails_the_pull(
+    db: Engine, registry: Registry, serve: Callable[[FakeApi], str]
+) -> None:
+    api = FakeApi(rows=_rows("小范桥"), padding={1: 300_000})
+    with pytest.raises(FeedAnswerError, match="exceeds 100,000 bytes"):
+        pull_once(engine=db, registry=registry, url=serve(api), client_factory=_client,
+                  retry=FAST, max_answer_bytes=100_000)  # fmt: skip
+    assert [r.parse_status for r in _raws(db)] == ["rejected"]
+    assert _observations(db) == {}
+
+
+def test_an_impossible_published_value_is_not_stored(
+    db: Engine, registry: Registry, serve: Callable[[FakeApi], str]
+) -> None:
+    rows = _rows("小范桥", "衡水湖大湖心")
+    rows[0]["nh3n"], rows[1]["ph"] = "4620", "15.2"  # NH3-N ≤ 1,000 mg/L, pH 0–14
+    summary = _pull(db, registry, serve(FakeApi(rows=rows)))
+    stored = _observations(db)
+    assert ("xiaofanqiao", "nh3n") not in stored and ("hengshuihu-dahuxin", "ph") not in stored
+    assert ("xiaofanqiao", "tp") in stored  # the other values of the row are kept
+    assert summary.implausible == 2 and summary.inserted == 18
+    assert summary.refused[0].startswith("小范桥: nh3n = 4620 超出物理可能范围")
+    assert "2 个数值超出物理可能范围" in summary.describe()
+
+
+def test_parse_page_marks_an_impossible_value() -> None:
+    cell = "<span title='原始值：1e9'>1e9</span>"
+    body = _body(["断面名称", "监测时间", "氨氮", "总磷"], [["小范桥", "11-07 16:00", cell, "0.1"]])
+    (row,) = parse_page(body, fetched_at=FETCHED).rows
+    assert dict(row.values) == {"tp": 0.1}
+    assert row.missing["nh3n"] == "implausible" and "nh3n = 1e+09" in row.refused["nh3n"]
 
 
 def test_public_names_and_no_polling_loop() -> None:

@@ -129,3 +129,13 @@ def test_settings_are_frozen() -> None:
 def test_every_setting_is_described() -> None:
     for variable, text in Settings.documentation().items():
         assert variable.startswith("QINGLIU_") and text.strip(), variable
+
+
+def test_national_api_paging_bounds() -> None:
+    settings = Settings.from_env(
+        {"QINGLIU_CNEMC_MAX_PAGES": "3", "QINGLIU_CNEMC_MAX_ANSWER_BYTES": "100000"}
+    )
+    assert (settings.cnemc_max_pages, settings.cnemc_max_answer_bytes) == (3, 100_000)
+    assert Settings.from_env({}).cnemc_max_pages == 20
+    with pytest.raises(ConfigurationError, match="QINGLIU_CNEMC_MAX_PAGES"):
+        Settings.from_env({"QINGLIU_CNEMC_MAX_PAGES": "0"})

@@ -9,8 +9,9 @@ Modules, each usable alone:
 
 - :mod:`~service.feeds.cnemc.parse` — pure: the bytes of one ``getRealDatas`` answer →
   :class:`CnemcPage` (:func:`parse_page`); columns matched by header text (:data:`COLUMN_MAP`).
-- :mod:`~service.feeds.cnemc.client` — async and thin: the warm-up sequence, paging, bounded
-  retries with exponential backoff and jitter (:func:`fetch_area`); every data answer goes to
+- :mod:`~service.feeds.cnemc.client` — async and thin: the warm-up sequence, paging bounded
+  by a page cap and a byte budget per answer, bounded retries with exponential backoff and
+  jitter (:func:`fetch_area`); every data answer goes to
   ``on_raw`` before it is parsed; httpx errors become :class:`~service.errors.FeedTimeout` or
   :class:`~service.errors.FeedAnswerError` there and nowhere else (:func:`translate_error`).
 - :mod:`~service.feeds.cnemc.store` — :func:`pull_once`: archive each raw answer, map rows to
@@ -25,11 +26,14 @@ References
 """
 
 from service.feeds.cnemc.client import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_MAX_PAGES,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
     HENGSHUI_AREA,
     PAGE_SIZE,
+    AreaFetch,
     RawCallback,
     RetryPolicy,
     fetch_area,
@@ -53,6 +57,8 @@ from service.feeds.cnemc.store import SOURCE, PullSummary, pull_once, station_id
 __all__ = [
     "CAVEAT",
     "COLUMN_MAP",
+    "DEFAULT_MAX_ANSWER_BYTES",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
@@ -62,6 +68,7 @@ __all__ = [
     "SOURCE",
     "STATION_FLAGS",
     "VALUE_FIELDS",
+    "AreaFetch",
     "CnemcPage",
     "CnemcRow",
     "MissingReason",

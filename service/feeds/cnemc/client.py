@@ -2,6 +2,9 @@
 
 Thin: :func:`fetch_area` asks for every page of an area with bounded retries (exponential
 backoff and jitter, by tenacity) and hands every data answer to ``on_raw`` before it is parsed.
+Paging is bounded: at most ``max_pages`` pages per pull whatever ``total`` the server claims,
+and at most ``max_answer_bytes`` read of each answer; beyond either the pull stops, logs a
+warning and says why in :attr:`AreaFetch.stopped`.
 httpx errors become :class:`~service.errors.FeedTimeout` or
 :class:`~service.errors.FeedAnswerError` here (:func:`translate_error`) and nowhere else.
 
@@ -10,7 +13,8 @@ Errors::
     FeedError
     ├── FeedTimeout        no answer in time, or no connection (retried first; try again later)
     └── FeedAnswerError    an answer that cannot be used: HTTP 4xx/5xx, ``-1`` after the
-                           warm-up, not JSON, result ≠ 1, missing thead/tbody, a truncated page
+                           warm-up, not JSON, result ≠ 1, missing thead/tbody, a truncated page,
+                           a first page larger than the byte budget
 
 References
 ----------
@@ -36,13 +40,17 @@ from tenacity import (
 from service.db.models import utc_now
 from service.errors import FeedAnswerError, FeedError, FeedTimeout
 from service.feeds.cnemc.parse import CnemcPage, CnemcRow, parse_page
+from service.settings import DEFAULT_CNEMC_MAX_ANSWER_BYTES, DEFAULT_CNEMC_MAX_PAGES
 
 __all__ = [
+    "DEFAULT_MAX_ANSWER_BYTES",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
     "HENGSHUI_AREA",
     "PAGE_SIZE",
+    "AreaFetch",
     "RawCallback",
     "RetryPolicy",
     "fetch_area",
@@ -60,6 +68,10 @@ PAGE_SIZE = 200
 """Rows asked per page; the API is used with ≤ 200 and a loop over ``PageIndex``."""
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 """Per-request timeouts [s]: 10 to connect, 15 for each read, write and pool wait."""
+DEFAULT_MAX_PAGES = DEFAULT_CNEMC_MAX_PAGES
+"""Pages read per pull (``QINGLIU_CNEMC_MAX_PAGES``) [A]: Hengshui needs 1."""
+DEFAULT_MAX_ANSWER_BYTES = DEFAULT_CNEMC_MAX_ANSWER_BYTES
+"""Bytes read of one answer (``QINGLIU_CNEMC_MAX_ANSWER_BYTES``) [A]; a full page is ~0.2 MiB."""
 
 RawCallback = Callable[[str, bytes, int], None]
 """``on_raw(peer_url, body, http_status)``: called with every data answer before it is parsed."""
@@ -109,6 +121,48 @@ def translate_error(exc: BaseException, *, what: str = "") -> FeedError:
     return FeedAnswerError(f"{where}国家平台应答不可用 / unusable answer: {name}: {exc}")
 
 
+@dataclass(frozen=True, slots=True)
+class AreaFetch:
+    """What :func:`fetch_area` read.
+
+    Attributes
+    ----------
+    rows : tuple of CnemcRow
+        The rows of the pages read, in order.
+    pages : int
+        Pages read.
+    total_pages : int
+        ``total`` as the server states it.
+    stopped : str
+        Why paging stopped before ``total_pages`` (the page cap or the byte budget), in Chinese
+        then English; ``""`` when every page was read.
+    """
+
+    rows: tuple[CnemcRow, ...]
+    pages: int
+    total_pages: int
+    stopped: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """An answer read up to the byte budget (``oversize``: there was more, left unread)."""
+
+    status: int
+    content: bytes
+    oversize: bool
+
+
+class _AnswerTooLarge(FeedAnswerError):
+    """A data answer larger than the byte budget (an error on page 1, a stop after it)."""
+
+    def __init__(self, index: int, limit: int) -> None:
+        super().__init__(
+            f"第 {index} 页应答超过 {limit:,} 字节，停止读取 / page {index}: the answer exceeds "
+            f"{limit:,} bytes; reading stopped"
+        )
+
+
 class _ServerError(Exception):
     """An HTTP 5xx answer (retried, then reported as FeedAnswerError)."""
 
@@ -130,9 +184,15 @@ class _Session:
     """One pull's requests: the warm-up, retries and the raw callback."""
 
     def __init__(
-        self, client: httpx.AsyncClient, url: str, on_raw: RawCallback | None, retry: RetryPolicy
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        on_raw: RawCallback | None,
+        retry: RetryPolicy,
+        max_bytes: int,
     ) -> None:
         self.client = client
+        self.max_bytes = max_bytes
         self.url = url
         self.page_url = main_page_url(url)
         parts = urlsplit(url)
@@ -147,18 +207,27 @@ class _Session:
 
     async def _once(
         self, method: str, url: str, data: dict[str, str] | None, report: bool
-    ) -> httpx.Response:
+    ) -> _Answer:
         headers = self.headers if method == "POST" else {"Accept": "text/html,*/*"}
-        response = await self.client.request(method, url, data=data, headers=headers)
+        body = bytearray()
+        oversize = False
+        async with self.client.stream(method, url, data=data, headers=headers) as response:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self.max_bytes:  # stop reading: the rest is never downloaded
+                    oversize = True
+                    del body[self.max_bytes + 1 :]
+                    break
+        answer = _Answer(response.status_code, bytes(body), oversize)
         if report and self.on_raw is not None:
-            self.on_raw(url, response.content, response.status_code)
-        if response.status_code >= 500:
-            raise _ServerError(response.status_code)
-        return response
+            self.on_raw(url, answer.content, answer.status)
+        if answer.status >= 500:
+            raise _ServerError(answer.status)
+        return answer
 
     async def send(
         self, method: str, url: str, *, data: dict[str, str] | None = None, report: bool = False
-    ) -> httpx.Response:
+    ) -> _Answer:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=wait_exponential(multiplier=self.retry.initial, max=self.retry.maximum)
@@ -168,7 +237,7 @@ class _Session:
         )
         what = f"{method} {url}" + (f" action={data['action']}" if data else "")
         try:
-            response: httpx.Response = await retrying(self._once, method, url, data, report)
+            response: _Answer = await retrying(self._once, method, url, data, report)
         except _ServerError as exc:
             raise FeedAnswerError(
                 f"{what}: HTTP {exc.status}（{self.retry.attempts} 次尝试后）/ "
@@ -176,8 +245,8 @@ class _Session:
             ) from None
         except _HTTPX_ERRORS as exc:
             raise translate_error(exc, what=what) from exc
-        if response.status_code >= 400:
-            raise FeedAnswerError(f"{what}: HTTP {response.status_code}")
+        if response.status >= 400:
+            raise FeedAnswerError(f"{what}: HTTP {response.status}")
         return response
 
     async def warm_up(self) -> None:
@@ -193,6 +262,8 @@ class _Session:
         warmed = False
         while True:
             response = await self.send("POST", self.url, data=form, report=True)
+            if response.oversize:
+                raise _AnswerTooLarge(index, self.max_bytes)
             if response.content.strip() != b"-1":
                 return parse_page(response.content, fetched_at=utc_now())
             if warmed:
@@ -212,8 +283,10 @@ async def fetch_area(
     page_size: int = PAGE_SIZE,
     on_raw: RawCallback | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
-) -> list[CnemcRow]:
-    """All rows of an area, page by page (``PageIndex`` 1 … ``total``).
+    max_pages: int = DEFAULT_MAX_PAGES,
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+) -> AreaFetch:
+    """The rows of an area, page by page (``PageIndex`` 1 … ``total``, at most ``max_pages``).
 
     Parameters
     ----------
@@ -229,43 +302,64 @@ async def fetch_area(
     on_raw : callable, optional
         ``on_raw(url, body, status)`` for every ``getRealDatas`` answer (``-1`` and 5xx
         included), before it is parsed: the caller archives it. The warm-up answers (the HTML
-        page, the area dictionary) are not data and are not passed.
+        page, the area dictionary) are not data and are not passed. An answer over the byte
+        budget is passed cut after ``max_answer_bytes + 1`` bytes.
     retry : RetryPolicy
         Timeouts, connection errors and HTTP 5xx are retried per request.
+    max_pages : int
+        Pages read at most (:data:`DEFAULT_MAX_PAGES`); when ``total`` is larger, the first
+        ``max_pages`` are read, a warning is logged and :attr:`AreaFetch.stopped` says so.
+    max_answer_bytes : int
+        Bytes read of one answer at most (:data:`DEFAULT_MAX_ANSWER_BYTES`); the rest is never
+        downloaded. A larger page after the first stops paging there (warning, ``stopped``).
 
     Raises
     ------
     FeedTimeout
         No answer in time, or no connection, after the bounded retries.
     FeedAnswerError
-        Any unusable answer (see :func:`parse_page`), HTTP ≥ 400, ``-1`` after the warm-up, an
-        empty or short page before the last, or a page count that changes while paging: a
-        result is complete or not returned at all.
+        Any unusable answer (see :func:`parse_page`), HTTP ≥ 400, ``-1`` after the warm-up, a
+        first page over the byte budget, an empty or short page before the last, or a page count
+        that changes while paging: the pages read are complete or nothing is returned.
     """
-    if page_size < 1:
-        raise ValueError("page_size must be at least 1")
-    session = _Session(client, url, on_raw, retry)
+    if page_size < 1 or max_pages < 1 or max_answer_bytes < 1:
+        raise ValueError("page_size, max_pages and max_answer_bytes must be at least 1")
+    session = _Session(client, url, on_raw, retry, max_answer_bytes)
     first = await session.page(area=area, index=1, size=page_size)
-    pages = [first]
-    if first.total_pages == 0 and first.rows:
+    total = first.total_pages
+    if total == 0 and first.rows:
         raise FeedAnswerError("total=0 但有数据行 / total is 0 but the page has rows")
-    for index in range(2, first.total_pages + 1):
-        page = await session.page(area=area, index=index, size=page_size)
-        if page.total_pages != first.total_pages:
+    stopped = ""
+    if total > max_pages:
+        stopped = (
+            f"国家平台声称 {total:,} 页，超过每次拉取上限 {max_pages} 页，只读前 {max_pages} 页 / "
+            f"the server claims {total:,} pages, more than the limit of {max_pages} per pull: "
+            f"read the first {max_pages}"
+        )
+    pages = [first]
+    for index in range(2, min(total, max_pages) + 1):
+        try:
+            page = await session.page(area=area, index=index, size=page_size)
+        except _AnswerTooLarge as exc:
+            stopped = str(exc)
+            break
+        if page.total_pages != total:
             raise FeedAnswerError(
-                f"翻页中总页数由 {first.total_pages} 变为 {page.total_pages} / "
-                f"the page count changed from {first.total_pages} to {page.total_pages}"
+                f"翻页中总页数由 {total} 变为 {page.total_pages} / "
+                f"the page count changed from {total} to {page.total_pages}"
             )
         pages.append(page)
     full = len(first.rows)
     for index, page in enumerate(pages, start=1):
-        last = index == len(pages)
-        if (first.total_pages and not page.rows) or (not last and len(page.rows) != full):
+        last = index == total
+        if (total and not page.rows) or (not last and len(page.rows) != full):
             raise FeedAnswerError(
-                f"第 {index}/{len(pages)} 页只有 {len(page.rows)} 行（应答被截断）/ "
-                f"page {index} of {len(pages)} has {len(page.rows)} rows (truncated)"
+                f"第 {index}/{total} 页只有 {len(page.rows)} 行（应答被截断）/ "
+                f"page {index} of {total} has {len(page.rows)} rows (truncated)"
             )
-    rows = [row for page in pages for row in page.rows]
-    if first.records is not None and first.records != len(rows):
+    rows = tuple(row for page in pages for row in page.rows)
+    if stopped:
+        logger.warning("国家平台拉取提前停止 / pull stopped early: %s", stopped)
+    elif first.records is not None and first.records != len(rows):
         logger.warning("国家平台 records=%s，实收 %s 行", first.records, len(rows))
-    return rows
+    return AreaFetch(rows=rows, pages=len(pages), total_pages=total, stopped=stopped)

@@ -2,8 +2,10 @@
 
 Columns are matched by header text (:data:`COLUMN_MAP`), never by position; a parameter cell's
 full-precision value is the ``原始值`` of its tooltip; the ``MM-DD HH:MM`` time gets its year from
-the fetch time (:func:`infer_observed_at`). objectthing unusable raises
-:class:`~service.errors.FeedAnswerError`.
+the fetch time (:func:`infer_observed_at`). Anything unusable raises
+:class:`~service.errors.FeedAnswerError`. A value outside its parameter's physical range
+(:func:`sections.plausibility.plausibility_reason`, the one table of every door) is not a value:
+it is kept out of ``values`` and listed in ``refused`` with its reason.
 
 References
 ----------
@@ -26,6 +28,7 @@ from typing import Literal
 
 from sections.classes import WaterClass, parse_class
 from sections.errors import UnknownClassError
+from sections.plausibility import plausibility_reason
 from service.errors import FeedAnswerError
 from service.time import BEIJING
 
@@ -83,9 +86,9 @@ STATION_FLAGS: Mapping[str, str] = MappingProxyType(
 C calibration). Text not in the table gives no flag (None), so the value is never counted as
 valid; the text stays in the raw archive."""
 
-MissingReason = Literal["no_data", "not_measured", "invalid"]
+MissingReason = Literal["no_data", "not_measured", "invalid", "implausible"]
 """Why a value is absent: ``--``, null or empty (no_data), ``*`` (not_measured by this station),
-or text that is not a number (invalid)."""
+text that is not a number (invalid), a number outside the physical range (implausible)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,9 @@ class CnemcRow:
         Parameter key → why it has no value.
     station_status : str or None
         站点情况 (正常 / 维护 / 不具备运行条件), when the answer has that column.
+    refused : mapping of str to str
+        Parameter key → why its published number is impossible (:mod:`sections.plausibility`);
+        such a key is ``"implausible"`` in ``missing`` and absent from ``values``.
     caveat : str
         :data:`CAVEAT`.
     body_sha256 : str
@@ -132,6 +138,7 @@ class CnemcRow:
     values: Mapping[str, float]
     missing: Mapping[str, MissingReason]
     station_status: str | None
+    refused: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     caveat: str = CAVEAT
     body_sha256: str = field(default="", compare=False)
 
@@ -166,7 +173,6 @@ class CnemcPage:
     columns: tuple[str, ...] = ()
     unknown_headers: tuple[str, ...] = ()
     sha256: str = ""
-
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -395,12 +401,17 @@ def _row(
     observed_at = infer_observed_at(time_text, fetched_at=fetched_at) if time_text else None
     values: dict[str, float] = {}
     missing: dict[str, MissingReason] = {}
+    refused: dict[str, str] = {}
     for key in VALUE_FIELDS:
         if key not in cells:
             continue
         parsed = _value(cells[key], factors[key])
         if isinstance(parsed, float):
-            values[key] = parsed
+            reason = plausibility_reason(key, parsed)
+            if reason:
+                missing[key], refused[key] = "implausible", reason
+            else:
+                values[key] = parsed
         else:
             missing[key] = parsed
     return CnemcRow(
@@ -415,5 +426,6 @@ def _row(
         values=MappingProxyType(values),
         missing=MappingProxyType(missing),
         station_status=_optional_text(cells.get("station_status")),
+        refused=MappingProxyType(refused),
         body_sha256=digest,
     )

@@ -2,7 +2,10 @@
 
 :func:`pull_once` fetches an area once (:func:`~service.feeds.cnemc.client.fetch_area`),
 archives every raw answer as it comes, maps rows to registry sections by name and stores their
-values idempotently (a changed value keeps its history). Periodic pulls are a job of the one
+values idempotently (a changed value keeps its history). A published value outside its
+parameter's physical range is not stored (:mod:`sections.plausibility`); the pull counts and
+reports it, and the answer stays in the raw archive. A pull that stops at the page cap or the
+byte budget stores what it read and says so in its summary. Periodic pulls are a job of the one
 scheduler (:mod:`service.jobs`), which calls :func:`pull_once`.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,17 +28,22 @@ from service.db.ingest import RawRecord, archive_raw, upsert_observations
 from service.db.models import utc_now
 from service.errors import DatabaseError, FeedAnswerError
 from service.feeds.cnemc.client import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_MAX_PAGES,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
     HENGSHUI_AREA,
     PAGE_SIZE,
+    AreaFetch,
     RetryPolicy,
     fetch_area,
 )
 from service.feeds.cnemc.parse import CAVEAT, CnemcRow, parse_page
 
 __all__ = ["SOURCE", "PullSummary", "pull_once", "station_id"]
+
+logger = logging.getLogger("service.feeds.cnemc")
 
 SOURCE = "cnemc"
 """``source`` of the raw archive and of the observations."""
@@ -60,6 +69,15 @@ class PullSummary:
         Ids of the matched sections.
     fetched_at : datetime
         When the pull began (UTC).
+    total_pages : int
+        Pages the server announced (``total``).
+    stopped : str
+        Why the pull read fewer pages than announced (page cap, byte budget); ``""`` if it
+        read them all.
+    implausible : int
+        Values of matched rows outside their parameter's physical range: not stored.
+    refused : tuple of str
+        ``section: reason`` of each such value.
     caveat : str
         :data:`CAVEAT`.
     """
@@ -73,15 +91,27 @@ class PullSummary:
     changed: int
     sections: tuple[str, ...]
     fetched_at: dt.datetime
+    total_pages: int = 0
+    stopped: str = ""
+    implausible: int = 0
+    refused: tuple[str, ...] = ()
     caveat: str = CAVEAT
 
     def describe(self) -> str:
-        """One line in Chinese for the log."""
-        return (
+        """One line in Chinese for the log (English for the warnings after the slash)."""
+        line = (
             f"国家平台拉取：{self.pages} 页 {self.rows} 行，匹配断面 {self.matched} 行"
             f"（{'、'.join(self.sections) or '无'}），新增 {self.inserted}、未变 {self.unchanged}、"
-            f"更新 {self.changed} 条观测；数据未经审核，仅供参考"
+            f"更新 {self.changed} 条观测"
         )
+        if self.implausible:
+            line += (
+                f"；{self.implausible} 个数值超出物理可能范围，未保存 / {self.implausible} "
+                f"impossible value(s) not stored: {'; '.join(self.refused[:3])}"
+            )
+        if self.stopped:
+            line += f"；已截断 / truncated: {self.stopped}"
+        return line + "；数据未经审核，仅供参考"
 
 
 def station_id(section_name: str) -> str:
@@ -92,8 +122,9 @@ def station_id(section_name: str) -> str:
 class _Archive:
     """``on_raw`` of a pull: archive every answer at once, with its verdict."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, max_answer_bytes: int) -> None:
         self.engine = engine
+        self.max_answer_bytes = max_answer_bytes
         self.ids: dict[str, int] = {}
         self.accepted = 0
         self.archived = 0
@@ -103,6 +134,11 @@ class _Archive:
         reason = ""
         if status != 200:
             reason = f"HTTP {status}"
+        elif len(body) > self.max_answer_bytes:
+            reason = (
+                f"应答超过 {self.max_answer_bytes:,} 字节，只存前段 / the answer exceeds "
+                f"{self.max_answer_bytes:,} bytes; its beginning is kept"
+            )
         else:
             try:
                 parse_page(body, fetched_at=received)
@@ -162,6 +198,8 @@ def pull_once(
     page_size: int = PAGE_SIZE,
     retry: RetryPolicy = DEFAULT_RETRY,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
 ) -> PullSummary:
     """Fetch an area once, archive every raw answer, store the rows of registry sections.
 
@@ -175,6 +213,10 @@ def pull_once(
     ----------
     client_factory : callable, optional
         Makes the ``httpx.AsyncClient`` (default: one with ``timeout``).
+    max_pages, max_answer_bytes : int
+        Paging bounds of :func:`~service.feeds.cnemc.client.fetch_area`
+        (``QINGLIU_CNEMC_MAX_PAGES``, ``QINGLIU_CNEMC_MAX_ANSWER_BYTES``); a pull that hits
+        one stores what it read and says so in :attr:`PullSummary.stopped`.
 
     Raises
     ------
@@ -184,18 +226,23 @@ def pull_once(
         When the database fails.
     """
     fetched_at = utc_now()
-    archive = _Archive(engine)
+    archive = _Archive(engine, max_answer_bytes)
     factory = client_factory or (lambda: _default_client(timeout))
 
-    async def fetch() -> list[CnemcRow]:
+    async def fetch() -> AreaFetch:
         async with factory() as client:
             return await fetch_area(
-                client, url=url, area=area, page_size=page_size, on_raw=archive, retry=retry
-            )
+                client, url=url, area=area, page_size=page_size, on_raw=archive, retry=retry,
+                max_pages=max_pages, max_answer_bytes=max_answer_bytes,
+            )  # fmt: skip
 
-    rows = asyncio.run(fetch())
+    result = asyncio.run(fetch())
+    rows = result.rows
     by_name = {section.name: section for section in registry.sections}
     matched = [row for row in rows if row.section.strip() in by_name]
+    refused = tuple(f"{row.section}: {why}" for row in matched for why in row.refused.values())
+    if refused:
+        logger.warning("国家平台不合理数值未保存 / impossible values not stored: %s", refused)
     observations = _observations(matched, by_name, archive.ids)
     try:
         with engine.begin() as connection:
@@ -206,5 +253,6 @@ def pull_once(
     return PullSummary(
         pages=archive.accepted, archived=archive.archived, rows=len(rows), matched=len(matched),
         inserted=counts.inserted, unchanged=counts.unchanged, changed=counts.changed,
-        sections=section_ids, fetched_at=fetched_at,
+        sections=section_ids, fetched_at=fetched_at, total_pages=result.total_pages,
+        stopped=result.stopped, implausible=len(refused), refused=refused,
     )  # fmt: skip
