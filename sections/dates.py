@@ -14,6 +14,9 @@ from typing import Final
 from sections.errors import InputError
 
 __all__ = [
+    "EARLIEST_DAY",
+    "YEARS_AHEAD",
+    "check_period",
     "month_days",
     "month_last_day",
     "parse_day",
@@ -24,8 +27,60 @@ __all__ = [
 _MONTH: Final = re.compile(r"^(\d{4})-(\d{1,2})$")
 _YEAR: Final = re.compile(r"^\d{4}$")
 
+EARLIEST_DAY: Final = dt.date(2000, 1, 1)
+"""The earliest day a request may name [A]: no automatic monitoring in Hengshui before 2000."""
 
-def parse_month(text: str) -> dt.date:
+YEARS_AHEAD: Final = 1
+"""How many calendar years after today a request may name [A] (planning the next year)."""
+
+
+def check_period(
+    day: dt.date,
+    *,
+    today: dt.date,
+    earliest: dt.date = EARLIEST_DAY,
+    years_ahead: int = YEARS_AHEAD,
+) -> dt.date:
+    """``day`` itself when it lies in the sane range, else an :class:`InputError`.
+
+    The range runs from ``earliest`` (default 2000-01-01 [A]) to the last day of the year
+    ``years_ahead`` years after ``today`` (default: the end of next year [A]). Every page and API
+    answer bounds the months and days it is asked for through this function, so a year-1 or
+    year-9999 request is a clear refusal instead of an overflow deep inside a query.
+
+    Parameters
+    ----------
+    day : datetime.date
+        A day, or a month's first day.
+    today : datetime.date
+        The caller's today (Beijing); domain code has no clock.
+    earliest : datetime.date, optional
+        The first allowed day.
+    years_ahead : int, optional
+        Calendar years after ``today``'s year that are still allowed.
+
+    Raises
+    ------
+    InputError
+        When ``day`` is outside the range; the message names the range.
+
+    Examples
+    --------
+    >>> check_period(dt.date(2025, 7, 1), today=dt.date(2025, 8, 3))
+    datetime.date(2025, 7, 1)
+    >>> check_period(dt.date(2027, 1, 1), today=dt.date(2025, 8, 3))
+    Traceback (most recent call last):
+    ...
+    sections.errors.InputError: 日期超出范围 2000-01-01 … 2026-12-31 / date out of range: 2027-01-01
+    """
+    latest = dt.date(min(today.year + years_ahead, dt.MAXYEAR), 12, 31)
+    if earliest <= day <= latest:
+        return day
+    bounds = f"{earliest:%Y-%m-%d} … {latest:%Y-%m-%d}"
+    raise InputError(f"日期超出范围 {bounds} / date out of range: {day.isoformat()}")
+
+
+def parse_month(text: str, *, today: dt.date | None = None) -> dt.date:
     """``"YYYY-MM"`` (also ``"YYYY-M"`` and a ``dt.date``'s ISO text) → the month's first day.
 
     Raises
@@ -39,20 +94,29 @@ def parse_month(text: str) -> dt.date:
     datetime.date(2025, 7, 1)
     >>> parse_month("2025-07-15")
     datetime.date(2025, 7, 1)
+
+    With ``today`` the month must also lie in the range of :func:`check_period`:
+
+    >>> parse_month("2025-07", today=dt.date(2025, 8, 3))
+    datetime.date(2025, 7, 1)
     """
     cell = str(text).strip()
     match = _MONTH.match(cell)
+    first: dt.date | None = None
     try:
         if match:
-            return dt.date(int(match[1]), int(match[2]), 1)
-        return dt.date.fromisoformat(cell).replace(day=1)
+            first = dt.date(int(match[1]), int(match[2]), 1)
+        else:
+            first = dt.date.fromisoformat(cell).replace(day=1)
     except ValueError:
         pass
+    if first is not None:
+        return first if today is None else check_period(first, today=today)
     raise InputError(f"月份必须是 YYYY-MM / month must be YYYY-MM, got {text!r}")
 
 
-def parse_day(text: str) -> dt.date:
-    """``"YYYY-MM-DD"`` → a date.
+def parse_day(text: str, *, today: dt.date | None = None) -> dt.date:
+    """``"YYYY-MM-DD"`` → a date (with ``today``: within the range of :func:`check_period`).
 
     Raises
     ------
@@ -65,9 +129,10 @@ def parse_day(text: str) -> dt.date:
     datetime.date(2025, 2, 28)
     """
     try:
-        return dt.date.fromisoformat(str(text).strip())
+        day = dt.date.fromisoformat(str(text).strip())
     except ValueError:
         raise InputError(f"日期必须是 YYYY-MM-DD / day must be YYYY-MM-DD, got {text!r}") from None
+    return day if today is None else check_period(day, today=today)
 
 
 def parse_year(text: str | int) -> int:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from sections.registry import Registry, load_registry
 from service.api.errors import ERROR_RESPONSES, install_error_handlers
+from service.api.middleware import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from service.api.routes import (
     bulletin_api,
     compensation_api,
@@ -25,7 +26,7 @@ from service.api.routes import (
 from service.db.engine import make_engine, migrate
 from service.jobs.schedule import JobScheduler
 from service.settings import Settings
-from service.web import compensation_views, monitoring_views, views
+from service.web import compensation_views, monitoring_views, static, views
 
 __all__ = ["create_app"]
 
@@ -37,7 +38,12 @@ Times are ISO 8601 with offset; concentrations in mg/L unless the parameter says
 """
 
 
-def create_app(settings: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
     """Build the web application.
 
     Parameters
@@ -46,6 +52,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         Defaults to :meth:`Settings.from_env`.
     registry : Registry, optional
         Defaults to the file of ``settings.sections`` or the bundled registry.
+    max_body_bytes : int, optional
+        The largest request body read [bytes]; a larger one is answered 413.
     """
     settings = settings or Settings.from_env()
     registry = registry or load_registry(settings.sections)
@@ -73,6 +81,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         description=API_DESCRIPTION,
         version="0.1.0",
         responses=ERROR_RESPONSES,
+        docs_url=None,  # service.web.static serves /docs under its own policy
+        redoc_url=None,
         openapi_tags=[
             {"name": "service", "description": "服务状态 / service health"},
             {"name": "sections", "description": "断面名录 / the section registry"},
@@ -94,6 +104,9 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.include_router(views.router)
     app.include_router(compensation_views.router)
     app.include_router(monitoring_views.router)
+    app.include_router(static.router)
 
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: also on the 413 of BodyLimit
     return app

@@ -5,7 +5,8 @@
     QingliuError                          500 / 1   a defect: reported with a reference id
     ├── InputError                        422 / 2   fix the input (file row and column named)
     │   ├── SectionsError, CompensationError …      the domain packages' errors
-    │   └── FrameError (FeedError)                  an HJ 212 frame is refused (``reason``)
+    │   ├── FrameError (FeedError)                  an HJ 212 frame is refused (``reason``)
+    │   └── PayloadTooLarge               413 / 2   a request body over the limit: send less
     ├── NotFoundError                     404 / 3   no such section, unit, month, version
     │   ├── DataTableError                          a key not in a shipped data table
     │   └── MonthNotRolledUp                        run the monthly job first
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from sections.errors import (
     ConfigurationError,
@@ -50,6 +51,7 @@ __all__ = [
     "InputError",
     "MonthNotRolledUp",
     "NotFoundError",
+    "PayloadTooLarge",
     "QingliuError",
     "UnavailableError",
     "error_line",
@@ -83,6 +85,13 @@ class FeedTimeout(FeedError, UnavailableError, TimeoutError):
 
 class FeedAnswerError(FeedError, UnavailableError):
     """A remote feed answered, but the answer cannot be used (status, body, truncation)."""
+
+
+class PayloadTooLarge(InputError):
+    """A request body is larger than the service accepts: send a smaller one."""
+
+    status: ClassVar[int] = 413
+    title: ClassVar[str] = "请求过大 / payload too large"
 
 
 class MonthNotRolledUp(NotFoundError):

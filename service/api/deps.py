@@ -1,16 +1,66 @@
-"""FastAPI dependencies: the app's engine, registry and settings, as ``Annotated`` types."""
+"""FastAPI dependencies: the app's engine, registry and settings, as ``Annotated`` types.
+
+Also the bounds every route shares: page and version numbers (``PageQuery``, ``VersionQuery``)
+and the months and days a request may name (:func:`request_month`, :func:`request_day`, the
+range of :func:`sections.dates.check_period` around today in Beijing).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+import datetime as dt
+from typing import Annotated, Final, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
 
+from sections.dates import check_period, parse_day, parse_month
 from sections.registry import Registry
 from service.settings import Settings
+from service.time import BEIJING, beijing_today
 
-__all__ = ["EngineDep", "RegistryDep", "SettingsDep"]
+__all__ = [
+    "MAX_PAGE",
+    "MAX_VERSION",
+    "EngineDep",
+    "PageQuery",
+    "RegistryDep",
+    "SettingsDep",
+    "SizeQuery",
+    "VersionQuery",
+    "request_day",
+    "request_moment",
+    "request_month",
+]
+
+MAX_PAGE: Final = 100_000
+"""The highest page number a list answers (× the largest page size stays far inside int64)."""
+
+MAX_VERSION: Final = 100_000
+"""The highest statement version number a request may name (versions count from 1)."""
+
+PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="页码，从 1 起 / page, from 1")]
+SizeQuery = Annotated[int, Query(ge=1, le=5000, description="每页条数 / page size")]
+VersionQuery = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_VERSION, description="已签发的版本号；缺省为最新签发版，未签发时为草稿"),
+]
+
+
+def request_month(text: str) -> dt.date:
+    """A month named by a request → its first day, within the sane range (else 422)."""
+    return parse_month(text, today=beijing_today())
+
+
+def request_day(text: str) -> dt.date:
+    """A day named by a request, within the sane range (else 422)."""
+    return parse_day(text, today=beijing_today())
+
+
+def request_moment(moment: dt.datetime) -> dt.datetime:
+    """An instant named by a request (naive = Beijing) in UTC, its day in the sane range."""
+    local = moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
+    check_period(local.date(), today=beijing_today())
+    return local.astimezone(dt.UTC)
 
 
 def _engine(request: Request) -> Engine:

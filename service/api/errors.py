@@ -18,16 +18,18 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from service.api.headers import SECURITY_HEADERS
 from service.errors import (
     ConflictError,
     InputError,
     NotFoundError,
+    PayloadTooLarge,
     QingliuError,
     UnavailableError,
     error_payload,
 )
 
-__all__ = ["ERROR_RESPONSES", "ErrorBody", "install_error_handlers"]
+__all__ = ["ERROR_RESPONSES", "ErrorBody", "error_response", "install_error_handlers"]
 
 
 class ErrorBody(BaseModel):
@@ -52,6 +54,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "未找到 / not found"),
         (422, "输入有误 / invalid input"),
         (409, "冲突 / conflict"),
+        (413, "请求过大 / payload too large"),
         (500, "内部错误 / internal error"),
         (503, "暂不可用 / unavailable"),
     )
@@ -60,7 +63,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 _HTTP_CLASSES: dict[int, type[QingliuError]] = {
     400: InputError, 404: NotFoundError, 405: InputError, 409: ConflictError,
-    422: InputError, 503: UnavailableError,
+    413: PayloadTooLarge, 422: InputError, 503: UnavailableError,
 }  # fmt: skip
 
 
@@ -70,14 +73,21 @@ def _is_api(request: Request) -> bool:
 
 def _answer(request: Request, status: int, body: dict[str, Any]) -> Response:
     if _is_api(request):
-        return JSONResponse(status_code=status, content=body)
+        return JSONResponse(status_code=status, content=body, headers=SECURITY_HEADERS)
     reference = f"<p>编号 reference：{escape(body['reference'])}</p>" if body["reference"] else ""
     return HTMLResponse(
         f"<!doctype html><meta charset='utf-8'><title>{status} {escape(body['title'])}</title>"
         f"<h1>{status} {escape(body['title'])}</h1><p>{escape(body['error'])}</p>{reference}"
         "<p><a href='/'>返回首页</a></p>",
         status_code=status,
+        headers=SECURITY_HEADERS,
     )
+
+
+def error_response(request: Request, exc: BaseException) -> Response:
+    """The answer to ``exc`` in the one shape (JSON for the API, a short page otherwise)."""
+    status, body = error_payload(exc)
+    return _answer(request, status, body)
 
 
 def install_error_handlers(app: FastAPI) -> None:

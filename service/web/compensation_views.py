@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from compensation.errors import CompensationError
-from service.api.deps import EngineDep, RegistryDep
+from service.api.deps import EngineDep, RegistryDep, VersionQuery, request_month
 from service.errors import InputError, NotFoundError, QingliuError
-from service.offline.compensate import parse_month
 from service.statements.issue import issued_versions
 from service.statements.monthly import shown_statement
 from service.time import BEIJING, beijing_today
@@ -39,7 +38,7 @@ def _page(
     from service.statements.render import IssueInfo, render_html
 
     try:
-        first = parse_month(month)
+        first = request_month(month)
     except InputError as exc:
         raise NotFoundError(str(exc)) from None
     unit_name = None
@@ -87,7 +86,7 @@ def _page(
 @router.get("/compensation/{month}", response_class=HTMLResponse)
 def month_page(
     month: str, engine: EngineDep, registry: RegistryDep,
-    version: int | None = Query(default=None, ge=1), draft: bool = False,
+    version: VersionQuery = None, draft: bool = False,
 ) -> HTMLResponse:  # fmt: skip
     """全市月度通报。"""
     return _page(month, None, engine, registry, version, draft)
@@ -96,7 +95,7 @@ def month_page(
 @router.get("/compensation/{month}/{unit}", response_class=HTMLResponse)
 def unit_page(
     month: str, unit: str, engine: EngineDep, registry: RegistryDep,
-    version: int | None = Query(default=None, ge=1), draft: bool = False,
+    version: VersionQuery = None, draft: bool = False,
 ) -> HTMLResponse:  # fmt: skip
     """单位月度通报。"""
     return _page(month, unit, engine, registry, version, draft)

@@ -9,13 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Engine
 
 from sections.classes import WaterClass
-from sections.dates import parse_day
 from sections.registry import Registry, Section
-from service.api.deps import EngineDep, RegistryDep
+from service.api.deps import EngineDep, RegistryDep, request_day, request_month
 from service.bulletins import MonthNotRolledUp, bulletin_context, render_bulletin_html
 from service.db import results
 from service.errors import InputError, NotFoundError
-from service.offline.compensate import parse_month
 from service.records import DayRecord
 from service.time import beijing_today
 from service.web.contexts import (
@@ -93,7 +91,7 @@ def daily_page(engine: EngineDep, registry: RegistryDep, date: str | None = None
         day = results.newest_daily_day(engine=engine) or beijing_today()
     else:
         try:
-            day = parse_day(date)
+            day = request_day(date)
         except ValueError as exc:
             raise InputError(str(exc)) from None
     return render("daily.html", daily_context(engine=engine, registry=registry, day=day))
@@ -113,7 +111,7 @@ def bulletins_index(engine: EngineDep) -> RedirectResponse:
 def bulletin_page(month: str, engine: EngineDep, registry: RegistryDep) -> HTMLResponse:
     """水质月报（网页）。"""
     try:
-        first = parse_month(month)
+        first = request_month(month)
     except InputError as exc:
         raise NotFoundError(str(exc)) from None
     try:

@@ -79,7 +79,7 @@ def _row(html: str, section: str) -> str:
 
 
 def _badge(klass: WaterClass) -> str:
-    return f'style="background: {klass.colour}" title="{klass.quality}">{klass.label}</span>'
+    return f'class="class-badge wq-{klass.value}" title="{klass.quality}">{klass.label}</span>'
 
 
 def _field(html: str, name: str) -> str:
@@ -165,7 +165,7 @@ def test_section_page_shows_daily_strip_and_monthly_classes(http: httpx.Client) 
         assert title.startswith(day)
         if label:
             assert f"{label}类" in title and "主要污染指标" in title
-            assert f"background: {WaterClass(record['class_number']).colour}" in html
+            assert f" wq-{record['class_number']}\"" in html
     months = re.search(r'<table id="monthly-classes".*?</table>', html, re.S)
     assert months and "2025 年月度水质类别" in html
     summary = http.get("/api/summary", params={"month": "2025-03"}).json()
@@ -259,7 +259,8 @@ def test_month_not_rolled_up(http: httpx.Client, seeded: Engine, small_registry:
     context = bulletin_context(seeded, small_registry, dt.date(2025, 3, 17))
     assert context.month == "2025-03" and context.title == "衡水市 2025年3月 地表水环境质量月报"
     fragment = render_bulletin_html(context, standalone=False)
-    assert "<html" not in fragment and fragment.lstrip().startswith("<style>")
+    assert "<html" not in fragment and "<style" not in fragment  # styles: /static/bulletin.css
+    assert fragment.lstrip().startswith("<article")
 
 
 BULLETIN_DATACLASSES = [

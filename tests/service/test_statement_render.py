@@ -329,8 +329,8 @@ def test_unit_html_shows_one_unit(statement: MonthlyStatement) -> None:
 
 def test_not_standalone_is_a_fragment_for_the_site(statement: MonthlyStatement) -> None:
     fragment = render_html(statement, standalone=False)
-    assert fragment.lstrip().startswith("<style>")
-    for tag in ("<html", "<head", "<body", "@page"):
+    assert fragment.lstrip().startswith("<article")  # styles: /static/statement.css
+    for tag in ("<html", "<head", "<body", "@page", "<style"):
         assert tag not in fragment, tag
     assert fragment.rstrip().endswith("</article>")
     assert tables(fragment)["summary"][-1] == ["全市合计", "240", "2,400,000"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from sections.dates import parse_month
-from service.api.deps import EngineDep, RegistryDep
+from service.api.deps import EngineDep, RegistryDep, request_month
+from service.api.headers import DOCUMENT_CSP
 from service.bulletins import (
     BulletinContext,
     bulletin_context,
@@ -29,7 +29,7 @@ NOT_ROLLED_UP = {
 
 
 def _context(month: str, engine: EngineDep, registry: RegistryDep) -> BulletinContext:
-    return bulletin_context(engine, registry, parse_month(month))
+    return bulletin_context(engine, registry, request_month(month))
 
 
 def _attachment(month: str, suffix: str) -> dict[str, str]:
@@ -62,4 +62,5 @@ def bulletin_pdf(month: str, engine: EngineDep, registry: RegistryDep) -> Respon
 def bulletin_html(month: str, engine: EngineDep, registry: RegistryDep) -> Response:
     """The bulletin of a rolled-up month as a standalone HTML document (print CSS, A4)."""
     html = render_bulletin_html(_context(month, engine, registry), standalone=True)
-    return Response(html, media_type="text/html; charset=utf-8", headers=_attachment(month, "html"))
+    headers = {**_attachment(month, "html"), "Content-Security-Policy": DOCUMENT_CSP}
+    return Response(html, media_type="text/html; charset=utf-8", headers=headers)

@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from compensation.diff import LineChange
 from compensation.statement import MonthlyStatement
 from sections.registry import Registry
-from service.api.deps import EngineDep, RegistryDep
+from service.api.deps import EngineDep, RegistryDep, VersionQuery, request_month
+from service.api.headers import DOCUMENT_CSP
 from service.errors import NotFoundError
-from service.offline.compensate import parse_month
 from service.statements.issue import IssueRecord, issue_statement, issued_versions
 from service.statements.monthly import draft_statement, shown_statement
 from service.statements.output import (
@@ -29,14 +29,11 @@ from service.statements.output import (
 router = APIRouter(prefix="/api/compensation", tags=["compensation"])
 
 MONTH_EXAMPLE = "2025-03"
-VersionQuery = Annotated[
-    int | None, Query(ge=1, description="已签发的版本号；缺省为最新签发版，未签发时为草稿")
-]
 DraftQuery = Annotated[bool, Query(description="true：忽略已签发版本，按当前数据计算草稿")]
 
 
 def _month(text: str) -> dt.date:
-    return parse_month(text)  # InputError (422) when the text is not a month
+    return request_month(text)  # InputError (422): not a month, or out of range
 
 
 def _unit(registry: Registry, unit: str) -> None:
@@ -132,11 +129,10 @@ def download(
     data = render_statement(statement, fmt=format, unit=unit, issue=record)
     stem = f"qingliu-statement-{month}" + (f"-{unit}" if unit else "")
     stem += f"-v{record.version}" if record else "-draft"
-    return Response(
-        content=data,
-        media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{stem}.{format.value}"'},
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{stem}.{format.value}"'}
+    if format is StatementFormat.html:
+        headers["Content-Security-Policy"] = DOCUMENT_CSP
+    return Response(content=data, media_type=MEDIA_TYPES[format], headers=headers)
 
 
 @router.get("/{month}/{unit}", summary="单位月度通报 / one unit's statement")

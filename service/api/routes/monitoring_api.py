@@ -9,9 +9,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, JsonValue
 from sqlalchemy import ColumnElement, Engine, func, select
 
-from sections.dates import parse_day, parse_month
 from sections.registry import Registry, Section
-from service.api.deps import EngineDep, RegistryDep
+from service.api.deps import (
+    EngineDep,
+    PageQuery,
+    RegistryDep,
+    SizeQuery,
+    request_day,
+    request_moment,
+    request_month,
+)
 from service.db.models import DailyResult, MonthlyResult, Observation, table_of
 from service.db.results import day_record
 from service.errors import InputError, NotFoundError
@@ -20,9 +27,6 @@ from service.records import MonthEntry, MonthSummary, decode_month, encode
 from service.time import BEIJING
 
 router = APIRouter(prefix="/api", tags=["monitoring"])
-
-PageQuery = Annotated[int, Query(ge=1, description="页码，从 1 起 / page, from 1")]
-SizeQuery = Annotated[int, Query(ge=1, le=5000, description="每页条数 / page size")]
 
 
 class Page(BaseModel):
@@ -48,16 +52,18 @@ def _moment(text: str | None, name: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(f"{name}: 不是 ISO 8601 时间 / not ISO 8601"
-        ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)).astimezone(dt.UTC)
+        raise InputError(f"{name}: 不是 ISO 8601 时间 / not ISO 8601") from None
+    try:
+        return request_moment(moment)
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from None
 
 
 def _day(text: str | None, name: str) -> dt.date | None:
     if text is None:
         return None
     try:
-        return parse_day(text)
+        return request_day(text)
     except ValueError as exc:
         raise InputError(f"{name}: {exc}") from None
 
@@ -264,7 +270,7 @@ def month_summary(
 ) -> Summary:
     """The stored roll-up of a month (``qingliu run monthly`` makes it); 404 before that."""
     try:
-        first = parse_month(month)
+        first = request_month(month)
     except ValueError as exc:
         raise InputError(f"month: {exc}") from None
     summary = stored_summary(engine=engine, month=first)

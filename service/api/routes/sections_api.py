@@ -65,5 +65,4 @@ def get_section(section_id: str, registry: RegistryDep) -> SectionPublic:
     try:
         return section_public(registry.section(section_id))
     except KeyError:
-        raise NotFoundError(f"未知断面 / unknown section {section_id!r}"
-        ) from None
+        raise NotFoundError(f"未知断面 / unknown section {section_id!r}") from None
