@@ -37,7 +37,8 @@ def _frames() -> dict[str, list[bytes]]:
     return {
         f"HS131100B{s:02d}0001": [
             data_frame(mn=f"HS131100B{s:02d}0001", pw="pw", data_time=start + dt.timedelta(hours=i),
-                       values={k: round(1 + s + i / 1000 + j, 3) for j, k in enumerate(KEYS)})
+                       values={k: round(1 + s / 4 + i / 1e3 + j / 2, 3) for j, k in enumerate(KEYS)}
+                       )
             for i in range(FRAMES)
         ]
         for s in range(STATIONS)

@@ -190,7 +190,7 @@ def _station_frames(station: int, count: int) -> list[bytes]:
     return [
         data_frame(
             mn=mn, pw="pw", data_time=start + dt.timedelta(hours=i),
-            values={key: round(1 + station + i / 1000 + j, 3) for j, key in enumerate(KEYS)},
+            values={key: round(1 + station / 4 + i / 1e3 + j / 2, 3) for j, key in enumerate(KEYS)},
         )
         for i in range(count)
     ]  # fmt: skip

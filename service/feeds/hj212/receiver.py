@@ -13,13 +13,48 @@ Stations and passwords are read from the database for every read of a connection
 ``qingliu stations add`` applies to the next frame. The packets of a split message are joined
 per station; a message whose packets do not all arrive within ``packet_timeout`` is given up:
 archived with status ``expired`` and its reason, its values not stored, nothing answered for it.
+
+Hardening against abuse (issue 11; every limit is a :class:`ReceiverConfig` field, defaults [A]):
+
+- **Bytes that are not frames** are archived per connection as bounded chunks: contiguous garbage
+  is coalesced into one ``rejected`` row of at most ``garbage_chunk_bytes``; garbage rows and
+  refused frame candidates (bad CRC …) are archived while the connection's budget
+  (``garbage_archive_bytes``) and the global one (``garbage_global_rate`` per second, burst
+  ``garbage_global_burst``) allow, each row charged at least
+  :data:`~service.feeds.hj212.guard.ROW_COST` bytes; beyond, they are counted, and one summary
+  row (counts and the first bytes) is archived when the connection ends. A connection that has
+  sent more than ``max_garbage_bytes`` of refused bytes is closed and its address backed off.
+  Frames that parse (whatever their verdict) are always archived.
+- **Rates and connections**: a connection is read at ``read_rate`` bytes per second on average
+  (burst ``read_burst``); at most ``max_connections_per_address`` connections per address and
+  ``max_connections`` in all; more are closed at once, without archive rows.
+- **Failing senders**: an unknown MN or a wrong password is a failure of the sender's address;
+  ``failure_limit`` failures within ``failure_window`` seconds back the address off: the
+  connection is closed and new ones refused for ``backoff`` seconds, doubling on each new
+  back-off up to ``max_backoff``. Password checks are memoised and run off the event loop
+  (:mod:`~service.feeds.hj212.credentials`).
+- **Frame times**: a data frame whose DataTime or a SampleTime lies more than
+  ``future_tolerance`` seconds after the receiver's clock (reason ``future_time``) or before
+  ``earliest_time`` (default 2000-01-01 Beijing time, reason ``bad_time``) is refused, archived
+  ``rejected`` with the reason, not stored and not answered. A fixed floor rather than the
+  station's ``created_at``: a station registered today may upload its logger's backlog.
+- **Plausibility at the door**: a value outside the physical range of its parameter
+  (:func:`sections.plausibility.plausibility_reason`), or not finite, is not stored: the frame's
+  other values are, the frame is archived ``partial`` with the reason naming the parameter
+  (``implausible: nh3n = 5000 …``) and answered. The refused value lives only in the raw
+  archive, so it can never enter a class or a bill; a reviewer finds it by the reason.
+- **One bad frame never fails another's batch**: values are checked before a frame joins a
+  batch; when a batch still fails to store, its frames are stored one by one, and a frame that
+  still fails is archived ``rejected`` with reason ``storage_failed: …`` and not answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +63,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sections.parameters import parameters
+from sections.plausibility import plausibility_reason
 from service.db.ingest import (
     RawRecord,
     StationRecord,
@@ -41,18 +77,23 @@ from service.feeds.hj212.build import response_frame
 from service.feeds.hj212.codes import canonical_value
 from service.feeds.hj212.credentials import StationCredentials
 from service.feeds.hj212.frame import DATA_COMMANDS, Hj212Frame
+from service.feeds.hj212.guard import AddressGuard, Refusal, RefusedBytes, TokenBucket
 from service.feeds.hj212.parse import parse_frame
 from service.feeds.hj212.stream import FrameSplitter, PacketAssembler, StreamError
+from service.time import BEIJING
 
 __all__ = [
     "DEFAULT_LISTEN",
+    "EARLIEST_TIME",
     "MAX_UNKNOWN_CODE",
     "UNKNOWN_CODE_REVIEW",
     "Hj212Receiver",
     "ReceiverConfig",
     "ReceiverStats",
     "frame_rows",
+    "frame_time_refusal",
     "parse_listen",
+    "screen_rows",
 ]
 
 log = logging.getLogger("qingliu.hj212")
@@ -64,11 +105,16 @@ MAX_UNKNOWN_CODE = 16
 """Longest unknown pollutant code stored as an observation's parameter (the column's size)."""
 UNKNOWN_CODE_REVIEW = "pending"
 """``review_status`` of a value whose pollutant code is not in ``pollutant_codes.csv``."""
+EARLIEST_TIME = dt.datetime(2000, 1, 1, tzinfo=BEIJING)
+"""Default floor of frame times: older DataTime or SampleTime is refused ``bad_time`` [A]."""
 
 
 @dataclass(frozen=True)
 class ReceiverConfig:
-    """Receiver settings (all have safe defaults)."""
+    """Receiver settings (all have safe defaults; the abuse limits are assumptions [A]).
+
+    A rate or limit ≤ 0 means "no limit" (``failure_limit`` ≤ 0: never back off).
+    """
 
     host: str = "0.0.0.0"
     port: int = 9212
@@ -77,6 +123,21 @@ class ReceiverConfig:
     batch_size: int = 2_000  # frames stored in one transaction at most
     flush_interval: float = 0.02  # seconds the writer waits to fill a batch
     packet_timeout: float = 120.0  # seconds to wait for the rest of a split message
+    max_connections: int = 1024  # connections open at once, in all
+    max_connections_per_address: int = 64  # connections open at once from one address
+    read_rate: float = 262_144.0  # bytes per second one connection is read at, on average
+    read_burst: float = 1_048_576.0  # bytes one connection may send at once above that rate
+    garbage_chunk_bytes: int = 4_096  # largest raw row of contiguous garbage
+    garbage_archive_bytes: int = 16_384  # refused bytes archived raw per connection, at most
+    garbage_global_rate: float = 16_384.0  # refused bytes archived per second, all connections
+    garbage_global_burst: float = 262_144.0  # … saved up at most
+    max_garbage_bytes: int = 65_536  # refused bytes after which a connection is closed
+    failure_limit: int = 20  # failures (unknown MN, wrong PW) of one address that back it off
+    failure_window: float = 60.0  # seconds over which failures are counted
+    backoff: float = 30.0  # seconds a first back-off lasts (doubling up to max_backoff)
+    max_backoff: float = 900.0  # longest back-off
+    future_tolerance: float = 3_600.0  # seconds a frame time may lie ahead of the clock
+    earliest_time: dt.datetime = EARLIEST_TIME  # frame times before this are refused
 
 
 @dataclass
@@ -93,6 +154,13 @@ class ReceiverStats:
     unknown_code_values: int = 0  # values of codes outside pollutant_codes.csv, kept for review
     unknown_codes: dict[str, int] = field(default_factory=dict)  # code → values received
     observations: UpsertCounts = field(default_factory=UpsertCounts)
+    connections_refused: int = 0  # over a connection limit, or from a backed-off address
+    backoffs: int = 0  # addresses backed off (a connection closed for failures or garbage)
+    garbage_bytes: int = 0  # bytes that were not frames, or refused frame candidates
+    garbage_unarchived: int = 0  # of which only counted (over a budget), in summary rows
+    bad_time: int = 0  # data frames refused for their time (bad_time, future_time)
+    implausible_values: int = 0  # values outside their physical range, not stored
+    storage_failures: int = 0  # frames whose storage failed alone (archived, not answered)
 
 
 def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -155,6 +223,100 @@ def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, An
     return rows, sorted(set(unknown))
 
 
+def frame_time_refusal(
+    frame: Hj212Frame,
+    *,
+    now: dt.datetime,
+    tolerance: float = 3_600.0,
+    earliest: dt.datetime = EARLIEST_TIME,
+) -> str:
+    """Why the times of a data frame are refused, or ``""``.
+
+    Parameters
+    ----------
+    frame : Hj212Frame
+        A parsed frame; its DataTime and every SampleTime are checked.
+    now : datetime
+        The receiver's clock, zone-aware.
+    tolerance : float
+        Seconds a time may lie after ``now`` [A] (loggers' clocks drift).
+    earliest : datetime
+        Times before it are refused [A].
+
+    Returns
+    -------
+    str
+        ``"future_time: …"``, ``"bad_time: …"`` or ``""``.
+
+    Examples
+    --------
+    >>> from service.feeds.hj212 import data_frame, parse_frame
+    >>> now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    >>> late = parse_frame(data_frame(mn="M", pw="p", data_time=dt.datetime(2099, 1, 1),
+    ...                               values={"nh3n": 0.5}))
+    >>> frame_time_refusal(late, now=now).split(":")[0]
+    'future_time'
+    """
+    latest = now + dt.timedelta(seconds=tolerance)
+    times = [("DataTime", frame.data_time)]
+    times += [(f"{value.code}-SampleTime", value.sample_time) for value in frame.values]
+    for name, when in times:
+        if when is None:
+            continue
+        # aware comparisons never convert to UTC, so year 1 in Beijing cannot overflow
+        if when < earliest:
+            return (f"bad_time: {name} {when:%Y-%m-%d %H:%M:%S} 早于 / is before "
+                    f"{earliest:%Y-%m-%d}")  # fmt: skip
+        if when > latest:
+            return (f"future_time: {name} {when:%Y-%m-%d %H:%M:%S} 超前于接收时钟 / is more "
+                    f"than {tolerance:g} s ahead of the receiver's clock")  # fmt: skip
+    return ""
+
+
+def screen_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Observation rows that may be stored, and why the others may not.
+
+    A value that is not finite, or outside its parameter's physical range
+    (:func:`sections.plausibility.plausibility_reason`), is left out with its reason; a value
+    of an unknown code (kept for review) has no range and is only checked to be finite.
+    Missing values (None) always pass.
+
+    Examples
+    --------
+    >>> kept, why = screen_rows([{"parameter": "nh3n", "value": 5000.0},
+    ...                          {"parameter": "tp", "value": 0.1}])
+    >>> [row["parameter"] for row in kept], why[0].startswith("nh3n = 5000")
+    (['tp'], True)
+    """
+    kept: list[dict[str, Any]] = []
+    reasons: list[str] = []
+    for row in rows:
+        value = row["value"]
+        if value is None:
+            kept.append(row)
+            continue
+        if not math.isfinite(value):
+            reasons.append(f"{row['parameter']} = {value} 不是有限数 / is not a finite number")
+            continue
+        if row.get("review_status") is None:
+            why = plausibility_reason(row["parameter"], value)
+            if why:
+                reasons.append(why)
+                continue
+        kept.append(row)
+    return kept, reasons
+
+
+@dataclass
+class _Connection:
+    """What the receiver knows about one open connection."""
+
+    peer: str
+    host: str
+    refused: RefusedBytes
+    closing: str = ""  # why the connection is to be closed after this read
+
+
 @dataclass
 class _Pending:
     raw: RawRecord
@@ -162,8 +324,9 @@ class _Pending:
     done: asyncio.Future[bool] | None = None
 
 
-_Checked = tuple[RawRecord, list[dict[str, Any]], bytes | None]
-"""What checking one candidate gives: its raw record, its observation rows, its answer."""
+_Checked = tuple[RawRecord, list[dict[str, Any]], bytes | None, bool]
+"""What checking one candidate gives: its raw record, its observation rows, its answer, and
+whether it is a failure of its sender (unknown MN, wrong password)."""
 _Verdicts = dict[tuple[str, str], tuple[StationRecord | None, bool]]
 """(MN, PW) → (the active station of MN or None, whether PW is its password)."""
 
@@ -177,11 +340,22 @@ class Hj212Receiver:
         engine: Engine,
         config: ReceiverConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.engine = engine
         self.config = config or ReceiverConfig()
         self.stats = ReceiverStats()
         self._clock = clock
+        self._wall_clock = wall_clock
+        cfg = self.config
+        self._guard = AddressGuard(
+            max_per_address=cfg.max_connections_per_address, max_total=cfg.max_connections,
+            failure_limit=cfg.failure_limit, failure_window=cfg.failure_window,
+            backoff=cfg.backoff, max_backoff=cfg.max_backoff, clock=clock,
+        )  # fmt: skip
+        self._garbage_budget = TokenBucket(
+            rate=cfg.garbage_global_rate, burst=cfg.garbage_global_burst, clock=clock
+        )
         self._credentials = StationCredentials(engine)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._server: asyncio.Server | None = None
@@ -244,50 +418,115 @@ class Hj212Receiver:
             task.add_done_callback(self._connections.discard)
         peername = writer.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        host = str(peername[0]) if isinstance(peername, tuple) else str(peername)
+        why = self._guard.admit(host)
+        if why:  # refused before a byte is read: no archive row, so no amplification
+            self.stats.connections_refused += 1
+            log.debug("拒绝连接 / connection from %s refused: %s", peer, why)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            return
         self.stats.connections += 1
-        splitter = FrameSplitter(max_frame_bytes=self.config.max_frame_bytes)
+        cfg = self.config
+        connection = _Connection(peer, host, RefusedBytes(
+            chunk_bytes=cfg.garbage_chunk_bytes, archive_bytes=cfg.garbage_archive_bytes,
+            shared=self._garbage_budget,
+        ))  # fmt: skip
+        rate = TokenBucket(rate=cfg.read_rate, burst=cfg.read_burst, clock=self._clock)
+        splitter = FrameSplitter(max_frame_bytes=cfg.max_frame_bytes)
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(reader.read(65536), self.config.idle_timeout)
+                    data = await asyncio.wait_for(reader.read(65536), cfg.idle_timeout)
                 except TimeoutError:
                     log.info("连接空闲超时，关闭 / idle timeout, closing %s", peer)
                     break
                 if not data:
                     break
-                answers = await self._receive(splitter.feed(data), peer)
+                answers = await self._receive(splitter.feed(data), connection)
                 if answers:
                     writer.write(b"".join(answers))
                     await writer.drain()
+                if connection.closing:
+                    log.warning("关闭连接 / closing %s: %s", peer, connection.closing)
+                    break
+                wait = rate.debt(len(data))
+                if wait > 0:  # over its read rate: TCP holds the sender back meanwhile
+                    await asyncio.sleep(wait)
         except (ConnectionError, OSError) as exc:
             log.info("连接中断 / connection lost %s: %s", peer, exc)
         except asyncio.CancelledError:
             log.info("服务停止，关闭连接 / shutting down, closing %s", peer)
         finally:
+            self._guard.release(host)
+            refused = connection.refused
             if splitter.pending:
-                await self._submit(
-                    RawRecord(SOURCE, splitter.take_pending(), "rejected", peer,
-                              "incomplete: connection closed inside a frame"),
-                    [],
-                )  # fmt: skip
+                pending = splitter.take_pending()
+                self.stats.garbage_bytes += len(pending)
+                if refused.frame(pending):
+                    await self._submit(RawRecord(SOURCE, pending, "rejected", peer,
+                                                 "incomplete: connection closed inside a frame"),
+                                       [])  # fmt: skip
+            await self._refuse(refused.flush(), connection)
+            self.stats.garbage_unarchived += refused.dropped
+            summary = refused.summary()
+            if summary is not None:
+                await self._refuse([summary], connection)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _receive(self, items: list[bytes | StreamError], peer: str) -> list[bytes]:
+    async def _refuse(self, refusals: list[Refusal], connection: _Connection) -> None:
+        """Archive refused bytes (``rejected``), without waiting for their storage."""
+        for refusal in refusals:
+            await self._submit(
+                RawRecord(SOURCE, refusal.payload, "rejected", connection.peer, refusal.reason), []
+            )
+
+    async def _receive(
+        self, items: list[bytes | StreamError], connection: _Connection
+    ) -> list[bytes]:
         """Check and queue every item of one read; answers for the accepted, after storage.
 
         The stations of the read's frames are read from the database (with the password
         checks, in the executor), so a changed password or station applies to the next frame.
+        Garbage is coalesced and archived within the connection's budgets; a sender's failures
+        may back its address off (``connection.closing`` says why).
         """
         parsed = [item if isinstance(item, StreamError) else _parse(item) for item in items]
         frames = [item for item in parsed if isinstance(item, Hj212Frame)]
-        loop = asyncio.get_running_loop()
-        verdicts = await loop.run_in_executor(None, self._authorise, frames, None)
+        verdicts: _Verdicts = {}
+        if frames:
+            loop = asyncio.get_running_loop()
+            verdicts = await loop.run_in_executor(None, self._authorise, frames, None)
+        refused = connection.refused
+        now = self._wall_clock()
         waits: list[tuple[asyncio.Future[bool], bytes | None]] = []
         for item, candidate in zip(parsed, items, strict=True):
-            raw, rows, answer = self._check(item, candidate, peer, verdicts)
+            if isinstance(item, StreamError):
+                self.stats.frames += 1
+                self.stats.refused += 1
+                self.stats.garbage_bytes += len(item.payload)
+                await self._refuse(refused.garbage(item.payload, item.reason), connection)
+                continue
+            await self._refuse(refused.flush(), connection)
+            raw, rows, answer, failure = self._check(item, candidate, connection.peer, verdicts,
+                                                     now=now)  # fmt: skip
+            if isinstance(item, FrameError):
+                self.stats.garbage_bytes += len(raw.payload)
+                if not refused.frame(raw.payload):
+                    continue  # over the budget: counted in the connection's summary row
+            if failure and not connection.closing and self._guard.fail(connection.host):
+                self.stats.backoffs += 1
+                connection.closing = "repeated failures (unknown MN or wrong PW): backed off"
             waits.append((await self._submit(raw, rows), answer))
+        await self._refuse(refused.flush(), connection)
+        limit = self.config.max_garbage_bytes
+        if 0 < limit < refused.total and not connection.closing:
+            self._guard.fail(connection.host, weight=max(self.config.failure_limit, 1))
+            self.stats.backoffs += 1
+            connection.closing = f"more than {limit} bytes that are not frames: backed off"
         answers: list[bytes] = []
         for done, answer in waits:
             stored = await done
@@ -321,43 +560,64 @@ class Hj212Receiver:
         peer: str,
         verdicts: _Verdicts,
         *,
+        now: dt.datetime,
         answer: bool = True,
     ) -> _Checked:
         self.stats.frames += 1
         if isinstance(item, FrameError):
             self.stats.refused += 1
             data = payload.payload if isinstance(payload, StreamError) else payload
-            return RawRecord(SOURCE, data, "rejected", peer, str(item)), [], None
+            return RawRecord(SOURCE, data, "rejected", peer, str(item)), [], None, False
         frame = item
         raw = frame.raw
         station, password_ok = verdicts.get((frame.mn, frame.pw or ""), (None, False))
         if station is None:
             self.stats.unknown_station += 1
             reason = f"unknown_station: MN {frame.mn} 未登记 / not registered"
-            return RawRecord(SOURCE, raw, "unknown_station", peer, reason, frame.mn), [], None
+            return RawRecord(SOURCE, raw, "unknown_station", peer, reason, frame.mn), [], None, True
         if not password_ok:
             self.stats.refused += 1
             reason = "bad_password: 密码错误 / wrong PW"
-            return RawRecord(SOURCE, raw, "rejected", peer, reason, frame.mn), [], None
+            return RawRecord(SOURCE, raw, "rejected", peer, reason, frame.mn), [], None, True
+        if frame.cn in DATA_COMMANDS:
+            cfg = self.config
+            reason = frame_time_refusal(
+                frame, now=now, tolerance=cfg.future_tolerance, earliest=cfg.earliest_time
+            )
+            if reason:
+                self.stats.refused += 1
+                self.stats.bad_time += 1
+                return RawRecord(SOURCE, raw, "rejected", peer, reason, frame.mn), [], None, False
         reply = response_frame(frame) if answer and frame.response_requested else None
         if frame.cn not in DATA_COMMANDS:
             self.stats.accepted += 1
             note = f"command {frame.cn}"
-            return RawRecord(SOURCE, raw, "accepted", peer, note, frame.mn), [], reply
+            return RawRecord(SOURCE, raw, "accepted", peer, note, frame.mn), [], reply, False
         whole: Hj212Frame | None = frame
         status = "accepted"
         if frame.split:
-            whole = self._assembler(frame.mn).add(frame)
+            try:
+                whole = self._assembler(frame.mn).add(frame)
+            except FrameError as error:
+                self.stats.refused += 1
+                refused = RawRecord(SOURCE, raw, "rejected", peer, str(error), frame.mn)
+                return refused, [], None, False
             if whole is None:
                 status = "partial"
         rows: list[dict[str, Any]] = []
-        reason = ""
+        notes: list[str] = []
         if whole is not None:
             rows, unknown = frame_rows(whole, section_id=station.section_id)
+            rows, implausible = screen_rows(rows)
+            if implausible:
+                self.stats.implausible_values += len(implausible)
+                status = "partial"
+                notes.append("implausible: 未入库，待复核 / not stored, kept here for review: "
+                             + "; ".join(implausible))  # fmt: skip
             if unknown:
-                reason = self._note_unknown(rows, unknown, frame.mn)
+                notes.append(self._note_unknown(rows, unknown, frame.mn))
         self.stats.accepted += 1
-        return RawRecord(SOURCE, raw, status, peer, reason, frame.mn), rows, reply
+        return RawRecord(SOURCE, raw, status, peer, "; ".join(notes), frame.mn), rows, reply, False
 
     def _note_unknown(self, rows: list[dict[str, Any]], unknown: list[str], mn: str) -> str:
         """Count the values of unknown codes, log a code the first time, return the reason."""
@@ -438,7 +698,7 @@ class Hj212Receiver:
         def flush() -> None:
             nonlocal stations
             if batch:
-                self.stats.observations += self._store(batch)
+                self._store_safely(batch)
                 if progress is not None:
                     progress(len(batch))
                 batch.clear()
@@ -449,8 +709,10 @@ class Hj212Receiver:
             parsed = [item if isinstance(item, StreamError) else _parse(item) for item in items]
             frames = [item for item in parsed if isinstance(item, Hj212Frame)]
             verdicts = self._authorise(frames, stations)
+            now = self._wall_clock()
             for item, candidate in zip(parsed, items, strict=True):
-                raw, rows, _ = self._check(item, candidate, peer, verdicts, answer=False)
+                raw, rows, _, _ = self._check(item, candidate, peer, verdicts, now=now,
+                                              answer=False)  # fmt: skip
                 batch.append(_Pending(raw, rows))
                 if len(batch) >= self.config.batch_size:
                     flush()
@@ -486,19 +748,51 @@ class Hj212Receiver:
                 except TimeoutError:
                     break
             try:
-                counts = await loop.run_in_executor(None, self._store, batch)
-                self.stats.observations += counts
-                for pending in batch:
-                    if pending.done is not None and not pending.done.done():
-                        pending.done.set_result(True)
-            except Exception as exc:  # storage failed: nothing is answered, the stream goes on
+                stored = await loop.run_in_executor(None, self._store_safely, batch)
+            except Exception as exc:  # even the fallback failed: nothing answered, stream goes on
                 log.exception("写入数据库失败 / storing a batch failed: %s", exc)
-                for pending in batch:
-                    if pending.done is not None and not pending.done.done():
-                        pending.done.set_result(False)
+                stored = [False] * len(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+            for pending, ok in zip(batch, stored, strict=True):
+                if pending.done is not None and not pending.done.done():
+                    pending.done.set_result(ok)
+
+    def _store_safely(self, batch: list[_Pending]) -> list[bool]:
+        """Store a batch in one transaction; when that fails, frame by frame.
+
+        Returns whether each frame is stored. A frame that fails alone is archived
+        ``rejected`` with reason ``storage_failed: …`` (its values not stored), so one bad
+        frame never costs another frame of the batch.
+        """
+        try:
+            self.stats.observations += self._store(batch)
+            return [True] * len(batch)
+        except Exception as exc:
+            log.warning("批量写入失败，逐帧写入 / a batch of %d failed (%s), storing frame by "
+                        "frame", len(batch), exc)  # fmt: skip
+        results: list[bool] = []
+        for pending in batch:
+            try:
+                self.stats.observations += self._store([pending])
+                results.append(True)
+                continue
+            except Exception as exc:
+                self.stats.storage_failures += 1
+                log.warning("帧写入失败，已存档 / a frame failed to store, archived: %s", exc)
+                reason = f"storage_failed: {type(exc).__name__}: {exc}"[:500]
+                if pending.raw.reason:
+                    reason += f"; {pending.raw.reason}"
+                raw = pending.raw
+                failed = RawRecord(raw.source, raw.payload, "rejected", raw.peer, reason,
+                                   raw.station)  # fmt: skip
+            try:
+                self._store([_Pending(failed, [])])
+            except Exception:
+                log.exception("存档失败 / archiving a frame failed")
+            results.append(False)
+        return results
 
     def _store(self, batch: list[_Pending]) -> UpsertCounts:
         received = utc_now()

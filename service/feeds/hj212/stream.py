@@ -156,6 +156,9 @@ class FrameSplitter:
         out.append(error)
         buffer = self._buffer
         following = buffer.find(b"##", 1)
+        if following == 1:  # in a run of '#', only the run's last "##" can begin a header
+            run = len(buffer) - len(buffer.lstrip(b"#"))
+            following = max(1, run - 2)
         if following < 0:
             keep = 1 if buffer[-1] == 0x23 and len(buffer) > 1 else 0
             error.payload = bytes(buffer[: len(buffer) - keep])
