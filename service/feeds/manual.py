@@ -156,11 +156,11 @@ def _parse_time(text: str, window: DateWindow, now: dt.datetime | None) -> dt.da
         moment = dt.datetime.fromisoformat(text.strip().replace("/", "-"))
     except ValueError:
         raise ValueError(f"sampled_at: 时间格式错误 / bad time {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BEIJING)
     reason = window.reason(moment, now=now)
     if reason:
         raise ValueError(f"sampled_at: {reason}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BEIJING)
     return moment.astimezone(dt.UTC)
 
 
