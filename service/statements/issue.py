@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue, TypeAdapter
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from compensation.diff import LineChange, statement_diff
 from compensation.statement import MonthlyStatement
 from service.db.models import StatementIssue, utc_now
-from service.errors import NotFoundError, QingliuError
+from service.errors import ConflictError, NotFoundError, QingliuError
 from service.statements.codec import canonical_json, content_hash, statement_from_json
 
 __all__ = ["IssueRecord", "IssueResult", "issue_statement", "issued_statement", "issued_versions"]
@@ -102,14 +103,36 @@ def issued_statement(
     return statement_from_json(json.loads(row.content)), _record(row), diff
 
 
+_ISSUE_ATTEMPTS = 5
+"""How often issuing re-reads the newest version after losing a race for the next number."""
+
+
 def issue_statement(*, engine: Engine, statement: MonthlyStatement) -> IssueResult:
     """Issue a month's statement: a new immutable version unless nothing changed.
 
     Version 1 is the first issue; each recomputation that differs from the newest version is
     stored as the next version with its line-by-line diff against it.
+
+    Issues of one month are serialised by the database: ``(month, version)`` is unique, so of
+    two concurrent issues only one can store the next number. The other rolls back, reads the
+    winner and answers "unchanged" (``created`` false, the winner's version) when the content
+    is the same, or stores the version after it when it differs. The API and the CLI both
+    issue through this function, so neither shows a clash to its caller.
     """
     text = canonical_json(statement)
     digest = content_hash(text)
+    for _ in range(_ISSUE_ATTEMPTS):
+        try:
+            return _issue_once(engine, statement, text, digest)
+        except IntegrityError:
+            continue  # another issue stored this version first: read it and decide again
+    raise ConflictError(
+        f"{statement.month:%Y-%m} 正被同时签发，请稍后重试 / the month is being issued "
+        "concurrently; retry"
+    )
+
+
+def _issue_once(engine: Engine, statement: MonthlyStatement, text: str, digest: str) -> IssueResult:
     month = statement.month
     with Session(engine) as session:
         latest = session.exec(
@@ -134,6 +157,6 @@ def issue_statement(*, engine: Engine, statement: MonthlyStatement) -> IssueResu
             issued_at=utc_now(),
         )
         session.add(row)
-        session.commit()
+        session.commit()  # IntegrityError when a concurrent issue stored this version first
         session.refresh(row)
         return IssueResult(_record(row), created=True, diff=diff)

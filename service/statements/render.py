@@ -28,9 +28,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from compensation.statement import WAN, MonthlyStatement, UnitStatement
 from service.errors import QingliuError
@@ -53,6 +54,9 @@ from service.statements.contexts import (
     unit_context,
 )
 from service.web.templates import template_environment
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 __all__ = [
     "CSV_COLUMNS",
@@ -393,9 +397,38 @@ def render_xlsx(
     for text in rules.assumptions:
         about.append(["未经核实参数", text])
 
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return _xlsx_bytes(workbook, issue.issued_at if issue else None)
+
+
+def _xlsx_bytes(workbook: Workbook, moment: dt.datetime | None) -> bytes:
+    """The workbook's bytes; for an issued version the same bytes on every download.
+
+    openpyxl writes the current time into ``docProps/core.xml`` and as each zip entry's time;
+    both are set to ``moment`` (the issue time, UTC) instead. A draft (``moment`` None) is
+    stamped with the current time.
+    """
+    from openpyxl.writer.excel import ExcelWriter
+
+    stamp = (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    stamp = stamp.replace(tzinfo=None, microsecond=0)
+    workbook.properties.created = stamp
+    workbook.properties.modified = stamp
+    written = io.BytesIO()
+    with zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()  # unlike Workbook.save, keeps ``modified``
+    result = io.BytesIO()
+    entry_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute,
+                  stamp.second)  # fmt: skip
+    with (
+        zipfile.ZipFile(io.BytesIO(written.getvalue())) as source,
+        zipfile.ZipFile(result, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=entry_time)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            target.writestr(entry, source.read(info))
+    return result.getvalue()
 
 
 # --- CSV --------------------------------------------------------------------------------------

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
@@ -272,3 +277,61 @@ def test_month_and_unit_pages(http: httpx.Client) -> None:
     assert unit.status_code == 200
     assert "已签发第 1 版" in unit.text and "衡政办字〔2021〕3号" in unit.text
     assert http.get("/compensation/2025-03/nowhere").status_code == 404
+
+
+# --- concurrency and reproducible downloads ---------------------------------------------------
+
+
+def test_concurrent_issues_store_one_version(db: Engine, registry: Registry) -> None:
+    """Ten issues of one month at once (API or CLI, both issue here): one version, no clash."""
+    _add(db, [_observation("fuyang-jizhou", "cod", _at(dt.date(2025, 3, 5)), 42.0,
+                           kind="spot", flag=None, source="manual")])  # fmt: skip
+    statement = draft_statement(engine=db, registry=registry, month=MARCH)
+    start = threading.Barrier(10)
+
+    def issue() -> tuple[bool, int, str]:
+        start.wait()
+        result = issue_statement(engine=db, statement=statement)
+        return result.created, result.record.version, result.record.content_hash
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: issue(), range(10)))
+    assert sorted(created for created, _, _ in answers) == [False] * 9 + [True]
+    assert {(version, digest) for _, version, digest in answers} == {(1, answers[0][2])}
+    assert [r.version for r in issued_versions(engine=db, month=MARCH)] == [1]
+
+
+def test_concurrent_issue_requests_answer_one_version(http: httpx.Client) -> None:
+    start = threading.Barrier(10)
+
+    def post() -> httpx.Response:
+        start.wait()
+        return http.post("/api/compensation/2025-03/issue")
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: post(), range(10)))
+    assert [a.status_code for a in answers] == [200] * 10, [a.text[:200] for a in answers]
+    bodies = [a.json() for a in answers]
+    assert sorted(b["created"] for b in bodies) == [False] * 9 + [True]
+    assert {(b["version"], b["content_hash"]) for b in bodies} == {(1, bodies[0]["content_hash"])}
+    assert [v["version"] for v in http.get("/api/compensation/2025-03/versions").json()] == [1]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "pdf"])
+def test_downloads_of_an_issued_version_are_byte_identical(http: httpx.Client, fmt: str) -> None:
+    issued = http.post("/api/compensation/2025-03/issue").json()
+    url = f"/api/compensation/2025-03/download?format={fmt}&version={issued['version']}"
+    first = http.get(url)
+    assert first.status_code == 200
+    if fmt == "xlsx":  # the times inside are the issue time, not the download time
+        issued_at = dt.datetime.fromisoformat(
+            http.get("/api/compensation/2025-03").json()["issue"]["issued_at"]
+        ).astimezone(dt.UTC)
+        with zipfile.ZipFile(io.BytesIO(first.content)) as archive:
+            times = {info.date_time for info in archive.infolist()}
+            core = archive.read("docProps/core.xml").decode()
+        assert times == {(*issued_at.timetuple()[:5], issued_at.second // 2 * 2)}
+        assert f">{issued_at:%Y-%m-%dT%H:%M:%S}Z</dcterms:modified>" in core
+        assert f">{issued_at:%Y-%m-%dT%H:%M:%S}Z</dcterms:created>" in core
+    time.sleep(1.1)
+    assert http.get(url).content == first.content
