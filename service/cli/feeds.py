@@ -95,7 +95,12 @@ def pull_cnemc_command(
     registry, engine = state.registry(), state.engine()
     typer.echo(f"数据源 / source: {url}（{CAVEAT}）")
     if period is None:
-        typer.echo(pull_once(engine=engine, registry=registry, url=url, area=area).describe())
+        settings = state.settings()
+        summary = pull_once(
+            engine=engine, registry=registry, url=url, area=area,
+            max_pages=settings.cnemc_max_pages, max_answer_bytes=settings.cnemc_max_answer_bytes,
+        )  # fmt: skip
+        typer.echo(summary.describe())
         return
     from service.jobs.schedule import run_cnemc_every
 

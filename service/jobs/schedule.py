@@ -195,7 +195,10 @@ def _pull_cnemc(context: JobContext) -> str:
     from service.feeds.cnemc import pull_once
 
     settings = context.settings
-    options: dict[str, Any] = {"area": settings.cnemc_area}
+    options: dict[str, Any] = {
+        "area": settings.cnemc_area, "max_pages": settings.cnemc_max_pages,
+        "max_answer_bytes": settings.cnemc_max_answer_bytes,
+    }  # fmt: skip
     if settings.cnemc_url:
         options["url"] = settings.cnemc_url
     summary = pull_once(engine=context.engine, registry=context.registry, **options)
