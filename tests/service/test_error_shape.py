@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from service.app import create_app
 from service.errors import (
@@ -24,6 +24,7 @@ from service.errors import (
     InputError,
     MonthNotRolledUp,
     NotFoundError,
+    PayloadTooLarge,
     QingliuError,
     error_line,
     error_payload,
@@ -34,18 +35,18 @@ SHAPE = {"ok", "status", "title", "error", "type", "errors", "reference"}
 
 BAD_PATH = {
     "section_id": ["nowhere", "%20", "x" * 300],
-    "month": ["2025-13", "march", "0000-00", "2099-01"],
+    "month": ["2025-13", "march", "0000-00", "2099-01", "9999-12", "0001-01", "1999-12"],
     "unit": ["nowhere"],
 }
 BAD_QUERY: dict[str, list[str]] = {
-    "page": ["0", "-1", "x"],
+    "page": ["0", "-1", "x", "100001", "9223372036854775808", "1" + "0" * 40],
     "page_size": ["0", "100000", "x"],
-    "from": ["yesterday", "2025-13-01T00:00"],
-    "to": ["never"],
-    "date": ["2025-02-30", "x"],
-    "month": ["2025-13", ""],
+    "from": ["yesterday", "2025-13-01T00:00", "0001-01-01T00:00", "9999-12-31T23:59:59"],
+    "to": ["never", "0001-01-01T00:00:00+14:00"],
+    "date": ["2025-02-30", "x", "0001-01-01", "9999-12-31"],
+    "month": ["2025-13", "", "9999-12", "0001-01"],
     "year": ["x", "12345"],
-    "version": ["x", "0", "999"],
+    "version": ["x", "0", "999", "100001", "9223372036854775808"],
     "draft": ["maybe"],
     "format": ["exe"],
     "parameter": ["nothing"],
@@ -96,6 +97,59 @@ async def test_no_bad_id_or_parameter_reaches_a_500(app: FastAPI) -> None:
     assert seen > 60
 
 
+PAGES_OUT_OF_RANGE = [
+    ("/daily", {"date": "9999-12-31"}, 422),
+    ("/daily", {"date": "0001-01-01"}, 422),
+    ("/compensation/9999-12", {}, 404),
+    ("/compensation/2025-07", {"version": "9223372036854775808"}, 422),
+    ("/bulletins/0001-01", {}, 404),
+    ("/sections/xiaofanqiao", {}, 200),
+]
+
+
+@pytest.mark.anyio
+async def test_pages_refuse_months_and_days_out_of_range(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for url, params, status in PAGES_OUT_OF_RANGE:
+            answer = await client.get(url, params=params)
+            assert answer.status_code == status, (url, params, answer.text[:300])
+
+
+@pytest.mark.anyio
+async def test_a_body_over_the_limit_is_413_in_the_one_shape(settings: Settings) -> None:
+    app = create_app(settings, max_body_bytes=1000)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            declared = await client.post("/api/compensation/2025-07/issue", content=b"x" * 1001)
+            page = await client.post("/compensation/2025-07", content=b"x" * 5000)
+    finally:
+        app.state.engine.dispose()
+    body = declared.json()
+    assert declared.status_code == 413 and set(body) == SHAPE
+    assert body["type"] == "PayloadTooLarge" and body["status"] == 413 and "1000" in body["error"]
+    assert page.status_code == 413 and "请求过大" in page.text
+
+
+@pytest.mark.anyio
+async def test_a_streamed_body_over_the_limit_is_413(app: FastAPI) -> None:
+    @app.post("/api/echo")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    async def chunks() -> Any:
+        for _ in range(20):
+            yield b"y" * 65536  # 1.25 MiB, no Content-Length
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        small = await client.post("/api/echo", content=b"z" * 100)
+        large = await client.post("/api/echo", content=chunks())
+    assert small.json() == {"bytes": 100}
+    assert large.status_code == 413 and large.json()["type"] == "PayloadTooLarge"
+
+
 @pytest.mark.anyio
 async def test_request_validation_answers_in_the_same_shape_with_its_fields(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app)
@@ -140,6 +194,7 @@ def anyio_backend() -> str:
         (NotFoundError("x"), 404, 3),
         (MonthNotRolledUp("x"), 404, 3),
         (ConflictError("x"), 409, 4),
+        (PayloadTooLarge("x"), 413, 2),
         (DatabaseError("x"), 503, 5),
         (FeedTimeout("x"), 503, 5),
         (FeedAnswerError("x"), 503, 5),
