@@ -165,7 +165,7 @@ def test_section_page_shows_daily_strip_and_monthly_classes(http: httpx.Client) 
         assert title.startswith(day)
         if label:
             assert f"{label}类" in title and "主要污染指标" in title
-            assert f" wq-{record['class_number']}\"" in html
+            assert f' wq-{record["class_number"]}"' in html
     months = re.search(r'<table id="monthly-classes".*?</table>', html, re.S)
     assert months and "2025 年月度水质类别" in html
     summary = http.get("/api/summary", params={"month": "2025-03"}).json()
@@ -284,6 +284,8 @@ def test_bulletin_context_fields_have_help(context: type) -> None:
 @pytest.mark.browser
 def test_browser_daily_overview_to_a_section_page(browser: Any, site: str) -> None:
     page = browser.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     try:
         page.goto(site + "/")
         page.click("header >> text=每日水质")
@@ -297,7 +299,8 @@ def test_browser_daily_overview_to_a_section_page(browser: Any, site: str) -> No
             badge = lake.locator("td:nth-child(4) .class-badge")
             assert badge.inner_text() == label
             colour = badge.evaluate("e => getComputedStyle(e).backgroundColor")
-            assert colour != "rgba(0, 0, 0, 0)"
+            klass = next(k for k in WaterClass if k.label == label)
+            assert colour == "rgb({}, {}, {})".format(*bytes.fromhex(klass.colour[1:]))
 
         page.click("text=前一日")
         page.wait_for_url(site + "/daily?date=2025-03-09")
@@ -307,5 +310,10 @@ def test_browser_daily_overview_to_a_section_page(browser: Any, site: str) -> No
         cells = page.locator("#daily-strip .strip-cell")
         assert cells.count() == (LAST_DAY - FIRST_DAY).days + 1
         assert cells.last.get_attribute("title").startswith("2025-03-10")  # type: ignore[union-attr]
+        if cells.last.get_attribute("data-class"):  # coloured by /static/classes.css
+            shade = cells.last.evaluate("e => getComputedStyle(e).backgroundColor")
+            assert shade != "rgb(208, 215, 222)"
+        violations = [m for m in console if "Content Security Policy" in m or "Refused" in m]
+        assert not violations, violations
     finally:
         page.close()
