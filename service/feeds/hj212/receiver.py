@@ -149,6 +149,7 @@ class ReceiverStats:
     accepted: int = 0
     refused: int = 0
     unknown_station: int = 0
+    bad_password: int = 0  # frames of a registered MN with a wrong password
     answered: int = 0
     expired: int = 0  # split messages given up (their packets did not all arrive in time)
     unknown_code_values: int = 0  # values of codes outside pollutant_codes.csv, kept for review
@@ -577,6 +578,7 @@ class Hj212Receiver:
             return RawRecord(SOURCE, raw, "unknown_station", peer, reason, frame.mn), [], None, True
         if not password_ok:
             self.stats.refused += 1
+            self.stats.bad_password += 1
             reason = "bad_password: 密码错误 / wrong PW"
             return RawRecord(SOURCE, raw, "rejected", peer, reason, frame.mn), [], None, True
         if frame.cn in DATA_COMMANDS:
