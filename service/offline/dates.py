@@ -14,12 +14,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
+from sections.dates import EARLIEST_DAY
 from service.time import BEIJING
 
 __all__ = ["DEFAULT_EARLIEST", "DEFAULT_FUTURE", "DEFAULT_WINDOW", "DateWindow"]
 
-DEFAULT_EARLIEST: Final = dt.date(2000, 1, 1)
-"""No sample of an automatic or laboratory series Qingliu reads is older [A]."""
+DEFAULT_EARLIEST: Final = EARLIEST_DAY
+"""No sample of an automatic or laboratory series Qingliu reads is older [A] (sections.dates)."""
 DEFAULT_FUTURE: Final = dt.timedelta(days=1)
 """How far past now a sample time may lie (clock and time-zone slips, not typing errors) [A]."""
 
