@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -70,7 +71,8 @@ def statement_command(
             engine=engine, registry=registry, month=first, rule_set=rule_set
         )
         if issue:
-            result = issue_statement(engine=engine, statement=statement)
+            result = issue_statement(engine=engine, statement=statement,
+                                     actor=f"cli:{getpass.getuser()}")  # fmt: skip
             record = result.record
             console = _report.errors_console()
             for line in _report.issue_lines(result, first):

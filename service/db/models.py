@@ -273,6 +273,10 @@ class StatementIssue(SQLModel, table=True):
         default_factory=list, sa_column=_json_column(), description="较上一版的逐行差异"
     )
     issued_at: dt.datetime = Field(sa_column=_utc_column(), description="签发时间（UTC）")
+    issued_by: str = Field(
+        default="", max_length=64, sa_column_kwargs={"server_default": ""},
+        description="签发人（用户名或 cli:系统用户）",
+    )  # fmt: skip
 
 
 class DailyResult(SQLModel, table=True):

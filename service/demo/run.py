@@ -282,7 +282,7 @@ def issue_demo_statements(
             statement = draft_statement(
                 engine=engine, registry=registry, month=dt.date(year, month, 1)
             )
-            issue_statement(engine=engine, statement=statement)
+            issue_statement(engine=engine, statement=statement, actor="demo")
             for unit in statement.units:
                 totals[unit.name] += unit.total_wan
                 paying[unit.name] += int(unit.total_wan > 0)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from compensation.diff import LineChange, statement_diff
 from compensation.statement import MonthlyStatement
+from service.accounts.audit import record
 from service.db.models import StatementIssue, utc_now
 from service.errors import ConflictError, NotFoundError, QingliuError
 from service.statements.codec import canonical_json, content_hash, statement_from_json
@@ -38,6 +39,7 @@ class IssueRecord:
     content_hash: str
     issued_at: dt.datetime
     changes: int
+    issued_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def _record(row: StatementIssue) -> IssueRecord:
         content_hash=row.content_hash,
         issued_at=issued,
         changes=len(row.diff),
+        issued_by=row.issued_by,
     )
 
 
@@ -107,7 +110,9 @@ _ISSUE_ATTEMPTS = 5
 """How often issuing re-reads the newest version after losing a race for the next number."""
 
 
-def issue_statement(*, engine: Engine, statement: MonthlyStatement) -> IssueResult:
+def issue_statement(
+    *, engine: Engine, statement: MonthlyStatement, actor: str = "system", address: str = ""
+) -> IssueResult:
     """Issue a month's statement: a new immutable version unless nothing changed.
 
     Version 1 is the first issue; each recomputation that differs from the newest version is
@@ -117,22 +122,31 @@ def issue_statement(*, engine: Engine, statement: MonthlyStatement) -> IssueResu
     two concurrent issues only one can store the next number. The other rolls back, reads the
     winner and answers "unchanged" (``created`` false, the winner's version) when the content
     is the same, or stores the version after it when it differs. The API and the CLI both
-    issue through this function, so neither shows a clash to its caller.
+    issue through this function, so neither shows a clash to its caller. The issuer (``actor``)
+    is stored with the version, and every issue request goes to the audit log (who, when, from
+    where, the content hash, whether a version was created).
     """
     text = canonical_json(statement)
     digest = content_hash(text)
     for _ in range(_ISSUE_ATTEMPTS):
         try:
-            return _issue_once(engine, statement, text, digest)
+            result = _issue_once(engine, statement, text, digest, actor)
         except IntegrityError:
             continue  # another issue stored this version first: read it and decide again
+        record(engine, actor=actor, action="statement.issue", address=address,
+               target=f"{statement.month:%Y-%m} v{result.record.version}",
+               detail={"sha256": digest, "created": result.created,
+                       "changes": len(result.diff)})  # fmt: skip
+        return result
     raise ConflictError(
         f"{statement.month:%Y-%m} 正被同时签发，请稍后重试 / the month is being issued "
         "concurrently; retry"
     )
 
 
-def _issue_once(engine: Engine, statement: MonthlyStatement, text: str, digest: str) -> IssueResult:
+def _issue_once(
+    engine: Engine, statement: MonthlyStatement, text: str, digest: str, actor: str
+) -> IssueResult:
     month = statement.month
     with Session(engine) as session:
         latest = session.exec(
@@ -155,6 +169,7 @@ def _issue_once(engine: Engine, statement: MonthlyStatement, text: str, digest: 
             content_hash=digest,
             diff=_diff_json(diff),
             issued_at=utc_now(),
+            issued_by=actor[:64],
         )
         session.add(row)
         session.commit()  # IntegrityError when a concurrent issue stored this version first

@@ -335,3 +335,24 @@ def test_downloads_of_an_issued_version_are_byte_identical(http: httpx.Client, f
         assert f">{issued_at:%Y-%m-%dT%H:%M:%S}Z</dcterms:created>" in core
     time.sleep(1.1)
     assert http.get(url).content == first.content
+
+
+def test_an_issue_records_its_issuer_and_goes_to_the_audit_log(
+    db: Engine, registry: Registry
+) -> None:
+    from service.accounts import audit_events
+    from service.statements.issue import issue_statement
+    from service.statements.monthly import draft_statement
+
+    month = dt.date(2025, 7, 1)
+    statement = draft_statement(engine=db, registry=registry, month=month)
+    first = issue_statement(engine=db, statement=statement, actor="wang", address="10.1.2.3")
+    again = issue_statement(engine=db, statement=statement, actor="li")
+    assert first.created and first.record.issued_by == "wang"
+    assert not again.created and again.record.issued_by == "wang"  # the version's issuer stays
+    events = audit_events(engine=db, action="statement.issue")
+    assert [(e.actor, e.address, e.detail["created"]) for e in events] == [
+        ("li", "", False), ("wang", "10.1.2.3", True)
+    ]  # fmt: skip
+    assert events[1].detail["sha256"] == first.record.content_hash
+    assert events[1].target == "2025-07 v1"

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Annotated, Any  # Any: JSON answers
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -101,10 +101,13 @@ class IssueAnswer(BaseModel):
 
 
 @router.post("/{month}/issue", response_model=IssueAnswer, summary="签发 / issue a month")
-def post_issue(month: str, engine: EngineDep, registry: RegistryDep) -> IssueAnswer:
+def post_issue(
+    month: str, request: Request, engine: EngineDep, registry: RegistryDep
+) -> IssueAnswer:
     """Compute the month now and store it as a new immutable version unless unchanged."""
     statement = draft_statement(engine=engine, registry=registry, month=_month(month))
-    result = issue_statement(engine=engine, statement=statement)
+    address = request.client.host if request.client else ""
+    result = issue_statement(engine=engine, statement=statement, actor="api", address=address)
     return IssueAnswer(
         created=result.created,
         version=result.record.version,
