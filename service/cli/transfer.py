@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -28,8 +29,9 @@ def import_manual_command(
 
     state = state_of(ctx)
     report = import_manual(
-        engine=state.engine(), registry=state.registry(), path=input_file, partial=partial
-    )
+        engine=state.engine(), registry=state.registry(), path=input_file, partial=partial,
+        actor=f"cli:{getpass.getuser()}",
+    )  # fmt: skip
     refused, summary = _report.import_report(report)
     console = _report.errors_console()
     for line in refused:

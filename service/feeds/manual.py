@@ -22,6 +22,7 @@ canonical unit, with ``censored`` True; period means take half of it [V 环办�
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +36,7 @@ from sections.parameters import parameters
 from sections.plausibility import plausibility_reason
 from sections.registry import Registry
 from sections.units import conversion_factor
+from service.accounts.audit import record
 from service.db.ingest import RawRecord, UpsertCounts, archive_raw, upsert_observations
 from service.errors import InputError
 from service.offline.dates import DEFAULT_WINDOW, DateWindow
@@ -263,6 +265,7 @@ def import_manual(
     max_bytes: int = MAX_FILE_BYTES,
     window: DateWindow = DEFAULT_WINDOW,
     now: dt.datetime | None = None,
+    actor: str = "system",
 ) -> ImportReport:
     """Import a laboratory file: archive it, check every row, store all or (partial) the good.
 
@@ -311,4 +314,8 @@ def import_manual(
                 row["raw_message_id"] = raw_id
             report.counts = upsert_observations(connection, good)
             report.stored = True
+        record(connection, actor=actor, action="import.manual", target=file.name,
+               detail={"sha256": hashlib.sha256(payload).hexdigest(), "status": status,
+                       "rows": len(report.rows), "refused": len(report.errors),
+                       "inserted": report.counts.inserted, "raw_message_id": raw_id})  # fmt: skip
     return report

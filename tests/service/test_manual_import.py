@@ -94,3 +94,13 @@ def test_bad_below_limit_cells_are_refused(
     rows = f"xiaofanqiao,2026-07-03 09:30,cd,{cell},mg/L,市监测中心,例行\n"
     report = import_manual(engine=db, registry=registry, path=_file(tmp_path, rows))
     assert not report.stored and report.errors and "value" in report.errors[0].message
+
+
+def test_an_import_goes_to_the_audit_log(db: Engine, registry: Registry, tmp_path: Path) -> None:
+    from service.accounts import audit_events
+
+    report = import_manual(engine=db, registry=registry, path=_file(tmp_path, ROWS), actor="zhao")
+    (event,) = audit_events(engine=db, action="import.manual")
+    assert (event.actor, event.detail["status"]) == ("zhao", "accepted")
+    assert event.detail["raw_message_id"] == report.raw_message_id
+    assert len(str(event.detail["sha256"])) == 64
