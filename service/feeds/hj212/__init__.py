@@ -29,6 +29,10 @@ Modules, one idea each:
 - :mod:`~service.feeds.hj212.stream` — :class:`FrameSplitter` and :class:`PacketAssembler`;
 - :mod:`~service.feeds.hj212.build` — :func:`build_frame`, :func:`data_frame`,
   :func:`response_frame`;
+- :mod:`~service.feeds.hj212.checks` — frame times and plausibility, checked before a frame's
+  values join a batch (not imported here);
+- :mod:`~service.feeds.hj212.guard` — byte budgets, connections per address and back-off of
+  failing senders (pure bookkeeping for the receiver; not imported here);
 - :mod:`~service.feeds.hj212.receiver` — the TCP receiver (database, sockets; not imported here).
 
 Every refusal raises :class:`service.errors.FrameError` with one of the :data:`REASONS` codes.

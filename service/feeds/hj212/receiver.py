@@ -54,7 +54,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,7 +62,6 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sections.parameters import parameters
-from sections.plausibility import plausibility_reason
 from service.db.ingest import (
     RawRecord,
     StationRecord,
@@ -74,13 +72,13 @@ from service.db.ingest import (
 from service.db.models import utc_now
 from service.errors import FrameError
 from service.feeds.hj212.build import response_frame
+from service.feeds.hj212.checks import EARLIEST_TIME, frame_time_refusal, screen_rows
 from service.feeds.hj212.codes import canonical_value
 from service.feeds.hj212.credentials import StationCredentials
 from service.feeds.hj212.frame import DATA_COMMANDS, Hj212Frame
 from service.feeds.hj212.guard import AddressGuard, Refusal, RefusedBytes, TokenBucket
 from service.feeds.hj212.parse import parse_frame
 from service.feeds.hj212.stream import FrameSplitter, PacketAssembler, StreamError
-from service.time import BEIJING
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -105,8 +103,6 @@ MAX_UNKNOWN_CODE = 16
 """Longest unknown pollutant code stored as an observation's parameter (the column's size)."""
 UNKNOWN_CODE_REVIEW = "pending"
 """``review_status`` of a value whose pollutant code is not in ``pollutant_codes.csv``."""
-EARLIEST_TIME = dt.datetime(2000, 1, 1, tzinfo=BEIJING)
-"""Default floor of frame times: older DataTime or SampleTime is refused ``bad_time`` [A]."""
 
 
 @dataclass(frozen=True)
@@ -222,90 +218,6 @@ def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, An
             }
         )
     return rows, sorted(set(unknown))
-
-
-def frame_time_refusal(
-    frame: Hj212Frame,
-    *,
-    now: dt.datetime,
-    tolerance: float = 3_600.0,
-    earliest: dt.datetime = EARLIEST_TIME,
-) -> str:
-    """Why the times of a data frame are refused, or ``""``.
-
-    Parameters
-    ----------
-    frame : Hj212Frame
-        A parsed frame; its DataTime and every SampleTime are checked.
-    now : datetime
-        The receiver's clock, zone-aware.
-    tolerance : float
-        Seconds a time may lie after ``now`` [A] (loggers' clocks drift).
-    earliest : datetime
-        Times before it are refused [A].
-
-    Returns
-    -------
-    str
-        ``"future_time: …"``, ``"bad_time: …"`` or ``""``.
-
-    Examples
-    --------
-    >>> from service.feeds.hj212 import data_frame, parse_frame
-    >>> now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    >>> late = parse_frame(data_frame(mn="M", pw="p", data_time=dt.datetime(2099, 1, 1),
-    ...                               values={"nh3n": 0.5}))
-    >>> frame_time_refusal(late, now=now).split(":")[0]
-    'future_time'
-    """
-    latest = now + dt.timedelta(seconds=tolerance)
-    times = [("DataTime", frame.data_time)]
-    times += [(f"{value.code}-SampleTime", value.sample_time) for value in frame.values]
-    for name, when in times:
-        if when is None:
-            continue
-        # aware comparisons never convert to UTC, so year 1 in Beijing cannot overflow
-        if when < earliest:
-            return (f"bad_time: {name} {when:%Y-%m-%d %H:%M:%S} 早于 / is before "
-                    f"{earliest:%Y-%m-%d}")  # fmt: skip
-        if when > latest:
-            return (f"future_time: {name} {when:%Y-%m-%d %H:%M:%S} 超前于接收时钟 / is more "
-                    f"than {tolerance:g} s ahead of the receiver's clock")  # fmt: skip
-    return ""
-
-
-def screen_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Observation rows that may be stored, and why the others may not.
-
-    A value that is not finite, or outside its parameter's physical range
-    (:func:`sections.plausibility.plausibility_reason`), is left out with its reason; a value
-    of an unknown code (kept for review) has no range and is only checked to be finite.
-    Missing values (None) always pass.
-
-    Examples
-    --------
-    >>> kept, why = screen_rows([{"parameter": "nh3n", "value": 5000.0},
-    ...                          {"parameter": "tp", "value": 0.1}])
-    >>> [row["parameter"] for row in kept], why[0].startswith("nh3n = 5000")
-    (['tp'], True)
-    """
-    kept: list[dict[str, Any]] = []
-    reasons: list[str] = []
-    for row in rows:
-        value = row["value"]
-        if value is None:
-            kept.append(row)
-            continue
-        if not math.isfinite(value):
-            reasons.append(f"{row['parameter']} = {value} 不是有限数 / is not a finite number")
-            continue
-        if row.get("review_status") is None:
-            why = plausibility_reason(row["parameter"], value)
-            if why:
-                reasons.append(why)
-                continue
-        kept.append(row)
-    return kept, reasons
 
 
 @dataclass
@@ -525,9 +437,10 @@ class Hj212Receiver:
         await self._refuse(refused.flush(), connection)
         limit = self.config.max_garbage_bytes
         if 0 < limit < refused.total and not connection.closing:
-            self._guard.fail(connection.host, weight=max(self.config.failure_limit, 1))
-            self.stats.backoffs += 1
-            connection.closing = f"more than {limit} bytes that are not frames: backed off"
+            connection.closing = f"more than {limit} bytes that are not frames"
+            if self._guard.fail(connection.host, weight=max(self.config.failure_limit, 1)):
+                self.stats.backoffs += 1
+                connection.closing += ": backed off"
         answers: list[bytes] = []
         for done, answer in waits:
             stored = await done
