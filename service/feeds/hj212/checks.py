@@ -15,13 +15,14 @@ import datetime as dt
 import math
 from typing import Any
 
+from sections.dates import EARLIEST_DAY
 from sections.plausibility import plausibility_reason
 from service.feeds.hj212.frame import Hj212Frame
 from service.time import BEIJING
 
 __all__ = ["EARLIEST_TIME", "frame_time_refusal", "screen_rows"]
 
-EARLIEST_TIME = dt.datetime(2000, 1, 1, tzinfo=BEIJING)
+EARLIEST_TIME = dt.datetime.combine(EARLIEST_DAY, dt.time(), BEIJING)
 """Default floor of frame times: older DataTime or SampleTime is refused ``bad_time`` [A]."""
 
 
