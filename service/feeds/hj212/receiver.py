@@ -14,38 +14,9 @@ Stations and passwords are read from the database for every read of a connection
 per station; a message whose packets do not all arrive within ``packet_timeout`` is given up:
 archived with status ``expired`` and its reason, its values not stored, nothing answered for it.
 
-Hardening against abuse (issue 11; every limit is a :class:`ReceiverConfig` field, defaults [A]):
-
-- **Bytes that are not frames** are archived per connection as bounded chunks: contiguous garbage
-  is coalesced into one ``rejected`` row of at most ``garbage_chunk_bytes``; garbage rows and
-  refused frame candidates (bad CRC …) are archived while the connection's budget
-  (``garbage_archive_bytes``) and the global one (``garbage_global_rate`` per second, burst
-  ``garbage_global_burst``) allow, each row charged at least
-  :data:`~service.feeds.hj212.guard.ROW_COST` bytes; beyond, they are counted, and one summary
-  row (counts and the first bytes) is archived when the connection ends. A connection that has
-  sent more than ``max_garbage_bytes`` of refused bytes is closed and its address backed off.
-  Frames that parse (whatever their verdict) are always archived.
-- **Rates and connections**: a connection is read at ``read_rate`` bytes per second on average
-  (burst ``read_burst``); at most ``max_connections_per_address`` connections per address and
-  ``max_connections`` in all; more are closed at once, without archive rows.
-- **Failing senders**: an unknown MN or a wrong password is a failure of the sender's address;
-  ``failure_limit`` failures within ``failure_window`` seconds back the address off: the
-  connection is closed and new ones refused for ``backoff`` seconds, doubling on each new
-  back-off up to ``max_backoff``. Password checks are memoised and run off the event loop
-  (:mod:`~service.feeds.hj212.credentials`).
-- **Frame times**: a data frame whose DataTime or a SampleTime lies more than
-  ``future_tolerance`` seconds after the receiver's clock (reason ``future_time``) or before
-  ``earliest_time`` (default 2000-01-01 Beijing time, reason ``bad_time``) is refused, archived
-  ``rejected`` with the reason, not stored and not answered. A fixed floor rather than the
-  station's ``created_at``: a station registered today may upload its logger's backlog.
-- **Plausibility at the door**: a value outside the physical range of its parameter
-  (:func:`sections.plausibility.plausibility_reason`), or not finite, is not stored: the frame's
-  other values are, the frame is archived ``partial`` with the reason naming the parameter
-  (``implausible: nh3n = 5000 …``) and answered. The refused value lives only in the raw
-  archive, so it can never enter a class or a bill; a reviewer finds it by the reason.
-- **One bad frame never fails another's batch**: values are checked before a frame joins a
-  batch; when a batch still fails to store, its frames are stored one by one, and a frame that
-  still fails is archived ``rejected`` with reason ``storage_failed: …`` and not answered.
+Hardening against abuse (bounded garbage archiving, rates and connection limits, back-off of
+failing senders, frame times, plausibility at the door, per-frame fallback of a failed batch) is
+described with its limits in :mod:`service.feeds.hj212.config`.
 """
 
 from __future__ import annotations
@@ -56,12 +27,11 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
-from sections.parameters import parameters
 from service.db.ingest import (
     RawRecord,
     StationRecord,
@@ -73,11 +43,12 @@ from service.db.models import utc_now
 from service.errors import FrameError
 from service.feeds.hj212.build import response_frame
 from service.feeds.hj212.checks import EARLIEST_TIME, frame_time_refusal, screen_rows
-from service.feeds.hj212.codes import canonical_value
+from service.feeds.hj212.config import ReceiverConfig, ReceiverStats, parse_listen
 from service.feeds.hj212.credentials import StationCredentials
 from service.feeds.hj212.frame import DATA_COMMANDS, Hj212Frame
 from service.feeds.hj212.guard import AddressGuard, Refusal, RefusedBytes, TokenBucket
 from service.feeds.hj212.parse import parse_frame
+from service.feeds.hj212.rows import MAX_UNKNOWN_CODE, UNKNOWN_CODE_REVIEW, frame_rows
 from service.feeds.hj212.stream import FrameSplitter, PacketAssembler, StreamError
 
 __all__ = [
@@ -98,128 +69,6 @@ log = logging.getLogger("qingliu.hj212")
 
 DEFAULT_LISTEN = "0.0.0.0:9212"
 SOURCE = "hj212"
-_VALUE_FIELDS = {"2011": "Rtd", "2051": "Avg", "2061": "Avg", "2031": "Avg"}
-MAX_UNKNOWN_CODE = 16
-"""Longest unknown pollutant code stored as an observation's parameter (the column's size)."""
-UNKNOWN_CODE_REVIEW = "pending"
-"""``review_status`` of a value whose pollutant code is not in ``pollutant_codes.csv``."""
-
-
-@dataclass(frozen=True)
-class ReceiverConfig:
-    """Receiver settings (all have safe defaults; the abuse limits are assumptions [A]).
-
-    A rate or limit ≤ 0 means "no limit" (``failure_limit`` ≤ 0: never back off).
-    """
-
-    host: str = "0.0.0.0"
-    port: int = 9212
-    idle_timeout: float = 600.0  # seconds without a byte before a connection is closed
-    max_frame_bytes: int = 1024 + 12
-    batch_size: int = 2_000  # frames stored in one transaction at most
-    flush_interval: float = 0.02  # seconds the writer waits to fill a batch
-    packet_timeout: float = 120.0  # seconds to wait for the rest of a split message
-    max_connections: int = 1024  # connections open at once, in all
-    max_connections_per_address: int = 64  # connections open at once from one address
-    read_rate: float = 262_144.0  # bytes per second one connection is read at, on average
-    read_burst: float = 1_048_576.0  # bytes one connection may send at once above that rate
-    garbage_chunk_bytes: int = 4_096  # largest raw row of contiguous garbage
-    garbage_archive_bytes: int = 16_384  # refused bytes archived raw per connection, at most
-    garbage_global_rate: float = 16_384.0  # refused bytes archived per second, all connections
-    garbage_global_burst: float = 262_144.0  # … saved up at most
-    max_garbage_bytes: int = 65_536  # refused bytes after which a connection is closed
-    failure_limit: int = 20  # failures (unknown MN, wrong PW) of one address that back it off
-    failure_window: float = 60.0  # seconds over which failures are counted
-    backoff: float = 30.0  # seconds a first back-off lasts (doubling up to max_backoff)
-    max_backoff: float = 900.0  # longest back-off
-    future_tolerance: float = 3_600.0  # seconds a frame time may lie ahead of the clock
-    earliest_time: dt.datetime = EARLIEST_TIME  # frame times before this are refused
-
-
-@dataclass
-class ReceiverStats:
-    """Counters since the receiver started."""
-
-    connections: int = 0
-    frames: int = 0
-    accepted: int = 0
-    refused: int = 0
-    unknown_station: int = 0
-    bad_password: int = 0  # frames of a registered MN with a wrong password
-    answered: int = 0
-    expired: int = 0  # split messages given up (their packets did not all arrive in time)
-    unknown_code_values: int = 0  # values of codes outside pollutant_codes.csv, kept for review
-    unknown_codes: dict[str, int] = field(default_factory=dict)  # code → values received
-    observations: UpsertCounts = field(default_factory=UpsertCounts)
-    connections_refused: int = 0  # over a connection limit, or from a backed-off address
-    backoffs: int = 0  # addresses backed off (a connection closed for failures or garbage)
-    garbage_bytes: int = 0  # bytes that were not frames, or refused frame candidates
-    garbage_unarchived: int = 0  # of which only counted (over a budget), in summary rows
-    bad_time: int = 0  # data frames refused for their time (bad_time, future_time)
-    implausible_values: int = 0  # values outside their physical range, not stored
-    storage_failures: int = 0  # frames whose storage failed alone (archived, not answered)
-
-
-def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Observation rows of a data frame, and the pollutant codes it carries that we do not know.
-
-    The observation time is the analyser's SampleTime when given, else DataTime; sentinel
-    values are stored as missing (None), with their station flag. A known code's value is
-    converted from its unit on the wire to the parameter's canonical unit
-    (:func:`~service.feeds.hj212.canonical_value`).
-
-    A value whose code is not in ``pollutant_codes.csv`` is kept for review, never only in the
-    raw archive: its row has ``parameter`` = the code as sent, ``unit`` "" (unknown), the value
-    as sent and ``review_status`` ``"pending"``. Parameters that are not keys of
-    ``parameters.csv`` never enter daily or monthly values. A code longer than
-    :data:`MAX_UNKNOWN_CODE` characters cannot be stored as a parameter and stays in the raw
-    archive (it is still listed in the returned codes).
-    """
-    known = parameters()
-    wanted = _VALUE_FIELDS.get(frame.cn, "Rtd")
-    rows: list[dict[str, Any]] = []
-    unknown: list[str] = []
-    for value in frame.values:
-        if value.field != wanted:
-            if value.parameter is None:
-                unknown.append(value.code)
-            continue
-        observed = value.sample_time or frame.data_time
-        if observed is None:
-            continue
-        if value.parameter is None:
-            unknown.append(value.code)
-            if len(value.code) > MAX_UNKNOWN_CODE:
-                continue
-            rows.append(
-                {
-                    "station": frame.mn,
-                    "section_id": section_id,
-                    "parameter": value.code,
-                    "observed_at": observed,
-                    "value": None if value.missing else value.value,
-                    "unit": "",
-                    "station_flag": value.flag or "N",
-                    "source": SOURCE,
-                    "review_status": UNKNOWN_CODE_REVIEW,
-                }
-            )
-            continue
-        rows.append(
-            {
-                "station": frame.mn,
-                "section_id": section_id,
-                "parameter": value.parameter,
-                "observed_at": observed,
-                "value": canonical_value(value),
-                "unit": known[value.parameter].unit,
-                "station_flag": value.flag or "N",
-                "source": SOURCE,
-            }
-        )
-    return rows, sorted(set(unknown))
-
-
 @dataclass
 class _Connection:
     """What the receiver knows about one open connection."""
@@ -732,11 +581,3 @@ def _parse(candidate: bytes) -> Hj212Frame | FrameError:
         return parse_frame(candidate)
     except FrameError as error:
         return error
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` → (host, port); ``ValueError`` with a clear message otherwise."""
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"监听地址必须是 HOST:PORT / listen address must be HOST:PORT: {text!r}")
-    return host.strip("[]"), int(port)
