@@ -7,12 +7,15 @@ directory works at once. Nothing is built at import time.
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from sections.registry import Registry, load_registry
+from service.api.access import ACCESS, authorize, session_serializer
 from service.api.errors import ERROR_RESPONSES, install_error_handlers
 from service.api.middleware import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from service.api.routes import (
@@ -26,7 +29,7 @@ from service.api.routes import (
 from service.db.engine import make_engine, migrate
 from service.jobs.schedule import JobScheduler
 from service.settings import Settings
-from service.web import compensation_views, monitoring_views, static, views
+from service.web import account_views, compensation_views, monitoring_views, static, views
 
 __all__ = ["create_app"]
 
@@ -81,6 +84,7 @@ def create_app(
         description=API_DESCRIPTION,
         version="0.1.0",
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(authorize)],  # every route: the route → roles table decides
         docs_url=None,  # service.web.static serves /docs under its own policy
         redoc_url=None,
         openapi_tags=[
@@ -93,6 +97,13 @@ def create_app(
     app.state.settings = settings
     app.state.registry = registry
     app.state.engine = engine
+    if settings.session_secret is None:
+        logging.getLogger("qingliu").warning(
+            "QINGLIU_SESSION_SECRET 未设置：会话密钥随机生成，重启后须重新登录 / "
+            "no session secret set: sign-ins end when the service restarts"
+        )
+    app.state.access = dict(ACCESS)
+    app.state.sessions = session_serializer(settings, fallback=secrets.token_urlsafe(32))
     app.state.scheduler = None  # the running JobScheduler, set by the lifespan
 
     app.include_router(health.router)
@@ -105,6 +116,7 @@ def create_app(
     app.include_router(compensation_views.router)
     app.include_router(monitoring_views.router)
     app.include_router(static.router)
+    app.include_router(account_views.router)
 
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -10,6 +10,8 @@
     ├── NotFoundError                     404 / 3   no such section, unit, month, version
     │   ├── DataTableError                          a key not in a shipped data table
     │   └── MonthNotRolledUp                        run the monthly job first
+    ├── UnauthorizedError                 401 / 7   sign in (or a valid token) first
+    ├── ForbiddenError                    403 / 8   the role may not do this
     ├── ConflictError                     409 / 4   clashes with the stored state
     ├── UnavailableError                  503 / 5   try again later
     │   ├── DatabaseError                           the database cannot be reached or migrated
@@ -47,12 +49,14 @@ __all__ = [
     "FeedAnswerError",
     "FeedError",
     "FeedTimeout",
+    "ForbiddenError",
     "FrameError",
     "InputError",
     "MonthNotRolledUp",
     "NotFoundError",
     "PayloadTooLarge",
     "QingliuError",
+    "UnauthorizedError",
     "UnavailableError",
     "error_line",
     "error_payload",
@@ -85,6 +89,22 @@ class FeedTimeout(FeedError, UnavailableError, TimeoutError):
 
 class FeedAnswerError(FeedError, UnavailableError):
     """A remote feed answered, but the answer cannot be used (status, body, truncation)."""
+
+
+class UnauthorizedError(QingliuError):
+    """Nobody is signed in (or the token is wrong, expired or revoked): sign in first."""
+
+    status: ClassVar[int] = 401
+    exit_code: ClassVar[int] = 7
+    title: ClassVar[str] = "未登录 / not signed in"
+
+
+class ForbiddenError(QingliuError):
+    """The signed-in role may not do this (or not for that unit)."""
+
+    status: ClassVar[int] = 403
+    exit_code: ClassVar[int] = 8
+    title: ClassVar[str] = "无权限 / forbidden"
 
 
 class PayloadTooLarge(InputError):

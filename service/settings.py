@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 from pydantic_settings.sources import PydanticBaseSettingsSource
 
@@ -175,6 +175,21 @@ class Settings(BaseSettings):
         examples=["4194304"],
         description="国家平台单个应答的字节上限；超出即停止读取并告警。"
         "Largest answer [bytes] read from the national publish API; a larger one stops the pull.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="网页登录会话的签名密钥（至少 32 个字符）；缺省时每次启动随机生成。"
+        "Key that signs sign-in cookies; by default a random one per start.",
+    )
+    public_view: bool = Field(
+        default=False,
+        description="公开只读视图（on/off）：未登录者可看监测页面与接口，补偿与复核仍须登录。"
+        "Let anonymous visitors read the monitoring pages and API (never money or review).",
+    )
+    secure_cookies: bool = Field(
+        default=True,
+        description="会话 Cookie 只经 HTTPS 发送（本机 127.0.0.1 的浏览器亦接受）。"
+        "Send the session cookie over HTTPS only.",
     )
     cnemc_url: str | None = Field(
         default=None,

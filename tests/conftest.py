@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import shutil
 import socket
 import threading
@@ -99,12 +100,27 @@ def store_rows(engine: Engine, rows: list[dict[str, Any]]) -> None:
         upsert_observations(connection, rows)
 
 
+def bearer(engine: Engine, *, role: str = "admin", unit: str | None = None,
+           scopes: tuple[str, ...] = ("read", "issue", "review")) -> dict[str, str]:  # fmt: skip
+    """Headers of a user of ``role`` with an API token (made on the migrated database)."""
+    from service.accounts import add_user, create_token
+
+    name = f"test-{role}-{secrets.token_hex(4)}"
+    add_user(engine=engine, username=name, role=role, unit_id=unit, password="test password 123")
+    token = create_token(engine=engine, username=name, name="tests", scopes=scopes)
+    return {"Authorization": f"Bearer {token.secret}"}
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[httpx.Client]:
-    """An HTTP client talking to the app served by a real uvicorn server on loopback."""
+    """An HTTP client, signed in as an administrator by token, talking to the app served by a
+    real uvicorn server on loopback."""
     app = create_app(settings)
+    headers = bearer(app.state.engine)
     try:
-        with live_server_for(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
+        with live_server_for(app) as base_url, httpx.Client(
+            base_url=base_url, timeout=10, headers=headers
+        ) as http:
             yield http
     finally:
         app.state.engine.dispose()

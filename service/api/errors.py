@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -74,6 +75,9 @@ def _is_api(request: Request) -> bool:
 def _answer(request: Request, status: int, body: dict[str, Any]) -> Response:
     if _is_api(request):
         return JSONResponse(status_code=status, content=body, headers=SECURITY_HEADERS)
+    if status == 401:  # a page asked for without signing in: go and sign in, then come back
+        back = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/login?next={back}", status_code=303, headers=SECURITY_HEADERS)
     reference = f"<p>编号 reference：{escape(body['reference'])}</p>" if body["reference"] else ""
     return HTMLResponse(
         f"<!doctype html><meta charset='utf-8'><title>{status} {escape(body['title'])}</title>"

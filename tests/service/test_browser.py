@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def base_url(tmp_path: Path) -> Iterator[str]:
-    app = create_app(Settings(data_dir=tmp_path / "data"))
+    app = create_app(Settings(data_dir=tmp_path / "data", public_view=True))
     try:
         with live_server_for(app) as url:
             yield url

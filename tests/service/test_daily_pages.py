@@ -57,7 +57,7 @@ def seeded(engine: Engine, small_registry: Registry, settings: Settings) -> Engi
 @pytest.fixture
 def site(seeded: Engine, settings: Settings, small_registry: Registry) -> Iterator[str]:
     """The base URL of the app serving the seeded database."""
-    app = create_app(settings, registry=small_registry)
+    app = create_app(settings.with_(public_view=True), registry=small_registry)
     try:
         with live_server_for(app) as url:
             yield url

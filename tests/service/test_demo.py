@@ -234,7 +234,7 @@ def test_section_page_shows_the_stored_parameters(
     migrate(engine)
     summary = seed_demo(engine=engine, registry=small_registry, year=2025, show_progress=False,
                         data_dir=settings.data_dir)  # fmt: skip
-    application = create_app(settings)
+    application = create_app(settings.with_(public_view=True))
     try:
         with live_server_for(application) as url:
             html = httpx.get(url + "/sections/hengshuihu-dahuxin", timeout=10).text

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from service.api.access import Access
 from service.app import create_app
 from service.errors import (
     ConflictError,
@@ -30,6 +31,7 @@ from service.errors import (
     error_payload,
 )
 from service.settings import Settings
+from tests.conftest import bearer
 
 SHAPE = {"ok", "status", "title", "error", "type", "errors", "reference"}
 
@@ -83,7 +85,9 @@ def _requests(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, str]]]
 async def test_no_bad_id_or_parameter_reaches_a_500(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     seen = 0
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         for method, url, params in _requests(app.openapi()):
             answer = await client.request(method.upper(), url, params=params)
             seen += 1
@@ -110,7 +114,9 @@ PAGES_OUT_OF_RANGE = [
 @pytest.mark.anyio
 async def test_pages_refuse_months_and_days_out_of_range(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         for url, params, status in PAGES_OUT_OF_RANGE:
             answer = await client.get(url, params=params)
             assert answer.status_code == status, (url, params, answer.text[:300])
@@ -121,7 +127,9 @@ async def test_a_body_over_the_limit_is_413_in_the_one_shape(settings: Settings)
     app = create_app(settings, max_body_bytes=1000)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
             declared = await client.post("/api/compensation/2025-07/issue", content=b"x" * 1001)
             page = await client.post("/compensation/2025-07", content=b"x" * 5000)
     finally:
@@ -138,12 +146,16 @@ async def test_a_streamed_body_over_the_limit_is_413(app: FastAPI) -> None:
     async def echo(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
+    app.state.access[("POST", "/api/echo")] = Access.PUBLIC
+
     async def chunks() -> Any:
         for _ in range(20):
             yield b"y" * 65536  # 1.25 MiB, no Content-Length
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         small = await client.post("/api/echo", content=b"z" * 100)
         large = await client.post("/api/echo", content=chunks())
     assert small.json() == {"bytes": 100}
@@ -153,7 +165,9 @@ async def test_a_streamed_body_over_the_limit_is_413(app: FastAPI) -> None:
 @pytest.mark.anyio
 async def test_request_validation_answers_in_the_same_shape_with_its_fields(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         answer = await client.get("/api/classifications", params={"date": "x", "page": "0"})
     body = answer.json()
     assert answer.status_code == 422 and set(body) == SHAPE
@@ -167,8 +181,12 @@ async def test_an_unexpected_error_gets_a_reference_and_no_internals(app: FastAP
     def boom() -> None:
         raise RuntimeError("secret internal detail")
 
+    app.state.access[("GET", "/api/boom")] = Access.PUBLIC
+
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         answer = await client.get("/api/boom")
         page = await client.get("/api/sections/nowhere")
     body = answer.json()
@@ -248,7 +266,11 @@ async def test_a_database_clash_is_a_conflict_in_the_api_too(app: FastAPI) -> No
     def clash() -> None:
         raise IntegrityError("INSERT …", {}, Exception("UNIQUE constraint failed"))
 
+    app.state.access[("GET", "/api/clash")] = Access.PUBLIC
+
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         answer = await client.get("/api/clash")
     assert answer.status_code == 409 and answer.json()["type"] == "ConflictError"

@@ -21,7 +21,7 @@ from service.jobs.schedule import daily, run_morning_jobs
 from service.records import DayRecord, Provenance, encode
 from service.settings import Settings
 from service.time import BEIJING
-from tests.conftest import live_server_for, store_rows
+from tests.conftest import bearer, live_server_for, store_rows
 
 DAY = dt.date(2025, 7, 1)
 RIVERS = ("fuyang-jizhou", "fuyang-taocheng", "fuyang-gaoxin", "xiaofanqiao", "fudong-wuyi",
@@ -166,7 +166,9 @@ def test_api_serves_daily_results_and_summary(
     run_monthly(engine=db, registry=registry, month=DAY)
     application = create_app(settings)
     try:
-        with live_server_for(application) as url, httpx.Client(base_url=url, timeout=30) as http:
+        with live_server_for(application) as url, httpx.Client(
+            base_url=url, timeout=30, headers=bearer(application.state.engine)
+        ) as http:
             day = http.get("/api/classifications", params={"date": "2025-07-01"}).json()
             assert day["count"] == 1 and day["data"][0]["section"] == "xiaofanqiao"
             daily = http.get("/api/sections/xiaofanqiao/daily").json()

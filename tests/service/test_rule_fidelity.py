@@ -34,7 +34,7 @@ from service.review import pending_reviews, review_observation
 from service.settings import Settings
 from service.statements.monthly import draft_statement
 from service.time import BEIJING
-from tests.conftest import live_server_for, store_rows
+from tests.conftest import bearer, live_server_for, store_rows
 
 DAY = dt.date(2025, 7, 1)
 SECTION = "xiaofanqiao"
@@ -242,7 +242,9 @@ def test_the_year_is_the_mean_of_its_months(
     assert record.class_number == 3 and record.months["nh3n"] == 12
     app = create_app(settings, registry=registry)
     try:
-        with live_server_for(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        with live_server_for(app) as url, httpx.Client(
+            base_url=url, timeout=30, headers=bearer(app.state.engine)
+        ) as client:
             answer = client.get("/api/annual", params={"year": 2025})
             assert answer.status_code == 200
             assert SECTION in {r["section"] for r in answer.json()["data"]}

@@ -46,7 +46,7 @@ from service.jobs.schedule import (
 )
 from service.settings import Settings
 from service.time import BEIJING
-from tests.conftest import live_server_for
+from tests.conftest import bearer, live_server_for
 
 DEADLINE = 30.0
 """Seconds a test waits for a condition before it fails."""
@@ -242,7 +242,9 @@ def test_api_lists_jobs_with_next_and_last_runs(
             context=context, holder="earlier", hold=dt.timedelta(seconds=1))  # fmt: skip
     app = create_app(settings.with_(scheduler=True, daily_at=dt.time(6, 0)))
     try:
-        with live_server_for(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        with live_server_for(app) as url, httpx.Client(
+            base_url=url, timeout=10, headers=bearer(app.state.engine)
+        ) as http:
             answer = http.get("/api/jobs")
             assert answer.status_code == 200
             body = answer.json()
@@ -271,7 +273,9 @@ def test_api_lists_jobs_when_the_scheduler_is_off(settings: Settings) -> None:
     app = create_app(settings.with_(cnemc_every=dt.timedelta(minutes=30)))
     assert settings.scheduler is False
     try:
-        with live_server_for(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        with live_server_for(app) as url, httpx.Client(
+            base_url=url, timeout=10, headers=bearer(app.state.engine)
+        ) as http:
             body = http.get("/api/jobs").json()
     finally:
         app.state.engine.dispose()

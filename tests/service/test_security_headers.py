@@ -9,9 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from service.api.access import Access
 from service.app import create_app
 from service.settings import Settings
 from service.web.templates import template_dir
+from tests.conftest import bearer
 
 BASE = {
     "x-frame-options": "DENY",
@@ -46,7 +48,9 @@ def _policy(answer: httpx.Response) -> dict[str, str]:
 )  # fmt: skip
 async def test_every_answer_carries_the_headers(app: FastAPI, url: str, status: int) -> None:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         answer = await client.get(url)
     assert answer.status_code == status
     for name, value in BASE.items():
@@ -64,8 +68,12 @@ async def test_an_unexpected_error_carries_the_headers(app: FastAPI) -> None:
     def boom() -> None:
         raise RuntimeError("defect")
 
+    app.state.access[("GET", "/api/boom")] = Access.PUBLIC
+
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         answer = await client.get("/api/boom")
     assert answer.status_code == 500
     assert answer.headers["x-frame-options"] == "DENY"
@@ -75,7 +83,9 @@ async def test_an_unexpected_error_carries_the_headers(app: FastAPI) -> None:
 @pytest.mark.anyio
 async def test_docs_page_has_its_own_policy_admitting_its_script_by_hash(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(app.state.engine)
+    ) as client:
         answer = await client.get("/docs")
         schema = await client.get("/openapi.json")
     assert answer.status_code == 200 and schema.status_code == 200

@@ -25,7 +25,7 @@ from service.statements.issue import issue_statement, issued_statement, issued_v
 from service.statements.monthly import draft_statement
 from service.statements.source import measurements_from_db
 from service.time import BEIJING
-from tests.conftest import live_server_for
+from tests.conftest import bearer, live_server_for
 
 MARCH = dt.date(2025, 3, 1)
 RULES = load_rule_set("hengshui-2021")
@@ -217,7 +217,7 @@ def http(settings: Settings, db: Engine) -> httpx.Client:
     app = create_app(settings)
     server = live_server_for(app)
     base = server.__enter__()
-    client = httpx.Client(base_url=base, timeout=60)
+    client = httpx.Client(base_url=base, timeout=60, headers=bearer(app.state.engine))
     yield client  # type: ignore[misc]
     client.close()
     server.__exit__(None, None, None)

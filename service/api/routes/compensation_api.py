@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Annotated, Any  # Any: JSON answers
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from compensation.diff import LineChange
 from compensation.statement import MonthlyStatement
 from sections.registry import Registry
+from service.api.access import Principal, authorize
 from service.api.deps import EngineDep, RegistryDep, VersionQuery, request_month
 from service.api.headers import DOCUMENT_CSP
 from service.errors import NotFoundError
@@ -102,12 +103,18 @@ class IssueAnswer(BaseModel):
 
 @router.post("/{month}/issue", response_model=IssueAnswer, summary="签发 / issue a month")
 def post_issue(
-    month: str, request: Request, engine: EngineDep, registry: RegistryDep
+    month: str,
+    request: Request,
+    engine: EngineDep,
+    registry: RegistryDep,
+    principal: Annotated[Principal, Depends(authorize)],
 ) -> IssueAnswer:
     """Compute the month now and store it as a new immutable version unless unchanged."""
     statement = draft_statement(engine=engine, registry=registry, month=_month(month))
     address = request.client.host if request.client else ""
-    result = issue_statement(engine=engine, statement=statement, actor="api", address=address)
+    result = issue_statement(
+        engine=engine, statement=statement, actor=principal.actor, address=address
+    )
     return IssueAnswer(
         created=result.created,
         version=result.record.version,
