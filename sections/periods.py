@@ -32,7 +32,10 @@ __all__ = [
     "PeriodValues",
     "annual_values",
     "as_fraction",
+    "mean_values",
     "period_values",
+    "ph_from_activity",
+    "ph_to_activity",
     "required_days",
 ]
 
@@ -202,8 +205,7 @@ def period_values(
     present = data.notna()
     bound = _marks(lower_bound, data) & present
     doubtful = _marks(suspect, data) & present
-    if "ph" in data:
-        data["ph"] = 10.0 ** (-data["ph"])  # average the hydrogen-ion activity
+    data = ph_to_activity(data)  # average the hydrogen-ion activity
     times = pd.Series(pd.to_datetime(times).to_numpy(), index=values.index)
     if getattr(times.dt, "tz", None) is not None:  # days are local days
         times = times.dt.tz_convert(local_timezone).dt.tz_localize(None)
@@ -290,9 +292,7 @@ def annual_values(
     (0.8, 12)
     """
     needed = required_days(12, min_month_fraction)
-    data = monthly.astype("float64").copy()
-    if "ph" in data:
-        data["ph"] = 10.0 ** (-data["ph"])
+    data = ph_to_activity(monthly.astype("float64"))
     present = data.notna()
     bound = _marks(lower_bound, data) & present
     groups = monthly.index.get_level_values(0)
@@ -310,6 +310,43 @@ def annual_values(
     return _finish(means, counts, required, ok, any_bound, suspect)
 
 
+def ph_to_activity(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose ``ph`` column is the hydrogen-ion activity [H⁺] = 10^(−pH), for means [V].
+
+    Examples
+    --------
+    >>> ph_to_activity(pd.DataFrame({"ph": [7.0], "do": [8.0]})).round(9).iloc[0].tolist()
+    [1e-07, 8.0]
+    """
+    data = frame.copy()
+    if "ph" in data:
+        data["ph"] = 10.0 ** (-data["ph"].astype("float64"))
+    return data
+
+
+def ph_from_activity(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of :func:`ph_to_activity`: a mean activity back to pH."""
+    data = frame.copy()
+    if "ph" in data:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            data["ph"] = -np.log10(data["ph"].astype("float64"))
+    return data
+
+
+def mean_values(frame: pd.DataFrame) -> pd.Series:
+    """Column means of values (rows: points or samples), pH over [H⁺]; NaN is skipped.
+
+    The mean of several points of one lake, for example [V 环办〔2011〕22号].
+
+    Examples
+    --------
+    >>> round(float(mean_values(pd.DataFrame({"ph": [7.0, 9.0]}))["ph"]), 2)
+    7.3
+    """
+    means = ph_to_activity(frame.astype("float64")).mean(axis=0, skipna=True)
+    return ph_from_activity(means.to_frame().T).iloc[0]
+
+
 def _marks(marks: pd.DataFrame | None, like: pd.DataFrame) -> pd.DataFrame:
     if marks is None:
         return pd.DataFrame(False, index=like.index, columns=like.columns)
@@ -324,10 +361,7 @@ def _finish(
     bound: pd.DataFrame,
     suspect: pd.DataFrame,
 ) -> PeriodValues:
-    values = means.copy()
-    if "ph" in values:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values["ph"] = -np.log10(values["ph"])
+    values = ph_from_activity(means)
     has_value = ok.astype(bool) & (counts > 0)
     return PeriodValues(
         values=values,

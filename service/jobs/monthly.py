@@ -20,7 +20,7 @@ from sqlalchemy import Engine, delete, insert, select
 
 from sections.basin import basin_status, trend_wording
 from sections.evaluation import classify_frame
-from sections.periods import DEFAULT_MIN_DAILY_VALUES
+from sections.periods import DEFAULT_MIN_DAILY_VALUES, mean_values
 from sections.registry import Registry, Section
 from service.classification import classify_rows, merged_marks, stored_values
 from service.db import queries
@@ -174,7 +174,7 @@ def _lake_record(
     }
     if not present:
         return LakeRecord.model_validate(head)
-    mean = pd.concat(present, axis=1).mean(axis=1, skipna=True).to_frame().T
+    mean = mean_values(pd.DataFrame(present).reset_index(drop=True)).to_frame().T
     classified = classify_frame(mean, water_body="lake", target=3)
     (classification,) = classify_rows(mean, np.array(["lake"], dtype=object), classified)
     return LakeRecord.model_validate({

@@ -19,7 +19,13 @@ from sqlalchemy import Engine, select
 
 from sections.detection import substitute_censored
 from sections.parameters import parameters
-from sections.periods import DEFAULT_MIN_DAILY_VALUES, PeriodValues, period_values
+from sections.periods import (
+    DEFAULT_MIN_DAILY_VALUES,
+    PeriodValues,
+    period_values,
+    ph_from_activity,
+    ph_to_activity,
+)
 from sections.quality import instrument_span
 from sections.registry import Registry
 from sections.sources import Source, merge_sources
@@ -181,13 +187,11 @@ def manual_period_values(frame: pd.DataFrame, *, kinds: tuple[str, ...] = ("rout
         {"group": rows["section_id"], "period_start": month, "parameter": rows["parameter"],
          "value": half, "censored": rows["censored"]}
     )  # fmt: skip
-    if "ph" in set(data["parameter"]):
-        ph = data["parameter"] == "ph"
-        data.loc[ph, "value"] = 10.0 ** (-data.loc[ph, "value"])
+    ph = data["parameter"] == "ph"  # averaged over [H⁺], as every period value
+    data["value"] = data["value"].where(~ph, ph_to_activity(data.loc[ph, ["value"]].rename(
+        columns={"value": "ph"}))["ph"])  # fmt: skip
     grouped = data.groupby(["group", "period_start", "parameter"])
-    values = grouped["value"].mean().unstack("parameter")
-    if "ph" in values:
-        values["ph"] = -np.log10(values["ph"])
+    values = ph_from_activity(grouped["value"].mean().unstack("parameter"))
     censored = grouped["censored"].all().unstack("parameter").reindex_like(values)
     return values, censored.fillna(False).astype(bool)
 
