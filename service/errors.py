@@ -3,6 +3,7 @@
 ::
 
     QingliuError                          500 / 1   a defect: reported with a reference id
+    ├── BatchError                                  items of a fanned-out batch failed (first named)
     ├── InputError                        422 / 2   fix the input (file row and column named)
     │   ├── SectionsError, CompensationError …      the domain packages' errors
     │   ├── FrameError (FeedError)                  an HJ 212 frame is refused (``reason``)
@@ -42,6 +43,7 @@ from sections.errors import (
 )
 
 __all__ = [
+    "BatchError",
     "ConfigurationError",
     "ConflictError",
     "DataTableError",
@@ -89,6 +91,28 @@ class FeedTimeout(FeedError, UnavailableError, TimeoutError):
 
 class FeedAnswerError(FeedError, UnavailableError):
     """A remote feed answered, but the answer cannot be used (status, body, truncation)."""
+
+
+class BatchError(QingliuError):
+    """Items of a fanned-out batch failed (:func:`service.fanout.fan_out`); every item was run.
+
+    ``failures`` maps the position of each failed item to its exception, ``results`` the position
+    of each item that succeeded to its result; ``total`` is the number of items. The message names
+    the count and the first failure in item order.
+    """
+
+    def __init__(
+        self, failures: dict[int, BaseException], results: dict[int, object], total: int
+    ) -> None:
+        self.failures = failures
+        self.results = results
+        self.total = total
+        index = min(failures)
+        first = f"{type(failures[index]).__name__}: {failures[index]}"
+        super().__init__(
+            f"批处理 {total} 项中 {len(failures)} 项失败 / {len(failures)} of {total} items "
+            f"failed; 首个 / first: items[{index}]: {first}"
+        )
 
 
 class UnauthorizedError(QingliuError):

@@ -25,6 +25,7 @@ from pydantic_settings.sources import PydanticBaseSettingsSource
 from service.errors import ConfigurationError
 
 __all__ = [
+    "DASK_SCHEMES",
     "DEFAULT_CNEMC_AREA",
     "DEFAULT_CNEMC_MAX_ANSWER_BYTES",
     "DEFAULT_CNEMC_MAX_PAGES",
@@ -48,6 +49,9 @@ page), all of China about 8; a server claiming more is not followed beyond this.
 DEFAULT_CNEMC_MAX_ANSWER_BYTES = 4 * 1024 * 1024
 """Largest answer read from the national publish API [bytes] [A]: a full page of 200 rows is
 about 0.2 MiB."""
+
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+"""Address schemes of a Dask distributed scheduler (``tcp://host:8786``)."""
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -196,6 +200,13 @@ class Settings(BaseSettings):
         description="国家平台接口地址；缺省为国家地表水自动监测实时数据发布系统的接口。"
         "The publish API URL (tests or a mirror); default: the national system.",
     )
+    dask_scheduler: str | None = Field(
+        default=None,
+        examples=["tcp://10.0.0.5:8786"],
+        description="Dask distributed 调度器地址；设置后批处理作业（预报拟合等）分发到该集群，"
+        "缺省在本机进程池中运行。Dask scheduler address for batch jobs; unset: a local "
+        "process pool.",
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -248,6 +259,20 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"不是 http(s) 地址 / is not an http(s) URL: {value!r}")
+        return value
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _dask_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in DASK_SCHEMES or not parts.netloc:
+            raise ValueError(
+                f"不是 Dask 调度器地址 / not a Dask scheduler address: {value!r} "
+                f"(scheme {', '.join(DASK_SCHEMES)})"
+            )
         return value
 
     @classmethod
