@@ -1,0 +1,708 @@
+"""Exceedance forecasts for one section and parameter: statsmodels models against honest baselines.
+
+A series of valid values (flagged values never enter: the caller passes the verdict as
+``valid``) is put on the regular 4-hourly Beijing grid (:func:`to_grid`; hourly parameters are
+averaged per 4-hour bin, gaps stay gaps), transformed to stabilise its variance
+(:class:`BoxCox`), and forecast 4–72 h ahead by every candidate:
+
+- ``sarima``: SARIMAX(2,0,0)(1,0,1)₆ on the centred transformed series — the daily cycle is six
+  steps of the grid (statsmodels state space, missing values handled by the Kalman filter);
+- ``ets``: additive exponential smoothing with a six-step season (statsmodels' state-space ETS);
+- ``persistence``: the last valid value;
+- ``seasonal_naive``: the value at the same hour of the latest day before the origin;
+- ``climatology``: the distribution of the hour-of-day × month values of the history.
+
+Every forecast is a **predictive distribution**: the point forecast plus the empirical
+distribution of that model's own errors at that horizon and target hour of day over the last
+weeks of the training window (the calibration window moves with every refit, so the spread
+follows the season and the hour, and bias is corrected where the model has one) [A]. The
+distribution is kept as :data:`MEMBERS` sorted quantile members in original units
+(:class:`Predictive`); medians, 80 % and 95 % intervals and the probability of exceeding the
+target-class limit (for DO: of falling below it) are read off the members.
+
+Selection uses the training window only: each candidate is scored on its calibration window
+(Brier score of the exceedance probability when the window holds exceedances, else CRPS), per
+horizon; a statsmodels model is chosen only where it beats the best baseline by
+:attr:`ForecastOptions.selection_margin`, otherwise the best baseline is, and the reason says
+so. A model that fails to converge is dropped, and the notes say which and why.
+
+References
+----------
+.. [1] Hyndman, R.J. and Athanasopoulos, G. (2021) *Forecasting: principles and practice*, 3rd
+   ed., §5.5 (distributional forecasts from residuals), §8 (exponential smoothing), §9 (ARIMA).
+   https://otexts.com/fpp3/
+.. [2] Box, G.E.P. and Cox, D.R. (1964) An analysis of transformations. *J. R. Stat. Soc. B*
+   26, 211–252.
+.. [3] Seabold, S. and Perktold, J. (2010) statsmodels: econometric and statistical modeling
+   with Python. *Proc. 9th Python in Science Conf.* (``SARIMAX``, state-space
+   ``ExponentialSmoothing``).
+.. [4] domain.md §7: a forecast probability of exceeding in the next 24–72 h raises a yellow
+   warning [A].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from sections.forecast_models import (
+    MAXITER,
+    MEMBERS,
+    STEP_HOURS,
+    STEPS_PER_DAY,
+    BoxCox,
+    Climatology,
+    Fitted,
+    Persistence,
+    PointModel,
+    SeasonalNaive,
+    fit_box_cox,
+    fit_state_space,
+    hour_bins,
+)
+from sections.scoring import brier_score, crps_ensemble
+
+__all__ = [
+    "BASELINES",
+    "BEIJING",
+    "CANDIDATES",
+    "HORIZONS",
+    "MEMBERS",
+    "MODELS",
+    "QUANTILES",
+    "STEP_HOURS",
+    "BoxCox",
+    "Forecast",
+    "ForecastOptions",
+    "Forecaster",
+    "Predictive",
+    "Threshold",
+    "fit_box_cox",
+    "fit_forecaster",
+    "forecast",
+    "to_grid",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+BEIJING = "Asia/Shanghai"
+HORIZONS: tuple[int, ...] = tuple(range(STEP_HOURS, 73, STEP_HOURS))
+"""Forecast horizons, 4–72 h [h]."""
+MODELS: tuple[str, ...] = ("sarima", "ets")
+"""The statsmodels candidates, in fallback order."""
+BASELINES: tuple[str, ...] = ("persistence", "seasonal_naive", "climatology")
+"""The forecasts anyone could make without a model; computed the same way as the models."""
+CANDIDATES: tuple[str, ...] = MODELS + BASELINES
+QUANTILES: Mapping[str, float] = {
+    "lo95": 0.025, "lo80": 0.10, "median": 0.5, "hi80": 0.90, "hi95": 0.975,
+}  # fmt: skip
+"""The quantiles a forecast reports, by column name."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The acceptable range of a parameter at a section's target class; outside it is exceedance.
+
+    Parameters
+    ----------
+    lower : float, optional
+        Lower limit (DO) [unit of the parameter]; a value below it exceeds.
+    upper : float, optional
+        Upper limit (concentrations); a value above it exceeds. GB 3838: a value equal to the
+        limit meets the class.
+
+    Examples
+    --------
+    >>> Threshold(upper=1.0).exceeds(np.array([0.5, 1.0, 1.2])).tolist()
+    [False, False, True]
+    >>> Threshold(lower=5.0).exceeds(np.array([4.9, 5.0])).tolist()
+    [True, False]
+    """
+
+    lower: float | None = None
+    upper: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.lower is None and self.upper is None:
+            raise ValueError("a threshold needs a lower or an upper limit")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"lower limit {self.lower} above upper limit {self.upper}")
+
+    @classmethod
+    def of(cls, limit: float, direction: Literal["above", "below"]) -> Threshold:
+        """A one-sided threshold: exceedance ``above`` the limit or ``below`` it (DO)."""
+        if direction == "above":
+            return cls(upper=float(limit))
+        if direction == "below":
+            return cls(lower=float(limit))
+        raise ValueError(f"direction must be 'above' or 'below', got {direction!r}")
+
+    def exceeds(self, values: npt.ArrayLike) -> BoolArray:
+        """True where a value is outside the range; NaN is not an exceedance."""
+        x = np.asarray(values, dtype=np.float64)
+        out = np.zeros(x.shape, dtype=np.bool_)
+        with np.errstate(invalid="ignore"):
+            if self.upper is not None:
+                out |= x > self.upper
+            if self.lower is not None:
+                out |= x < self.lower
+        return out
+
+    @property
+    def label(self) -> str:
+        """The limit as shown to users, e.g. ``> 1.0`` or ``< 5.0``."""
+        parts = []
+        if self.lower is not None:
+            parts.append(f"< {self.lower:g}")
+        if self.upper is not None:
+            parts.append(f"> {self.upper:g}")
+        return " 或 ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# the grid and the transform
+
+
+def to_grid(
+    values: pd.Series,
+    *,
+    valid: pd.Series | None = None,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> pd.Series:
+    """Values on the regular 4-hourly Beijing grid: the mean of the valid values in each bin.
+
+    Parameters
+    ----------
+    values : Series
+        Observations [unit of the parameter] on a tz-aware DatetimeIndex (any order, duplicates
+        allowed, any sampling interval).
+    valid : Series of bool, optional
+        Whether each value counts (:func:`sections.validity.validity_frame`); flagged values
+        never enter the grid. Default: every finite value counts.
+    start, end : Timestamp, optional
+        Extend the grid to these bins (inclusive); default the first and last valid bin.
+
+    Returns
+    -------
+    Series
+        Float values indexed by the bin start (Asia/Shanghai) at a fixed 4-hour frequency; a bin
+        without a valid value is NaN (a gap stays a gap).
+
+    Examples
+    --------
+    >>> idx = pd.to_datetime(["2025-01-01T01:00+08:00", "2025-01-01T03:00+08:00",
+    ...                       "2025-01-01T09:00+08:00"])
+    >>> to_grid(pd.Series([1.0, 3.0, 5.0], index=idx)).tolist()
+    [2.0, nan, 5.0]
+    """
+    if not isinstance(values.index, pd.DatetimeIndex) or values.index.tz is None:
+        raise ValueError("values need a tz-aware DatetimeIndex")
+    keep = np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))
+    if valid is not None:
+        keep &= valid.reindex(values.index).fillna(False).to_numpy(dtype=bool)
+    kept = values[keep].astype(np.float64)
+    local = kept.index.tz_convert(BEIJING)
+    bins = local.floor(f"{STEP_HOURS}h")
+    means = kept.groupby(bins).mean()
+    first = _bin(start) if start is not None else (means.index.min() if len(means) else None)
+    last = _bin(end) if end is not None else (means.index.max() if len(means) else None)
+    if first is None or last is None:
+        return pd.Series([], index=pd.DatetimeIndex([], tz=BEIJING), dtype=np.float64)
+    index = pd.date_range(first, last, freq=f"{STEP_HOURS}h", tz=BEIJING)
+    gridded: pd.Series = means.reindex(index).astype(np.float64)
+    return gridded
+
+
+def _bin(time: pd.Timestamp) -> pd.Timestamp:
+    stamp = pd.Timestamp(time)
+    if stamp.tzinfo is None:
+        raise ValueError(f"time {stamp} needs a time zone")
+    return stamp.tz_convert(BEIJING).floor(f"{STEP_HOURS}h")
+
+
+# ---------------------------------------------------------------------------------------------
+# options and results
+
+
+@dataclass(frozen=True)
+class ForecastOptions:
+    """How forecasts are fitted; every default is an assumption [A] checked by the backtests.
+
+    Attributes
+    ----------
+    training_days : int
+        Window the statsmodels candidates are fitted on [d].
+    calibration_days : int
+        Last part of the training window whose forecast errors form the predictive spread and
+        score the candidates [d].
+    history_days : int
+        Window of the climatology [d].
+    models : tuple of str
+        statsmodels candidates in fallback order (subset of :data:`MODELS`).
+    selection_margin : float
+        Relative improvement over the best baseline a model needs to be chosen [-].
+    min_bin_errors : int
+        Errors needed for a per-hour error distribution; fewer → pooled over the hours of day.
+    max_gap_hours : int
+        Persistence and the seasonal naive value use data at most this old [h].
+    maxiter : mapping of str to int
+        Optimiser iterations per model (default :data:`MAXITER`).
+    seed : int
+        Seed of everything random (the optimiser's start is deterministic; kept for reruns).
+    """
+
+    training_days: int = 56
+    calibration_days: int = 28
+    history_days: int = 366
+    models: tuple[str, ...] = MODELS
+    selection_margin: float = 0.02
+    min_bin_errors: int = 30
+    max_gap_hours: int = 48
+    maxiter: Mapping[str, int] = field(default_factory=dict)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise ValueError(f"unknown models {unknown}; valid: {list(MODELS)}")
+        if not 0 < self.calibration_days < self.training_days:
+            raise ValueError("calibration_days must be positive and shorter than training_days")
+
+
+@dataclass(frozen=True)
+class Predictive:
+    """Predictive distributions at several origins and horizons, as sorted quantile members.
+
+    Attributes
+    ----------
+    origins : DatetimeIndex
+        Issue times (the last grid bin whose data the forecast used).
+    horizons : tuple of int
+        Lead times [h].
+    members : ndarray, shape (n_origins, n_horizons, MEMBERS)
+        Quantile members in original units, sorted on the last axis; NaN where there is no
+        forecast.
+    models : ndarray of str, shape (n_horizons,)
+        The model that made each horizon's forecast.
+    """
+
+    origins: pd.DatetimeIndex
+    horizons: tuple[int, ...]
+    members: FloatArray
+    models: npt.NDArray[np.str_]
+
+    def quantile(self, level: float) -> FloatArray:
+        """The ``level`` quantile per origin and horizon, shape (n_origins, n_horizons)."""
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"quantile level must be in (0, 1), got {level}")
+        position = level * MEMBERS - 0.5
+        low = int(np.clip(math.floor(position), 0, MEMBERS - 1))
+        high = int(np.clip(low + 1, 0, MEMBERS - 1))
+        weight = float(np.clip(position - low, 0.0, 1.0))
+        return (1.0 - weight) * self.members[..., low] + weight * self.members[..., high]
+
+    def probability(self, threshold: Threshold) -> FloatArray:
+        """P(exceeding ``threshold``) per origin and horizon; NaN without a forecast."""
+        exceeds = threshold.exceeds(self.members).mean(axis=-1)
+        return np.where(np.isnan(self.members[..., 0]), np.nan, exceeds)
+
+    def targets(self) -> pd.DatetimeIndex:
+        """Target times, origin-major (length n_origins × n_horizons)."""
+        offsets = pd.to_timedelta(np.tile(np.asarray(self.horizons), len(self.origins)), unit="h")
+        return pd.DatetimeIndex(np.repeat(self.origins, len(self.horizons))) + offsets
+
+    def frame(self, threshold: Threshold | None = None) -> pd.DataFrame:
+        """One row per origin and horizon: time, median, intervals, p_exceed, model."""
+        rows = pd.DataFrame(
+            {
+                "origin": np.repeat(self.origins, len(self.horizons)),
+                "horizon": np.tile(np.asarray(self.horizons, dtype=np.int64), len(self.origins)),
+                "time": self.targets(),
+            }
+        )
+        for name, level in QUANTILES.items():
+            rows[name] = self.quantile(level).ravel()
+        rows["p_exceed"] = self.probability(threshold).ravel() if threshold is not None else np.nan
+        rows["model"] = np.tile(self.models, len(self.origins))
+        return rows
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast for one series from one origin: what the service stores and shows.
+
+    Attributes
+    ----------
+    origin : Timestamp
+        Last grid bin with data (Beijing time).
+    frame : DataFrame
+        One row per horizon [h]: ``time``, ``median``, ``lo80``, ``hi80``, ``lo95``, ``hi95``,
+        ``p_exceed`` and ``model``.
+    selected : str
+        The model chosen at 24 h (or the nearest horizon forecast).
+    why : str
+        Why it was chosen, in Chinese, for users.
+    notes : tuple of str
+        Fallbacks (a model that failed to converge) and other remarks.
+    data_start, data_end : Timestamp
+        The training window.
+    transform : BoxCox
+        The variance-stabilising transform used.
+    """
+
+    origin: pd.Timestamp
+    frame: pd.DataFrame
+    selected: str
+    why: str
+    notes: tuple[str, ...]
+    data_start: pd.Timestamp
+    data_end: pd.Timestamp
+    transform: BoxCox
+
+
+# ---------------------------------------------------------------------------------------------
+# the forecaster
+
+
+@dataclass(frozen=True)
+class Forecaster:
+    """Candidates fitted on one training window, with the per-horizon selection.
+
+    Built by :func:`fit_forecaster`; :meth:`predict` forecasts from any origins at or after the
+    end of the training window, on the grid the forecaster was fitted on (extended by later
+    data: the forecast from origin ``o`` reads data up to ``o`` only).
+    """
+
+    grid_start: pd.Timestamp
+    transform: BoxCox
+    horizons: tuple[int, ...]
+    candidates: Mapping[str, Fitted]
+    selection: Mapping[int, str]
+    scores: pd.DataFrame
+    notes: tuple[str, ...]
+    why: str
+    data_start: pd.Timestamp
+    data_end: pd.Timestamp
+
+    @property
+    def selected(self) -> str:
+        """The model chosen at 24 h (or the horizon nearest to it)."""
+        nearest = min(self.selection, key=lambda h: (abs(h - 24), h))
+        return self.selection[nearest]
+
+    def predict(
+        self, grid: pd.Series, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+        *, model: str | None = None,
+    ) -> Predictive:  # fmt: skip
+        """Predictive distributions from ``origins`` (grid bins).
+
+        ``model`` None uses the selection per horizon; a candidate name forecasts with it alone.
+        """
+        z, positions, origin_index = self._positions(grid, origins)
+        steps = np.asarray(self.horizons, dtype=np.int64) // STEP_HOURS
+        if model is None:
+            names = [self.selection[h] for h in self.horizons]
+        elif model in self.candidates:
+            names = [model] * len(self.horizons)
+        else:
+            raise ValueError(
+                f"unknown or unfitted model {model!r}; fitted: {list(self.candidates)}"
+            )
+        members = np.full((positions.size, steps.size, MEMBERS), np.nan)
+        for name in dict.fromkeys(names):
+            columns = np.asarray([n == name for n in names])
+            members[:, columns] = self.candidates[name].members(z, positions, steps[columns])
+        original = np.sort(self.transform.inverse(members), axis=-1)
+        return Predictive(origin_index, self.horizons, original, np.asarray(names, dtype=np.str_))
+
+    def _positions(
+        self, grid: pd.Series, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex
+    ) -> tuple[FloatArray, IntArray, pd.DatetimeIndex]:
+        origin_index = pd.DatetimeIndex([_bin(pd.Timestamp(o)) for o in origins])
+        if len(grid) and grid.index[0] != self.grid_start:
+            raise ValueError("predict on the grid the forecaster was fitted on (same first bin)")
+        step = pd.Timedelta(hours=STEP_HOURS)
+        positions = np.asarray((origin_index - self.grid_start) // step, dtype=np.int64)
+        if positions.size and (positions.min() < 0 or positions.max() >= len(grid)):
+            raise ValueError("an origin lies outside the grid")
+        z = self.transform.forward(grid.to_numpy(dtype=np.float64))
+        return z, positions, origin_index
+
+
+def fit_forecaster(
+    grid: pd.Series,
+    *,
+    end: pd.Timestamp | None = None,
+    threshold: Threshold | None = None,
+    horizons: Sequence[int] = HORIZONS,
+    options: ForecastOptions | None = None,
+) -> Forecaster:
+    """Fit every candidate on the training window before ``end`` and choose per horizon.
+
+    Parameters
+    ----------
+    grid : Series
+        Values on the 4-hourly grid (:func:`to_grid`) [unit of the parameter].
+    end : Timestamp, optional
+        First bin *not* in the training window (default: after the last bin). Nothing at or
+        after it is read.
+    threshold : Threshold, optional
+        The target-class limit; the candidates are then scored by the Brier score of their
+        exceedance probability where the calibration window holds exceedances.
+    horizons : sequence of int
+        Lead times, multiples of 4 h up to 72 h [h].
+    options : ForecastOptions
+
+    Returns
+    -------
+    Forecaster
+    """
+    options = options or ForecastOptions()
+    horizons = _check_horizons(horizons)
+    if not isinstance(grid.index, pd.DatetimeIndex) or len(grid) == 0:
+        raise ValueError("grid must be a non-empty series on the 4-hourly grid (to_grid)")
+    step = pd.Timedelta(hours=STEP_HOURS)
+    grid_start = pd.Timestamp(grid.index[0])
+    stop = len(grid) if end is None else int((_bin(end) - grid_start) // step)
+    stop = int(np.clip(stop, 0, len(grid)))
+    per_day = STEPS_PER_DAY
+    start = max(0, stop - options.training_days * per_day)
+    values = grid.to_numpy(dtype=np.float64)
+    transform = fit_box_cox(values[start:stop])
+    z = transform.forward(values[:stop])
+    hour0 = int(grid_start.tz_convert(BEIJING).hour) // STEP_HOURS
+    max_step = max(horizons) // STEP_HOURS
+    calibration_start = max(start, stop - options.calibration_days * per_day - max_step)
+    notes: list[str] = []
+
+    candidates: dict[str, Fitted] = {}
+    for name in options.models:
+        fitted, failure = fit_state_space(
+            name, z, start, stop, options.maxiter.get(name, MAXITER[name])
+        )
+        if fitted is None:
+            notes.append(str(failure))
+            continue
+        candidates[name] = fitted
+    for baseline in (Persistence(options.max_gap_hours // STEP_HOURS),
+                     SeasonalNaive(options.max_gap_hours)):  # fmt: skip
+        candidates[baseline.name] = baseline
+    for point_model in candidates.values():
+        if isinstance(point_model, PointModel):
+            point_model._hour0 = hour0
+            point_model.calibrate(
+                z, hour_bins(np.arange(stop, dtype=np.int64), hour0),
+                calibration_start, stop, max_step, options.min_bin_errors,
+            )  # fmt: skip
+    history_start = max(0, stop - options.history_days * per_day)
+    months_of = _month_function(grid_start)
+    positions = np.arange(history_start, stop, dtype=np.int64)
+    climatology = Climatology(
+        z[history_start:stop], hour_bins(positions, hour0), months_of(positions),
+        min_count=options.min_bin_errors,
+    )  # fmt: skip
+    climatology.attach(hour0, months_of)
+    candidates["climatology"] = climatology
+
+    scores, metric = _score_candidates(
+        candidates, z, transform, calibration_start + max_step, stop, horizons, threshold
+    )
+    selection, why = _select(scores, horizons, metric, options.selection_margin, notes)
+    index = grid.index
+    return Forecaster(
+        grid_start=grid_start,
+        transform=transform,
+        horizons=horizons,
+        candidates=candidates,
+        selection=selection,
+        scores=scores,
+        notes=tuple(notes),
+        why=why,
+        data_start=pd.Timestamp(index[start]) if stop > start else grid_start,
+        data_end=pd.Timestamp(index[stop - 1]) if stop > 0 else grid_start,
+    )
+
+
+def _check_horizons(horizons: Sequence[int]) -> tuple[int, ...]:
+    result = tuple(sorted({int(h) for h in horizons}))
+    bad = [h for h in result if h <= 0 or h > max(HORIZONS) or h % STEP_HOURS]
+    if not result or bad:
+        raise ValueError(f"horizons must be multiples of {STEP_HOURS} h in 4–72 h, got {bad}")
+    return result
+
+
+def _month_function(grid_start: pd.Timestamp) -> Callable[[IntArray], IntArray]:
+    """Month (1–12) of grid positions, vectorised through a day → month lookup."""
+    first_day = grid_start.tz_convert(BEIJING).normalize().tz_localize(None)
+    offset = int(grid_start.tz_convert(BEIJING).hour) // STEP_HOURS
+    cache: dict[str, IntArray] = {"months": np.zeros(0, dtype=np.int64)}
+
+    def months(positions: IntArray) -> IntArray:
+        days = (np.asarray(positions, dtype=np.int64) + offset) // STEPS_PER_DAY
+        need = int(days.max()) + 1 if days.size else 0
+        if need > cache["months"].size:
+            dates = pd.date_range(first_day, periods=max(need, 400), freq="D")
+            cache["months"] = np.asarray(dates.month, dtype=np.int64)
+        return cache["months"][np.maximum(days, 0)]
+
+    return months
+
+
+def _score_candidates(
+    candidates: Mapping[str, Fitted],
+    z: FloatArray,
+    transform: BoxCox,
+    first: int,
+    stop: int,
+    horizons: tuple[int, ...],
+    threshold: Threshold | None,
+) -> tuple[pd.DataFrame, str]:
+    """Score per candidate and horizon on the calibration origins (lower is better)."""
+    steps = np.asarray(horizons, dtype=np.int64) // STEP_HOURS
+    origins = np.arange(first, stop - 1, dtype=np.int64)
+    truth_z = np.full((origins.size, steps.size), np.nan)
+    targets = origins[:, None] + steps[None, :]
+    inside = targets < stop
+    truth_z[inside] = z[targets[inside]]
+    truth = transform.inverse(truth_z)
+    truth[~inside | np.isnan(truth_z)] = np.nan
+    metric = "crps"
+    if threshold is not None:
+        outcome = threshold.exceeds(truth)
+        events = int(outcome[np.isfinite(truth)].sum())
+        if events >= 3:
+            metric = "brier"
+    table = pd.DataFrame(index=list(candidates), columns=list(horizons), dtype=np.float64)
+    for name, candidate in candidates.items():
+        if origins.size == 0:
+            continue
+        members = np.sort(transform.inverse(candidate.members(z[:stop], origins, steps)), axis=-1)
+        for j, h in enumerate(horizons):
+            ok = np.isfinite(truth[:, j]) & np.isfinite(members[:, j, 0])
+            if ok.sum() < 10:
+                continue
+            if metric == "brier":
+                assert threshold is not None
+                p = threshold.exceeds(members[ok, j]).mean(axis=-1)
+                table.loc[name, h] = brier_score(p, threshold.exceeds(truth[ok, j]))
+            else:
+                table.loc[name, h] = float(np.mean(crps_ensemble(truth[ok, j], members[ok, j])))
+    return table, metric
+
+
+def _select(
+    scores: pd.DataFrame,
+    horizons: tuple[int, ...],
+    metric: str,
+    margin: float,
+    notes: list[str],
+) -> tuple[dict[int, str], str]:
+    """The candidate per horizon, and why (in Chinese)."""
+    selection: dict[int, str] = {}
+    beaten: list[int] = []
+    kept: list[int] = []
+    for h in horizons:
+        column = scores[h].dropna()
+        baselines = column[[b for b in BASELINES if b in column.index]]
+        models = column[[m for m in MODELS if m in column.index]]
+        if baselines.empty:
+            selection[h] = str(models.idxmin()) if not models.empty else "persistence"
+            continue
+        best_baseline = str(baselines.idxmin())
+        if not models.empty and models.min() < baselines.min() * (1.0 - margin):
+            selection[h] = str(models.idxmin())
+            beaten.append(h)
+        else:
+            selection[h] = best_baseline
+            kept.append(h)
+    label = "Brier 评分" if metric == "brier" else "CRPS"
+    parts = []
+    if beaten:
+        chosen = sorted({selection[h] for h in beaten})
+        parts.append(
+            f"{_hours(beaten)} 选用 {'、'.join(chosen)}：训练窗口内{label}优于最佳基准"
+            f" {margin:.0%} 以上"
+        )
+    if kept:
+        chosen = sorted({selection[h] for h in kept})
+        parts.append(
+            f"{_hours(kept)} 选用基准 {'、'.join(chosen)}："
+            "统计模型在训练窗口内不优于基准，如实采用基准"
+        )
+    if notes:
+        parts.append("；".join(notes))
+    return selection, "；".join(parts)
+
+
+def _hours(values: list[int]) -> str:
+    return "、".join(f"{h}h" for h in values)
+
+
+def forecast(
+    values: pd.Series,
+    *,
+    threshold: Threshold | None = None,
+    valid: pd.Series | None = None,
+    horizons: Sequence[int] = HORIZONS,
+    origin: pd.Timestamp | None = None,
+    options: ForecastOptions | None = None,
+) -> Forecast:
+    """Forecast one series from its latest data (or from ``origin``), every horizon.
+
+    Parameters
+    ----------
+    values : Series
+        Observations on a tz-aware DatetimeIndex [unit of the parameter].
+    threshold : Threshold, optional
+        The section's target-class limit; gives ``p_exceed``.
+    valid : Series of bool, optional
+        Which values count (flagged values never train a model).
+    horizons : sequence of int
+        Lead times [h], multiples of 4 up to 72.
+    origin : Timestamp, optional
+        Issue from this bin, using data up to it only; default the last bin with data.
+    options : ForecastOptions
+
+    Returns
+    -------
+    Forecast
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2025-03-01", periods=6 * 40, freq="4h", tz=BEIJING)
+    >>> hour = np.asarray(idx.hour, dtype=float)
+    >>> nh3n = pd.Series(0.5 + 0.1 * np.sin(2 * np.pi * hour / 24), index=idx)
+    >>> result = forecast(nh3n, threshold=Threshold(upper=1.0), horizons=[4, 24])
+    >>> result.frame["p_exceed"].tolist()
+    [0.0, 0.0]
+    """
+    grid = to_grid(values, valid=valid)
+    if grid.empty:
+        raise ValueError("no valid value to forecast from")
+    last = _bin(origin) if origin is not None else _bin(grid.dropna().index[-1])
+    grid = grid[grid.index <= last]
+    end = last + pd.Timedelta(hours=STEP_HOURS)
+    forecaster = fit_forecaster(
+        grid, end=end, threshold=threshold, horizons=horizons, options=options
+    )
+    predictive = forecaster.predict(grid, [last])
+    frame = predictive.frame(threshold).drop(columns="origin").set_index("horizon")
+    return Forecast(
+        origin=last,
+        frame=frame,
+        selected=forecaster.selected,
+        why=forecaster.why,
+        notes=forecaster.notes,
+        data_start=forecaster.data_start,
+        data_end=forecaster.data_end,
+        transform=forecaster.transform,
+    )
