@@ -42,6 +42,7 @@ References
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sections.classes import WaterClass
+from sections.errors import DataTableError
 from sections.forecast_models import (
     MAXITER,
     MEMBERS,
@@ -65,13 +68,18 @@ from sections.forecast_models import (
     fit_box_cox,
     fit_state_space,
     hour_bins,
+    last_valid,
 )
+from sections.quality import target_limit
+from sections.registry import Section
 from sections.scoring import brier_score, crps_ensemble
+from sections.standards import class_limit, indicator_limits
 
 __all__ = [
     "BASELINES",
     "BEIJING",
     "CANDIDATES",
+    "FORECAST_KEYS",
     "HORIZONS",
     "MEMBERS",
     "MODELS",
@@ -86,6 +94,7 @@ __all__ = [
     "fit_box_cox",
     "fit_forecaster",
     "forecast",
+    "target_threshold",
     "to_grid",
 ]
 
@@ -101,6 +110,9 @@ MODELS: tuple[str, ...] = ("sarima", "ets")
 BASELINES: tuple[str, ...] = ("persistence", "seasonal_naive", "climatology")
 """The forecasts anyone could make without a model; computed the same way as the models."""
 CANDIDATES: tuple[str, ...] = MODELS + BASELINES
+FORECAST_KEYS: tuple[str, ...] = ("ph", "do", "codmn", "nh3n", "tp", "tn")
+"""The indicators forecast for every section: the automatic-station chemistry and DO, pH [A]."""
+_PH_RANGE = (6.0, 9.0)  # GB 3838-2002 表1: pH 6–9 in every class
 QUANTILES: Mapping[str, float] = {
     "lo95": 0.025, "lo80": 0.10, "median": 0.5, "hi80": 0.90, "hi95": 0.975,
 }  # fmt: skip
@@ -167,8 +179,37 @@ class Threshold:
         return " 或 ".join(parts)
 
 
+def target_threshold(section: Section, key: str, on: dt.date) -> Threshold | None:
+    """The exceedance threshold of a section's target class for one parameter on a date.
+
+    The upper limit from :func:`sections.quality.target_limit` (the section's own standard
+    first); DO's lower limit of the target class; pH 6–9. None where the item has no limit in
+    this water body or the target is 劣Ⅴ.
+
+    Examples
+    --------
+    >>> from sections.registry import load_registry
+    >>> section = load_registry().section("xiaofanqiao")
+    >>> target_threshold(section, "do", dt.date(2025, 7, 1)).lower > 0
+    True
+    """
+    if key == "ph":
+        return Threshold(lower=_PH_RANGE[0], upper=_PH_RANGE[1])
+    upper = target_limit(section, key, on)
+    if upper is not None:
+        return Threshold(upper=upper)
+    try:
+        limits = indicator_limits(key, section.water_body)
+    except (KeyError, DataTableError):
+        return None
+    target = section.target_class(on)
+    if limits.direction == "ge" and target <= WaterClass.V:
+        return Threshold(lower=class_limit(key, target, section.water_body))
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
-# the grid and the transform
+# the grid
 
 
 def to_grid(
@@ -357,6 +398,9 @@ class Forecast:
         The training window.
     transform : BoxCox
         The variance-stabilising transform used.
+    candidates : DataFrame
+        P(exceed) of every fitted candidate per horizon (rows: horizons [h], columns:
+        candidates), stored so that each candidate's skill can be verified later.
     """
 
     origin: pd.Timestamp
@@ -367,6 +411,7 @@ class Forecast:
     data_start: pd.Timestamp
     data_end: pd.Timestamp
     transform: BoxCox
+    candidates: pd.DataFrame
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,6 +437,8 @@ class Forecaster:
     why: str
     data_start: pd.Timestamp
     data_end: pd.Timestamp
+    threshold: Threshold | None = None
+    max_gap_steps: int = 12
 
     @property
     def selected(self) -> str:
@@ -418,9 +465,12 @@ class Forecaster:
                 f"unknown or unfitted model {model!r}; fitted: {list(self.candidates)}"
             )
         members = np.full((positions.size, steps.size, MEMBERS), np.nan)
+        regime = _regime(grid.to_numpy(dtype=np.float64), self.threshold, self.max_gap_steps)
         for name in dict.fromkeys(names):
             columns = np.asarray([n == name for n in names])
-            members[:, columns] = self.candidates[name].members(z, positions, steps[columns])
+            members[:, columns] = self.candidates[name].members(
+                z, positions, steps[columns], regime
+            )
         original = np.sort(self.transform.inverse(members), axis=-1)
         return Predictive(origin_index, self.horizons, original, np.asarray(names, dtype=np.str_))
 
@@ -445,6 +495,7 @@ def fit_forecaster(
     threshold: Threshold | None = None,
     horizons: Sequence[int] = HORIZONS,
     options: ForecastOptions | None = None,
+    skill: pd.DataFrame | None = None,
 ) -> Forecaster:
     """Fit every candidate on the training window before ``end`` and choose per horizon.
 
@@ -461,6 +512,11 @@ def fit_forecaster(
     horizons : sequence of int
         Lead times, multiples of 4 h up to 72 h [h].
     options : ForecastOptions
+    skill : DataFrame, optional
+        The running skill record: Brier score of each candidate's *verified* past forecasts
+        (rows: candidates, columns: horizons [h]; all before ``end``). Where it scores a model
+        and a baseline at a horizon it decides the selection there, so that a model that stops
+        beating persistence is replaced; elsewhere the calibration-window scores decide.
 
     Returns
     -------
@@ -482,28 +538,31 @@ def fit_forecaster(
     hour0 = int(grid_start.tz_convert(BEIJING).hour) // STEP_HOURS
     max_step = max(horizons) // STEP_HOURS
     calibration_start = max(start, stop - options.calibration_days * per_day - max_step)
+    history_start = max(0, stop - options.history_days * per_day)
+    max_gap_steps = options.max_gap_hours // STEP_HOURS
+    regime = _regime(values[:stop], threshold, max_gap_steps)
     notes: list[str] = []
 
     candidates: dict[str, Fitted] = {}
     for name in options.models:
         fitted, failure = fit_state_space(
-            name, z, start, stop, options.maxiter.get(name, MAXITER[name])
-        )
+            name, z, start, stop, options.maxiter.get(name, MAXITER[name]),
+            filter_start=history_start,
+        )  # fmt: skip
         if fitted is None:
             notes.append(str(failure))
             continue
         candidates[name] = fitted
-    for baseline in (Persistence(options.max_gap_hours // STEP_HOURS),
-                     SeasonalNaive(options.max_gap_hours)):  # fmt: skip
+    for baseline in (Persistence(max_gap_steps), SeasonalNaive(options.max_gap_hours)):
         candidates[baseline.name] = baseline
     for point_model in candidates.values():
         if isinstance(point_model, PointModel):
             point_model._hour0 = hour0
             point_model.calibrate(
                 z, hour_bins(np.arange(stop, dtype=np.int64), hour0),
-                calibration_start, stop, max_step, options.min_bin_errors,
+                (history_start, calibration_start, stop), max_step, options.min_bin_errors,
+                regime if point_model.name in MODELS else None,  # baselines as defined
             )  # fmt: skip
-    history_start = max(0, stop - options.history_days * per_day)
     months_of = _month_function(grid_start)
     positions = np.arange(history_start, stop, dtype=np.int64)
     climatology = Climatology(
@@ -514,8 +573,10 @@ def fit_forecaster(
     candidates["climatology"] = climatology
 
     scores, metric = _score_candidates(
-        candidates, z, transform, calibration_start + max_step, stop, horizons, threshold
+        candidates, z, transform, calibration_start + max_step, stop, horizons, threshold, regime
     )
+    if skill is not None:
+        scores, metric = _with_skill(scores, skill, metric, horizons)
     selection, why = _select(scores, horizons, metric, options.selection_margin, notes)
     index = grid.index
     return Forecaster(
@@ -529,7 +590,37 @@ def fit_forecaster(
         why=why,
         data_start=pd.Timestamp(index[start]) if stop > start else grid_start,
         data_end=pd.Timestamp(index[stop - 1]) if stop > 0 else grid_start,
+        threshold=threshold,
+        max_gap_steps=max_gap_steps,
     )
+
+
+def _with_skill(
+    scores: pd.DataFrame, skill: pd.DataFrame, metric: str, horizons: tuple[int, ...]
+) -> tuple[pd.DataFrame, str]:
+    """Calibration-window scores, replaced per horizon by the verified record where it counts."""
+    merged = scores.copy()
+    used = False
+    for h in horizons:
+        if h not in skill.columns:
+            continue
+        column = skill[h].reindex(merged.index)
+        models = column[[m for m in MODELS if m in column.index]].dropna()
+        baselines = column[[b for b in BASELINES if b in column.index]].dropna()
+        if models.empty or baselines.empty:
+            continue
+        merged[h] = column
+        used = True
+    return merged, ("brier_verified" if used else metric)
+
+
+def _regime(
+    values: FloatArray, threshold: Threshold | None, max_gap_steps: int
+) -> BoolArray | None:
+    """Per grid position: did the last valid value (at most ``max_gap_steps`` old) exceed?"""
+    if threshold is None:
+        return None
+    return threshold.exceeds(last_valid(values, max_gap_steps))
 
 
 def _check_horizons(horizons: Sequence[int]) -> tuple[int, ...]:
@@ -565,6 +656,7 @@ def _score_candidates(
     stop: int,
     horizons: tuple[int, ...],
     threshold: Threshold | None,
+    regime: BoolArray | None,
 ) -> tuple[pd.DataFrame, str]:
     """Score per candidate and horizon on the calibration origins (lower is better)."""
     steps = np.asarray(horizons, dtype=np.int64) // STEP_HOURS
@@ -585,7 +677,9 @@ def _score_candidates(
     for name, candidate in candidates.items():
         if origins.size == 0:
             continue
-        members = np.sort(transform.inverse(candidate.members(z[:stop], origins, steps)), axis=-1)
+        members = np.sort(
+            transform.inverse(candidate.members(z[:stop], origins, steps, regime)), axis=-1
+        )
         for j, h in enumerate(horizons):
             ok = np.isfinite(truth[:, j]) & np.isfinite(members[:, j, 0])
             if ok.sum() < 10:
@@ -624,7 +718,7 @@ def _select(
         else:
             selection[h] = best_baseline
             kept.append(h)
-    label = "Brier 评分" if metric == "brier" else "CRPS"
+    label = {"brier": "Brier 评分", "brier_verified": "已核验预报的 Brier 评分"}.get(metric, "CRPS")
     parts = []
     if beaten:
         chosen = sorted({selection[h] for h in beaten})
@@ -655,6 +749,7 @@ def forecast(
     horizons: Sequence[int] = HORIZONS,
     origin: pd.Timestamp | None = None,
     options: ForecastOptions | None = None,
+    skill: pd.DataFrame | None = None,
 ) -> Forecast:
     """Forecast one series from its latest data (or from ``origin``), every horizon.
 
@@ -671,6 +766,8 @@ def forecast(
     origin : Timestamp, optional
         Issue from this bin, using data up to it only; default the last bin with data.
     options : ForecastOptions
+    skill : DataFrame, optional
+        The running skill record of verified forecasts (:func:`fit_forecaster`).
 
     Returns
     -------
@@ -692,10 +789,15 @@ def forecast(
     grid = grid[grid.index <= last]
     end = last + pd.Timedelta(hours=STEP_HOURS)
     forecaster = fit_forecaster(
-        grid, end=end, threshold=threshold, horizons=horizons, options=options
+        grid, end=end, threshold=threshold, horizons=horizons, options=options, skill=skill
     )
     predictive = forecaster.predict(grid, [last])
     frame = predictive.frame(threshold).drop(columns="origin").set_index("horizon")
+    candidates = pd.DataFrame(index=pd.Index(forecaster.horizons, name="horizon"))
+    if threshold is not None:
+        for name in forecaster.candidates:
+            one = forecaster.predict(grid, [last], model=name)
+            candidates[name] = one.probability(threshold)[0]
     return Forecast(
         origin=last,
         frame=frame,
@@ -705,4 +807,5 @@ def forecast(
         data_start=forecaster.data_start,
         data_end=forecaster.data_end,
         transform=forecaster.transform,
+        candidates=candidates,
     )

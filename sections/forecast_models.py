@@ -38,10 +38,12 @@ __all__ = [
     "fit_box_cox",
     "fit_state_space",
     "hour_bins",
+    "last_valid",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 STEP_HOURS = 4
 """The forecast grid: 4-hourly, bins starting at 00, 04, …, 20 o'clock Beijing time [h]."""
@@ -49,6 +51,7 @@ STEPS_PER_DAY = 24 // STEP_HOURS
 MEMBERS = 99
 """Quantile members kept per forecast: levels (i + ½)/99, i = 0…98."""
 LEVELS = (np.arange(MEMBERS) + 0.5) / MEMBERS
+_MIN_REGIME_ERRORS = 12  # errors from exceeding origins needed for their own distribution
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,13 @@ class Fitted(Protocol):
 
     name: str
 
-    def members(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
+    def members(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None
+    ) -> FloatArray:
         """Members on the transformed scale, shape (len(origins), len(steps), MEMBERS).
+
+        ``regime`` marks, per grid position, whether the last valid value exceeded the
+        threshold (point models calibrate their errors per regime).
 
         ``z`` is the whole transformed grid known at the latest origin; a forecast from origin
         ``o`` reads ``z[:o + 1]`` only.
@@ -129,27 +137,36 @@ class PointModel:
     """A point forecast plus its calibrated error distribution per step and target hour."""
 
     name: str
-    errors: FloatArray  # (n_steps_max, 6, MEMBERS), sorted; NaN where uncalibrated
+    errors: FloatArray  # (regime 2, n_steps_max, 6, MEMBERS), sorted; NaN where uncalibrated
 
     def points(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
         raise NotImplementedError
 
     def calibrate(
-        self, z: FloatArray, hours: IntArray, first: int, end: int, max_step: int, min_bin: int
+        self,
+        z: FloatArray,
+        hours: IntArray,
+        window: tuple[int, int, int],
+        max_step: int,
+        min_bin: int,
+        regime: BoolArray | None = None,
     ) -> None:
-        """Error quantiles from origins ``first``…``end − 1 − step`` of the training grid."""
+        """Error quantiles per step and target hour, and per regime of the origin.
+
+        ``window`` is (history start, calibration start, end): origins from the calibration
+        start give the usual errors (recent weeks: they follow the season); origins anywhere in
+        the history whose last value exceeded (``regime``) give the errors of the exceeding
+        regime, pooled over the hours of day (episodes end, and the persistence of a high value
+        is what a warning depends on) [A].
+        """
+        history, first, end = window
         steps = np.arange(1, max_step + 1, dtype=np.int64)
-        origins = np.arange(first, end - 1, dtype=np.int64)
-        table = np.full((max_step, STEPS_PER_DAY, MEMBERS), np.nan)
-        if origins.size == 0:
-            self.errors = table
+        table = np.full((2, max_step, STEPS_PER_DAY, MEMBERS), np.nan)
+        self.errors = table
+        recent = np.arange(first, end - 1, dtype=np.int64)
+        if recent.size == 0:
             return
-        points = self.points(z[:end], origins, steps)
-        targets = origins[:, None] + steps[None, :]
-        inside = targets < end
-        truth = np.where(inside, z[np.minimum(targets, end - 1)], np.nan)
-        errors = truth - points
-        bins = hours[np.minimum(targets, end - 1)]
+        errors, bins = self._errors(z, recent, steps, end, hours)
         for s in range(max_step):
             column = errors[:, s]
             ok = np.isfinite(column)
@@ -158,13 +175,43 @@ class PointModel:
             pooled = np.quantile(column[ok], LEVELS)
             for b in range(STEPS_PER_DAY):
                 mine = ok & (bins[:, s] == b)
-                table[s, b] = np.quantile(column[mine], LEVELS) if mine.sum() >= min_bin else pooled
-        self.errors = table
+                table[0, s, b] = (
+                    np.quantile(column[mine], LEVELS) if mine.sum() >= min_bin else pooled
+                )
+        table[1] = table[0]
+        if regime is None:
+            return
+        high = np.arange(history, end - 1, dtype=np.int64)
+        high = high[regime[high]]
+        if high.size == 0:
+            return
+        errors, _ = self._errors(z, high, steps, end, hours)
+        for s in range(max_step):
+            column = errors[:, s]
+            ok = np.isfinite(column)
+            if ok.sum() >= _MIN_REGIME_ERRORS:
+                table[1, s, :] = np.quantile(column[ok], LEVELS)
 
-    def members(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
+    def _errors(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, end: int, hours: IntArray
+    ) -> tuple[FloatArray, IntArray]:
+        points = self.points(z[:end], origins, steps)
+        targets = origins[:, None] + steps[None, :]
+        inside = targets < end
+        truth = np.where(inside, z[np.minimum(targets, end - 1)], np.nan)
+        return truth - points, hours[np.minimum(targets, end - 1)]
+
+    def members(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None
+    ) -> FloatArray:
         points = self.points(z, origins, steps)
         hours = hour_bins(origins[:, None] + steps[None, :], self._hour0)
-        spread = self.errors[steps - 1][np.arange(steps.size)[None, :], hours]
+        state = (
+            np.zeros(origins.size, dtype=np.int64)
+            if regime is None
+            else regime[origins].astype(np.int64)
+        )
+        spread = self.errors[state[:, None], (steps - 1)[None, :], hours]
         return points[..., None] + spread
 
     _hour0: int = 0  # hour bin of grid position 0
@@ -226,7 +273,7 @@ class Persistence(PointModel):
         self._max_gap = max_gap
 
     def points(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
-        last = _last_valid(z, self._max_gap)[origins]
+        last = last_valid(z, self._max_gap)[origins]
         return np.repeat(last[:, None], steps.size, axis=1)
 
 
@@ -248,7 +295,7 @@ class SeasonalNaive(PointModel):
         return np.where(source >= 0, filled[np.maximum(source, 0)], np.nan)
 
 
-def _last_valid(z: FloatArray, max_gap: int) -> FloatArray:
+def last_valid(z: FloatArray, max_gap: int) -> FloatArray:
     """At each position the latest finite value at most ``max_gap`` steps back, else NaN."""
     filled = np.asarray(pd.Series(z).ffill(limit=max_gap), dtype=np.float64)
     return filled
@@ -280,7 +327,9 @@ class Climatology:
         self._hour0 = hour0
         self._month_of = month_of
 
-    def members(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
+    def members(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None
+    ) -> FloatArray:
         targets = origins[:, None] + steps[None, :]
         return self._table[self._month_of(targets), hour_bins(targets, self._hour0)]
 
@@ -341,9 +390,13 @@ BUILDERS: Mapping[str, Callable[[FloatArray], Callable[[FloatArray], Any]]] = {
 
 
 def fit_state_space(
-    name: str, z: FloatArray, start: int, end: int, maxiter: int
+    name: str, z: FloatArray, start: int, end: int, maxiter: int, *, filter_start: int
 ) -> tuple[StateSpace | None, str | None]:
-    """Fit one statsmodels candidate on ``z[start:end]``; (None, why) when it fails."""
+    """Fit one statsmodels candidate on ``z[start:end]``; (None, why) when it fails.
+
+    The fitted model filters from ``filter_start`` (≤ ``start``: the history its errors are
+    calibrated on) with the parameters fitted on the training window.
+    """
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     train = z[start:end]
@@ -369,4 +422,4 @@ def fit_state_space(
     params = np.asarray(result.params, dtype=np.float64)
     if not (np.all(np.isfinite(params)) and np.isfinite(float(result.llf))):
         return None, f"{name}: 参数非有限值 / non-finite parameters"
-    return StateSpace(name, build, params, start, profile), None
+    return StateSpace(name, build, params, min(filter_start, start), profile), None
