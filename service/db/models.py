@@ -3,8 +3,10 @@
 Timestamps are stored in UTC with their zone (PostgreSQL ``timestamptz``; SQLite keeps UTC text).
 Rows that refer to rows have foreign keys (an observation to its raw message, a history row to
 its observation, a daily result to its job run); section ids refer to the registry file, not to
-a table. Status columns take the values listed here (CHECK constraints). Records are JSON
-(``JSONB`` on PostgreSQL), written and read through the codec of :mod:`service.records`.
+a table. Forecast rows are tied together by their natural key (section, parameter, issue time,
+horizon), written in one transaction by :mod:`service.jobs.forecast`. Status columns take the
+values listed here (CHECK constraints). Records are JSON (``JSONB`` on PostgreSQL), written and
+read through the codec of :mod:`service.records`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "DailyResult",
+    "ForecastCandidate",
+    "ForecastIssue",
+    "ForecastResult",
     "JobLease",
     "JobRun",
     "MonthlyResult",
@@ -427,4 +432,114 @@ class AuditEvent(SQLModel, table=True):
     address: str = Field(default="", max_length=64, description="来源地址")
     detail: dict[str, JsonValue] = Field(
         default_factory=dict, sa_column=_json_column(), description="细节（摘要、变动…）"
+    )
+
+
+class ForecastResult(SQLModel, table=True):
+    """One horizon of an issued exceedance forecast of one section and parameter.
+
+    Unique per (section_id, parameter, issued_at, horizon_h): issuing again from the same origin
+    replaces the rows (upsert). ``issued_at`` is the forecast origin: the last 4-hourly Beijing
+    grid bin whose data the forecast used (its start, stored in UTC); the target is
+    ``issued_at + horizon_h``. The issue's own columns (``selected``, the threshold, the data
+    window, ``model_version``) repeat on each of its rows so that a reader gets a flat frame
+    (:func:`service.db.queries.latest_forecasts`); the reason text is kept once per issue in
+    ``forecast_issue``.
+    """
+
+    __tablename__ = "forecast"
+    __table_args__ = (
+        UniqueConstraint("section_id", "parameter", "issued_at", "horizon_h", name="uq_forecast"),
+        CheckConstraint(
+            "p_exceed IS NULL OR (p_exceed >= 0 AND p_exceed <= 1)", name="ck_forecast_p_exceed"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    section_id: str = Field(max_length=64, description="断面 id（名录）")
+    parameter: str = Field(max_length=16, description="参数键，如 nh3n")
+    issued_at: dt.datetime = Field(
+        sa_column=_utc_column(), description="预报起点：所用数据的最后一个 4 小时时段（UTC）"
+    )
+    horizon_h: int = Field(description="预见期 [h]：4–72")
+    target_at: dt.datetime = Field(sa_column=_utc_column(), description="目标时段起点（UTC）")
+    median: float = Field(description="中位数 [参数单位]")
+    lo80: float = Field(description="80 % 区间下限")
+    hi80: float = Field(description="80 % 区间上限")
+    lo95: float = Field(description="95 % 区间下限")
+    hi95: float = Field(description="95 % 区间上限")
+    p_exceed: float | None = Field(
+        default=None, description="超过目标类别限值（溶解氧：低于）的概率 0–1；无限值为空"
+    )
+    threshold_lower: float | None = Field(default=None, description="下限（溶解氧、pH）")
+    threshold_upper: float | None = Field(default=None, description="上限（浓度、pH）")
+    model: str = Field(max_length=32, description="该预见期所用的候选模型")
+    selected: str = Field(max_length=32, description="24 h 所选模型")
+    model_version: str = Field(max_length=64, description="如 qingliu 0.1.0 forecast/1")
+    data_start: dt.datetime = Field(sa_column=_utc_column(), description="训练数据起（UTC）")
+    data_end: dt.datetime = Field(sa_column=_utc_column(), description="训练数据止（UTC）")
+    created_at: dt.datetime = Field(sa_column=_utc_column(), description="写入时间（UTC）")
+
+
+class ForecastIssue(SQLModel, table=True):
+    """Why an issued forecast chose its models, once per issue (not once per horizon)."""
+
+    __tablename__ = "forecast_issue"
+    __table_args__ = (
+        UniqueConstraint("section_id", "parameter", "issued_at", name="uq_forecast_issue"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    section_id: str = Field(max_length=64, description="断面 id")
+    parameter: str = Field(max_length=16, description="参数键")
+    issued_at: dt.datetime = Field(sa_column=_utc_column(), description="预报起点（UTC）")
+    why: str = Field(
+        default="", sa_column=Column(Text, nullable=False, server_default=""),
+        description="选用模型的理由（中文，给用户看）",
+    )  # fmt: skip
+    notes: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_TYPE, nullable=False),
+        description="回退与说明（未收敛的模型等）",
+    )  # fmt: skip
+    created_at: dt.datetime = Field(sa_column=_utc_column(), description="写入时间（UTC）")
+
+
+class ForecastCandidate(SQLModel, table=True):
+    """Every candidate's P(exceed) of an issue and horizon, verified once the target has passed.
+
+    ``outcome`` is 1 when the observed 4-hourly grid value of the target bin exceeded the
+    issue's threshold, 0 when not, NULL until verified (or while the bin has no valid value).
+    The running skill record is read from these rows
+    (:func:`service.db.queries.forecast_skill`). ``target_at`` repeats ``issued_at +
+    horizon_h`` so the verification and skill queries filter on an indexed column.
+    """
+
+    __tablename__ = "forecast_candidate"
+    __table_args__ = (
+        UniqueConstraint(
+            "section_id",
+            "parameter",
+            "issued_at",
+            "horizon_h",
+            "candidate",
+            name="uq_forecast_candidate",
+        ),
+        Index("ix_forecast_candidate_target", "target_at"),
+        CheckConstraint("p_exceed >= 0 AND p_exceed <= 1", name="ck_forecast_candidate_p_exceed"),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN (0, 1)", name="ck_forecast_candidate_outcome"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    section_id: str = Field(max_length=64, description="断面 id")
+    parameter: str = Field(max_length=16, description="参数键")
+    issued_at: dt.datetime = Field(sa_column=_utc_column(), description="预报起点（UTC）")
+    horizon_h: int = Field(description="预见期 [h]")
+    candidate: str = Field(max_length=32, description="候选模型：sarima、ets、persistence……")
+    target_at: dt.datetime = Field(sa_column=_utc_column(), description="目标时段起点（UTC）")
+    p_exceed: float = Field(description="该候选的超标概率 0–1")
+    outcome: int | None = Field(default=None, description="核验：1 超标 / 0 未超标；未核验为空")
+    verified_at: dt.datetime | None = Field(
+        default=None, sa_column=_utc_column(nullable=True), description="核验时间（UTC）"
     )
