@@ -4,6 +4,7 @@ Every command is registered here, through :func:`service.cli._command.command`, 
 the global options (before or after the command name) and the one error wrapper. Modules:
 
 - ``offline`` — ``sections``, ``classify``, ``compensate`` (files in, no database);
+- ``forecast`` — ``backtest`` (a series file in, forecast scores out; no database);
 - ``statements`` — ``statement``, ``bulletin``;
 - ``stations``, ``transfer`` (``import``, ``export``), ``feeds`` (``receive``, ``simulate``,
   ``pull``), ``jobs`` (``run``), ``review``, ``accounts`` (``users``, ``tokens``, ``audit``),
@@ -24,6 +25,7 @@ from service.cli import (
     accounts,
     db,
     feeds,
+    forecast,
     jobs,
     offline,
     review,
@@ -66,6 +68,7 @@ command(app, "demo")(serve.demo_command)
 command(app, "serve")(serve.serve_command)
 command(app, "classify")(offline.classify_command)
 command(app, "compensate")(offline.compensate_command)
+command(app, "backtest")(forecast.backtest_command)
 command(app, "statement")(statements.statement_command)
 command(app, "simulate")(feeds.simulate_command)
 command(app, "bulletin")(statements.bulletin_command)
