@@ -21,10 +21,11 @@ assessed section, and that factor at its inflow section):
    function at *z*, read by linear interpolation between the reported quantiles (lo95, lo80,
    median, hi80, hi95 at z = −1.96, −1.28, 0, 1.28, 1.96) and extrapolated beyond the 95 %
    interval with the slope of the outer segment, never below 0 [A]; the day's value is the mean
-   of its bins. The levels of consecutive forecast days are correlated,
-   z_d = ρ z_{d−1} + √(1 − ρ²) ε, with ρ the lag-1 autocorrelation of the log daily values of
-   the history (or ``day_correlation``) [A]: a high first day makes a high second day likely,
-   which is what makes a 3-day run.
+   of its bins (bins of today already observed may come as "forecasts" whose quantiles are
+   all the observed 4-hourly mean, :data:`OBSERVED`). The levels of consecutive forecast days
+   are correlated, z_d = ρ z_{d−1} + √(1 − ρ²) ε, with ρ the lag-1 autocorrelation of the log
+   daily values of the history (or ``day_correlation``) [A]: a high first day makes a high
+   second day likely, which is what makes a 3-day run.
 3. **Later days**: a model of the recent daily values (the last ``history_days`` days before
    ``simulate_from``, month to date included) [A]:
 
@@ -87,6 +88,7 @@ __all__ = [
     "DEFAULT_SCENARIOS",
     "HISTORY_MODELS",
     "LABEL",
+    "OBSERVED",
     "QUANTILE_LEVELS",
     "AmountOutlook",
     "BinForecast",
@@ -105,6 +107,10 @@ SeriesKey = tuple[str, str]
 
 LABEL = "预测（非正式结算）/ forecast, not a statement"
 """How every outlook is labelled wherever it is shown."""
+
+OBSERVED = "observed"
+"""The ``model`` of a :class:`BinForecast` that is an observed bin of today (all its quantiles
+the observed 4-hourly mean): today's daily value then joins what is known to what is forecast."""
 
 DEFAULT_SCENARIOS = 500
 """Monte Carlo scenarios by default: probabilities to about ±2 % [A]."""
@@ -141,7 +147,7 @@ class BinForecast:
     issued_at : datetime, optional
         When the forecast was issued.
     model : str
-        The model that made it.
+        The model that made it; :data:`OBSERVED` for a bin of today already observed.
     """
 
     section: str
@@ -326,6 +332,8 @@ class SeriesBasis:
         value (no forecast, too little history).
     model : str
         The history model as fitted, in words (empty when none).
+    observed_days : int
+        Remaining days (today) taken from their observed 4-hourly bins alone.
     """
 
     section: str
@@ -335,6 +343,7 @@ class SeriesBasis:
     history_days: int
     missing_days: int
     model: str = ""
+    observed_days: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +390,9 @@ class Outlook:
         First day of the month.
     rule_set, document : str
         Rule-set id and document number the scenarios were computed under.
+    event_days : int or None
+        Consecutive exceeding days that make an event under the rule set (3); None when the
+        rule set charges no events.
     by_days : tuple of date
         Days of the event probabilities (the month's last day included).
     units : tuple of UnitOutlook
@@ -395,6 +407,7 @@ class Outlook:
     month: dt.date
     rule_set: str
     document: str
+    event_days: int | None
     by_days: tuple[dt.date, ...]
     units: tuple[UnitOutlook, ...]
     total: AmountOutlook
@@ -541,6 +554,9 @@ def _simulate(
         for day, found in by_day.items()
         if len(found) >= options.min_forecast_bins
     }
+    observed_only = {
+        day for day in forecast if all(b.model == OBSERVED for b in by_day[day])
+    }  # fmt: skip
     rho = options.day_correlation
     if rho is None:
         rho = fit.phi if fit is not None and fit.pairs > 0 else options.fallback_correlation
@@ -562,7 +578,7 @@ def _simulate(
                 level = eps if level is None else rho * level + math.sqrt(1 - rho**2) * eps
                 value = interpolate_quantiles(quantiles, level).mean(axis=0)
                 state = np.log(np.maximum(value, 1e-9))
-                source = "forecast"
+                source = "observed" if day in observed_only else "forecast"
             elif fit is None:
                 level, state, source = None, None, "none"
                 value = np.full(n, np.nan)
@@ -585,17 +601,19 @@ def _simulate(
             if day in column:
                 out[:, column[day]] = value
                 counts[source] += 1
-    issued = [b.issued_at for b in bins if b.issued_at is not None and b.day in forecast]
+    used = [b for b in bins if b.day in forecast and b.model != OBSERVED]
+    issued = [b.issued_at for b in used if b.issued_at is not None]
     basis = SeriesBasis(
         section=key[0],
         factor=key[1],
         known_days=known_days,
         forecast_days=counts["forecast"],
+        observed_days=counts["observed"],
         history_days=counts["history"],
         missing_days=counts["none"],
         model="" if fit is None else fit.text(options.history_model, options.block_days),
     )
-    models = tuple(sorted({b.model for b in bins if b.model and b.day in forecast}))
+    models = tuple(sorted({b.model for b in used if b.model}))
     return _Simulated(key, tuple(days), out, basis, max(issued, default=None), models)
 
 
@@ -866,6 +884,7 @@ def monthly_outlook(
         month=first,
         rule_set=rule_set.id,
         document=rule_set.document,
+        event_days=rule_set.events.min_days if rule_set.events.enabled else None,
         by_days=by_days,
         units=tuple(units),
         total=_amount(totals, options, tier),
@@ -896,7 +915,7 @@ def _basis(
     rule_set: RuleSet,
 ) -> OutlookBasis:
     issued = [s.issued_at for s in simulated if s.issued_at is not None]
-    used_forecast = any(s.basis.forecast_days for s in simulated)
+    used_forecast = any(s.basis.forecast_days for s in simulated)  # observed bins are none
     notes: list[str] = []
     if not used_forecast:
         notes.append("未使用预报：本月余下各日仅依据本月已知数据和近期历史日均值模拟")
