@@ -22,7 +22,8 @@ assessed section, and that factor at its inflow section):
    median, hi80, hi95 at z = −1.96, −1.28, 0, 1.28, 1.96) and extrapolated beyond the 95 %
    interval with the slope of the outer segment, never below 0 [A]; the day's value is the mean
    of its bins (bins of today already observed may come as "forecasts" whose quantiles are
-   all the observed 4-hourly mean, :data:`OBSERVED`). The levels of consecutive forecast days
+   all the observed 4-hourly mean, :data:`OBSERVED`; observed bins alone make a day only when
+   all six are there). The levels of consecutive forecast days
    are correlated, z_d = ρ z_{d−1} + √(1 − ρ²) ε, with ρ the lag-1 autocorrelation of the log
    daily values of the history (or ``day_correlation``) [A]: a high first day makes a high
    second day likely, which is what makes a 3-day run.
@@ -127,6 +128,7 @@ QUANTILE_LEVELS: Mapping[str, float] = {
 _Z = np.array([-1.959963984540054, -1.2815515655446004, 0.0, 1.2815515655446004,
                1.959963984540054])  # fmt: skip  # standard-normal scores of QUANTILE_LEVELS
 _BEIJING = ZoneInfo(LOCAL_TIMEZONE)
+_BINS_PER_DAY = 6  # 4-hourly bins in a day
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +335,7 @@ class SeriesBasis:
     model : str
         The history model as fitted, in words (empty when none).
     observed_days : int
-        Remaining days (today) taken from their observed 4-hourly bins alone.
+        Remaining days (today) taken from their six observed 4-hourly bins alone.
     """
 
     section: str
@@ -549,14 +551,12 @@ def _simulate(
     by_day: dict[dt.date, list[BinForecast]] = defaultdict(list)
     for b in bins:
         by_day[b.day].append(b)
-    forecast = {
+    observed_only = {d for d, found in by_day.items() if all(b.model == OBSERVED for b in found)}
+    forecast = {  # observed bins alone make a day only when they cover it
         day: np.array([b.quantiles for b in found], dtype=np.float64)
         for day, found in by_day.items()
-        if len(found) >= options.min_forecast_bins
+        if len(found) >= (_BINS_PER_DAY if day in observed_only else options.min_forecast_bins)
     }
-    observed_only = {
-        day for day in forecast if all(b.model == OBSERVED for b in by_day[day])
-    }  # fmt: skip
     rho = options.day_correlation
     if rho is None:
         rho = fit.phi if fit is not None and fit.pairs > 0 else options.fallback_correlation
@@ -728,7 +728,8 @@ def _assumptions(options: OutlookOptions, rho_text: str) -> tuple[str, ...]:
         f"{options.seed}），每个情景按现行扣缴规则完整计算；概率的抽样误差不超过 ±{error:.1f}%",
         "[假设] 今日及以后各日的自动站日均值均由情景给出（今日数据尚不完整，不作已知日）",
         f"[假设] 预报时效内（4–72 小时）某日有不少于 {options.min_forecast_bins} 个 4 小时预报时段"
-        "时，该日日均值取各时段预报值的平均；同一日各时段取同一分位水平",
+        "时，该日日均值取各时段预报值的平均（今日已测时段取实测 4 小时均值）；同一日各时段取同一"
+        "分位水平",
         "[假设] 预报分位数（2.5%、10%、50%、90%、97.5%）之间按正态分位尺度线性插值，"
         "95% 区间之外按外侧斜率外推，且不低于 0",
         f"[假设] 相邻预报日的分位水平相关，相关系数{rho_text}",

@@ -13,6 +13,7 @@ import pytest
 from compensation.engine import Measurement, monthly_statement
 from compensation.outlook import (
     LABEL,
+    OBSERVED,
     BinForecast,
     Outlook,
     OutlookOptions,
@@ -284,6 +285,40 @@ def test_an_episode_crossing_from_known_into_forecast_days(registry: Registry) -
                      forecasts=_bins("a-out", "nh3n", 1.5, days=1))  # fmt: skip
     (chance,) = found.unit("a").top_events(dt.date(2025, 3, 20), 1)
     assert chance.probability == 1.0 and not chance.certain
+
+
+def _observed(
+    section: str, factor: str, day: dt.date, hours: Sequence[int], value: float
+) -> list[BinForecast]:
+    return [BinForecast(section, factor, dt.datetime.combine(day, dt.time(h)), value, value, value,
+                        value, value, model=OBSERVED) for h in hours]  # fmt: skip
+
+
+def test_todays_observed_bins_join_the_forecast_of_the_rest_of_the_day(
+    registry: Registry,
+) -> None:
+    values = _noisy(0.4, 0.02, _days(dt.date(2025, 1, 14), dt.date(2025, 3, 14)), 8)
+    values[dt.date(2025, 3, 13)] = values[dt.date(2025, 3, 14)] = 1.4
+    morning = _observed("a-out", "nh3n", TODAY, (0, 4, 8), 3.0)
+    rest = _bins("a-out", "nh3n", 0.5, issued=dt.datetime(2025, 3, 15, 12))[:-6]  # to the 17th
+    found = _outlook(registry, _auto("a-out", "nh3n", values), forecasts=morning + rest)
+    # the 15th: (3 × 3.0 + 3 × 0.5) / 6 = 1.75 > 1.0 completes the run of the 13th and 14th
+    (chance,) = found.unit("a").top_events(dt.date(2025, 3, 20), 1)
+    assert chance.probability == 1.0
+    (series,) = found.basis.series
+    assert (series.forecast_days, series.observed_days) == (3, 0)
+    without = _outlook(registry, _auto("a-out", "nh3n", values), forecasts=rest)
+    assert without.unit("a").amount.p_due < 0.5
+
+
+def test_observed_bins_alone_make_a_day_only_when_complete(registry: Registry) -> None:
+    rows = _before(0.4, 0.02, 7)
+    part = _outlook(registry, rows, forecasts=_observed("a-out", "nh3n", TODAY, (0, 4, 8), 3.0))
+    whole = _outlook(registry, rows, forecasts=_observed("a-out", "nh3n", TODAY, range(0, 24, 4),
+                                                         3.0))  # fmt: skip
+    assert (part.basis.series[0].observed_days, part.basis.series[0].history_days) == (0, 17)
+    assert (whole.basis.series[0].observed_days, whole.basis.series[0].history_days) == (1, 16)
+    assert whole.basis.forecast_issued_at is None and whole.basis.forecast_models == ()
 
 
 def test_the_inflow_section_is_simulated_too(registry: Registry) -> None:
