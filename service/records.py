@@ -19,6 +19,10 @@ version stay readable; keys a record lacks take their field's default.
     └── LakeRecord                 衡水湖 as a whole, a month (monthly_result.record, lake:…)
     Provenance                     what a day rests on   (daily_result.provenance)
     MonthSummary                   the city's month      (monthly_summary.summary)
+    IssuedForecast                 a parameter's newest forecast (from the forecast tables)
+    ├── ForecastThreshold          its target-class limit
+    └── ForecastStep               one horizon
+    SkillEntry                     a candidate's verified record at one horizon
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ __all__ = [
     "ClassChange",
     "Classification",
     "DayRecord",
+    "ForecastStep",
+    "ForecastThreshold",
+    "IssuedForecast",
     "LakeRecord",
     "LakeSummary",
     "MonthEntry",
@@ -51,6 +58,7 @@ __all__ = [
     "MonthSummary",
     "PeriodRecord",
     "Provenance",
+    "SkillEntry",
     "Trend",
     "YearRecord",
     "decode_month",
@@ -255,3 +263,58 @@ class MonthSummary(_Record):
     status: str | None = Field(default=None, description="全市河流水质状况；少于 5 个断面为空")
     lake: LakeSummary | None = Field(default=None, description="衡水湖；名录无湖泊为空")
     trend: Trend | None = Field(default=None, description="与上年同月比较；上年未汇总为空")
+
+
+class ForecastThreshold(_Record):
+    """The target-class limit a forecast's exceedance probability refers to."""
+
+    lower: float | None = Field(default=None, description="下限（溶解氧、pH）；低于即超标")
+    upper: float | None = Field(default=None, description="上限（浓度、pH）；高于即超标")
+    label: str = Field(description="限值文字，如 > 1 或 < 5", examples=["> 1"])
+
+
+class ForecastStep(_Record):
+    """One horizon of an issued forecast."""
+
+    horizon_h: int = Field(ge=1, le=72, description="预见期 [h]")
+    target_at: dt.datetime = Field(description="目标 4 小时时段起点（北京时间）")
+    median: float = Field(description="中位数 [参数单位]")
+    lo80: float = Field(description="80 % 区间下限")
+    hi80: float = Field(description="80 % 区间上限")
+    lo95: float = Field(description="95 % 区间下限")
+    hi95: float = Field(description="95 % 区间上限")
+    p_exceed: float | None = Field(
+        default=None, ge=0, le=1, description="超标概率 0–1（溶解氧为低于下限）；无限值为空"
+    )
+    model: str = Field(description="该预见期所用的候选模型", examples=["sarima"])
+
+
+class IssuedForecast(_Record):
+    """The newest forecast of one section and parameter (the forecast tables, read back)."""
+
+    section: str = Field(description="断面 id")
+    parameter: str = Field(description="参数键", examples=["nh3n"])
+    issued_at: dt.datetime = Field(description="预报起点：所用数据的最后 4 小时时段（北京时间）")
+    created_at: dt.datetime = Field(description="发布（写入）时间（北京时间）")
+    model_version: str = Field(description="版本", examples=["qingliu 0.1.0 forecast/1"])
+    selected: str = Field(description="24 h 所选模型")
+    why: str = Field(description="选用模型的理由")
+    threshold: ForecastThreshold | None = Field(default=None, description="目标类别限值")
+    data_start: dt.datetime = Field(description="训练数据起（北京时间）")
+    data_end: dt.datetime = Field(description="训练数据止（北京时间）")
+    steps: tuple[ForecastStep, ...] = Field(default=(), description="各预见期（4–72 h）")
+
+
+class SkillEntry(_Record):
+    """A candidate's verified forecasts at one horizon over the skill window."""
+
+    section: str = Field(description="断面 id")
+    parameter: str = Field(description="参数键")
+    horizon_h: int = Field(description="预见期 [h]")
+    candidate: str = Field(description="候选模型")
+    n: int = Field(ge=0, description="已核验的预报数")
+    events: int = Field(ge=0, description="其中实际超标的次数")
+    brier: float = Field(ge=0, le=1, description="Brier 评分 (p − o)² 的均值，越小越好")
+    brier_skill: float | None = Field(
+        default=None, description="相对持续性预报的 Brier 技巧评分 1 − BS/BS持续；无法计算为空"
+    )

@@ -94,6 +94,7 @@ command(_run, "daily")(jobs.run_daily_command)
 command(_run, "monthly")(jobs.run_monthly_command)
 command(_run, "annual")(jobs.run_annual_command)
 command(_run, "qc")(jobs.run_qc_command)
+command(_run, "forecast")(jobs.run_forecast_command)
 
 _review = _group("review", "数据复核 / review queued values")
 command(_review, "list")(review.review_list_command)

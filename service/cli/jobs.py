@@ -1,4 +1,5 @@
-"""Jobs run by hand: QA/QC, daily classes (or a backfill), the monthly roll-up, the year."""
+"""Jobs run by hand: QA/QC, daily classes (or a backfill), the monthly roll-up, the year, the
+exceedance forecasts."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from service.time import beijing_today
 __all__ = [
     "run_annual_command",
     "run_daily_command",
+    "run_forecast_command",
     "run_monthly_command",
     "run_qc_command",
 ]
@@ -108,3 +110,30 @@ def run_qc_command(
     low, high = day_bounds(first, last)
     summary = run_quality(engine=state.engine(), registry=state.registry(), start=low, end=high)
     typer.echo(_report.quality_line(summary))
+
+
+def run_forecast_command(
+    ctx: typer.Context,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="预报时刻 ISO 8601，缺省为现在（无时区按北京时间）/ issue as of this time"
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="本机进程数，缺省为 CPU 数 / local worker processes")
+    ] = None,
+) -> None:
+    """超标预报：各断面 4–72 h 预报并核验已到期的预报。Forecast every section and verify."""
+    from service.jobs.forecast import run_forecasts
+
+    now = _options.moment(at, "--at") if at else dt.datetime.now(dt.UTC)
+    state = state_of(ctx)
+    with _report.progress_bar() as progress:
+        task = progress.add_task("超标预报 / forecasts", total=None)
+        summary = run_forecasts(
+            engine=state.engine(), registry=state.registry(), settings=state.settings(), now=now,
+            workers=workers,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+    typer.echo(summary.describe())

@@ -17,11 +17,18 @@ job        what                                          when
 =========  ===========================================  ==============================
 morning    QA/QC and daily classes of yesterday; on the  every day at ``QINGLIU_DAILY_AT``
            1st the previous month's roll-up
+hourly     exceedance forecasts of every section and     every hour at minute
+           parameter, and the verification of past ones  :data:`FORECAST_MINUTE`
 cnemc      pull the national publish API                 every ``QINGLIU_CNEMC_EVERY``
 =========  ===========================================  ==============================
 
+The hourly slot runs :func:`service.jobs.forecast.run_forecasts` (logged in ``job_run`` as
+``forecast``, inside the slot's own ``hourly`` row, as the morning slot logs ``daily``): each
+run issues from the newest 4-hourly bin with data (a bin of hourly pH and DO values fills over
+four runs and is issued again each time) and verifies the forecasts whose targets have passed.
+
 Compensation statements are not issued automatically: issuing is the bureau's act. To add a job
-(alerts, forecasts), append a :class:`Job` to :data:`JOBS`.
+(alerts), append a :class:`Job` to :data:`JOBS`.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from service.settings import Settings
 from service.time import BEIJING
 
 __all__ = [
+    "FORECAST_MINUTE",
     "JOBS",
     "TIMEZONE",
     "Job",
@@ -60,6 +68,7 @@ __all__ = [
     "daily",
     "every",
     "holder_id",
+    "hourly",
     "run_cnemc_every",
     "run_job",
     "run_morning_jobs",
@@ -75,6 +84,13 @@ DAILY_HOLD = dt.timedelta(hours=2)
 """How long a daily run holds its lease: longer than the grace, so a late process still skips."""
 INTERVAL_HOLD_SHARE = 0.9
 """An interval job holds its lease for this share of the interval: one run per interval."""
+HOURLY_GRACE = dt.timedelta(minutes=30)
+"""An hourly run missed by up to this much still runs."""
+HOURLY_HOLD = dt.timedelta(minutes=50)
+"""How long an hourly run holds its lease: longer than the grace, shorter than the hour."""
+FORECAST_MINUTE = 10
+"""The hourly forecasts run at this minute past every hour (Beijing time): the stations' values
+of the hour have come in by then."""
 MAX_WORKERS = 4
 """Threads running jobs at the same time (each job runs at most once at a time)."""
 
@@ -146,6 +162,19 @@ def daily(at: dt.time) -> Schedule:
     )
 
 
+def hourly(minute: int) -> Schedule:
+    """Every hour at ``minute`` past (Beijing time)."""
+    if not 0 <= minute <= 59:
+        raise ValueError(f"minute must be within 0–59, got {minute}")
+    return Schedule(
+        trigger=CronTrigger(minute=minute, timezone=TIMEZONE),
+        kind="cron",
+        text=f"每小时第 {minute:02d} 分（北京时间）/ hourly at :{minute:02d} Asia/Shanghai",
+        grace=HOURLY_GRACE,
+        hold=HOURLY_HOLD,
+    )
+
+
 def every(interval: dt.timedelta, *, run_at_start: bool = True) -> Schedule:
     """Every ``interval``, the first run at once (``run_at_start``)."""
     return Schedule(
@@ -191,6 +220,16 @@ def _morning(context: JobContext) -> str:
     return ", ".join(done)
 
 
+def _forecast(context: JobContext) -> str:
+    from service.jobs.forecast import run_forecasts
+
+    summary = run_forecasts(
+        engine=context.engine, registry=context.registry, settings=context.settings,
+        now=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    return summary.describe()
+
+
 def _pull_cnemc(context: JobContext) -> str:
     from service.feeds.cnemc import pull_once
 
@@ -211,6 +250,12 @@ MORNING = Job(
     schedule=lambda settings: daily(settings.daily_at),
     run=_morning,
 )
+HOURLY = Job(
+    name="hourly",
+    title="超标预报与核验 / exceedance forecasts and their verification",
+    schedule=lambda _settings: hourly(FORECAST_MINUTE),
+    run=_forecast,
+)
 CNEMC = Job(
     name="cnemc",
     title="拉取国家平台实时数据 / pull the national publish API",
@@ -219,8 +264,8 @@ CNEMC = Job(
     needs="QINGLIU_CNEMC_EVERY",
 )
 
-JOBS: tuple[Job, ...] = (MORNING, CNEMC)
-"""Every periodic job of the service (later: alert evaluation, forecasts)."""
+JOBS: tuple[Job, ...] = (MORNING, HOURLY, CNEMC)
+"""Every periodic job of the service (later: alert evaluation)."""
 
 
 # --------------------------------------------------------------------------- the lease

@@ -83,7 +83,7 @@ def no_thread_left() -> Iterator[None]:
 
 def test_job_table_names_fit_the_job_log() -> None:
     names = [job.name for job in JOBS]
-    assert names == ["morning", "cnemc"]
+    assert names == ["morning", "hourly", "cnemc"]
     assert len(set(names)) == len(names) and all(len(name) <= 32 for name in names)
     assert all(" / " in job.title for job in JOBS)  # Chinese first, then English
 
@@ -249,8 +249,10 @@ def test_api_lists_jobs_with_next_and_last_runs(
             assert answer.status_code == 200
             body = answer.json()
             assert body["scheduled"] is True and body["timezone"] == "Asia/Shanghai"
-            assert body["count"] == 2 == len(body["data"])
-            morning, cnemc = body["data"]
+            assert body["count"] == 3 == len(body["data"])
+            morning, hourly, cnemc = body["data"]
+            assert hourly["name"] == "hourly" and hourly["scheduled"] is True
+            assert hourly["trigger"] == "cron[minute='10']" and hourly["configured"] is True
             assert morning["name"] == "morning" and morning["scheduled"] is True
             assert morning["kind"] == "cron" and morning["trigger"] == "cron[hour='6', minute='0']"
             assert morning["misfire_grace_seconds"] == 3600 and morning["coalesce"] is True
@@ -280,10 +282,10 @@ def test_api_lists_jobs_when_the_scheduler_is_off(settings: Settings) -> None:
     finally:
         app.state.engine.dispose()
     assert body["scheduled"] is False and "QINGLIU_SCHEDULER=off" in body["note"]
-    assert [job["name"] for job in body["data"]] == ["morning", "cnemc"]
+    assert [job["name"] for job in body["data"]] == ["morning", "hourly", "cnemc"]
     assert all(job["scheduled"] is False and job["next_run"] is None for job in body["data"])
-    assert body["data"][1]["configured"] is True
-    assert body["data"][1]["schedule"].startswith("每 30 分钟")
+    assert body["data"][2]["configured"] is True
+    assert body["data"][2]["schedule"].startswith("每 30 分钟")
 
 
 # --------------------------------------------------------------------------- the CLI's loop
