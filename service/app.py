@@ -21,6 +21,7 @@ from service.api.middleware import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from service.api.routes import (
     bulletin_api,
     compensation_api,
+    forecast_api,
     health,
     jobs_api,
     monitoring_api,
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(sections_api.router)
     app.include_router(monitoring_api.router)
+    app.include_router(forecast_api.router)
     app.include_router(compensation_api.router)
     app.include_router(bulletin_api.router)
     app.include_router(jobs_api.router)

@@ -89,6 +89,8 @@ ACCESS: Mapping[tuple[str, str], Access] = {
     ("GET", "/api/sections/{section_id}/observations"): Access.MONITORING,
     ("GET", "/api/sections/{section_id}/daily"): Access.MONITORING,
     ("GET", "/api/sections/{section_id}/latest"): Access.MONITORING,
+    ("GET", "/api/sections/{section_id}/forecast"): Access.MONITORING,
+    ("GET", "/api/forecast/skill"): Access.MONITORING,
     ("GET", "/api/classifications"): Access.MONITORING,
     ("GET", "/api/annual"): Access.MONITORING,
     ("GET", "/api/summary"): Access.MONITORING,
