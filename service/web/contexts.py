@@ -13,10 +13,16 @@ from service.records import DayRecord, MonthRecord
 
 __all__ = [
     "BulletinPageContext",
+    "ChartLine",
+    "ChartPoint",
+    "ChartTick",
     "ClassCount",
     "DailyPageContext",
     "DailyRow",
     "DayCell",
+    "ExceedanceChance",
+    "ForecastChart",
+    "ForecastPanel",
     "MonthCell",
     "ParameterCount",
     "SectionPageContext",
@@ -92,6 +98,9 @@ class SectionPageContext:
     daily_limit: int = field(metadata={"help": "逐日类别条带显示的最多天数"})
     monthly_year: int | None = field(metadata={"help": "月度类别所属年份；无月度结果为空"})
     monthly: tuple[MonthCell, ...] = field(metadata={"help": "该年 1–12 月的月度类别"})
+    forecasts: tuple[ForecastPanel, ...] = field(
+        metadata={"help": "各参数最新一次超标预报（预报参数顺序）；尚无预报为空"}
+    )
 
 
 def section_row(registry: Registry, section: Section, *, on: dt.date) -> SectionRow:
@@ -290,3 +299,87 @@ class BulletinPageContext:
     months: tuple[str, ...] = field(metadata={"help": "已汇总的月份 YYYY-MM（新到旧）"})
     downloads: tuple[tuple[str, str], ...] = field(metadata={"help": "下载链接（格式, 地址）"})
     bulletin_html: str = field(metadata={"help": "月报正文 HTML（已转义的模板输出）"})
+
+
+# --- exceedance forecasts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """A point of a chart, in SVG user units."""
+
+    x: float = field(metadata={"help": "横坐标 [px]"})
+    y: float = field(metadata={"help": "纵坐标 [px]（向下）"})
+    title: str = field(metadata={"help": "悬停提示：时间与数值"})
+
+
+@dataclass(frozen=True)
+class ChartTick:
+    """A labelled tick of an axis."""
+
+    position: float = field(metadata={"help": "位置 [px]：横轴为 x，纵轴为 y"})
+    label: str = field(metadata={"help": "刻度文字"})
+
+
+@dataclass(frozen=True)
+class ChartLine:
+    """A horizontal reference line (a target-class limit)."""
+
+    y: float = field(metadata={"help": "纵坐标 [px]"})
+    label: str = field(metadata={"help": "说明，如 目标限值 1 mg/L"})
+
+
+@dataclass(frozen=True)
+class ForecastChart:
+    """The geometry of a forecast chart, drawn as inline SVG by the template (no script)."""
+
+    width: int = field(metadata={"help": "宽 [px]（viewBox）"})
+    height: int = field(metadata={"help": "高 [px]（viewBox）"})
+    left: float = field(metadata={"help": "绘图区左边界 [px]"})
+    top: float = field(metadata={"help": "绘图区上边界 [px]"})
+    right: float = field(metadata={"help": "绘图区右边界 [px]"})
+    bottom: float = field(metadata={"help": "绘图区下边界 [px]"})
+    observed: tuple[str, ...] = field(
+        metadata={"help": "观测值折线（4 小时有效均值），每段连续数据一条 points 串"}
+    )
+    observed_points: tuple[ChartPoint, ...] = field(metadata={"help": "观测值各点"})
+    median: str = field(metadata={"help": "预报中位数折线 points 串"})
+    band80: str = field(metadata={"help": "80 % 区间多边形 points 串"})
+    band95: str = field(metadata={"help": "95 % 区间多边形 points 串"})
+    limits: tuple[ChartLine, ...] = field(metadata={"help": "目标类别限值线（pH 有上下两条）"})
+    origin_x: float = field(metadata={"help": "预报起点的横坐标 [px]"})
+    x_ticks: tuple[ChartTick, ...] = field(metadata={"help": "横轴刻度（每日 0 时，MM-DD）"})
+    y_ticks: tuple[ChartTick, ...] = field(metadata={"help": "纵轴刻度"})
+    description: str = field(metadata={"help": "图的文字说明（无障碍）"})
+
+
+@dataclass(frozen=True)
+class ExceedanceChance:
+    """The probability of exceedance at one horizon."""
+
+    horizon_h: int = field(metadata={"help": "预见期 [h]"})
+    target_at: dt.datetime = field(metadata={"help": "目标时间（北京时间）"})
+    p_exceed: float | None = field(metadata={"help": "超标概率 0–1；无限值为空"})
+    text: str = field(metadata={"help": "概率百分数，如 12%；无限值为 —"})
+    high: bool = field(metadata={"help": "概率达到提示门槛（醒目显示）"})
+
+
+@dataclass(frozen=True)
+class ForecastPanel:
+    """One parameter's newest forecast on the section page."""
+
+    parameter: str = field(metadata={"help": "参数键"})
+    name_zh: str = field(metadata={"help": "参数名称"})
+    unit: str = field(metadata={"help": "单位（pH 为空）"})
+    issued_at: dt.datetime = field(metadata={"help": "预报起点（北京时间）"})
+    created_at: dt.datetime = field(metadata={"help": "发布时间（北京时间）"})
+    data_start: dt.datetime = field(metadata={"help": "训练数据起（北京时间）"})
+    data_end: dt.datetime = field(metadata={"help": "训练数据止（北京时间）"})
+    threshold_label: str = field(metadata={"help": "超标的含义，如 > 1 mg/L；无限值为空"})
+    chances: tuple[ExceedanceChance, ...] = field(metadata={"help": "24、48、72 h 的超标概率"})
+    selected: str = field(metadata={"help": "24 h 所选模型"})
+    models: tuple[str, ...] = field(metadata={"help": "各预见期所用模型（去重，按预见期顺序）"})
+    why: str = field(metadata={"help": "选用模型的理由"})
+    model_version: str = field(metadata={"help": "预报版本"})
+    stale: bool = field(metadata={"help": "全部目标时间已过：预报已过时"})
+    chart: ForecastChart = field(metadata={"help": "预报图"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,8 @@ def sections_page(request: Request, registry: RegistryDep, engine: EngineDep) ->
 @router.get("/sections/{section_id}", response_class=HTMLResponse)
 def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> HTMLResponse:
     """断面页。"""
+    from service.web.monitoring_views import forecast_panels  # it imports render from here
+
     try:
         section = registry.section(section_id)
     except KeyError:
@@ -84,5 +87,8 @@ def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> H
         monthly=()
         if year is None
         else tuple(month_cell(year, m, monthly.get(m)) for m in range(1, 13)),
+        forecasts=forecast_panels(
+            engine=engine, registry=registry, section=section, now=dt.datetime.now(BEIJING)
+        ),
     )
     return render("sections/detail.html", context)
