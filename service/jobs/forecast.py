@@ -55,6 +55,7 @@ from service.db import queries
 from service.db.models import utc_now
 from service.errors import BatchError
 from service.fanout import fan_out
+from service.jobs.observations import load_observations
 from service.records import ForecastStep, ForecastThreshold, IssuedForecast, SkillEntry
 from service.settings import Settings
 from service.time import BEIJING
@@ -90,6 +91,7 @@ FORECAST_FORMAT = "forecast/1"
 """Version of the stored forecast rows; part of :func:`model_version`."""
 _STEP = dt.timedelta(hours=STEP_HOURS)
 _REFERENCE = "persistence"  # the baseline the Brier skill is reported against
+_LOG_EVERY = 10  # series between two progress lines in the log
 
 
 def model_version() -> str:
@@ -233,7 +235,8 @@ def _run(
     log.info("预报 %d 个序列 / forecasting %d series", len(tasks), len(tasks))
 
     def report(done: int, total: int) -> None:
-        log.info("预报进度 / forecast progress %d/%d", done, total)
+        if done == total or done % _LOG_EVERY == 0:
+            log.info("预报进度 / forecast progress %d/%d", done, total)
         if progress is not None:
             progress(done, total)
 
@@ -260,7 +263,7 @@ def _run(
             failed.append(SeriesNote(task.section_id, task.parameter, reason))
     for note in failed:
         log.warning("预报失败 / forecast failed: %s/%s: %s", *vars(note).values())
-    rows = _store(engine, issued, now)
+    rows = _store(engine, issued)
     verified = _verify(engine, frame, now)
     return ForecastSummary(
         now=now,
@@ -277,8 +280,6 @@ def _observations(
     engine: Engine, registry: Registry, now: dt.datetime, keys: tuple[str, ...]
 ) -> pd.DataFrame:
     """The automatic observations of the look-back window up to ``now``, with their verdicts."""
-    from service.jobs.observations import load_observations
-
     local = now.astimezone(BEIJING)
     first = (local - dt.timedelta(days=LOOKBACK_DAYS)).date()
     frame = load_observations(engine, registry, first, local.date(), kind="automatic", keys=keys)
@@ -361,7 +362,7 @@ def _float(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _store(engine: Engine, issued: list[tuple[SeriesTask, Forecast]], now: dt.datetime) -> int:
+def _store(engine: Engine, issued: list[tuple[SeriesTask, Forecast]]) -> int:
     """Write the issues; returns the ``forecast`` rows written."""
     version = model_version()
     created = utc_now()
