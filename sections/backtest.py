@@ -43,6 +43,7 @@ from sections.forecast import (
     Predictive,
     Threshold,
     fit_forecaster,
+    skill_record,
     to_grid,
 )
 from sections.forecast_models import STEP_HOURS, STEPS_PER_DAY, last_valid
@@ -108,7 +109,7 @@ class BacktestOptions:
     refit_days: int = 7
     probability: float = 0.5
     reliability_bins: int = 10
-    skill_days: int = 56
+    skill_days: int = 91
     forecast: ForecastOptions = field(default_factory=ForecastOptions)
 
     def __post_init__(self) -> None:
@@ -215,28 +216,27 @@ def backtest(
     chosen: dict[int, Counter[str]] = {h: Counter() for h in horizons}
     whys: Counter[str] = Counter()
     notes: Counter[str] = Counter()
+    previous: Mapping[int, str] | None = None
     record = _SkillRecord(horizons, options.skill_days * STEPS_PER_DAY)
     step = np.asarray(horizons, dtype=np.int64) // STEP_HOURS
     for done, block in enumerate(blocks, start=1):
         end = grid.index[block.train_end]
         forecaster = fit_forecaster(
             grid, end=end, threshold=threshold, horizons=horizons, options=options.forecast,
-            skill=record.table(block.train_end),
+            skill=record.table(block.train_end), previous_selection=previous,
         )  # fmt: skip
+        previous = forecaster.selection
+        issued = forecaster.predict_all(grid, pd.DatetimeIndex(grid.index[block.origins]))
         origins = pd.DatetimeIndex(grid.index[block.origins])
         truth = threshold.exceeds(_truth(grid, origins, horizons)).astype(np.float64)
         truth[np.isnan(_truth(grid, origins, horizons))] = np.nan
         targets = np.asarray(block.origins)[:, None] + step[None, :]
         for name in names:
-            if name == "auto":
-                predictive = forecaster.predict(grid, origins)
-            elif name in forecaster.candidates:
-                predictive = forecaster.predict(grid, origins, model=name)
-            else:  # a model that failed to converge at this refit: no forecast
-                predictive = _empty(origins, horizons)
+            # a model that failed to converge at this refit: no forecast
+            predictive = issued.get(name) or _empty(origins, horizons)
             parts[name].append(predictive.members)
             if name != "auto":
-                record.add(name, targets, (predictive.probability(threshold) - truth) ** 2)
+                record.add(name, targets, predictive.probability(threshold), truth)
         for h in horizons:
             chosen[h][forecaster.selection[h]] += 1
         whys[forecaster.why] += 1
@@ -283,36 +283,44 @@ def backtest(
 
 
 class _SkillRecord:
-    """The running skill record: Brier terms of verified forecasts, by target position.
+    """The running skill record of a backtest: verified forecasts, by target position.
 
     :meth:`table` reads only forecasts whose target lies before the refit (verified by then)
-    and within the last ``window`` bins — what a service knows at that moment.
+    and within the last ``window`` bins — what the service knows at that moment — through
+    :func:`sections.forecast.skill_record`, as the service does.
     """
 
     def __init__(self, horizons: tuple[int, ...], window: int) -> None:
-        self._horizons = horizons
+        self._horizons = np.asarray(horizons, dtype=np.int64)
         self._window = window
-        self._rows: dict[str, list[tuple[npt.NDArray[np.int64], FloatArray]]] = {}
+        self._rows: list[tuple[str, npt.NDArray[np.int64], FloatArray, FloatArray]] = []
 
-    def add(self, name: str, targets: npt.NDArray[np.int64], terms: FloatArray) -> None:
-        self._rows.setdefault(name, []).append((targets, terms))
+    def add(
+        self, name: str, targets: npt.NDArray[np.int64], p: FloatArray, outcome: FloatArray
+    ) -> None:
+        self._rows.append((name, targets, p, outcome))
 
     def table(self, upto: int) -> pd.DataFrame | None:
-        if not self._rows:
+        frames = []
+        for name, targets, p, outcome in self._rows:
+            known = (targets < upto) & (targets >= upto - self._window)
+            if not known.any():
+                continue
+            horizons = np.broadcast_to(self._horizons, targets.shape)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "candidate": name,
+                        "horizon": horizons[known],
+                        "p_exceed": p[known],
+                        "outcome": outcome[known],
+                    }
+                )
+            )
+        if not frames:
             return None
-        out = pd.DataFrame(index=list(self._rows), columns=list(self._horizons), dtype=np.float64)
-        for name, rows in self._rows.items():
-            targets = np.concatenate([t for t, _ in rows])
-            terms = np.concatenate([b for _, b in rows])
-            known = (targets < upto) & (targets >= upto - self._window) & np.isfinite(terms)
-            for j, h in enumerate(self._horizons):
-                mine = known[:, j]
-                if mine.sum() >= _MIN_VERIFIED:
-                    out.loc[name, h] = float(terms[mine, j].mean())
-        return out
-
-
-_MIN_VERIFIED = 6 * 14  # two weeks of verified 4-hourly forecasts per horizon
+        table = skill_record(pd.concat(frames, ignore_index=True))
+        return None if table.isna().all().all() else table
 
 
 def _empty(origins: pd.DatetimeIndex, horizons: tuple[int, ...]) -> Predictive:

@@ -62,6 +62,7 @@ from sections.forecast_models import (
     BoxCox,
     Climatology,
     Fitted,
+    Mixture,
     Persistence,
     PointModel,
     SeasonalNaive,
@@ -69,6 +70,7 @@ from sections.forecast_models import (
     fit_state_space,
     hour_bins,
     last_valid,
+    mix,
 )
 from sections.quality import target_limit
 from sections.registry import Section
@@ -79,9 +81,12 @@ __all__ = [
     "BASELINES",
     "BEIJING",
     "CANDIDATES",
+    "ENSEMBLE",
     "FORECAST_KEYS",
     "HORIZONS",
     "MEMBERS",
+    "MIN_EVENTS",
+    "MIN_VERIFIED",
     "MODELS",
     "QUANTILES",
     "STEP_HOURS",
@@ -94,6 +99,7 @@ __all__ = [
     "fit_box_cox",
     "fit_forecaster",
     "forecast",
+    "skill_record",
     "target_threshold",
     "to_grid",
 ]
@@ -107,9 +113,13 @@ HORIZONS: tuple[int, ...] = tuple(range(STEP_HOURS, 73, STEP_HOURS))
 """Forecast horizons, 4–72 h [h]."""
 MODELS: tuple[str, ...] = ("sarima", "ets")
 """The statsmodels candidates, in fallback order."""
+ENSEMBLE = "ensemble"
+"""The equal-weight mixture of the statsmodels candidates that fitted (when two or more)."""
 BASELINES: tuple[str, ...] = ("persistence", "seasonal_naive", "climatology")
 """The forecasts anyone could make without a model; computed the same way as the models."""
-CANDIDATES: tuple[str, ...] = MODELS + BASELINES
+CANDIDATES: tuple[str, ...] = (*MODELS, ENSEMBLE, *BASELINES)
+_MODEL_LIKE = (*MODELS, ENSEMBLE)
+_ISSUABLE_BASELINES = ("persistence", "seasonal_naive")
 FORECAST_KEYS: tuple[str, ...] = ("ph", "do", "codmn", "nh3n", "tp", "tn")
 """The indicators forecast for every section: the automatic-station chemistry and DO, pH [A]."""
 _PH_RANGE = (6.0, 9.0)  # GB 3838-2002 表1: pH 6–9 in every class
@@ -290,7 +300,11 @@ class ForecastOptions:
     models : tuple of str
         statsmodels candidates in fallback order (subset of :data:`MODELS`).
     selection_margin : float
-        Relative improvement over the best baseline a model needs to be chosen [-].
+        Relative improvement in the running skill record of verified forecasts one contender
+        needs to replace the other [-].
+    calibration_margin : float
+        The same where only the calibration-window scores are known (no record yet): they are
+        in-sample for the model and weak evidence, so the bar is higher [-].
     min_bin_errors : int
         Errors needed for a per-hour error distribution; fewer → pooled over the hours of day.
     max_gap_hours : int
@@ -306,6 +320,7 @@ class ForecastOptions:
     history_days: int = 366
     models: tuple[str, ...] = MODELS
     selection_margin: float = 0.02
+    calibration_margin: float = 0.15
     min_bin_errors: int = 30
     max_gap_hours: int = 48
     maxiter: Mapping[str, int] = field(default_factory=dict)
@@ -474,6 +489,32 @@ class Forecaster:
         original = np.sort(self.transform.inverse(members), axis=-1)
         return Predictive(origin_index, self.horizons, original, np.asarray(names, dtype=np.str_))
 
+    def predict_all(
+        self, grid: pd.Series, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex
+    ) -> dict[str, Predictive]:
+        """Every candidate's forecasts and the selection's (``"auto"``), each computed once."""
+        z, positions, origin_index = self._positions(grid, origins)
+        steps = np.asarray(self.horizons, dtype=np.int64) // STEP_HOURS
+        regime = _regime(grid.to_numpy(dtype=np.float64), self.threshold, self.max_gap_steps)
+        raw: dict[str, FloatArray] = {}
+        for name, candidate in self.candidates.items():
+            if isinstance(candidate, Mixture):
+                continue
+            raw[name] = candidate.members(z, positions, steps, regime)
+        for name, candidate in self.candidates.items():
+            if isinstance(candidate, Mixture):
+                raw[name] = mix([raw[p.name] for p in candidate.parts])
+        names = [self.selection[h] for h in self.horizons]
+        auto = np.stack([raw[n][:, j] for j, n in enumerate(names)], axis=1)
+
+        def wrap(members: FloatArray, labels: list[str]) -> Predictive:
+            original = np.sort(self.transform.inverse(members), axis=-1)
+            return Predictive(origin_index, self.horizons, original, np.asarray(labels))
+
+        result = {n: wrap(m, [n] * len(self.horizons)) for n, m in raw.items()}
+        result["auto"] = wrap(auto, names)
+        return result
+
     def _positions(
         self, grid: pd.Series, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex
     ) -> tuple[FloatArray, IntArray, pd.DatetimeIndex]:
@@ -496,6 +537,7 @@ def fit_forecaster(
     horizons: Sequence[int] = HORIZONS,
     options: ForecastOptions | None = None,
     skill: pd.DataFrame | None = None,
+    previous_selection: Mapping[int, str] | None = None,
 ) -> Forecaster:
     """Fit every candidate on the training window before ``end`` and choose per horizon.
 
@@ -517,6 +559,9 @@ def fit_forecaster(
         (rows: candidates, columns: horizons [h]; all before ``end``). Where it scores a model
         and a baseline at a horizon it decides the selection there, so that a model that stops
         beating persistence is replaced; elsewhere the calibration-window scores decide.
+    previous_selection : mapping of int to str, optional
+        The selection of the previous fit, kept unless the other contender wins by
+        :attr:`ForecastOptions.selection_margin`.
 
     Returns
     -------
@@ -563,21 +608,27 @@ def fit_forecaster(
                 (history_start, calibration_start, stop), max_step, options.min_bin_errors,
                 regime if point_model.name in MODELS else None,  # baselines as defined
             )  # fmt: skip
+    fitted_models = [candidates[m] for m in options.models if m in candidates]
+    if len(fitted_models) >= 2:
+        candidates[ENSEMBLE] = Mixture(fitted_models)
     months_of = _month_function(grid_start)
-    positions = np.arange(history_start, stop, dtype=np.int64)
-    climatology = Climatology(
-        z[history_start:stop], hour_bins(positions, hour0), months_of(positions),
-        min_count=options.min_bin_errors,
-    )  # fmt: skip
-    climatology.attach(hour0, months_of)
-    candidates["climatology"] = climatology
+    candidates["climatology"] = _climatology(
+        z, history_start, stop, hour0, months_of, options.min_bin_errors
+    )
+    # scored on the calibration window from the history before it: in-sample, a climatology
+    # of a short history would be scored on the very values its table was built from
+    scoring = dict(candidates)
+    scoring["climatology"] = _climatology(
+        z, history_start, calibration_start, hour0, months_of, options.min_bin_errors
+    )
 
     scores, metric = _score_candidates(
-        candidates, z, transform, calibration_start + max_step, stop, horizons, threshold, regime
+        scoring, z, transform, calibration_start + max_step, stop, horizons, threshold, regime
     )
     if skill is not None:
         scores, metric = _with_skill(scores, skill, metric, horizons)
-    selection, why = _select(scores, horizons, metric, options.selection_margin, notes)
+    margin = options.selection_margin if metric == "brier_verified" else options.calibration_margin
+    selection, why = _select(scores, horizons, metric, margin, notes, previous_selection)
     index = grid.index
     return Forecaster(
         grid_start=grid_start,
@@ -595,6 +646,69 @@ def fit_forecaster(
     )
 
 
+MIN_VERIFIED = 6 * 14
+"""Verified forecasts a candidate needs at a horizon before its record counts (two weeks)."""
+MIN_EVENTS = 18
+"""Exceeding targets (three days of 4-hourly values) the verified forecasts must hold before
+their Brier scores decide anything: fewer, and one episode decides [A]."""
+
+
+def skill_record(verified: pd.DataFrame) -> pd.DataFrame:
+    """The running skill record: Brier score per candidate and horizon of verified forecasts.
+
+    Parameters
+    ----------
+    verified : DataFrame
+        One row per verified forecast: ``candidate``, ``horizon`` [h], ``p_exceed`` (the
+        forecast probability) and ``outcome`` (1 if the observed value exceeded, else 0) — the
+        forecasts of the skill window only (the caller picks it, e.g. the last 56 days).
+
+    Returns
+    -------
+    DataFrame
+        Mean (p − outcome)² with candidates as rows and horizons as columns; NaN where a
+        candidate has fewer than :data:`MIN_VERIFIED` verified forecasts or the horizon's
+        verified targets hold fewer than :data:`MIN_EVENTS` exceedances (in calm weeks every
+        forecast scores near 0 and the differences say nothing).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"candidate": ["persistence"] * 100, "horizon": 24,
+    ...                      "p_exceed": 0.5, "outcome": [1] * 20 + [0] * 80})
+    >>> float(skill_record(rows).loc["persistence", 24])
+    0.25
+    """
+    frame = verified.dropna(subset=["p_exceed", "outcome"])
+    frame = frame.assign(term=(frame["p_exceed"] - frame["outcome"]) ** 2)
+    grouped = frame.groupby(["candidate", "horizon"])
+    table = grouped["term"].mean().unstack("horizon")
+    counts = grouped["term"].size().unstack("horizon").reindex_like(table)
+    events = frame.groupby(["candidate", "horizon"])["outcome"].sum().unstack("horizon")
+    eventful = events.reindex_like(table).max(axis=0) >= MIN_EVENTS  # per horizon
+    ok = counts.ge(MIN_VERIFIED).fillna(False).astype(bool)
+    for horizon in ok.columns:
+        ok[horizon] &= bool(eventful.get(horizon, False))
+    result: pd.DataFrame = table.where(ok)
+    result.columns = [int(c) for c in result.columns]
+    return result
+
+
+def _climatology(
+    z: FloatArray,
+    first: int,
+    stop: int,
+    hour0: int,
+    months_of: Callable[[IntArray], IntArray],
+    min_count: int,
+) -> Climatology:
+    positions = np.arange(first, stop, dtype=np.int64)
+    climatology = Climatology(
+        z[first:stop], hour_bins(positions, hour0), months_of(positions), min_count=min_count
+    )
+    climatology.attach(hour0, months_of)
+    return climatology
+
+
 def _with_skill(
     scores: pd.DataFrame, skill: pd.DataFrame, metric: str, horizons: tuple[int, ...]
 ) -> tuple[pd.DataFrame, str]:
@@ -605,7 +719,7 @@ def _with_skill(
         if h not in skill.columns:
             continue
         column = skill[h].reindex(merged.index)
-        models = column[[m for m in MODELS if m in column.index]].dropna()
+        models = column[[m for m in _MODEL_LIKE if m in column.index]].dropna()
         baselines = column[[b for b in BASELINES if b in column.index]].dropna()
         if models.empty or baselines.empty:
             continue
@@ -699,38 +813,54 @@ def _select(
     metric: str,
     margin: float,
     notes: list[str],
+    previous: Mapping[int, str] | None = None,
 ) -> tuple[dict[int, str], str]:
-    """The candidate per horizon, and why (in Chinese)."""
+    """The candidate per horizon, and why (in Chinese).
+
+    Two contenders per horizon: the model (the ensemble when both statsmodels candidates
+    fitted, else the one that did) and the better of persistence and the seasonal naive
+    forecast (climatology ignores the present state: it is a reference for skill, never the
+    forecast issued — chosen from a few calm weeks, it then misses every episode). The
+    previous choice (or the model, at the first fit) is kept unless the other contender scores
+    better by ``margin``:
+    a switch needs evidence, so noise does not flip the forecast from week to week, and a
+    model that stops beating the baseline is replaced.
+    """
     selection: dict[int, str] = {}
-    beaten: list[int] = []
-    kept: list[int] = []
+    by_model: list[int] = []
+    by_baseline: list[int] = []
     for h in horizons:
         column = scores[h].dropna()
-        baselines = column[[b for b in BASELINES if b in column.index]]
-        models = column[[m for m in MODELS if m in column.index]]
-        if baselines.empty:
-            selection[h] = str(models.idxmin()) if not models.empty else "persistence"
+        baselines = column[[b for b in _ISSUABLE_BASELINES if b in column.index]]
+        model_names = [ENSEMBLE] if ENSEMBLE in column.index else list(MODELS)
+        models = column[[m for m in model_names if m in column.index]]
+        if baselines.empty or models.empty:
+            fallback = models if baselines.empty else baselines
+            selection[h] = str(fallback.idxmin()) if not fallback.empty else "persistence"
+            (by_model if baselines.empty and not models.empty else by_baseline).append(h)
             continue
-        best_baseline = str(baselines.idxmin())
-        if not models.empty and models.min() < baselines.min() * (1.0 - margin):
-            selection[h] = str(models.idxmin())
-            beaten.append(h)
+        model, baseline = str(models.idxmin()), str(baselines.idxmin())
+        model_score, baseline_score = float(models.min()), float(baselines.min())
+        before = (previous or {}).get(h)
+        if before in BASELINES:
+            keep_baseline = not model_score < baseline_score * (1.0 - margin)
         else:
-            selection[h] = best_baseline
-            kept.append(h)
+            keep_baseline = baseline_score < model_score * (1.0 - margin)
+        selection[h] = baseline if keep_baseline else model
+        (by_baseline if keep_baseline else by_model).append(h)
     label = {"brier": "Brier 评分", "brier_verified": "已核验预报的 Brier 评分"}.get(metric, "CRPS")
     parts = []
-    if beaten:
-        chosen = sorted({selection[h] for h in beaten})
+    if by_model:
+        chosen = sorted({selection[h] for h in by_model})
         parts.append(
-            f"{_hours(beaten)} 选用 {'、'.join(chosen)}：训练窗口内{label}优于最佳基准"
-            f" {margin:.0%} 以上"
+            f"{_hours(by_model)} 选用 {'、'.join(chosen)}：{label}不劣于最佳基准"
+            f"（基准须领先 {margin:.0%} 以上才替换模型）"
         )
-    if kept:
-        chosen = sorted({selection[h] for h in kept})
+    if by_baseline:
+        chosen = sorted({selection[h] for h in by_baseline})
         parts.append(
-            f"{_hours(kept)} 选用基准 {'、'.join(chosen)}："
-            "统计模型在训练窗口内不优于基准，如实采用基准"
+            f"{_hours(by_baseline)} 选用基准 {'、'.join(chosen)}：{label}显示统计模型不优于基准，"
+            "如实采用基准"
         )
     if notes:
         parts.append("；".join(notes))

@@ -31,6 +31,7 @@ __all__ = [
     "BoxCox",
     "Climatology",
     "Fitted",
+    "Mixture",
     "Persistence",
     "PointModel",
     "SeasonalNaive",
@@ -39,6 +40,7 @@ __all__ = [
     "fit_state_space",
     "hour_bins",
     "last_valid",
+    "mix",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -423,3 +425,34 @@ def fit_state_space(
     if not (np.all(np.isfinite(params)) and np.isfinite(float(result.llf))):
         return None, f"{name}: 参数非有限值 / non-finite parameters"
     return StateSpace(name, build, params, min(filter_start, start), profile), None
+
+
+class Mixture:
+    """An equal-weight mixture of fitted candidates: their members pooled, re-quantiled.
+
+    Averaging calibrated predictive distributions is a simple, robust combination that usually
+    scores better than choosing one of them (Hyndman & Athanasopoulos 2021, §13.4).
+    """
+
+    name = "ensemble"
+
+    def __init__(self, parts: list[Fitted]) -> None:
+        self._parts = parts
+
+    def members(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None
+    ) -> FloatArray:
+        return mix([p.members(z, origins, steps, regime) for p in self._parts])
+
+    @property
+    def parts(self) -> list[Fitted]:
+        return list(self._parts)
+
+
+def mix(members: list[FloatArray]) -> FloatArray:
+    """The equal-weight mixture of member arrays (last axis: members), as MEMBERS quantiles."""
+    pooled = np.concatenate(members, axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows without any forecast
+        mixed = np.nanquantile(pooled, LEVELS, axis=-1)
+    return np.moveaxis(np.asarray(mixed, dtype=np.float64), 0, -1)
