@@ -25,6 +25,7 @@ from service.api.routes import (
     health,
     jobs_api,
     monitoring_api,
+    outlook_api,
     sections_api,
 )
 from service.db.engine import make_engine, migrate
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(sections_api.router)
     app.include_router(monitoring_api.router)
     app.include_router(forecast_api.router)
+    app.include_router(outlook_api.router)  # before compensation_api: its /{month} takes all
     app.include_router(compensation_api.router)
     app.include_router(bulletin_api.router)
     app.include_router(jobs_api.router)

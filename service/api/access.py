@@ -101,6 +101,7 @@ ACCESS: Mapping[tuple[str, str], Access] = {
     ("GET", "/compensation"): Access.MONEY,
     ("GET", "/compensation/{month}"): Access.MONEY,
     ("GET", "/compensation/{month}/{unit}"): Access.MONEY,
+    ("GET", "/api/compensation/outlook"): Access.MONEY,
     ("GET", "/api/compensation/{month}"): Access.MONEY,
     ("GET", "/api/compensation/{month}/versions"): Access.MONEY,
     ("GET", "/api/compensation/{month}/download"): Access.MONEY,

@@ -24,7 +24,8 @@ PASSWORD = "a long test password"
 MONITORING_PAGES = {"/", "/sections/{section_id}", "/daily", "/bulletins", "/bulletins/{month}"}
 MONEY = {"/compensation", "/compensation/{month}", "/compensation/{month}/{unit}",
          "/api/compensation/{month}", "/api/compensation/{month}/versions",
-         "/api/compensation/{month}/download", "/api/compensation/{month}/{unit}"}  # fmt: skip
+         "/api/compensation/{month}/download", "/api/compensation/{month}/{unit}",
+         "/api/compensation/outlook"}  # fmt: skip
 OWN_UNIT = {"/compensation/{month}/{unit}", "/api/compensation/{month}/{unit}"}
 PUBLIC = {"/healthz", "/login", "/logout", "/static/{name}.css", "/openapi.json"}
 FILL = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "name": "site"}
