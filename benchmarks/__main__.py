@@ -9,7 +9,7 @@ import platform
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["abuse", "classify", "demo_seed", "hj212_parse", "ingest"]
+BENCHMARKS = ["abuse", "classify", "demo_seed", "forecast", "hj212_parse", "ingest"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -39,6 +39,7 @@ import pandas as pd
 from sections.forecast import (
     CANDIDATES,
     QUANTILES,
+    SKILL_DAYS,
     ForecastOptions,
     Predictive,
     Threshold,
@@ -109,7 +110,7 @@ class BacktestOptions:
     refit_days: int = 7
     probability: float = 0.5
     reliability_bins: int = 10
-    skill_days: int = 91
+    skill_days: int = SKILL_DAYS
     forecast: ForecastOptions = field(default_factory=ForecastOptions)
 
     def __post_init__(self) -> None:

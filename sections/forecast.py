@@ -89,6 +89,7 @@ __all__ = [
     "MIN_VERIFIED",
     "MODELS",
     "QUANTILES",
+    "SKILL_DAYS",
     "STEP_HOURS",
     "BoxCox",
     "Forecast",
@@ -99,6 +100,7 @@ __all__ = [
     "fit_box_cox",
     "fit_forecaster",
     "forecast",
+    "skill_from_totals",
     "skill_record",
     "target_threshold",
     "to_grid",
@@ -648,6 +650,8 @@ def fit_forecaster(
 
 MIN_VERIFIED = 6 * 14
 """Verified forecasts a candidate needs at a horizon before its record counts (two weeks)."""
+SKILL_DAYS = 91
+"""Window of the running skill record: verified forecasts of the last 13 weeks [d] [A]."""
 MIN_EVENTS = 18
 """Exceeding targets (three days of 4-hourly values) the verified forecasts must hold before
 their Brier scores decide anything: fewer, and one episode decides [A]."""
@@ -661,15 +665,12 @@ def skill_record(verified: pd.DataFrame) -> pd.DataFrame:
     verified : DataFrame
         One row per verified forecast: ``candidate``, ``horizon`` [h], ``p_exceed`` (the
         forecast probability) and ``outcome`` (1 if the observed value exceeded, else 0) — the
-        forecasts of the skill window only (the caller picks it, e.g. the last 56 days).
+        forecasts of the skill window only (the caller picks it, :data:`SKILL_DAYS`).
 
     Returns
     -------
     DataFrame
-        Mean (p − outcome)² with candidates as rows and horizons as columns; NaN where a
-        candidate has fewer than :data:`MIN_VERIFIED` verified forecasts or the horizon's
-        verified targets hold fewer than :data:`MIN_EVENTS` exceedances (in calm weeks every
-        forecast scores near 0 and the differences say nothing).
+        :func:`skill_from_totals` of the rows' totals.
 
     Examples
     --------
@@ -680,16 +681,46 @@ def skill_record(verified: pd.DataFrame) -> pd.DataFrame:
     """
     frame = verified.dropna(subset=["p_exceed", "outcome"])
     frame = frame.assign(term=(frame["p_exceed"] - frame["outcome"]) ** 2)
-    grouped = frame.groupby(["candidate", "horizon"])
-    table = grouped["term"].mean().unstack("horizon")
-    counts = grouped["term"].size().unstack("horizon").reindex_like(table)
-    events = frame.groupby(["candidate", "horizon"])["outcome"].sum().unstack("horizon")
-    eventful = events.reindex_like(table).max(axis=0) >= MIN_EVENTS  # per horizon
-    ok = counts.ge(MIN_VERIFIED).fillna(False).astype(bool)
+    grouped = frame.groupby(["candidate", "horizon"], as_index=False)
+    totals = grouped.agg(n=("term", "size"), events=("outcome", "sum"), brier=("term", "mean"))
+    return skill_from_totals(totals)
+
+
+def skill_from_totals(totals: pd.DataFrame) -> pd.DataFrame:
+    """The running skill record from per candidate × horizon totals (as a database sums them).
+
+    Parameters
+    ----------
+    totals : DataFrame
+        ``candidate``, ``horizon`` [h], ``n`` (verified forecasts), ``events`` (how many of
+        their targets exceeded) and ``brier`` (their mean (p − outcome)²).
+
+    Returns
+    -------
+    DataFrame
+        Brier scores with candidates as rows and horizons as columns; NaN where a candidate
+        has fewer than :data:`MIN_VERIFIED` verified forecasts or the horizon's verified targets
+        hold fewer than :data:`MIN_EVENTS` exceedances (in calm weeks every forecast scores
+        near 0 and the differences say nothing).
+
+    Examples
+    --------
+    >>> totals = pd.DataFrame({"candidate": ["persistence", "ensemble"], "horizon": [24, 24],
+    ...                        "n": [100, 100], "events": [20, 20], "brier": [0.2, 0.1]})
+    >>> skill_from_totals(totals)[24].to_dict()
+    {'ensemble': 0.1, 'persistence': 0.2}
+    """
+    if totals.empty:
+        return pd.DataFrame(dtype=np.float64)
+    table = totals.pivot_table(index="candidate", columns="horizon", values="brier")
+    counts = totals.pivot_table(index="candidate", columns="horizon", values="n")
+    events = totals.groupby("horizon")["events"].max()
+    ok = counts.reindex_like(table).ge(MIN_VERIFIED)
     for horizon in ok.columns:
-        ok[horizon] &= bool(eventful.get(horizon, False))
+        ok[horizon] &= bool(events.get(horizon, 0) >= MIN_EVENTS)
     result: pd.DataFrame = table.where(ok)
     result.columns = [int(c) for c in result.columns]
+    result.index = [str(i) for i in result.index]
     return result
 
 

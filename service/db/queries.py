@@ -50,7 +50,6 @@ __all__ = [
     "start_job_run",
     "store_forecasts",
     "unverified_forecasts",
-    "verified_forecasts",
 ]
 
 
@@ -519,8 +518,8 @@ def forecast_skill(
         number ``n`` of verified forecasts, how many of their targets exceeded (``events``) and
         their mean Brier score (p − outcome)² [-], the value
         :func:`sections.scoring.brier_score` gives on the same rows (a test checks). Which of
-        these decide a selection is :func:`sections.forecast.skill_record`'s rule, applied by
-        the job to :func:`verified_forecasts`.
+        these decide a selection is :func:`sections.forecast.skill_from_totals`'s rule, applied
+        by the job to these totals.
     """
     _, _, candidate = _forecast_tables()
     error = candidate.c.p_exceed - candidate.c.outcome
@@ -550,36 +549,4 @@ def forecast_skill(
     for name in ("n", "events", "horizon_h"):
         frame[name] = frame[name].astype("int64")
     frame["brier"] = pd.to_numeric(frame["brier"]).astype("float64")
-    return frame
-
-
-def verified_forecasts(
-    *,
-    engine: Engine,
-    section_id: str,
-    parameter: str,
-    since: dt.datetime,
-    until: dt.datetime,
-) -> pd.DataFrame:
-    """One series' verified candidate forecasts with targets in [``since``, ``until``).
-
-    Returns the columns :func:`sections.forecast.skill_record` reads: ``candidate``,
-    ``horizon`` [h], ``p_exceed`` and ``outcome`` (1/0).
-    """
-    _, _, candidate = _forecast_tables()
-    query = select(
-        candidate.c.candidate, candidate.c.horizon_h.label("horizon"), candidate.c.p_exceed,
-        candidate.c.outcome,
-    ).where(
-        candidate.c.section_id == section_id, candidate.c.parameter == parameter,
-        candidate.c.outcome.is_not(None), candidate.c.target_at >= since,
-        candidate.c.target_at < until,
-    )  # fmt: skip
-    with engine.connect() as connection:
-        frame = read_frame(connection, query)
-    if frame.empty:
-        return pd.DataFrame(columns=["candidate", "horizon", "p_exceed", "outcome"])
-    frame["horizon"] = frame["horizon"].astype("int64")
-    frame["outcome"] = frame["outcome"].astype("int64")
-    frame["p_exceed"] = frame["p_exceed"].astype("float64")
     return frame

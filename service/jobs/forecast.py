@@ -7,8 +7,8 @@ recent data, the job
    loader (:func:`service.jobs.observations.load_observations`): a value that does not count
    (station fault, QC fail, rejected in review) never trains a model;
 2. takes the target-class threshold of the day (:func:`sections.forecast.target_threshold`) and
-   the series' running skill record: :func:`sections.forecast.skill_record` of its verified
-   forecasts of the last :data:`SKILL_DAYS` days (:func:`service.db.queries.verified_forecasts`);
+   the series' running skill record: :func:`sections.forecast.skill_from_totals` of its verified
+   forecasts of the last :data:`SKILL_DAYS` days (:func:`service.db.queries.forecast_skill`);
 3. forecasts 4–72 h ahead with :func:`sections.forecast.forecast`, fanned out over processes or
    a Dask cluster (:func:`service.fanout.fan_out`; the database work stays here);
 4. stores each issue: the ``forecast`` rows, the reason (``forecast_issue``) and every
@@ -37,15 +37,15 @@ import pandas as pd
 from pydantic import JsonValue
 from sqlalchemy import Engine
 
-from sections.backtest import BacktestOptions
 from sections.forecast import (
     FORECAST_KEYS,
     QUANTILES,
+    SKILL_DAYS,
     STEP_HOURS,
     Forecast,
     Threshold,
     forecast,
-    skill_record,
+    skill_from_totals,
     target_threshold,
     to_grid,
 )
@@ -85,8 +85,6 @@ MIN_VALID_DAYS = 14
 MAX_DATA_AGE = dt.timedelta(hours=48)
 """A series whose newest valid value is older than this is not forecast: its forecast would lie
 mostly in the past [A]."""
-SKILL_DAYS: int = BacktestOptions.skill_days
-"""Window of the running skill record [d] (the backtests keep the same record)."""
 FORECAST_FORMAT = "forecast/1"
 """Version of the stored forecast rows; part of :func:`model_version`."""
 _STEP = dt.timedelta(hours=STEP_HOURS)
@@ -309,6 +307,7 @@ def _tasks(
 ) -> tuple[list[SeriesTask], list[SeriesNote]]:
     """The series to forecast, in registry and key order, and those skipped with the reason."""
     found = {key: (values, valid) for key, values, valid in _series(frame)}
+    records = _skill_records(engine, now)
     day = now.astimezone(BEIJING).date()
     tasks: list[SeriesTask] = []
     skipped: list[SeriesNote] = []
@@ -330,23 +329,28 @@ def _tasks(
                 skipped.append(SeriesNote(section.id, key, reason))
                 continue
             threshold = target_threshold(section, key, day)
-            record = _skill_record(engine, section.id, key, now)
+            record = records.get((section.id, key))
             tasks.append(SeriesTask(section.id, key, values, valid, threshold, record))
     return tasks, skipped
 
 
-def _skill_record(
-    engine: Engine, section_id: str, parameter: str, now: dt.datetime
-) -> pd.DataFrame | None:
-    """One series' running skill record (rows: candidates, columns: horizons), None if empty."""
-    verified = queries.verified_forecasts(
-        engine=engine, section_id=section_id, parameter=parameter,
-        since=now - dt.timedelta(days=SKILL_DAYS), until=now,
-    )  # fmt: skip
-    if verified.empty:
-        return None
-    table = skill_record(verified)
-    return None if table.isna().all(axis=None) else table
+def _skill_records(
+    engine: Engine, now: dt.datetime
+) -> dict[tuple[str, str], pd.DataFrame]:
+    """Every series' running skill record (rows: candidates, columns: horizons), from one
+    aggregate over the verified forecasts of the last :data:`SKILL_DAYS` days; series whose
+    record decides nothing yet are left out."""
+    totals = queries.forecast_skill(
+        engine=engine, since=now - dt.timedelta(days=SKILL_DAYS), until=now
+    )
+    records: dict[tuple[str, str], pd.DataFrame] = {}
+    if totals.empty:
+        return records
+    for (section_id, parameter), rows in totals.groupby(["section_id", "parameter"]):
+        table = skill_from_totals(rows.rename(columns={"horizon_h": "horizon"}))
+        if not table.empty and not table.isna().all(axis=None):
+            records[(str(section_id), str(parameter))] = table
+    return records
 
 
 def _utc(stamp: pd.Timestamp | dt.datetime) -> dt.datetime:
