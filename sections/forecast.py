@@ -952,12 +952,11 @@ def forecast(
     forecaster = fit_forecaster(
         grid, end=end, threshold=threshold, horizons=horizons, options=options, skill=skill
     )
-    predictive = forecaster.predict(grid, [last])
-    frame = predictive.frame(threshold).drop(columns="origin").set_index("horizon")
+    issued = forecaster.predict_all(grid, [last])
+    frame = issued.pop("auto").frame(threshold).drop(columns="origin").set_index("horizon")
     candidates = pd.DataFrame(index=pd.Index(forecaster.horizons, name="horizon"))
     if threshold is not None:
-        for name in forecaster.candidates:
-            one = forecaster.predict(grid, [last], model=name)
+        for name, one in issued.items():
             candidates[name] = one.probability(threshold)[0]
     return Forecast(
         origin=last,
