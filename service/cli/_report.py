@@ -124,9 +124,15 @@ def demo_summary(summary: DemoSummary, jobs: JobsSummary) -> str:
         f"  质控可疑/无效 QC      {jobs.qc_flagged:,}\n"
         f"  逐日评价 daily        {jobs.classified:,} 个断面日（数据不足 {jobs.insufficient}）\n"
         f"  月度优良比例 share    {year_share}\n"
+        f"  水质预报 forecasts    {jobs.forecasts} 个序列（跳过 {jobs.forecast_skipped}）"
+        f"{_origin(jobs.forecast_origin)}\n"
         f"  时间 span (北京时间)  {summary.first.astimezone(BEIJING):%Y-%m-%d %H:%M} – "
         f"{summary.last.astimezone(BEIJING):%Y-%m-%d %H:%M}"
     )
+
+
+def _origin(origin: dt.datetime | None) -> str:
+    return "" if origin is None else f"，起报于 {origin.astimezone(BEIJING):%Y-%m-%d %H:%M}"
 
 
 def stations_table(stations: Iterable[StationRecord], registry: Registry) -> Table:

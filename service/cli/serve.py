@@ -55,7 +55,9 @@ def demo_command(
         engine=engine, registry=registry, year=the_year, seed=seed, show_progress=progress,
         data_dir=settings.data_dir,
     )  # fmt: skip
-    jobs = run_demo_jobs(engine=engine, registry=registry, year=the_year, show_progress=progress)
+    jobs = run_demo_jobs(
+        engine=engine, registry=registry, year=the_year, show_progress=progress, settings=settings
+    )
     compensation = issue_demo_statements(
         engine=engine, registry=registry, year=the_year, show_progress=progress
     )

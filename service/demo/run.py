@@ -21,6 +21,7 @@ from service.feeds.hj212_receiver import Hj212Receiver
 from service.feeds.manual import import_manual
 from service.feeds.simulator import DEMO_PASSWORD, frames_of
 from service.settings import ENV_PREFIX, Settings
+from service.time import BEIJING
 
 __all__ = [
     "DEMO_ADMIN",
@@ -323,13 +324,26 @@ class JobsSummary:
     insufficient: int
     months: int
     year_share: float | None
+    forecasts: int = 0
+    forecast_skipped: int = 0
+    forecast_origin: dt.datetime | None = None
 
 
 def run_demo_jobs(
-    *, engine: Engine, registry: Registry, year: int, show_progress: bool = True
+    *,
+    engine: Engine,
+    registry: Registry,
+    year: int,
+    show_progress: bool = True,
+    settings: Settings | None = None,
 ) -> JobsSummary:
-    """QA/QC, the daily classification and the monthly roll-ups of the demo year."""
+    """QA/QC, the daily classification, the monthly roll-ups and the forecasts of the demo year.
+
+    Forecasts are issued as of the end of the demo year (1 January 00:00 of the next year,
+    Beijing time): the latest data then are the year's last, as they would be on that night.
+    """
     from service.jobs.daily import day_bounds, run_daily
+    from service.jobs.forecast import run_forecasts
     from service.jobs.monthly import run_monthly
     from service.jobs.quality import run_quality
 
@@ -349,6 +363,16 @@ def run_demo_jobs(
             good += result.record.good
             assessable += result.record.assessable
             progress.advance(months)
+        fits = progress.add_task("水质预报 / forecasts", total=None)
+        origin = dt.datetime(year + 1, 1, 1, tzinfo=BEIJING)
+        forecasts = run_forecasts(
+            engine=engine, registry=registry, settings=settings or Settings(), now=origin,
+            progress=lambda done, total: progress.update(fits, completed=done, total=total),
+        )  # fmt: skip
     flagged = sum(n for flag, n in quality.flags.items() if flag in (3, 4))
     share = good / assessable if assessable else None
-    return JobsSummary(flagged, daily.results, daily.classified, daily.insufficient, 12, share)
+    return JobsSummary(
+        flagged, daily.results, daily.classified, daily.insufficient, 12, share,
+        forecasts=len(forecasts.issued), forecast_skipped=len(forecasts.skipped),
+        forecast_origin=origin,
+    )  # fmt: skip

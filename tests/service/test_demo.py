@@ -13,7 +13,7 @@ from sections.registry import Registry, load_registry
 from service.cli import app
 from service.db.engine import make_engine, migrate
 from service.db.models import Observation, SectionStatus
-from service.db.queries import count_observations, read_frame
+from service.db.queries import count_observations, latest_forecasts, read_frame
 from service.demo.run import default_demo_year, lab_file_name, seed_demo
 from service.settings import Settings
 
@@ -209,12 +209,17 @@ def test_demo_command_seeds_summarises_and_the_pages_show_it(tmp_path: Path) -> 
     assert "年份 year            2024" in result.output
     password = result.output.split("one-time admin password (shown once): ")[1].split()[0]
     assert "2024-01-01 00:00 – 2024-12-31 23:00" in result.output  # Beijing time
+    line = result.output.split("水质预报 forecasts    ")[1].splitlines()[0]
+    issued, skipped = int(line.split()[0]), int(line.split("跳过 ")[1].split("）")[0])
+    # the drainage river runs dry in December: its series are reported, not forecast
+    assert issued + skipped >= 6 and "起报于 2025-01-01 00:00" in line  # as of the year's end
     engine = make_engine(Settings(data_dir=data_dir))
     try:
         assert count_observations(engine=engine) == expected + len(lab)
         with engine.connect() as connection:
             statuses = connection.execute(select(SectionStatus.status)).scalars().all()
         assert set(statuses) <= {"no_flow", "frozen"}
+        assert len(latest_forecasts(engine)) == issued * 18  # every horizon of every issue
         from service.accounts import authenticate
 
         admin = authenticate(engine=engine, username="admin", password=password)
