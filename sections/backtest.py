@@ -114,8 +114,13 @@ class BacktestOptions:
     forecast: ForecastOptions = field(default_factory=ForecastOptions)
 
     def __post_init__(self) -> None:
-        if self.refit_days < 1 or self.warmup_days < 7:
-            raise ValueError("refit_days must be ≥ 1 and warmup_days ≥ 7")
+        if self.refit_days < 1:
+            raise ValueError(f"refit_days must be ≥ 1, got {self.refit_days}")
+        if self.warmup_days < self.forecast.training_days:
+            raise ValueError(
+                f"warmup_days ({self.warmup_days}) must cover the training window "
+                f"({self.forecast.training_days} days)"
+            )
         if not 0.0 < self.probability <= 1.0:
             raise ValueError(f"probability must be in (0, 1], got {self.probability}")
 

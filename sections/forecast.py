@@ -911,6 +911,7 @@ def forecast(
     origin: pd.Timestamp | None = None,
     options: ForecastOptions | None = None,
     skill: pd.DataFrame | None = None,
+    previous_selection: Mapping[int, str] | None = None,
 ) -> Forecast:
     """Forecast one series from its latest data (or from ``origin``), every horizon.
 
@@ -929,6 +930,8 @@ def forecast(
     options : ForecastOptions
     skill : DataFrame, optional
         The running skill record of verified forecasts (:func:`fit_forecaster`).
+    previous_selection : mapping of int to str, optional
+        The models of the previous issue per horizon [h] (:func:`fit_forecaster`).
 
     Returns
     -------
@@ -950,8 +953,9 @@ def forecast(
     grid = grid[grid.index <= last]
     end = last + pd.Timedelta(hours=STEP_HOURS)
     forecaster = fit_forecaster(
-        grid, end=end, threshold=threshold, horizons=horizons, options=options, skill=skill
-    )
+        grid, end=end, threshold=threshold, horizons=horizons, options=options, skill=skill,
+        previous_selection=previous_selection,
+    )  # fmt: skip
     issued = forecaster.predict_all(grid, [last])
     frame = issued.pop("auto").frame(threshold).drop(columns="origin").set_index("horizon")
     candidates = pd.DataFrame(index=pd.Index(forecaster.horizons, name="horizon"))

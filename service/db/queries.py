@@ -45,6 +45,7 @@ __all__ = [
     "latest_forecasts",
     "observation_span",
     "parameter_counts",
+    "prune_forecast_candidates",
     "read_frame",
     "record_outcomes",
     "start_job_run",
@@ -457,6 +458,15 @@ def unverified_forecasts(*, engine: Engine, since: dt.datetime, until: dt.dateti
     for name in ("issued_at", "target_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
     return frame
+
+
+def prune_forecast_candidates(*, engine: Engine, before: dt.datetime) -> int:
+    """Delete candidate probabilities whose target lies before ``before`` (past every skill
+    record; the issued forecasts themselves are kept). Returns the rows deleted."""
+    _, _, candidate = _forecast_tables()
+    with engine.begin() as connection:
+        result = connection.execute(candidate.delete().where(candidate.c.target_at < before))
+    return int(result.rowcount or 0)
 
 
 def record_outcomes(

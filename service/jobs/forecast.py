@@ -89,6 +89,7 @@ FORECAST_FORMAT = "forecast/1"
 """Version of the stored forecast rows; part of :func:`model_version`."""
 _STEP = dt.timedelta(hours=STEP_HOURS)
 _REFERENCE = "persistence"  # the baseline the Brier skill is reported against
+_CANDIDATE_RETENTION = dt.timedelta(days=SKILL_DAYS + 7)  # past every skill record: pruned
 _LOG_EVERY = 10  # series between two progress lines in the log
 
 
@@ -117,11 +118,16 @@ class SeriesTask:
     threshold: Threshold | None
     skill: pd.DataFrame | None
     """The running skill record (rows: candidates, columns: horizons [h]), or None."""
+    previous: dict[int, str] | None = None
+    """The model of the previous issue per horizon [h]: kept unless the other contender wins."""
 
 
 def forecast_series(task: SeriesTask) -> Forecast:
     """Forecast one series (the module-level function :func:`service.fanout.fan_out` runs)."""
-    return forecast(task.values, threshold=task.threshold, valid=task.valid, skill=task.skill)
+    return forecast(
+        task.values, threshold=task.threshold, valid=task.valid, skill=task.skill,
+        previous_selection=task.previous,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the job
@@ -263,6 +269,7 @@ def _run(
         log.warning("预报失败 / forecast failed: %s/%s: %s", *vars(note).values())
     rows = _store(engine, issued)
     verified = _verify(engine, frame, now)
+    queries.prune_forecast_candidates(engine=engine, before=now - _CANDIDATE_RETENTION)
     return ForecastSummary(
         now=now,
         issued=tuple(f"{t.section_id}/{t.parameter}" for t, _ in issued),
@@ -308,6 +315,7 @@ def _tasks(
     """The series to forecast, in registry and key order, and those skipped with the reason."""
     found = {key: (values, valid) for key, values, valid in _series(frame)}
     records = _skill_records(engine, now)
+    previous = _previous_selections(engine)
     day = now.astimezone(BEIJING).date()
     tasks: list[SeriesTask] = []
     skipped: list[SeriesNote] = []
@@ -330,8 +338,21 @@ def _tasks(
                 continue
             threshold = target_threshold(section, key, day)
             record = records.get((section.id, key))
-            tasks.append(SeriesTask(section.id, key, values, valid, threshold, record))
+            tasks.append(SeriesTask(
+                section.id, key, values, valid, threshold, record, previous.get((section.id, key))
+            ))  # fmt: skip
     return tasks, skipped
+
+
+def _previous_selections(engine: Engine) -> dict[tuple[str, str], dict[int, str]]:
+    """The model of every series' latest issue per horizon [h]."""
+    latest = queries.latest_forecasts(engine)
+    return {
+        (str(section_id), str(parameter)): {
+            int(h): str(m) for h, m in zip(rows["horizon_h"], rows["model"], strict=True)
+        }
+        for (section_id, parameter), rows in latest.groupby(["section_id", "parameter"])
+    }
 
 
 def _skill_records(

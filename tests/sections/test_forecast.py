@@ -258,3 +258,39 @@ def test_unknown_model_and_bad_horizons_are_refused() -> None:
     fitted = fit_forecaster(grid, horizons=[4])
     with pytest.raises(ValueError, match="unknown or unfitted"):
         fitted.predict(grid, grid.index[-1:], model="prophet")
+
+
+@pytest.mark.parametrize(
+    ("ensemble", "previous", "expected"),
+    [
+        (0.099, "persistence", "persistence"),  # 1 % better: not enough to replace the baseline
+        (0.099, None, "ensemble"),  # …nor for the baseline to replace the model
+        (0.090, "persistence", "ensemble"),  # 10 % better: the model takes over
+        (0.110, "ensemble", "persistence"),  # the model stopped beating persistence: replaced
+        (0.101, "ensemble", "ensemble"),  # 1 % worse: kept (noise)
+    ],
+)
+def test_the_skill_record_decides_with_a_margin_and_memory(
+    ensemble: float, previous: str | None, expected: str
+) -> None:
+    grid = to_grid(_series(70, seed=5))
+    skill = pd.DataFrame(
+        {24: [ensemble, 0.100, 0.105, 0.300]},
+        index=["ensemble", "persistence", "seasonal_naive", "climatology"],
+    )
+    fitted = fit_forecaster(
+        grid, threshold=Threshold(upper=1.0), horizons=[24], skill=skill,
+        previous_selection=None if previous is None else {24: previous},
+    )  # fmt: skip
+    assert fitted.selection[24] == expected
+    assert "已核验预报" in fitted.why
+
+
+def test_climatology_is_a_reference_never_the_issued_forecast() -> None:
+    grid = to_grid(_series(70, seed=5))
+    skill = pd.DataFrame(
+        {24: [0.2, 0.2, 0.2, 0.01]},
+        index=["ensemble", "persistence", "seasonal_naive", "climatology"],
+    )
+    fitted = fit_forecaster(grid, threshold=Threshold(upper=1.0), horizons=[24], skill=skill)
+    assert fitted.selection[24] != "climatology"

@@ -244,6 +244,22 @@ def test_a_verified_record_in_which_the_models_lose_hands_the_choice_to_persiste
     assert "已核验预报的 Brier 评分" in frame["why"].iloc[0]
 
 
+def test_candidates_past_every_skill_record_are_pruned_issues_kept(
+    db: Engine, registry: Registry, settings: Settings
+) -> None:
+    _seed(db)
+    run_forecasts(engine=db, registry=registry, settings=settings, now=NOW, workers=1,
+                  keys=("nh3n",))  # fmt: skip
+    issued = _count(db, ForecastResult)
+    assert issued and _count(db, ForecastCandidate)
+    # a run long after: the old candidates lie beyond every record (SKILL_DAYS + a week)
+    later = NOW + dt.timedelta(days=SKILL_DAYS + 7 + 4)  # the last target: NOW + 72 h
+    run_forecasts(engine=db, registry=registry, settings=settings, now=later, workers=1,
+                  keys=("nh3n",))  # fmt: skip
+    assert _count(db, ForecastCandidate) == 0  # nothing recent to forecast, nothing kept
+    assert _count(db, ForecastResult) == issued  # the issued forecasts stay on record
+
+
 # --------------------------------------------------------------------------- the scheduler
 
 
