@@ -649,15 +649,24 @@ def exceeding_days(
             if m.kind == "auto_daily" and m.value is not None and m.status == "normal":
                 inflow_daily[m.date] = round_to_precision(m.value, digits)
     exceeding: dict[dt.date, Measurement] = {}
+    exempt = {(d.year, d.month) for d in exempt_months}
+    standards: dict[tuple[str, int, int], Decimal | None] = {}  # one lookup per section-month
+
+    def standard_of(which: Section, day: dt.date) -> Decimal | None:
+        key = (which.id, day.year, day.month)
+        if key not in standards:
+            standards[key] = standard_for(which, factor, dt.date(day.year, day.month, 1))
+        return standards[key]
+
     for m in rows:
-        if m.kind != "auto_daily" or m.value is None or _first_of_month(m.date) in exempt_months:
+        if m.kind != "auto_daily" or m.value is None or (m.date.year, m.date.month) in exempt:
             continue
-        standard = standard_for(section, factor, m.date)
+        standard = standard_of(section, m.date)
         value = round_to_precision(m.value, digits)
         if standard is None or value <= standard:
             continue
         if upstream is not None and m.date in inflow_daily:
-            inflow_standard = standard_for(upstream, factor, m.date)
+            inflow_standard = standard_of(upstream, m.date)
             if inflow_outcome(value, inflow_daily[m.date], inflow_standard) == "not_increased":
                 continue
         exceeding[m.date] = m
