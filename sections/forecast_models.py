@@ -368,7 +368,8 @@ def _ets(train: FloatArray) -> Callable[[FloatArray], Any]:
     from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
 
     week = train[: 7 * STEPS_PER_DAY]
-    level = float(np.nanmean(week))
+    finite = train[np.isfinite(train)]  # a first week without data: the first values there are
+    level = float(finite[: 7 * STEPS_PER_DAY].mean()) if finite.size else 0.0
     phases = week[: week.size - week.size % STEPS_PER_DAY].reshape(-1, STEPS_PER_DAY)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing phase → 0 below

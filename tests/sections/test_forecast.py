@@ -294,3 +294,12 @@ def test_climatology_is_a_reference_never_the_issued_forecast() -> None:
     )
     fitted = fit_forecaster(grid, threshold=Threshold(upper=1.0), horizons=[24], skill=skill)
     assert fitted.selection[24] != "climatology"
+
+
+def test_a_training_window_that_starts_with_a_gap_still_fits() -> None:
+    """A station silent for the first week of the window: the models start from its first data."""
+    series = _series(70, seed=8)
+    series.iloc[10 * STEPS_PER_DAY : 23 * STEPS_PER_DAY] = np.nan  # window (days 14–70): 9 dry
+    result = forecast(series, threshold=Threshold(upper=1.0))
+    assert {"sarima", "ets"} <= set(result.candidates.columns)
+    assert result.frame["median"].notna().all()
