@@ -153,7 +153,9 @@ def _run_pool(
             f"{function!r} cannot be sent to a worker process: give a module-level function ({exc})"
         ) from exc
     context = multiprocessing.get_context(START_METHOD)
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_one_thread_per_worker
+    )
     try:
         positions = {executor.submit(function, item): index for index, item in enumerate(items)}
         for future in as_completed(positions):
@@ -194,3 +196,13 @@ def _run_dask(
                 batch.done(positions[future.key], future.result())
             except Exception as exc:
                 batch.failed(positions[future.key], exc)
+
+
+def _one_thread_per_worker() -> None:
+    """Limit each worker's BLAS/OpenMP pools to one thread: the pool already has a process per
+    core, and statsmodels' small matrix products over threads on top of that oversubscribe the
+    cores (measured: a fan-out of 114 forecast fits took 98 s instead of 17 s on 2 cores)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
