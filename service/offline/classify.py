@@ -34,7 +34,7 @@ from sections.standards import DEFAULT_STANDARD, limit_table
 from service.classification import TLI_KEYS, classification_records
 from service.errors import InputError
 from service.offline.dates import DEFAULT_WINDOW, DateWindow
-from service.offline.files import csv_rows
+from service.offline.files import csv_file_rows
 from service.time import BEIJING
 
 __all__ = [
@@ -124,22 +124,15 @@ def read_classify_input(
     default_body = WATER_BODY_ALIASES.get(water_body)
     if default_body is None:
         raise InputError(f"未知水体类型 / unknown water body {water_body!r} (river | lake)")
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
-    numbered = csv_rows(text)
-    if not numbered:
-        raise InputError("输入文件为空 / the input file is empty")
-    header = [h.strip() for h in numbered[0][1]]
-    for line, row in numbered[1:]:
+    header, data_rows = csv_file_rows(path)
+    for line, row in data_rows:
         if len(row) != len(header) and any(cell.strip() for cell in row):
             raise InputError(
                 f"有 {len(row)} 个字段，表头有 {len(header)} 个 / has {len(row)} fields, "
                 f"the header {len(header)}",
                 row=line,
             )
-    kept = [(line, row) for line, row in numbered[1:] if any(cell.strip() for cell in row)]
+    kept = [(line, row) for line, row in data_rows if any(cell.strip() for cell in row)]
     rows = [row for _, row in kept]
     lines = np.array([line for line, _ in kept], dtype=np.int64)
     frame = pd.DataFrame(

@@ -22,7 +22,7 @@ from sections.plausibility import plausibility_reason
 from sections.registry import Registry
 from service.errors import InputError
 from service.offline.dates import DEFAULT_WINDOW, DateWindow
-from service.offline.files import csv_rows
+from service.offline.files import csv_file_rows
 
 __all__ = ["REQUIRED_COLUMNS", "parse_month", "read_measurements"]
 
@@ -84,18 +84,13 @@ def read_measurements(
         kind or status, a bad date or one outside ``window``, a bad, negative or physically
         impossible number, a normal row without a value.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
-    rows = csv_rows(text)
-    header = [h.strip() for h in rows[0][1]] if rows else []
+    header, data_rows = csv_file_rows(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise InputError(f"缺少列 / missing column(s): {', '.join(missing)}")
     sections = {s.id for s in registry.sections}
     result: list[Measurement] = []
-    for number, values in rows[1:]:
+    for number, values in data_rows:
         if not any(v.strip() for v in values):
             continue
         if len(values) > len(header):

@@ -10,10 +10,29 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 from service.errors import InputError
 
-__all__ = ["csv_rows"]
+__all__ = ["csv_file_rows", "csv_rows"]
+
+
+def csv_file_rows(path: Path | str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The stripped header and the numbered data rows of a CSV file (UTF-8, BOM allowed).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or decoded, is empty, or has a malformed row.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
+    numbered = csv_rows(text)
+    if not numbered:
+        raise InputError("输入文件为空 / the input file is empty")
+    return [cell.strip() for cell in numbered[0][1]], numbered[1:]
 
 
 def csv_rows(text: str) -> list[tuple[int, list[str]]]:

@@ -25,7 +25,7 @@ from sections.detection import split_censored, substitute_censored
 from sections.plausibility import implausible
 from service.errors import InputError
 from service.offline.dates import DEFAULT_WINDOW, DateWindow
-from service.offline.files import csv_rows
+from service.offline.files import csv_file_rows
 from service.time import BEIJING
 
 __all__ = ["SERIES_COLUMNS", "read_series"]
@@ -77,14 +77,7 @@ def read_series(
     ...     read_series(path, key="nh3n").tolist()
     [0.42, 0.0125]
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"无法读取输入文件 / cannot read input file: {exc}") from None
-    numbered = csv_rows(text)
-    if not numbered:
-        raise InputError("输入文件为空 / the input file is empty")
-    header = [cell.strip() for cell in numbered[0][1]]
+    header, data_rows = csv_file_rows(path)
     missing = [column for column in SERIES_COLUMNS if column not in header]
     if missing:
         raise InputError(
@@ -97,7 +90,7 @@ def read_series(
     lines: list[int] = []
     times: list[dt.datetime] = []
     cells: list[str] = []
-    for line, row in numbered[1:]:
+    for line, row in data_rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
