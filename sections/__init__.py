@@ -1,27 +1,53 @@
 """清流 Qingliu domain package: the water itself.
 
-GB 3838-2002 classes, the evaluation method, the section registry, QA/QC of station series and
-forecasting, as pure functions over pandas/NumPy objects and frozen dataclasses. No I/O.
+GB 3838-2002 classes, the evaluation method, the section and river-chief registries, QA/QC of
+station series and forecasting, as pure functions over pandas/NumPy objects and frozen dataclasses.
+No I/O.
 """
 
 from sections.classes import WaterClass, parse_class
-from sections.errors import DataTableError, RegistryError, SectionsError, UnknownClassError
+from sections.errors import (
+    DataTableError,
+    RegistryError,
+    RiverChiefsError,
+    SectionsError,
+    UnknownClassError,
+)
 from sections.parameters import Parameter, parameter, parameters
 from sections.registry import Registry, Section, Unit, load_registry, parse_registry
+from sections.river_chiefs import (
+    ChannelEntry,
+    Chief,
+    ChiefLevel,
+    Operator,
+    Reach,
+    RiverChiefs,
+    load_river_chiefs,
+    parse_river_chiefs,
+)
 
 __all__ = [
+    "ChannelEntry",
+    "Chief",
+    "ChiefLevel",
     "DataTableError",
+    "Operator",
     "Parameter",
+    "Reach",
     "Registry",
     "RegistryError",
+    "RiverChiefs",
+    "RiverChiefsError",
     "Section",
     "SectionsError",
     "Unit",
     "UnknownClassError",
     "WaterClass",
     "load_registry",
+    "load_river_chiefs",
     "parameter",
     "parameters",
     "parse_class",
     "parse_registry",
+    "parse_river_chiefs",
 ]

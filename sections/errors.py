@@ -11,6 +11,7 @@ CLI wrapper. Nothing here depends on ``service``.
     QingliuError                  500 / 1   an error the caller cannot fix (a defect, reported)
     ├── InputError (ValueError)   422 / 2   the input is wrong: fix it and try again
     │   ├── SectionsError ─┬── RegistryError       the registry file names an entry and field
+    │   │                  ├── RiverChiefsError    the river-chief file names an entry and field
     │   │                  └── UnknownClassError   a class that cannot be read
     │   └── (compensation) RuleError, MeasurementError; (service) FrameError, file rows …
     ├── NotFoundError (LookupError)  404 / 3   the thing asked for does not exist (yet)
@@ -35,6 +36,7 @@ __all__ = [
     "NotFoundError",
     "QingliuError",
     "RegistryError",
+    "RiverChiefsError",
     "SectionsError",
     "UnavailableError",
     "UnknownClassError",
@@ -136,6 +138,24 @@ class RegistryError(SectionsError):
         self.field = field
         where = entry if field is None else f"{entry}, field '{field}'"
         super().__init__(f"断面名录错误 / registry error in {where}: {message}")
+
+
+class RiverChiefsError(SectionsError):
+    """A river-chief registry entry (河段、河长、通道、运维) is invalid.
+
+    Attributes
+    ----------
+    entry : str
+        Which entry is wrong, table first, e.g. ``chiefs[3] (fuyang-jizhou-county)``.
+    field : str or None
+        The field of that entry, when one field is to blame.
+    """
+
+    def __init__(self, message: str, *, entry: str, field: str | None = None) -> None:
+        self.entry = entry
+        self.field = field
+        where = entry if field is None else f"{entry}, field '{field}'"
+        super().__init__(f"河长名录错误 / river-chief registry error in {where}: {message}")
 
 
 class UnknownClassError(SectionsError):
