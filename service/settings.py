@@ -142,6 +142,11 @@ class Settings(BaseSettings):
         description="断面名录文件（TOML）；缺省为内置的衡水名录。"
         "Registry file replacing the bundled one.",
     )
+    chiefs: Path | None = Field(
+        default=None,
+        description="河长名录文件（TOML：河段、河长、预警通道、运维）；缺省为内置的衡水名录，"
+        "须与所用断面名录一致。River-chief registry file replacing the bundled one.",
+    )
     scheduler: bool = Field(
         default=True,
         examples=["on", "off"],

@@ -4,12 +4,13 @@ Every command is registered here, through :func:`service.cli._command.command`, 
 the global options (before or after the command name) and the one error wrapper. Modules:
 
 - ``offline`` — ``sections``, ``classify``, ``compensate`` (files in, no database);
+- ``chiefs`` — ``chiefs`` (the river-chief registry; no database);
 - ``forecast`` — ``backtest`` (a series file in, forecast scores out; no database);
 - ``statements`` — ``statement``, ``bulletin``;
 - ``stations``, ``transfer`` (``import``, ``export``), ``feeds`` (``receive``, ``simulate``,
   ``pull``), ``jobs`` (``run``), ``review``, ``accounts`` (``users``, ``tokens``, ``audit``),
   ``serve`` (``demo``, ``serve``), ``db`` (``migrate``);
-- ``_context`` (settings, registry, engine: made on first use), ``_options`` (shared options and
+- ``_context`` (settings, registries, engine: made on first use), ``_options`` (shared options and
   option readers), ``_errors`` (the wrapper), ``_report`` (what commands print).
 
 The reference of every command, generated from ``--help``, is ``docs/cli.md``.
@@ -23,6 +24,7 @@ import typer
 
 from service.cli import (
     accounts,
+    chiefs,
     db,
     feeds,
     forecast,
@@ -36,7 +38,7 @@ from service.cli import (
 )
 from service.cli._command import command
 from service.cli._context import State
-from service.cli._options import SectionsOption
+from service.cli._options import ChiefsOption, SectionsOption
 
 __all__ = ["app", "main"]
 
@@ -51,9 +53,9 @@ app = typer.Typer(
 
 
 @app.callback()
-def _main(ctx: typer.Context, sections: SectionsOption = None) -> None:
+def _main(ctx: typer.Context, sections: SectionsOption = None, chiefs: ChiefsOption = None) -> None:
     """清流 Qingliu."""
-    ctx.obj = State(sections_file=sections)
+    ctx.obj = State(sections_file=sections, chiefs_file=chiefs)
 
 
 def _group(name: str, help_text: str) -> typer.Typer:
@@ -63,6 +65,7 @@ def _group(name: str, help_text: str) -> typer.Typer:
 
 
 command(app, "sections")(offline.sections_command)
+command(app, "chiefs")(chiefs.chiefs_command)
 command(app, "migrate")(db.migrate_command)
 command(app, "demo")(serve.demo_command)
 command(app, "serve")(serve.serve_command)

@@ -2,8 +2,9 @@
 
 Registration adds what every command shares, so no command body repeats it:
 
-- the global options, accepted after the command too (``qingliu compensate --sections F``;
-  ``qingliu --sections F compensate`` works as before, through the root callback);
+- the global options ``--sections`` and ``--chiefs``, accepted after the command too
+  (``qingliu compensate --sections F``; ``qingliu --sections F compensate`` works as before,
+  through the root callback);
 - the one error wrapper (:func:`service.cli._errors.reported`);
 - closing the run's engine when the command ends.
 """
@@ -20,7 +21,7 @@ import typer
 
 from service.cli._context import state_of
 from service.cli._errors import reported
-from service.cli._options import SectionsAfterOption
+from service.cli._options import ChiefsAfterOption, SectionsAfterOption
 
 __all__ = ["command"]
 
@@ -29,7 +30,7 @@ _F = TypeVar("_F", bound=Callable[..., None])
 #: Name of the context parameter added to a command that does not take one itself.
 _CONTEXT = "_qingliu_context"
 #: Global options: parameter name → annotation (a Typer option) of the form after the command.
-_GLOBAL_OPTIONS = {"sections": SectionsAfterOption}
+_GLOBAL_OPTIONS = {"sections": SectionsAfterOption, "chiefs": ChiefsAfterOption}
 
 
 def command(group: typer.Typer, name: str) -> Callable[[_F], _F]:
@@ -62,9 +63,11 @@ def _shared(func: Callable[..., None]) -> Callable[..., None]:
         # Typer passes its click context for a parameter annotated typer.Context.
         ctx = cast(typer.Context, kwargs.pop(_CONTEXT) if context is None else kwargs[context])
         state = state_of(ctx)
-        sections = kwargs.pop("sections")
+        sections, chiefs = kwargs.pop("sections"), kwargs.pop("chiefs")
         if isinstance(sections, Path):
             state.sections_file = sections
+        if isinstance(chiefs, Path):
+            state.chiefs_file = chiefs
         try:
             with reported(state.log_dir):
                 func(*args, **kwargs)

@@ -1,9 +1,10 @@
-"""What a command works with: settings, the registry and, for database commands, an engine.
+"""What a command works with: settings, the registries and, for database commands, an engine.
 
 One :class:`State` lives on the root context (``ctx.obj``). Everything in it is made on first
-use, so an offline command (``classify``, ``compensate``, ``sections``) never reads database
-settings or opens a database, and a database command migrates its database once, when it first
-asks for the engine.
+use, so an offline command (``classify``, ``compensate``, ``sections``, ``chiefs``) never reads
+database settings or opens a database, and a database command migrates its database once, when
+it first asks for the engine. The section registry and the river-chief registry are loaded once
+each, the latter checked against the former.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from sections.registry import Registry, Section, Unit
+    from sections.river_chiefs import RiverChiefs
     from service.settings import Settings
 
 __all__ = ["State", "state_of"]
@@ -30,8 +32,10 @@ class State:
     """Global options and what is built from them, once per command run."""
 
     sections_file: Path | None = None
+    chiefs_file: Path | None = None
     _settings: Settings | None = field(default=None, repr=False)
     _registry: Registry | None = field(default=None, repr=False)
+    _river_chiefs: RiverChiefs | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
@@ -39,7 +43,7 @@ class State:
         if self._settings is None:
             from service.settings import Settings
 
-            self._settings = Settings.from_env(sections=self.sections_file)
+            self._settings = Settings.from_env(sections=self.sections_file, chiefs=self.chiefs_file)
         return self._settings
 
     def registry(self) -> Registry:
@@ -49,6 +53,17 @@ class State:
 
             self._registry = load_registry(self.sections_file)
         return self._registry
+
+    def river_chiefs(self) -> RiverChiefs:
+        """The river-chief registry: ``--chiefs FILE`` or the bundled one.
+
+        Validated against :meth:`registry` (its sections and counties must exist there).
+        """
+        if self._river_chiefs is None:
+            from sections.river_chiefs import load_river_chiefs
+
+            self._river_chiefs = load_river_chiefs(self.chiefs_file, registry=self.registry())
+        return self._river_chiefs
 
     def engine(self) -> Engine:
         """The database engine, migrated to the newest schema on first use."""

@@ -22,6 +22,8 @@ from service.time import BEIJING
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "ChiefsAfterOption",
+    "ChiefsOption",
     "MonthOption",
     "OutputOption",
     "RulesOption",
@@ -49,6 +51,18 @@ SectionsOption = Annotated[
 ]
 #: The same option after the command (``qingliu compensate --sections F``); it wins.
 SectionsAfterOption = Annotated[Path | None, typer.Option("--sections", help=_SECTIONS_HELP)]
+
+_CHIEFS_HELP = (
+    "河长名录文件（TOML），替换内置名录；须与所用断面名录一致。"
+    "River chief registry file replacing the bundled one."
+)
+
+#: ``--chiefs`` before the command (``qingliu --chiefs F chiefs``), or from the environment.
+ChiefsOption = Annotated[
+    Path | None, typer.Option("--chiefs", help=_CHIEFS_HELP, envvar="QINGLIU_CHIEFS")
+]
+#: The same option after the command (``qingliu chiefs --chiefs F``); it wins.
+ChiefsAfterOption = Annotated[Path | None, typer.Option("--chiefs", help=_CHIEFS_HELP)]
 
 
 class StatementFormatChoice(StrEnum):

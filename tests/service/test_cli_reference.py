@@ -25,15 +25,17 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 HEADER = """\
 # 命令参考 / CLI reference
 
-每个命令的 `--help` 原文。全局选项 `--sections FILE` 可写在命令名之前或之后
-（`qingliu --sections F compensate …` 与 `qingliu compensate --sections F …` 相同）。
+每个命令的 `--help` 原文。全局选项 `--sections FILE`（断面名录）与 `--chiefs FILE`（河长名录）
+可写在命令名之前或之后（`qingliu --sections F compensate …` 与 `qingliu compensate --sections F …`
+相同）。
 出错时只打印一行 `错误 / error [类别]: 说明`，退出码：输入有误 2、未找到 3、冲突 4、暂不可用 5、
 配置错误 6、内部错误 1（附编号，详情写入 `qingliu-errors.log`：数据目录中，否则系统临时目录）。
 
-The `--help` text of every command. The global option `--sections FILE` goes before or after the
-command name. An error prints one line and exits with 2 (input), 3 (not found), 4 (conflict),
-5 (unavailable), 6 (configuration) or 1 (internal error, with a reference id; details in
-`qingliu-errors.log` in the data directory, else the system's temporary directory).
+The `--help` text of every command. The global options `--sections FILE` (section registry) and
+`--chiefs FILE` (river-chief registry) go before or after the command name. An error prints one
+line and exits with 2 (input), 3 (not found), 4 (conflict), 5 (unavailable), 6 (configuration)
+or 1 (internal error, with a reference id; details in `qingliu-errors.log` in the data directory,
+else the system's temporary directory).
 
 This file is generated: `.venv/bin/python -m tests.service.test_cli_reference`.
 """
