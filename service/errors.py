@@ -17,8 +17,15 @@
     ├── UnavailableError                  503 / 5   try again later
     │   ├── DatabaseError                           the database cannot be reached or migrated
     │   ├── FeedTimeout (FeedError)                 a remote feed did not answer in time
-    │   └── FeedAnswerError (FeedError)             a remote feed answered, but not usably
+    │   ├── FeedAnswerError (FeedError)             a remote feed answered, but not usably
+    │   └── ChannelUnavailable (ChannelError)       an alert channel did not take the message
+    │       └── RateLimited                         … and asks to wait ``retry_after`` seconds
     └── ConfigurationError                500 / 6   a setting is invalid (names the variable)
+        └── ChannelRefused (ChannelError)           an alert channel refused for good (key,
+                                                    signature, keyword, IP, recipient): fix it
+
+``ChannelError`` is what :meth:`service.alerts.channels.Delivery.raise_for_status` raises; the
+channels themselves answer every send with a ``Delivery`` and raise nothing.
 
 The two edges translate every error the same way: :func:`error_payload` gives the JSON body of an
 API answer (``{"ok": false, "status", "title", "error", "type", "errors", "reference"}``) and
@@ -44,6 +51,9 @@ from sections.errors import (
 
 __all__ = [
     "BatchError",
+    "ChannelError",
+    "ChannelRefused",
+    "ChannelUnavailable",
     "ConfigurationError",
     "ConflictError",
     "DataTableError",
@@ -58,6 +68,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLarge",
     "QingliuError",
+    "RateLimited",
     "UnauthorizedError",
     "UnavailableError",
     "error_line",
@@ -91,6 +102,39 @@ class FeedTimeout(FeedError, UnavailableError, TimeoutError):
 
 class FeedAnswerError(FeedError, UnavailableError):
     """A remote feed answered, but the answer cannot be used (status, body, truncation)."""
+
+
+class ChannelError(QingliuError):
+    """An alert channel did not deliver a message (the subclasses say whether to wait or fix).
+
+    ``channel`` is the channel's id, ``code`` the service's own answer code (``45009``,
+    ``310000``, ``HTTP 503``, ``SMTP 550``, an exception name).
+    """
+
+    def __init__(self, message: str, *, channel: str = "", code: str = "") -> None:
+        self.channel = channel
+        self.code = code
+        super().__init__(message)
+
+
+class ChannelUnavailable(ChannelError, UnavailableError):
+    """The channel did not take the message (no connection, no answer in time, HTTP 5xx): retry."""
+
+
+class RateLimited(ChannelUnavailable):
+    """The channel refuses for now (too many messages): retry after ``retry_after`` seconds."""
+
+    def __init__(
+        self, message: str, *, retry_after: float, channel: str = "", code: str = ""
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, channel=channel, code=code)
+
+
+class ChannelRefused(ChannelError, ConfigurationError):
+    """The channel refused the message for good: a wrong key, token, signature, keyword or IP
+    whitelist, or a refused recipient. Retrying cannot help; the operator fixes the channel's
+    configuration or the recipient's contact."""
 
 
 class BatchError(QingliuError):
