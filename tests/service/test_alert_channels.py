@@ -652,6 +652,17 @@ def test_an_empty_key_is_a_configuration_error(empty: str) -> None:
         DingTalkChannel(id="d", token=empty)
 
 
+def test_fixed_recipients_are_checked() -> None:
+    environ = {"OPS_EMAIL": "ops@hs.example.cn\nBcc: all@example.cn", "DUTY": "duty"}
+    with pytest.raises(ConfigurationError, match="e-mail"):
+        EmailChannel(id="m", host="h", sender=SENDER, to=["${OPS_EMAIL}"], environ=environ)
+    with pytest.raises(ConfigurationError, match="mobile"):
+        SmsChannel(id="s", url="https://sms.example.cn/send", template="T", to=["${DUTY}"],
+                   environ=environ)  # fmt: skip
+    with pytest.raises(ConfigurationError, match="sender"):
+        EmailChannel(id="m", host="h", sender="清流告警")
+
+
 def test_masking() -> None:
     assert mask_url("https://h/robot/send?access_token=t0k&timestamp=1&sign=a%2Bb") == (
         "https://h/robot/send?access_token=***&timestamp=1&sign=***"

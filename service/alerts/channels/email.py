@@ -39,7 +39,7 @@ from email.message import EmailMessage
 from typing import Final
 
 from service.alerts.channels._http import certificate_not_verified
-from service.alerts.channels.base import Delivery, Message, log_delivery
+from service.alerts.channels.base import _EMAIL, Delivery, Message, log_delivery
 from service.alerts.channels.config import Masker, require, resolve_all
 from service.errors import ConfigurationError
 
@@ -177,6 +177,12 @@ class EmailChannel:
             )
         self.port = port or (DEFAULT_SMTPS_PORT if implicit_tls else DEFAULT_SMTP_PORT)
         self.to = _unique(resolve_all(to, channel=id, name="to", environ=environ))
+        for address in self.to:
+            if not _EMAIL.fullmatch(address):
+                raise ConfigurationError(
+                    f"告警通道 {id} 的收件地址无效 / channel {id}: not an e-mail address in to: "
+                    f"{address!r}"
+                )
         if (username is None) != (password is None):
             raise ConfigurationError(
                 f"告警通道 {id} 需同时配置用户名和密码 / channel {id}: give both username and "

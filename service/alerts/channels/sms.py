@@ -42,8 +42,9 @@ from service.alerts.channels._http import (
     post_json,
     read_object,
 )
-from service.alerts.channels.base import Delivery, Message, log_delivery
+from service.alerts.channels.base import _MOBILE, Delivery, Message, log_delivery
 from service.alerts.channels.config import Masker, http_url, mask_url, require, resolve_all
+from service.errors import ConfigurationError
 
 __all__ = ["DEFAULT_RATE_LIMIT_SECONDS", "SmsChannel", "template_params"]
 
@@ -119,6 +120,12 @@ class SmsChannel:
         )
         self.template = require(template, channel=id, name="template", environ=environ)
         self.to = resolve_all(to, channel=id, name="to", environ=environ)
+        for mobile in self.to:
+            if not _MOBILE.fullmatch(mobile):
+                raise ConfigurationError(
+                    f"告警通道 {id} 的手机号无效 / channel {id}: not a mobile number in to: "
+                    f"{mobile!r}"
+                )
         self._headers: dict[str, str] = {}
         secrets = []
         if api_key is not None:
