@@ -4,6 +4,7 @@ codes as docs/feeds.md §3 states them."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import smtplib
@@ -642,6 +643,15 @@ def test_resolve_secret() -> None:
     assert resolve_secret("$A {A}", {}) == "$A {A}"  # only ${NAME} is a placeholder
     with pytest.raises(ConfigurationError, match="MISSING_ONE"):
         resolve_secret("${MISSING_ONE}", {})
+    assert "environ(" not in str(inspect.signature(resolve_secret))  # help() shows no secrets
+
+
+def test_resolve_secret_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QINGLIU_TEST_SECRET", "s3cret")
+    assert resolve_secret("${QINGLIU_TEST_SECRET}") == "s3cret"
+    monkeypatch.delenv("QINGLIU_TEST_SECRET")
+    with pytest.raises(ConfigurationError, match="QINGLIU_TEST_SECRET"):
+        resolve_secret("${QINGLIU_TEST_SECRET}")
 
 
 @pytest.mark.parametrize("empty", ["", "   "])

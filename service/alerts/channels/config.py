@@ -41,8 +41,11 @@ SECRET_QUERY_PARAMETERS = frozenset(
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def resolve_secret(text: str, environ: Mapping[str, str] = os.environ) -> str:
+def resolve_secret(text: str, environ: Mapping[str, str] | None = None) -> str:
     """``text`` with every ``${NAME}`` replaced by the environment variable ``NAME``.
+
+    ``environ`` defaults to ``os.environ`` (read at call time; the default is ``None`` so that a
+    signature shown by ``help()`` or generated docs never prints the environment).
 
     Text without a placeholder comes back unchanged.
 
@@ -59,9 +62,11 @@ def resolve_secret(text: str, environ: Mapping[str, str] = os.environ) -> str:
     'Bearer xyz'
     """
 
+    variables = os.environ if environ is None else environ
+
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        found = environ.get(name, "")
+        found = variables.get(name, "")
         if not found:
             raise ConfigurationError(
                 f"环境变量 {name} 未设置或为空 / the environment variable {name} is not set or "
@@ -83,7 +88,7 @@ def require(
     ConfigurationError
         The value is missing or empty, or names a variable that is.
     """
-    resolved = resolve_secret(value or "", os.environ if environ is None else environ)
+    resolved = resolve_secret(value or "", environ)
     if not resolved.strip():
         raise ConfigurationError(
             f"告警通道 {channel} 缺少 {name} / channel {channel}: {name} is empty"
@@ -133,7 +138,7 @@ def webhook_parts(
         A placeholder's variable is not set, the URL is not http(s), its path does not end in
         ``path`` or its ``parameter`` is missing or empty (messages show the URL masked).
     """
-    resolved = resolve_secret(url, os.environ if environ is None else environ)
+    resolved = resolve_secret(url, environ)
     parts = urlsplit(resolved)
     http_url(resolved, channel=channel, name="url")
     if not parts.path.rstrip("/").endswith(path):
