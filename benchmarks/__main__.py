@@ -9,7 +9,9 @@ import platform
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["abuse", "classify", "demo_seed", "forecast", "hj212_parse", "ingest"]
+BENCHMARKS = [
+    "abuse", "classify", "demo_seed", "forecast", "forecast_fits", "hj212_parse", "ingest",
+]  # fmt: skip
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -11,18 +11,13 @@
   80 % intervals covering 75–85 %.
 - ``backtest_speed``: the wall time of one year's backtest against one SARIMAX fit on the
   training window, measured in the same run (the ratio says how many fits a backtest costs).
-- ``throughput``: every section × indicator of the demo (19 × 6) fitted and forecast from its
-  last 120 days, fanned out over the local process pool (:func:`service.fanout.fan_out`),
-  against the same work on one core: fits per second per core, for planning a province or the
-  nation. Target: all 114 under 60 s on this 2-core machine.
 
-Run: ``.venv/bin/python -m benchmarks forecast`` (about 10 minutes on 2 cores).
+Run: ``.venv/bin/python -m benchmarks forecast`` (about 10 minutes on 2 cores). The fit
+throughput is :mod:`benchmarks.forecast_fits`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import time
 from typing import Any
 
@@ -31,14 +26,11 @@ import pandas as pd
 
 from benchmarks.forecast_series import SHAPES, demo_section_most_exceeding, demo_series, make_series
 from sections.backtest import backtest
-from sections.forecast import FORECAST_KEYS, Threshold, forecast, target_threshold, to_grid
+from sections.forecast import Threshold, to_grid
 from sections.forecast_models import fit_box_cox, fit_state_space
-from sections.registry import load_registry
 from service.fanout import fan_out
 
 SEEDS = (1, 2, 3)
-HISTORY_DAYS = 120  # days of data each throughput fit reads
-DEMO_YEAR, DEMO_SEED = 2025, 2025
 EPISODIC = ("nh3n_winter_episodes", "tp_rain_pulses", "codmn_slow_load", "demo-nh3n")
 
 
@@ -78,39 +70,6 @@ def backtest_case(case: tuple[str, str, int]) -> dict[str, Any]:
     }
 
 
-def forecast_item(item: tuple[pd.Series, float | None, float | None]) -> float:
-    """Fit and forecast one series; returns the seconds it took (module-level for the pool)."""
-    values, lower, upper = item
-    threshold = None if lower is None and upper is None else Threshold(lower=lower, upper=upper)
-    started = time.perf_counter()
-    forecast(values, threshold=threshold)
-    return time.perf_counter() - started
-
-
-def _throughput_items() -> list[tuple[pd.Series, float | None, float | None]]:
-    from benchmarks.forecast_series import _demo_groups
-
-    registry = load_registry()
-    groups = _demo_groups(DEMO_SEED, DEMO_YEAR)
-    end = pd.Timestamp(f"{DEMO_YEAR}-11-30T00:00", tz="Asia/Shanghai")
-    items = []
-    for section in registry.sections:
-        for key in FORECAST_KEYS:
-            rows = groups.get((section.id, key))
-            if rows is None:
-                continue
-            index = pd.DatetimeIndex(rows["observed_at"]).tz_convert("Asia/Shanghai")
-            valid = (rows["station_flag"] == "N").to_numpy()
-            values = pd.Series(np.where(valid, rows["value"], np.nan), index=index)
-            values = values[(index < end) & (index >= end - pd.Timedelta(days=HISTORY_DAYS))]
-            threshold = target_threshold(section, key, dt.date(DEMO_YEAR, 11, 30))
-            items.append(
-                (values, threshold.lower if threshold else None,
-                 threshold.upper if threshold else None)
-            )  # fmt: skip
-    return items
-
-
 def _one_fit_seconds(values: pd.Series) -> float:
     grid = to_grid(values)
     z = fit_box_cox(grid.to_numpy()[-56 * 6 :]).forward(grid.to_numpy())
@@ -120,25 +79,14 @@ def _one_fit_seconds(values: pd.Series) -> float:
 
 
 def run() -> dict[str, Any]:
-    cores = os.cpu_count() or 1
+    values, _, _ = make_series("nh3n_winter_episodes", seed=1)
+    one_fit = min(_one_fit_seconds(values) for _ in range(3))
+
     cases = _cases()
     started = time.perf_counter()
     skill = fan_out(backtest_case, cases)
     skill_wall = time.perf_counter() - started
-
-    values, _, _ = make_series("nh3n_winter_episodes", seed=1)
-    one_fit = min(_one_fit_seconds(values) for _ in range(3))
     year_backtest = next(s["seconds"] for s in skill if s["series"] == "nh3n_winter_episodes-seed1")
-
-    items = _throughput_items()
-    started = time.perf_counter()
-    fan_out(forecast_item, items)
-    pool_wall = time.perf_counter() - started
-    sample = items[:24]
-    started = time.perf_counter()
-    for item in sample:
-        forecast_item(item)
-    one_core = (time.perf_counter() - started) / len(sample)
 
     episodic = [s for s in skill if s["series"].startswith(EPISODIC)]
     return {
@@ -160,13 +108,5 @@ def run() -> dict[str, Any]:
             "year_backtest_seconds": year_backtest,
             "one_sarima_fit_seconds": round(one_fit, 3),
             "ratio_backtest_to_one_fit": round(year_backtest / one_fit, 1),
-        },
-        "throughput": {
-            "series": len(items),
-            "cores": cores,
-            "pool_wall_seconds": round(pool_wall, 1),
-            "one_core_seconds_per_series": round(one_core, 3),
-            "series_per_second_per_core": round(1 / one_core, 2),
-            "pool_speedup_vs_one_core": round(one_core * len(items) / pool_wall, 2),
         },
     }
