@@ -22,3 +22,12 @@ def mark_or_fail(job: tuple[str, int]) -> int:
         raise ValueError("三号不算 / three is refused")
     Path(directory, str(number)).write_text("done", "utf-8")
     return number
+
+
+def blas_threads(_: int) -> int:
+    """The most threads any BLAS library of this worker uses, NumPy imported only now (as a
+    spawned worker does when it unpickles its first task)."""
+    import numpy  # noqa: F401 - loads OpenBLAS in this process
+    from threadpoolctl import threadpool_info
+
+    return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
