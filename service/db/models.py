@@ -584,9 +584,14 @@ class AlertEpisode(SQLModel, table=True):
     __tablename__ = "alert_episode"
     __table_args__ = (
         Index(
-            "uq_alert_episode_open", "section_id", "factor", "audience", unique=True,
-            sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL"),
-        ),  # fmt: skip
+            "uq_alert_episode_open",
+            "section_id",
+            "factor",
+            "audience",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
         Index("ix_alert_episode_state", "state"),
         one_of("state", EPISODE_STATES, name="ck_alert_episode_state"),
         one_of("audience", EPISODE_AUDIENCES, name="ck_alert_episode_audience"),

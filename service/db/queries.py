@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from pydantic import JsonValue
@@ -26,6 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel
 
 from service.db.models import JobRun, Observation, SectionStatus, table_of, utc_now
@@ -33,6 +36,7 @@ from service.errors import ConfigurationError
 
 __all__ = [
     "FORECAST_FRAME_COLUMNS",
+    "RACE_RETRIES",
     "SKILL_COLUMNS",
     "JobDetail",
     "LastRun",
@@ -40,6 +44,7 @@ __all__ = [
     "count_observations",
     "finish_job_run",
     "forecast_skill",
+    "in_transaction",
     "insert_section_statuses",
     "last_runs",
     "latest_forecasts",
@@ -560,3 +565,32 @@ def forecast_skill(
         frame[name] = frame[name].astype("int64")
     frame["brier"] = pd.to_numeric(frame["brier"]).astype("float64")
     return frame
+
+
+# --- transactions that may lose a race --------------------------------------------------------
+
+_T = TypeVar("_T")
+RACE_RETRIES = 8
+"""How often :func:`in_transaction` tries a unit of work that lost a race."""
+
+
+def in_transaction(
+    *, engine: Engine, work: Callable[[Connection], _T], attempts: int = RACE_RETRIES
+) -> _T:
+    """Run ``work`` in one transaction; run it again, from the start, when it lost a race.
+
+    A race lost is a unique constraint a concurrent transaction satisfied first
+    (``IntegrityError``: the work, run again, reads what the winner wrote) or SQLite's
+    "database is locked" (a deferred transaction that cannot upgrade to a writer without
+    reading afresh). Other errors, and the last attempt's, propagate.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as connection:
+                return work(connection)
+        except (IntegrityError, OperationalError) as exc:
+            lost = isinstance(exc, IntegrityError) or "locked" in str(exc.orig).lower()
+            if not lost or attempt == attempts:
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,730 @@
+"""Alert episodes: fold the conditions of every evaluation run into episodes, and enqueue.
+
+An **episode** is one section, factor and audience (``river_chiefs`` or ``operators``) from the
+first condition to closing; the database holds at most one that is not closed (a partial unique
+index, migration 0011). :func:`apply_conditions` takes one run's conditions (the pure rules of
+``sections.alert_rules``) and:
+
+- **opens** an episode for a new (section, factor, audience) and enqueues one message per first
+  recipient and channel: the section's lowest-level river chiefs
+  (:meth:`~sections.river_chiefs.RiverChiefs.chiefs_for_section`), or its station operators;
+- **updates** an open episode on a repeat at the same or a lower level: no message;
+- **raises** it on a higher level: one message at the new level to everyone told so far (the
+  chiefs of steps 0 … current); an acknowledged episode is open again (the acknowledgement was
+  of the lower level) and its escalation clock restarts;
+- **escalates** an episode not acknowledged within ``policy.escalate_after[level]`` to the next
+  chief up each first chief's :meth:`~sections.river_chiefs.RiverChiefs.escalation_chain`
+  (operators do not escalate);
+- **closes** an episode no condition has been seen for in ``policy.close_after``.
+
+:func:`acknowledge` stops escalation. Every change is an ``alert_episode_event`` row and, apart
+from plain repeats, an audit event (:mod:`service.accounts.audit`), in the same transaction.
+
+**Quiet hours.** A message below ``policy.quiet_exempt_level`` (red) enqueued in quiet hours is
+held (``next_attempt_at``) until they end; the escalation clock of such an episode starts then.
+
+**Exactly once.** Messages are enqueued in the transaction that changes the episode; their
+``dedupe_key`` (episode, level, escalation step, channel, recipient) is unique. Two runs racing
+on the same condition (two processes, two threads) cannot both open an episode (unique index) or
+both enqueue one message (unique key): the loser's transaction fails as a whole, is retried, and
+then sees the winner's episode as a repeat. Sending is :mod:`service.alerts.outbox`'s.
+
+**The acknowledgement link.** Messages carry the literal placeholder ``{ack_url}``
+(:data:`ACK_URL_PLACEHOLDER`); the outbox fills it at send time through its ``ack_url`` hook,
+so the signed link (another step) is made when, and as often as, it is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import JsonValue
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from service.accounts.audit import record
+from service.alerts.channels.base import Level, Message
+from service.db.models import (
+    AlertEpisode,
+    AlertEpisodeEvent,
+    AlertOutbox,
+    table_of,
+)
+from service.db.queries import in_transaction
+from service.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from sections.registry import Registry
+    from sections.river_chiefs import ChannelEntry, Recipient, RiverChiefs
+
+__all__ = [
+    "ACK_URL_PLACEHOLDER",
+    "DEFAULT_ESCALATE_AFTER",
+    "LEVEL_LABELS",
+    "AlertCondition",
+    "EpisodeChanges",
+    "EpisodePolicy",
+    "acknowledge",
+    "advance_episodes",
+    "apply_conditions",
+    "dedupe_key",
+    "message_from_json",
+    "message_json",
+    "recipients_at_step",
+]
+
+EPISODES = table_of(AlertEpisode)
+EVENTS = table_of(AlertEpisodeEvent)
+OUTBOX = table_of(AlertOutbox)
+
+ACK_URL_PLACEHOLDER = "{ack_url}"
+"""Left in a stored message; the outbox replaces it with the episode's acknowledgement link."""
+SYSTEM_ACTOR = "system:alerts"
+"""The audit actor of changes the service makes by itself."""
+
+LEVEL_LABELS: Mapping[int, str] = MappingProxyType({1: "提示", 2: "黄色", 3: "橙色", 4: "红色"})
+"""Alert levels (``AlertLevel`` of ``sections.alert_rules``) → label (domain.md §7)."""
+_LEVEL_COLOURS = {1: "info", 2: "warning", 3: "warning", 4: "warning"}
+_MESSAGE_LEVELS: Mapping[int, Level] = {1: "info", 2: "warning", 3: "warning", 4: "critical"}
+_RED = 4
+
+DEFAULT_ESCALATE_AFTER: Mapping[int, dt.timedelta | None] = MappingProxyType({
+    1: None,
+    2: dt.timedelta(hours=4),
+    3: dt.timedelta(hours=2),
+    4: dt.timedelta(minutes=30),
+})  # fmt: skip
+"""How long an episode may stay unacknowledged at each level before it escalates [A]: notice
+never, yellow 4 h, orange 2 h, red 30 min."""
+
+
+class AlertCondition(Protocol):
+    """What :func:`apply_conditions` reads of a condition (``sections.alert_rules.Condition``).
+
+    ``level`` is an ``AlertLevel`` (an ``IntEnum``: 1 notice … 4 red); ``audience`` is
+    ``"river_chiefs"`` or ``"operators"``; ``observed_at`` is aware.
+    """
+
+    @property
+    def section_id(self) -> str: ...
+    @property
+    def factor(self) -> str: ...
+    @property
+    def level(self) -> int: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def observed_at(self) -> dt.datetime: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def limit(self) -> float | None: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def trend(self) -> str | None: ...
+    @property
+    def probability(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class EpisodePolicy:
+    """When episodes escalate and close, and when messages are held.
+
+    Attributes
+    ----------
+    escalate_after : mapping of int to timedelta or None
+        Per level (1–4), how long an unacknowledged episode waits before it goes to the next
+        chief up; None: never [A] (:data:`DEFAULT_ESCALATE_AFTER`).
+    close_after : timedelta
+        An episode closes when no condition for it has been seen this long [A: 24 h].
+    quiet_start, quiet_end : datetime.time or None
+        Quiet hours in ``timezone`` [A: 22:00–07:00]; ``quiet_start`` None: none.
+    quiet_exempt_level : int
+        Messages at this level or above are sent in quiet hours [A: red].
+    timezone : str
+        The zone of the quiet hours and of times in messages [Asia/Shanghai].
+    """
+
+    escalate_after: Mapping[int, dt.timedelta | None] = field(
+        default_factory=lambda: DEFAULT_ESCALATE_AFTER
+    )
+    close_after: dt.timedelta = dt.timedelta(hours=24)
+    quiet_start: dt.time | None = dt.time(22, 0)
+    quiet_end: dt.time = dt.time(7, 0)
+    quiet_exempt_level: int = _RED
+    timezone: str = "Asia/Shanghai"
+
+    def quiet_until(self, at: dt.datetime) -> dt.datetime | None:
+        """The end of the quiet period ``at`` lies in (UTC), or None outside quiet hours.
+
+        >>> policy = EpisodePolicy()
+        >>> policy.quiet_until(dt.datetime(2026, 7, 1, 15, 0, tzinfo=dt.UTC))  # 23:00 Beijing
+        datetime.datetime(2026, 7, 1, 23, 0, tzinfo=datetime.timezone.utc)
+        >>> policy.quiet_until(dt.datetime(2026, 7, 1, 4, 0, tzinfo=dt.UTC)) is None  # 12:00
+        True
+        """
+        if self.quiet_start is None:
+            return None
+        zone = ZoneInfo(self.timezone)
+        local = at.astimezone(zone)
+        clock = local.time()
+        start, end = self.quiet_start, self.quiet_end
+        wraps = start > end  # 22:00–07:00 spans midnight
+        inside = (clock >= start or clock < end) if wraps else (start <= clock < end)
+        if not inside:
+            return None
+        day = local.date()
+        if wraps and clock >= start:
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, end, tzinfo=zone).astimezone(dt.UTC)
+
+    def release_at(self, level: int, at: dt.datetime) -> dt.datetime:
+        """When a message of ``level`` enqueued ``at`` may go: ``at``, or the end of quiet hours."""
+        if level >= self.quiet_exempt_level:
+            return at
+        return self.quiet_until(at) or at
+
+    def escalation_due(self, level: int, at: dt.datetime) -> dt.datetime | None:
+        """When an episode at ``level`` told ``at`` escalates if unacknowledged (None: never)."""
+        wait = self.escalate_after.get(level)
+        return None if wait is None else self.release_at(level, at) + wait
+
+
+DEFAULT_POLICY = EpisodePolicy()
+
+
+@dataclass(frozen=True)
+class EpisodeChanges:
+    """What one :func:`apply_conditions` (or :func:`advance_episodes`) call changed: episode ids.
+
+    ``enqueued`` counts outbox rows written; ``unreachable`` lists recipients (chief or
+    operator ids) that no channel reaches, and sections with nobody to tell.
+    """
+
+    opened: tuple[int, ...] = ()
+    updated: tuple[int, ...] = ()
+    raised: tuple[int, ...] = ()
+    escalated: tuple[int, ...] = ()
+    closed: tuple[int, ...] = ()
+    enqueued: int = 0
+    unreachable: tuple[str, ...] = ()
+
+    def __add__(self, other: EpisodeChanges) -> EpisodeChanges:
+        return EpisodeChanges(
+            self.opened + other.opened, self.updated + other.updated,
+            self.raised + other.raised, self.escalated + other.escalated,
+            self.closed + other.closed, self.enqueued + other.enqueued,
+            tuple(dict.fromkeys(self.unreachable + other.unreachable)),
+        )  # fmt: skip
+
+
+def dedupe_key(
+    *, episode_id: int, level: int, step: int, channel_id: str, recipient_id: str
+) -> str:
+    """The exactly-once key of an outbox row.
+
+    >>> dedupe_key(episode_id=7, level=3, step=1, channel_id="wecom-a", recipient_id="city")
+    '7:3:1:wecom-a:city'
+    """
+    return f"{episode_id}:{level}:{step}:{channel_id}:{recipient_id}"
+
+
+def recipients_at_step(
+    chiefs: RiverChiefs, *, section_id: str, audience: str, step: int
+) -> tuple[Recipient, ...]:
+    """Who is told at an escalation step of an episode (step 0: the first recipients).
+
+    River chiefs: step 0 is the section's chiefs at its lowest level; step k is the k-th chief
+    up each of their escalation chains (each once). Operators: the section's operators at
+    step 0, nobody after.
+    """
+    if audience == "operators":
+        return chiefs.operators_for_section(section_id) if step == 0 else ()
+    section_chiefs = chiefs.chiefs_for_section(section_id)
+    if not section_chiefs:
+        return ()
+    lowest = min(c.level for c in section_chiefs)
+    found: dict[str, Recipient] = {}
+    for first in (c for c in section_chiefs if c.level == lowest):
+        chain = chiefs.escalation_chain(first.id)
+        if step < len(chain):
+            found.setdefault(chain[step].id, chain[step])
+    return tuple(found.values())
+
+
+def apply_conditions(
+    *,
+    engine: Engine,
+    conditions: Iterable[AlertCondition],
+    chiefs: RiverChiefs,
+    registry: Registry | None,
+    now: dt.datetime,
+    policy: EpisodePolicy = DEFAULT_POLICY,
+) -> EpisodeChanges:
+    """Fold one evaluation run's conditions into episodes, then escalate and close.
+
+    Each (section, factor, audience) is handled in its own transaction (retried when a
+    concurrent run won a race: see the module docstring); of several conditions for one key,
+    the highest level counts and the others are repeats.
+
+    Parameters
+    ----------
+    engine : Engine
+        The migrated database.
+    conditions : iterable of AlertCondition
+        This run's conditions.
+    chiefs : RiverChiefs
+        Who gets what, over which channels.
+    registry : Registry or None
+        For section names and target classes in messages (ids without it).
+    now : datetime
+        The time of the run (aware).
+    policy : EpisodePolicy
+        Escalation, closing and quiet hours.
+    """
+    now = _utc(now)
+    ordered = sorted(conditions, key=lambda c: (c.section_id, c.factor, c.audience, -int(c.level)))
+    changes = EpisodeChanges()
+    context = _Context(chiefs=chiefs, registry=registry, now=now, policy=policy)
+    for condition in ordered:
+        _utc(condition.observed_at)
+        if condition.audience not in ("river_chiefs", "operators"):
+            raise InputError(f"未知告警对象 / unknown audience {condition.audience!r}")
+        if int(condition.level) not in LEVEL_LABELS:
+            raise InputError(f"未知告警级别 / unknown level {condition.level!r}")
+        changes += in_transaction(
+            engine=engine, work=partial(_apply_one, condition=condition, ctx=context)
+        )
+    return changes + advance_episodes(
+        engine=engine, chiefs=chiefs, registry=registry, now=now, policy=policy
+    )
+
+
+def advance_episodes(
+    *,
+    engine: Engine,
+    chiefs: RiverChiefs,
+    registry: Registry | None,
+    now: dt.datetime,
+    policy: EpisodePolicy = DEFAULT_POLICY,
+) -> EpisodeChanges:
+    """Escalate the open episodes whose time has come, close the quiet ones.
+
+    Called by :func:`apply_conditions`; call it alone between runs to escalate on time.
+    """
+    now = _utc(now)
+    context = _Context(chiefs=chiefs, registry=registry, now=now, policy=policy)
+    with engine.connect() as connection:
+        due = connection.execute(
+            select(EPISODES.c.id).where(
+                EPISODES.c.state == "open", EPISODES.c.next_escalation_at <= now
+            ).order_by(EPISODES.c.id)
+        ).scalars().all()  # fmt: skip
+        quiet = connection.execute(
+            select(EPISODES.c.id).where(
+                EPISODES.c.closed_at.is_(None),
+                EPISODES.c.last_condition_at <= now - policy.close_after,
+            ).order_by(EPISODES.c.id)
+        ).scalars().all()  # fmt: skip
+    changes = EpisodeChanges()
+    for episode_id in due:
+        changes += in_transaction(
+            engine=engine, work=partial(_escalate, episode_id=episode_id, ctx=context)
+        )
+    for episode_id in quiet:
+        changes += in_transaction(
+            engine=engine, work=partial(_close, episode_id=episode_id, ctx=context)
+        )
+    return changes
+
+
+def acknowledge(
+    *, engine: Engine, episode_id: int, by: str, note: str = "", now: dt.datetime
+) -> bool:
+    """Acknowledge an open episode: escalation stops. ``False`` if it was not open.
+
+    Raises
+    ------
+    NotFoundError
+        No episode has this id.
+    """
+    now = _utc(now)
+
+    def work(connection: Connection) -> bool:
+        changed = connection.execute(
+            update(EPISODES)
+            .where(EPISODES.c.id == episode_id, EPISODES.c.state == "open")
+            .values(state="acknowledged", acknowledged_at=now, acknowledged_by=by[:64],
+                    acknowledged_note=note, next_escalation_at=None, updated_at=now)
+        ).rowcount  # fmt: skip
+        if not changed:
+            exists = connection.execute(
+                select(EPISODES.c.id).where(EPISODES.c.id == episode_id)
+            ).first()
+            if exists is None:
+                raise NotFoundError(f"没有这个告警事件 / no alert episode {episode_id}")
+            return False
+        detail: dict[str, JsonValue] = {"by": by, "note": note}
+        _event(connection, episode_id, now, "acknowledged", detail)
+        record(connection, actor=by, action="alert.acknowledged",
+               target=f"alert_episode:{episode_id}", detail=detail)  # fmt: skip
+        return True
+
+    return in_transaction(engine=engine, work=work)
+
+
+# --- one condition, one escalation, one closing ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    chiefs: RiverChiefs
+    registry: Registry | None
+    now: dt.datetime
+    policy: EpisodePolicy
+
+
+def _apply_one(
+    connection: Connection, *, condition: AlertCondition, ctx: _Context
+) -> EpisodeChanges:
+    now, level = ctx.now, int(condition.level)
+    episode = connection.execute(
+        _locked(connection, select(EPISODES).where(
+            EPISODES.c.section_id == condition.section_id,
+            EPISODES.c.factor == condition.factor,
+            EPISODES.c.audience == condition.audience,
+            EPISODES.c.closed_at.is_(None),
+        ))
+    ).first()  # fmt: skip
+    last = {
+        "last_condition_at": now, "last_observed_at": _utc(condition.observed_at),
+        "last_detail": condition.detail, "last_value": condition.value,
+        "last_limit": condition.limit, "updated_at": now,
+    }  # fmt: skip
+    summary: dict[str, JsonValue] = {
+        "level": level, "rule_id": condition.rule_id, "value": condition.value,
+        "limit": condition.limit, "detail": condition.detail,
+        "observed_at": condition.observed_at.isoformat(),
+    }  # fmt: skip
+    if episode is None:
+        has_next = bool(_recipients(ctx, condition.section_id, condition.audience, 1))
+        episode_id = int(connection.execute(
+            insert(EPISODES).values(
+                section_id=condition.section_id, factor=condition.factor,
+                audience=condition.audience, level=level, rule_id=condition.rule_id,
+                state="open", escalation_step=0, opened_at=now,
+                next_escalation_at=ctx.policy.escalation_due(level, now) if has_next else None,
+                **last,
+            ).returning(EPISODES.c.id)
+        ).scalar_one())  # fmt: skip
+        enqueued, unreachable = _enqueue(
+            connection, ctx, condition, episode_id=episode_id, level=level, step=0,
+            steps=range(1), kind="opened",
+        )  # fmt: skip
+        summary |= {"enqueued": enqueued}
+        _event(connection, episode_id, now, "opened", summary)
+        record(connection, actor=SYSTEM_ACTOR, action="alert.opened",
+               target=f"alert_episode:{episode_id}", detail=summary)  # fmt: skip
+        return EpisodeChanges(opened=(episode_id,), enqueued=enqueued, unreachable=unreachable)
+
+    episode_id = int(episode.id)
+    if level <= episode.level:
+        connection.execute(update(EPISODES).where(EPISODES.c.id == episode_id).values(**last))
+        _event(connection, episode_id, now, "updated", summary)
+        return EpisodeChanges(updated=(episode_id,))
+
+    step = int(episode.escalation_step)
+    has_next = bool(_recipients(ctx, condition.section_id, condition.audience, step + 1))
+    due = ctx.policy.escalation_due(level, now) if has_next else None
+    current = _aware(episode.next_escalation_at) if episode.state == "open" else None
+    if current is not None and due is not None:
+        due = min(due, current)
+    connection.execute(
+        update(EPISODES).where(EPISODES.c.id == episode_id).values(
+            level=level, rule_id=condition.rule_id, state="open", next_escalation_at=due, **last
+        )
+    )  # fmt: skip
+    enqueued, unreachable = _enqueue(
+        connection, ctx, condition, episode_id=episode_id, level=level, step=step,
+        steps=range(step + 1), kind="level_raised",
+    )  # fmt: skip
+    summary |= {"from_level": int(episode.level), "enqueued": enqueued,
+                "was_acknowledged": episode.state == "acknowledged"}  # fmt: skip
+    _event(connection, episode_id, now, "level_raised", summary)
+    record(connection, actor=SYSTEM_ACTOR, action="alert.level_raised",
+           target=f"alert_episode:{episode_id}", detail=summary)  # fmt: skip
+    return EpisodeChanges(raised=(episode_id,), enqueued=enqueued, unreachable=unreachable)
+
+
+def _escalate(connection: Connection, *, episode_id: int, ctx: _Context) -> EpisodeChanges:
+    now = ctx.now
+    episode = connection.execute(
+        _locked(connection, select(EPISODES).where(EPISODES.c.id == episode_id))
+    ).first()
+    due = None if episode is None else _aware(episode.next_escalation_at)
+    if episode is None or episode.state != "open" or due is None or due > now:
+        return EpisodeChanges()  # acknowledged, closed or escalated meanwhile
+    step = int(episode.escalation_step) + 1
+    recipients = _recipients(ctx, episode.section_id, episode.audience, step)
+    if not recipients:  # the top of the chain: nobody further up
+        connection.execute(
+            update(EPISODES).where(EPISODES.c.id == episode_id).values(next_escalation_at=None)
+        )
+        return EpisodeChanges()
+    level = int(episode.level)
+    has_next = bool(_recipients(ctx, episode.section_id, episode.audience, step + 1))
+    changed = connection.execute(
+        update(EPISODES)
+        .where(EPISODES.c.id == episode_id, EPISODES.c.escalation_step == step - 1,
+               EPISODES.c.state == "open")
+        .values(escalation_step=step, updated_at=now,
+                next_escalation_at=ctx.policy.escalation_due(level, now) if has_next else None)
+    ).rowcount  # fmt: skip
+    if not changed:  # another process escalated it first
+        return EpisodeChanges()
+    condition = _StoredCondition.of(episode)
+    enqueued, unreachable = _enqueue(
+        connection, ctx, condition, episode_id=episode_id, level=level, step=step,
+        steps=range(step, step + 1), kind="escalated",
+    )  # fmt: skip
+    detail: dict[str, JsonValue] = {"step": step, "level": level, "enqueued": enqueued,
+                                    "to": [r.id for r in recipients]}  # fmt: skip
+    _event(connection, episode_id, now, "escalated", detail)
+    record(connection, actor=SYSTEM_ACTOR, action="alert.escalated",
+           target=f"alert_episode:{episode_id}", detail=detail)  # fmt: skip
+    return EpisodeChanges(escalated=(episode_id,), enqueued=enqueued, unreachable=unreachable)
+
+
+def _close(connection: Connection, *, episode_id: int, ctx: _Context) -> EpisodeChanges:
+    now = ctx.now
+    changed = connection.execute(
+        update(EPISODES)
+        .where(EPISODES.c.id == episode_id, EPISODES.c.closed_at.is_(None),
+               EPISODES.c.last_condition_at <= now - ctx.policy.close_after)
+        .values(state="closed", closed_at=now, next_escalation_at=None, updated_at=now)
+    ).rowcount  # fmt: skip
+    if not changed:
+        return EpisodeChanges()
+    detail: dict[str, JsonValue] = {"close_after_h": ctx.policy.close_after.total_seconds() / 3600}
+    _event(connection, episode_id, now, "closed", detail)
+    record(connection, actor=SYSTEM_ACTOR, action="alert.closed",
+           target=f"alert_episode:{episode_id}", detail=detail)  # fmt: skip
+    return EpisodeChanges(closed=(episode_id,))
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+def _recipients(ctx: _Context, section_id: str, audience: str, step: int) -> tuple[Recipient, ...]:
+    return recipients_at_step(ctx.chiefs, section_id=section_id, audience=audience, step=step)
+
+
+def _enqueue(
+    connection: Connection,
+    ctx: _Context,
+    condition: AlertCondition,
+    *,
+    episode_id: int,
+    level: int,
+    step: int,
+    steps: Sequence[int],
+    kind: str,
+) -> tuple[int, tuple[str, ...]]:
+    """Insert one outbox row per recipient of ``steps`` and channel that reaches them.
+
+    A plain insert: a duplicate ``dedupe_key`` (a concurrent run enqueued it first) fails the
+    whole transaction, which :func:`~service.db.queries.in_transaction` retries.
+    """
+    release = ctx.policy.release_at(level, ctx.now)
+    rows: list[dict[str, Any]] = []
+    unreachable: list[str] = []
+    for at_step in steps:
+        recipients = _recipients(ctx, condition.section_id, condition.audience, at_step)
+        if at_step == 0 and not recipients:
+            unreachable.append(f"section:{condition.section_id}")
+        for recipient in recipients:
+            channels = [c for c in ctx.chiefs.channels_of(recipient) if c.delivers_to(recipient)]
+            if not channels:
+                unreachable.append(recipient.id)
+            for channel in channels:
+                message = _message(ctx, condition, level=level, kind=kind, step=at_step,
+                                   recipient=recipient, channel=channel)  # fmt: skip
+                key = dedupe_key(episode_id=episode_id, level=level, step=step,
+                                 channel_id=channel.id, recipient_id=recipient.id)  # fmt: skip
+                rows.append({
+                    "episode_id": episode_id, "level": level, "escalation_step": step,
+                    "recipient_id": recipient.id, "channel_id": channel.id, "dedupe_key": key,
+                    "message": message_json(message), "status": "pending", "attempts": 0,
+                    "next_attempt_at": release, "created_at": ctx.now,
+                })  # fmt: skip
+    if rows:
+        connection.execute(insert(OUTBOX), rows)
+    return len(rows), tuple(unreachable)
+
+
+def message_json(message: Message) -> dict[str, JsonValue]:
+    """A message as stored in ``alert_outbox.message``."""
+    return {
+        "title": message.title, "text": message.text, "markdown": message.markdown,
+        "html": message.html, "mobiles": list(message.mobiles), "emails": list(message.emails),
+        "params": {str(k): str(v) for k, v in message.params.items()}, "level": message.level,
+    }  # fmt: skip
+
+
+def message_from_json(stored: Mapping[str, Any], *, ack_url: str) -> Message:
+    """The stored message with its ``{ack_url}`` placeholder filled."""
+
+    def fill(text: object) -> str:
+        return str(text or "").replace(ACK_URL_PLACEHOLDER, ack_url)
+
+    return Message(
+        title=fill(stored.get("title")), text=fill(stored.get("text")),
+        markdown=fill(stored.get("markdown")), html=fill(stored.get("html")),
+        mobiles=tuple(stored.get("mobiles") or ()), emails=tuple(stored.get("emails") or ()),
+        params={str(k): fill(v) for k, v in dict(stored.get("params") or {}).items()},
+        level=stored.get("level") or "warning",
+    )  # fmt: skip
+
+
+_KIND_WORDS = {"opened": "超标预警", "level_raised": "预警级别升高", "escalated": "预警升级"}
+
+
+def _message(
+    ctx: _Context,
+    condition: AlertCondition,
+    *,
+    level: int,
+    kind: str,
+    step: int,
+    recipient: Recipient,
+    channel: ChannelEntry,
+) -> Message:
+    from service.web.templates import template_environment
+
+    environment = template_environment()
+    context = _message_context(ctx, condition, level=level, kind=kind, step=step,
+                               recipient=recipient)  # fmt: skip
+    title = environment.get_template("alerts/title.txt").render(context).strip()
+    text = environment.get_template("alerts/text.txt").render(context).strip()
+    markdown = environment.get_template("alerts/markdown.md").render(context).strip()
+    mobile = recipient.mobile
+    email = recipient.email
+    mobiles = (mobile,) if mobile and channel.kind in ("wecom", "dingtalk", "sms") else ()
+    if channel.kind == "sms" and channel.to:
+        mobiles = ()
+    emails = (email,) if email and channel.kind == "email" and not channel.to else ()
+    return Message(title=title, text=text, markdown=markdown, mobiles=mobiles, emails=emails,
+                   params={"level": LEVEL_LABELS[level], "section": context["section_name"],
+                           "factor": context["factor_name"], "ack_url": ACK_URL_PLACEHOLDER},
+                   level=_MESSAGE_LEVELS[level])  # fmt: skip
+
+
+def _message_context(
+    ctx: _Context,
+    condition: AlertCondition,
+    *,
+    level: int,
+    kind: str,
+    step: int,
+    recipient: Recipient,
+) -> dict[str, Any]:
+    section_name, target_class = condition.section_id, ""
+    if ctx.registry is not None:
+        try:
+            section = ctx.registry.section(condition.section_id)
+        except LookupError:
+            pass
+        else:
+            section_name = section.name
+            target_class = section.target_class(condition.observed_at.date()).label
+    factor_name, unit = _factor(condition.factor)
+    local = condition.observed_at.astimezone(ZoneInfo(ctx.policy.timezone))
+    probability = condition.probability
+    return {
+        "level_label": LEVEL_LABELS[level], "level_colour": _LEVEL_COLOURS[level],
+        "kind_word": _KIND_WORDS.get(kind, "预警"), "section_name": section_name,
+        "section_id": condition.section_id, "target_class": target_class,
+        "factor_name": factor_name, "unit": unit, "value": _number(condition.value),
+        "limit": _number(condition.limit), "observed_at": local.strftime("%Y-%m-%d %H:%M"),
+        "trend": condition.trend or "", "detail": condition.detail,
+        "probability": None if probability is None else f"{probability:.0%}",
+        "escalated": kind == "escalated" and step > 0,
+        "recipient_post": getattr(recipient, "post", recipient.id),
+    }  # fmt: skip
+
+
+def _factor(key: str) -> tuple[str, str]:
+    from sections.parameters import parameter
+
+    try:
+        found = parameter(key)
+    except LookupError:
+        return key, ""
+    return found.name_zh, " " + found.unit
+
+
+def _number(value: float | None) -> str | None:
+    return None if value is None else f"{value:.4g}"
+
+
+@dataclass(frozen=True)
+class _StoredCondition:
+    """An episode's last condition, as stored: what an escalation message says."""
+
+    section_id: str
+    factor: str
+    level: int
+    rule_id: str
+    audience: str
+    observed_at: dt.datetime
+    value: float | None
+    limit: float | None
+    detail: str
+    trend: str | None = None
+    probability: float | None = None
+
+    @classmethod
+    def of(cls, episode: Any) -> _StoredCondition:  # Any: a row of alert_episode
+        observed = _aware(episode.last_observed_at) or _aware(episode.last_condition_at)
+        assert observed is not None
+        return cls(episode.section_id, episode.factor, int(episode.level), episode.rule_id,
+                   episode.audience, observed, episode.last_value, episode.last_limit,
+                   episode.last_detail or "")  # fmt: skip
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _event(
+    connection: Connection, episode_id: int, at: dt.datetime, kind: str,
+    detail: dict[str, JsonValue],
+) -> None:  # fmt: skip
+    connection.execute(
+        insert(EVENTS).values(episode_id=episode_id, at=at, kind=kind, detail=detail)
+    )
+
+
+def _locked(connection: Connection, query: Any) -> Any:
+    """``FOR UPDATE`` on PostgreSQL (SQLite serialises writers anyway)."""
+    return query.with_for_update() if connection.dialect.name == "postgresql" else query
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """An aware time in UTC (stored times compare as UTC text on SQLite)."""
+    if value.tzinfo is None:
+        raise InputError(f"时间需带时区 / a time needs its zone: {value.isoformat()}")
+    return value.astimezone(dt.UTC)
