@@ -5,8 +5,20 @@ station series and forecasting, as pure functions over pandas/NumPy objects and 
 No I/O.
 """
 
+from sections.alert_rules import (
+    AlertLevel,
+    AlertRules,
+    Condition,
+    Rule,
+    load_alert_rules,
+    parse_alert_rules,
+)
+from sections.alert_rules import (
+    evaluate as evaluate_alerts,
+)
 from sections.classes import WaterClass, parse_class
 from sections.errors import (
+    AlertRulesError,
     DataTableError,
     RegistryError,
     RiverChiefsError,
@@ -27,9 +39,13 @@ from sections.river_chiefs import (
 )
 
 __all__ = [
+    "AlertLevel",
+    "AlertRules",
+    "AlertRulesError",
     "ChannelEntry",
     "Chief",
     "ChiefLevel",
+    "Condition",
     "DataTableError",
     "Operator",
     "Parameter",
@@ -38,15 +54,19 @@ __all__ = [
     "RegistryError",
     "RiverChiefs",
     "RiverChiefsError",
+    "Rule",
     "Section",
     "SectionsError",
     "Unit",
     "UnknownClassError",
     "WaterClass",
+    "evaluate_alerts",
+    "load_alert_rules",
     "load_registry",
     "load_river_chiefs",
     "parameter",
     "parameters",
+    "parse_alert_rules",
     "parse_class",
     "parse_registry",
     "parse_river_chiefs",

@@ -12,6 +12,7 @@ CLI wrapper. Nothing here depends on ``service``.
     ├── InputError (ValueError)   422 / 2   the input is wrong: fix it and try again
     │   ├── SectionsError ─┬── RegistryError       the registry file names an entry and field
     │   │                  ├── RiverChiefsError    the river-chief file names an entry and field
+    │   │                  ├── AlertRulesError     the alert-rules file names a rule and field
     │   │                  └── UnknownClassError   a class that cannot be read
     │   └── (compensation) RuleError, MeasurementError; (service) FrameError, file rows …
     ├── NotFoundError (LookupError)  404 / 3   the thing asked for does not exist (yet)
@@ -29,6 +30,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AlertRulesError",
     "ConfigurationError",
     "ConflictError",
     "DataTableError",
@@ -156,6 +158,24 @@ class RiverChiefsError(SectionsError):
         self.field = field
         where = entry if field is None else f"{entry}, field '{field}'"
         super().__init__(f"河长名录错误 / river-chief registry error in {where}: {message}")
+
+
+class AlertRulesError(SectionsError):
+    """An early-warning rules file (``alert_rules.toml``) is invalid.
+
+    Attributes
+    ----------
+    rule : str
+        Which rule or table is wrong, e.g. ``rules.consecutive_values`` or ``levels``.
+    field : str or None
+        The field of that rule, when one field is to blame, e.g. ``parameters.count``.
+    """
+
+    def __init__(self, message: str, *, rule: str, field: str | None = None) -> None:
+        self.rule = rule
+        self.field = field
+        where = rule if field is None else f"{rule}, field '{field}'"
+        super().__init__(f"预警规则错误 / alert-rules error in {where}: {message}")
 
 
 class UnknownClassError(SectionsError):
