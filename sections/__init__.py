@@ -5,6 +5,9 @@ station series and forecasting, as pure functions over pandas/NumPy objects and 
 No I/O.
 """
 
+from sections.alert_evaluation import (
+    evaluate as evaluate_alerts,
+)
 from sections.alert_rules import (
     AlertLevel,
     AlertRules,
@@ -12,9 +15,6 @@ from sections.alert_rules import (
     Rule,
     load_alert_rules,
     parse_alert_rules,
-)
-from sections.alert_rules import (
-    evaluate as evaluate_alerts,
 )
 from sections.classes import WaterClass, parse_class
 from sections.errors import (

@@ -12,11 +12,7 @@ from types import MappingProxyType
 import pandas as pd
 import pytest
 
-from sections.alert_rules import (
-    RULE_PARAMETERS,
-    AlertLevel,
-    AlertRules,
-    Condition,
+from sections.alert_evaluation import (
     evaluate,
     evaluate_days,
     evaluate_events,
@@ -24,6 +20,12 @@ from sections.alert_rules import (
     evaluate_months,
     evaluate_stations,
     evaluate_values,
+)
+from sections.alert_rules import (
+    RULE_PARAMETERS,
+    AlertLevel,
+    AlertRules,
+    Condition,
     load_alert_rules,
     parse_alert_rules,
 )
