@@ -126,7 +126,7 @@ def outbox(engine: Engine) -> list[tuple[str, int, int, str]]:
             select(OUTBOX.c.recipient_id, OUTBOX.c.level, OUTBOX.c.escalation_step,
                    OUTBOX.c.channel_id).order_by(OUTBOX.c.id)
         ).all()  # fmt: skip
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def episode(engine: Engine, episode_id: int) -> object:
@@ -196,7 +196,7 @@ def test_an_episode_opens_repeats_rises_escalates_is_acknowledged_and_closes(db:
     channels = fake_channels()
     now = T0 + 27 * H
     for step in range(10):
-        deliver(engine=db, channels=channels, now=now + step * dt.timedelta(seconds=3),  # type: ignore[arg-type]
+        deliver(engine=db, channels=channels, now=now + step * dt.timedelta(seconds=3),
                 holder="test")  # fmt: skip
     robot = channels["robot"].sent
     assert [m.title for m in robot].count("【黄色预警】s1 氨氮超标预警") == 2
@@ -218,7 +218,7 @@ def test_quiet_hours_hold_yellow_until_morning_but_not_red(db: Engine) -> None:
     assert due[4].replace(tzinfo=dt.UTC) == NIGHT
     assert due[2].replace(tzinfo=dt.UTC) == dt.datetime(2026, 7, 1, 23, 0, tzinfo=dt.UTC)
     channels = fake_channels()
-    deliver(engine=db, channels=channels, now=NIGHT, holder="t")  # type: ignore[arg-type]
+    deliver(engine=db, channels=channels, now=NIGHT, holder="t")
     assert [m.level for m in channels["robot"].sent] == ["critical"]
     assert [m.title for m in channels["mail"].sent] == ["【红色预警】s2 氨氮超标预警"]
     # the yellow episode's escalation clock starts when quiet hours end (07:00 + 4 h)
