@@ -11,8 +11,13 @@ The pipeline, as issue 13 lays it out:
   and records every attempt;
 - **channels** carry a message to people: a WeCom or DingTalk group robot, SMS, e-mail.
 
-So far only the channels exist (:mod:`service.alerts.channels`): one ``Channel`` protocol and the
-four built-ins, each answering every send with a ``Delivery`` the outbox can act on.
+Modules: :mod:`service.alerts.episodes` (``apply_conditions``, ``advance_episodes``,
+``acknowledge``; ``EpisodePolicy`` with its [A] defaults), :mod:`service.alerts.outbox`
+(``deliver``; ``DeliveryPolicy``) and :mod:`service.alerts.channels` (one ``Channel`` protocol
+and the four built-ins, each answering every send with a ``Delivery`` the outbox acts on). The
+rules are pure domain code in :mod:`sections.alert_rules`. Not yet: one digest per group and
+run (each message is one row and one send), the signed acknowledgement link (the outbox's
+``ack_url`` hook), and the scheduler job that calls these.
 """
 
 from __future__ import annotations
