@@ -37,18 +37,23 @@ so the signed link (another step) is made when, and as often as, it is sent.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
-from zoneinfo import ZoneInfo
 
 from pydantic import JsonValue
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from service.accounts.audit import record
-from service.alerts.channels.base import Level, Message
+from service.alerts.messages import (
+    ACK_URL_PLACEHOLDER,
+    LEVEL_LABELS,
+    compose_message,
+    message_from_json,
+    message_json,
+)
+from service.alerts.policy import DEFAULT_ESCALATE_AFTER, DEFAULT_POLICY, EpisodePolicy
 from service.db.models import (
     AlertEpisode,
     AlertEpisodeEvent,
@@ -60,7 +65,7 @@ from service.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
     from sections.registry import Registry
-    from sections.river_chiefs import ChannelEntry, Recipient, RiverChiefs
+    from sections.river_chiefs import Recipient, RiverChiefs
 
 __all__ = [
     "ACK_URL_PLACEHOLDER",
@@ -82,25 +87,8 @@ EPISODES = table_of(AlertEpisode)
 EVENTS = table_of(AlertEpisodeEvent)
 OUTBOX = table_of(AlertOutbox)
 
-ACK_URL_PLACEHOLDER = "{ack_url}"
-"""Left in a stored message; the outbox replaces it with the episode's acknowledgement link."""
 SYSTEM_ACTOR = "system:alerts"
 """The audit actor of changes the service makes by itself."""
-
-LEVEL_LABELS: Mapping[int, str] = MappingProxyType({1: "提示", 2: "黄色", 3: "橙色", 4: "红色"})
-"""Alert levels (``AlertLevel`` of ``sections.alert_rules``) → label (domain.md §7)."""
-_LEVEL_COLOURS = {1: "info", 2: "warning", 3: "warning", 4: "warning"}
-_MESSAGE_LEVELS: Mapping[int, Level] = {1: "info", 2: "warning", 3: "warning", 4: "critical"}
-_RED = 4
-
-DEFAULT_ESCALATE_AFTER: Mapping[int, dt.timedelta | None] = MappingProxyType({
-    1: None,
-    2: dt.timedelta(hours=4),
-    3: dt.timedelta(hours=2),
-    4: dt.timedelta(minutes=30),
-})  # fmt: skip
-"""How long an episode may stay unacknowledged at each level before it escalates [A]: notice
-never, yellow 4 h, orange 2 h, red 30 min."""
 
 
 class AlertCondition(Protocol):
@@ -132,73 +120,6 @@ class AlertCondition(Protocol):
     def trend(self) -> str | None: ...
     @property
     def probability(self) -> float | None: ...
-
-
-@dataclass(frozen=True)
-class EpisodePolicy:
-    """When episodes escalate and close, and when messages are held.
-
-    Attributes
-    ----------
-    escalate_after : mapping of int to timedelta or None
-        Per level (1–4), how long an unacknowledged episode waits before it goes to the next
-        chief up; None: never [A] (:data:`DEFAULT_ESCALATE_AFTER`).
-    close_after : timedelta
-        An episode closes when no condition for it has been seen this long [A: 24 h].
-    quiet_start, quiet_end : datetime.time or None
-        Quiet hours in ``timezone`` [A: 22:00–07:00]; ``quiet_start`` None: none.
-    quiet_exempt_level : int
-        Messages at this level or above are sent in quiet hours [A: red].
-    timezone : str
-        The zone of the quiet hours and of times in messages [Asia/Shanghai].
-    """
-
-    escalate_after: Mapping[int, dt.timedelta | None] = field(
-        default_factory=lambda: DEFAULT_ESCALATE_AFTER
-    )
-    close_after: dt.timedelta = dt.timedelta(hours=24)
-    quiet_start: dt.time | None = dt.time(22, 0)
-    quiet_end: dt.time = dt.time(7, 0)
-    quiet_exempt_level: int = _RED
-    timezone: str = "Asia/Shanghai"
-
-    def quiet_until(self, at: dt.datetime) -> dt.datetime | None:
-        """The end of the quiet period ``at`` lies in (UTC), or None outside quiet hours.
-
-        >>> policy = EpisodePolicy()
-        >>> policy.quiet_until(dt.datetime(2026, 7, 1, 15, 0, tzinfo=dt.UTC))  # 23:00 Beijing
-        datetime.datetime(2026, 7, 1, 23, 0, tzinfo=datetime.timezone.utc)
-        >>> policy.quiet_until(dt.datetime(2026, 7, 1, 4, 0, tzinfo=dt.UTC)) is None  # 12:00
-        True
-        """
-        if self.quiet_start is None:
-            return None
-        zone = ZoneInfo(self.timezone)
-        local = at.astimezone(zone)
-        clock = local.time()
-        start, end = self.quiet_start, self.quiet_end
-        wraps = start > end  # 22:00–07:00 spans midnight
-        inside = (clock >= start or clock < end) if wraps else (start <= clock < end)
-        if not inside:
-            return None
-        day = local.date()
-        if wraps and clock >= start:
-            day += dt.timedelta(days=1)
-        return dt.datetime.combine(day, end, tzinfo=zone).astimezone(dt.UTC)
-
-    def release_at(self, level: int, at: dt.datetime) -> dt.datetime:
-        """When a message of ``level`` enqueued ``at`` may go: ``at``, or the end of quiet hours."""
-        if level >= self.quiet_exempt_level:
-            return at
-        return self.quiet_until(at) or at
-
-    def escalation_due(self, level: int, at: dt.datetime) -> dt.datetime | None:
-        """When an episode at ``level`` told ``at`` escalates if unacknowledged (None: never)."""
-        wait = self.escalate_after.get(level)
-        return None if wait is None else self.release_at(level, at) + wait
-
-
-DEFAULT_POLICY = EpisodePolicy()
 
 
 @dataclass(frozen=True)
@@ -555,8 +476,10 @@ def _enqueue(
             if not channels:
                 unreachable.append(recipient.id)
             for channel in channels:
-                message = _message(ctx, condition, level=level, kind=kind, step=at_step,
-                                   recipient=recipient, channel=channel)  # fmt: skip
+                message = compose_message(
+                    condition, registry=ctx.registry, timezone=ctx.policy.timezone, level=level,
+                    kind=kind, step=at_step, recipient=recipient, channel=channel,
+                )  # fmt: skip
                 key = dedupe_key(episode_id=episode_id, level=level, step=step,
                                  channel_id=channel.id, recipient_id=recipient.id)  # fmt: skip
                 rows.append({
@@ -568,111 +491,6 @@ def _enqueue(
     if rows:
         connection.execute(insert(OUTBOX), rows)
     return len(rows), tuple(unreachable)
-
-
-def message_json(message: Message) -> dict[str, JsonValue]:
-    """A message as stored in ``alert_outbox.message``."""
-    return {
-        "title": message.title, "text": message.text, "markdown": message.markdown,
-        "html": message.html, "mobiles": list(message.mobiles), "emails": list(message.emails),
-        "params": {str(k): str(v) for k, v in message.params.items()}, "level": message.level,
-    }  # fmt: skip
-
-
-def message_from_json(stored: Mapping[str, Any], *, ack_url: str) -> Message:
-    """The stored message with its ``{ack_url}`` placeholder filled."""
-
-    def fill(text: object) -> str:
-        return str(text or "").replace(ACK_URL_PLACEHOLDER, ack_url)
-
-    return Message(
-        title=fill(stored.get("title")), text=fill(stored.get("text")),
-        markdown=fill(stored.get("markdown")), html=fill(stored.get("html")),
-        mobiles=tuple(stored.get("mobiles") or ()), emails=tuple(stored.get("emails") or ()),
-        params={str(k): fill(v) for k, v in dict(stored.get("params") or {}).items()},
-        level=stored.get("level") or "warning",
-    )  # fmt: skip
-
-
-_KIND_WORDS = {"opened": "超标预警", "level_raised": "预警级别升高", "escalated": "预警升级"}
-
-
-def _message(
-    ctx: _Context,
-    condition: AlertCondition,
-    *,
-    level: int,
-    kind: str,
-    step: int,
-    recipient: Recipient,
-    channel: ChannelEntry,
-) -> Message:
-    from service.web.templates import template_environment
-
-    environment = template_environment()
-    context = _message_context(ctx, condition, level=level, kind=kind, step=step,
-                               recipient=recipient)  # fmt: skip
-    title = environment.get_template("alerts/title.txt").render(context).strip()
-    text = environment.get_template("alerts/text.txt").render(context).strip()
-    markdown = environment.get_template("alerts/markdown.md").render(context).strip()
-    mobile = recipient.mobile
-    email = recipient.email
-    mobiles = (mobile,) if mobile and channel.kind in ("wecom", "dingtalk", "sms") else ()
-    if channel.kind == "sms" and channel.to:
-        mobiles = ()
-    emails = (email,) if email and channel.kind == "email" and not channel.to else ()
-    return Message(title=title, text=text, markdown=markdown, mobiles=mobiles, emails=emails,
-                   params={"level": LEVEL_LABELS[level], "section": context["section_name"],
-                           "factor": context["factor_name"], "ack_url": ACK_URL_PLACEHOLDER},
-                   level=_MESSAGE_LEVELS[level])  # fmt: skip
-
-
-def _message_context(
-    ctx: _Context,
-    condition: AlertCondition,
-    *,
-    level: int,
-    kind: str,
-    step: int,
-    recipient: Recipient,
-) -> dict[str, Any]:
-    section_name, target_class = condition.section_id, ""
-    if ctx.registry is not None:
-        try:
-            section = ctx.registry.section(condition.section_id)
-        except LookupError:
-            pass
-        else:
-            section_name = section.name
-            target_class = section.target_class(condition.observed_at.date()).label
-    factor_name, unit = _factor(condition.factor)
-    local = condition.observed_at.astimezone(ZoneInfo(ctx.policy.timezone))
-    probability = condition.probability
-    return {
-        "level_label": LEVEL_LABELS[level], "level_colour": _LEVEL_COLOURS[level],
-        "kind_word": _KIND_WORDS.get(kind, "预警"), "section_name": section_name,
-        "section_id": condition.section_id, "target_class": target_class,
-        "factor_name": factor_name, "unit": unit, "value": _number(condition.value),
-        "limit": _number(condition.limit), "observed_at": local.strftime("%Y-%m-%d %H:%M"),
-        "trend": condition.trend or "", "detail": condition.detail,
-        "probability": None if probability is None else f"{probability:.0%}",
-        "escalated": kind == "escalated" and step > 0,
-        "recipient_post": getattr(recipient, "post", recipient.id),
-    }  # fmt: skip
-
-
-def _factor(key: str) -> tuple[str, str]:
-    from sections.parameters import parameter
-
-    try:
-        found = parameter(key)
-    except LookupError:
-        return key, ""
-    return found.name_zh, " " + found.unit
-
-
-def _number(value: float | None) -> str | None:
-    return None if value is None else f"{value:.4g}"
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from service.alerts.channels.base import (
     Channel,
     Delivery,
 )
-from service.alerts.episodes import message_from_json
+from service.alerts.messages import message_from_json
 from service.db.models import AlertAttempt, AlertEpisodeEvent, AlertOutbox, table_of
 from service.db.queries import in_transaction
 from service.errors import InputError

@@ -1,0 +1,144 @@
+"""Alert messages: what a recipient reads, composed from ``templates/alerts``, and as stored.
+
+A stored message keeps the placeholder :data:`ACK_URL_PLACEHOLDER`; the outbox fills it with the
+episode's acknowledgement link when it sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import JsonValue
+
+from service.alerts.channels.base import Level, Message
+
+if TYPE_CHECKING:
+    from sections.registry import Registry
+    from sections.river_chiefs import ChannelEntry, Recipient
+    from service.alerts.episodes import AlertCondition
+
+__all__ = [
+    "ACK_URL_PLACEHOLDER",
+    "LEVEL_LABELS",
+    "compose_message",
+    "message_from_json",
+    "message_json",
+]
+
+ACK_URL_PLACEHOLDER = "{ack_url}"
+"""Left in a stored message; the outbox replaces it with the episode's acknowledgement link."""
+LEVEL_LABELS: Mapping[int, str] = MappingProxyType({1: "提示", 2: "黄色", 3: "橙色", 4: "红色"})
+"""Alert levels (``AlertLevel`` of ``sections.alert_rules``) → label (domain.md §7)."""
+_LEVEL_COLOURS = {1: "info", 2: "warning", 3: "warning", 4: "warning"}
+_MESSAGE_LEVELS: Mapping[int, Level] = {1: "info", 2: "warning", 3: "warning", 4: "critical"}
+
+
+def message_json(message: Message) -> dict[str, JsonValue]:
+    """A message as stored in ``alert_outbox.message``."""
+    return {
+        "title": message.title, "text": message.text, "markdown": message.markdown,
+        "html": message.html, "mobiles": list(message.mobiles), "emails": list(message.emails),
+        "params": {str(k): str(v) for k, v in message.params.items()}, "level": message.level,
+    }  # fmt: skip
+
+
+def message_from_json(stored: Mapping[str, Any], *, ack_url: str) -> Message:
+    """The stored message with its ``{ack_url}`` placeholder filled."""
+
+    def fill(text: object) -> str:
+        return str(text or "").replace(ACK_URL_PLACEHOLDER, ack_url)
+
+    return Message(
+        title=fill(stored.get("title")), text=fill(stored.get("text")),
+        markdown=fill(stored.get("markdown")), html=fill(stored.get("html")),
+        mobiles=tuple(stored.get("mobiles") or ()), emails=tuple(stored.get("emails") or ()),
+        params={str(k): fill(v) for k, v in dict(stored.get("params") or {}).items()},
+        level=stored.get("level") or "warning",
+    )  # fmt: skip
+
+
+_KIND_WORDS = {"opened": "超标预警", "level_raised": "预警级别升高", "escalated": "预警升级"}
+
+
+def compose_message(
+    condition: AlertCondition,
+    *,
+    registry: Registry | None,
+    timezone: str,
+    level: int,
+    kind: str,
+    step: int,
+    recipient: Recipient,
+    channel: ChannelEntry,
+) -> Message:
+    """The message one recipient gets on one channel, from the ``templates/alerts`` files."""
+    from service.web.templates import template_environment
+
+    environment = template_environment()
+    context = _message_context(condition, registry=registry, timezone=timezone, level=level,
+                               kind=kind, step=step, recipient=recipient)  # fmt: skip
+    title = environment.get_template("alerts/title.txt").render(context).strip()
+    text = environment.get_template("alerts/text.txt").render(context).strip()
+    markdown = environment.get_template("alerts/markdown.md").render(context).strip()
+    mobile = recipient.mobile
+    email = recipient.email
+    mobiles = (mobile,) if mobile and channel.kind in ("wecom", "dingtalk", "sms") else ()
+    if channel.kind == "sms" and channel.to:
+        mobiles = ()
+    emails = (email,) if email and channel.kind == "email" and not channel.to else ()
+    return Message(title=title, text=text, markdown=markdown, mobiles=mobiles, emails=emails,
+                   params={"level": LEVEL_LABELS[level], "section": context["section_name"],
+                           "factor": context["factor_name"], "ack_url": ACK_URL_PLACEHOLDER},
+                   level=_MESSAGE_LEVELS[level])  # fmt: skip
+
+
+def _message_context(
+    condition: AlertCondition,
+    *,
+    registry: Registry | None,
+    timezone: str,
+    level: int,
+    kind: str,
+    step: int,
+    recipient: Recipient,
+) -> dict[str, Any]:
+    section_name, target_class = condition.section_id, ""
+    if registry is not None:
+        try:
+            section = registry.section(condition.section_id)
+        except LookupError:
+            pass
+        else:
+            section_name = section.name
+            target_class = section.target_class(condition.observed_at.date()).label
+    factor_name, unit = _factor(condition.factor)
+    local = condition.observed_at.astimezone(ZoneInfo(timezone))
+    probability = condition.probability
+    return {
+        "level_label": LEVEL_LABELS[level], "level_colour": _LEVEL_COLOURS[level],
+        "kind_word": _KIND_WORDS.get(kind, "预警"), "section_name": section_name,
+        "section_id": condition.section_id, "target_class": target_class,
+        "factor_name": factor_name, "unit": unit, "value": _number(condition.value),
+        "limit": _number(condition.limit), "observed_at": local.strftime("%Y-%m-%d %H:%M"),
+        "trend": condition.trend or "", "detail": condition.detail,
+        "probability": None if probability is None else f"{probability:.0%}",
+        "escalated": kind == "escalated" and step > 0,
+        "recipient_post": getattr(recipient, "post", recipient.id),
+    }  # fmt: skip
+
+
+def _factor(key: str) -> tuple[str, str]:
+    from sections.parameters import parameter
+
+    try:
+        found = parameter(key)
+    except LookupError:
+        return key, ""
+    return found.name_zh, " " + found.unit
+
+
+def _number(value: float | None) -> str | None:
+    return None if value is None else f"{value:.4g}"
