@@ -10,8 +10,8 @@ CLI wrapper. Nothing here depends on ``service``.
 
     QingliuError                  500 / 1   an error the caller cannot fix (a defect, reported)
     ├── InputError (ValueError)   422 / 2   the input is wrong: fix it and try again
-    │   ├── SectionsError ─┬── RegistryError       the registry file names an entry and field
-    │   │                  ├── RiverChiefsError    the river-chief file names an entry and field
+    │   ├── SectionsError ─┬── EntryError ─┬─ RegistryError     the registry names entry and field
+    │   │                  │               └─ RiverChiefsError  the river-chief file, likewise
     │   │                  ├── AlertRulesError     the alert-rules file names a rule and field
     │   │                  └── UnknownClassError   a class that cannot be read
     │   └── (compensation) RuleError, MeasurementError; (service) FrameError, file rows …
@@ -34,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DataTableError",
+    "EntryError",
     "InputError",
     "NotFoundError",
     "QingliuError",
@@ -124,40 +125,37 @@ class SectionsError(InputError):
     """Base class of every error raised by :mod:`sections` for what a caller gave."""
 
 
-class RegistryError(SectionsError):
-    """A section registry entry is invalid.
+class EntryError(SectionsError):
+    """An entry of a data file the bureau edits (a registry) is invalid.
 
     Attributes
     ----------
     entry : str
-        Which entry is wrong, e.g. ``sections[3] (xiaofanqiao)``.
+        Which entry is wrong, table first, e.g. ``sections[3] (xiaofanqiao)``.
     field : str or None
         The field of that entry, when one field is to blame.
     """
+
+    what: ClassVar[str] = "数据文件错误 / data file error"
 
     def __init__(self, message: str, *, entry: str, field: str | None = None) -> None:
         self.entry = entry
         self.field = field
         where = entry if field is None else f"{entry}, field '{field}'"
-        super().__init__(f"断面名录错误 / registry error in {where}: {message}")
+        super().__init__(f"{self.what} in {where}: {message}")
 
 
-class RiverChiefsError(SectionsError):
-    """A river-chief registry entry (河段、河长、通道、运维) is invalid.
+class RegistryError(EntryError):
+    """A section registry entry is invalid (entry e.g. ``sections[3] (xiaofanqiao)``)."""
 
-    Attributes
-    ----------
-    entry : str
-        Which entry is wrong, table first, e.g. ``chiefs[3] (fuyang-jizhou-county)``.
-    field : str or None
-        The field of that entry, when one field is to blame.
-    """
+    what = "断面名录错误 / registry error"
 
-    def __init__(self, message: str, *, entry: str, field: str | None = None) -> None:
-        self.entry = entry
-        self.field = field
-        where = entry if field is None else f"{entry}, field '{field}'"
-        super().__init__(f"河长名录错误 / river-chief registry error in {where}: {message}")
+
+class RiverChiefsError(EntryError):
+    """A river-chief registry entry (河段、河长、通道、运维) is invalid (entry e.g.
+    ``chiefs[3] (fuyang-jizhou-county)``)."""
+
+    what = "河长名录错误 / river-chief registry error"
 
 
 class AlertRulesError(SectionsError):

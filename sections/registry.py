@@ -37,6 +37,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, get_args
 
+from sections._entries import check_keys, entries, label
 from sections.classes import WaterClass, parse_class
 from sections.errors import RegistryError, UnknownClassError
 from sections.parameters import parameters
@@ -256,31 +257,16 @@ target_class = { 2021 = "IV", 2025 = "III" }
 
 
 def _entries(value: Any, table: str) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise RegistryError(f"必须是 [[{table}]] 表数组 / must be an array of tables", entry=table)
-    if not value:
-        raise RegistryError("至少需要一个条目 / needs at least one entry", entry=table)
-    return value
+    return entries(value, table, error=RegistryError)
 
 
-def _label(table: str, index: int, raw: Mapping[str, Any]) -> str:
-    ident = raw.get("id")
-    return f"{table}[{index}] ({ident})" if isinstance(ident, str) else f"{table}[{index}]"
+_label = label
 
 
 def _check_keys(
     raw: Mapping[str, Any], allowed: set[str], *, entry: str, required: set[str]
 ) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise RegistryError(
-                f"未知字段 / unknown field (allowed: {', '.join(sorted(allowed))})",
-                entry=entry,
-                field=key,
-            )
-    for key in sorted(required):
-        if key not in raw:
-            raise RegistryError("缺少必填字段 / required field is missing", entry=entry, field=key)
+    check_keys(raw, allowed, entry=entry, required=required, error=RegistryError)
 
 
 def _text(raw: Mapping[str, Any], key: str, entry: str) -> str:

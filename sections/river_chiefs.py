@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, get_args
 from urllib.parse import parse_qsl, urlsplit
 
+from sections._entries import check_keys, entries, label
 from sections.errors import RiverChiefsError
 
 if TYPE_CHECKING:
@@ -525,36 +526,16 @@ confirmed = false
 
 
 def _entries(document: Mapping[str, Any], table: str, *, required: bool = False) -> list[Any]:
-    value = document.get(table, [])
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise RiverChiefsError(
-            f"必须是 [[{table}]] 表数组 / must be an array of tables", entry=table
-        )
-    if required and not value:
-        raise RiverChiefsError("至少需要一个条目 / needs at least one entry", entry=table)
-    return value
+    return entries(document.get(table, []), table, error=RiverChiefsError, required=required)
 
 
-def _label(table: str, index: int, raw: Mapping[str, Any]) -> str:
-    ident = raw.get("id")
-    return f"{table}[{index}] ({ident})" if isinstance(ident, str) else f"{table}[{index}]"
+_label = label
 
 
 def _check_keys(
     raw: Mapping[str, Any], allowed: set[str], *, entry: str, required: set[str]
 ) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise RiverChiefsError(
-                f"未知字段 / unknown field (allowed: {', '.join(sorted(allowed))})",
-                entry=entry,
-                field=key,
-            )
-    for key in sorted(required):
-        if key not in raw:
-            raise RiverChiefsError(
-                "缺少必填字段 / required field is missing", entry=entry, field=key
-            )
+    check_keys(raw, allowed, entry=entry, required=required, error=RiverChiefsError)
 
 
 def _text(raw: Mapping[str, Any], key: str, entry: str) -> str:
