@@ -213,6 +213,49 @@ class Settings(BaseSettings):
         "process pool.",
     )
 
+    alerts_base_url: str | None = Field(
+        default=None,
+        examples=["https://qingliu.example.cn"],
+        description="本服务的公网地址（http/https），用于预警消息中的确认链接；不设则消息不带链接。"
+        "Public URL of this service, for the acknowledgement links in alert messages.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        examples=["smtp.example.cn"],
+        description="发送预警邮件的 SMTP 服务器；邮件通道须设置。"
+        "SMTP server of the e-mail alert channels (needed by them).",
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        examples=["587", "465"],
+        description="SMTP 端口；缺省 587（STARTTLS），465 为隐式 TLS（SMTPS）。"
+        "SMTP port; default 587 (STARTTLS), 465 means implicit TLS.",
+    )
+    smtp_sender: str | None = Field(
+        default=None,
+        examples=["清流预警 <alerts@example.cn>"],
+        description="预警邮件的发件人（地址，可带显示名）；邮件通道须设置。"
+        "From address of alert mail (needed by the e-mail channels).",
+    )
+    smtp_username: str | None = Field(
+        default=None,
+        description="SMTP 登录用户名（与密码同设或同不设）；只经 TLS 登录。"
+        "SMTP login name (with the password, or neither); sent over TLS only.",
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None,
+        description="SMTP 登录密码（只从环境读取，不写入日志）。"
+        "SMTP password (from the environment only, never logged).",
+    )
+    smtp_starttls: bool = Field(
+        default=True,
+        examples=["on", "off"],
+        description="要求 SMTP 服务器支持 STARTTLS（on/off）；off 时服务器不提供则明文发送。"
+        "Require STARTTLS on the SMTP server; off: plain text when it offers none.",
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -255,7 +298,7 @@ class Settings(BaseSettings):
             raise ValueError(f"间隔必须大于 0 / interval must be positive, got {value}")
         return value
 
-    @field_validator("cnemc_url")
+    @field_validator("cnemc_url", "alerts_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -265,6 +308,11 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"不是 http(s) 地址 / is not an http(s) URL: {value!r}")
         return value
+
+    @field_validator("smtp_host", "smtp_sender", "smtp_username")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else value.strip()
 
     @field_validator("dask_scheduler")
     @classmethod

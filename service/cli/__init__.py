@@ -5,6 +5,7 @@ the global options (before or after the command name) and the one error wrapper.
 
 - ``offline`` — ``sections``, ``classify``, ``compensate`` (files in, no database);
 - ``chiefs`` — ``chiefs`` (the river-chief registry; no database);
+- ``alerts`` — ``alerts test``, ``alerts list``, ``alerts ack`` (alert channels and episodes);
 - ``forecast`` — ``backtest`` (a series file in, forecast scores out; no database);
 - ``statements`` — ``statement``, ``bulletin``;
 - ``stations``, ``transfer`` (``import``, ``export``), ``feeds`` (``receive``, ``simulate``,
@@ -24,6 +25,7 @@ import typer
 
 from service.cli import (
     accounts,
+    alerts,
     chiefs,
     db,
     feeds,
@@ -118,6 +120,11 @@ command(_tokens, "revoke")(accounts.tokens_revoke_command)
 
 _audit = _group("audit", "审计日志 / the audit log")
 command(_audit, "list")(accounts.audit_list_command)
+
+_alerts = _group("alerts", "预警：通道测试、告警事件与确认 / alert channels and episodes")
+command(_alerts, "test")(alerts.alerts_test_command)
+command(_alerts, "list")(alerts.alerts_list_command)
+command(_alerts, "ack")(alerts.alerts_ack_command)
 
 
 def main() -> None:

@@ -1,0 +1,269 @@
+"""``qingliu alerts``: try a channel, list alert episodes, acknowledge one.
+
+- ``test --channel ID`` builds one channel of the river-chief registry
+  (:func:`service.alerts.factory.build_channel`, secrets from the environment) and sends it a
+  short test message; it prints the channel's answer and exits 0 (sent), 5 (unavailable or rate
+  limited) or 6 (refused, or a configuration error such as a missing ``${VAR}``).
+- ``list`` shows the episodes (:class:`~service.db.models.AlertEpisode`), newest first.
+- ``ack EPISODE`` acknowledges one (:func:`service.alerts.episodes.acknowledge`): its escalation
+  stops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from service.cli._context import state_of
+from service.errors import ConflictError, NotFoundError
+from service.time import BEIJING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from sections.registry import Registry
+    from service.alerts.channels import Message
+
+__all__ = [
+    "STATE_LABELS",
+    "EpisodeFormat",
+    "alerts_ack_command",
+    "alerts_list_command",
+    "alerts_test_command",
+    "channel_test_message",
+]
+
+#: Episode states as the table shows them.
+STATE_LABELS = {"open": "未确认", "acknowledged": "已确认", "closed": "已关闭"}
+_STATUS_LABELS = {
+    "sent": "已发送 / sent",
+    "rate_limited": "发送过快 / rate limited",
+    "refused": "被拒收 / refused",
+    "unavailable": "暂不可用 / unavailable",
+}
+
+
+class EpisodeFormat(StrEnum):
+    """Formats of ``qingliu alerts list``."""
+
+    text = "text"
+    json = "json"
+
+
+def channel_test_message(
+    channel_id: str, *, now: dt.datetime, base_url: str | None = None
+) -> Message:
+    """The short Chinese message ``alerts test`` sends (info level, no recipients of its own)."""
+    from service.alerts.channels import Message
+
+    when = f"{now.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+    text = (
+        f"清流预警通道测试：通道 {channel_id} 已配置，可以收到预警消息。"
+        f"发送时间 {when}（北京时间）。本消息仅为测试，无需处理。"
+    )
+    if base_url:
+        text += f"服务地址：{base_url}"
+    return Message(
+        title="清流预警通道测试",
+        text=text,
+        markdown=f"### 清流预警通道测试\n{text}",
+        level="info",
+    )
+
+
+def alerts_test_command(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Option("--channel", help="河长名录中的通道 id / channel id")],
+) -> None:
+    """向一个通道发送测试消息并显示其应答。Send a test message through one channel.
+
+    通道取自河长名录（--chiefs 或内置），密钥由 ${VAR} 环境变量提供；邮件通道另需
+    QINGLIU_SMTP_HOST、QINGLIU_SMTP_SENDER。打印状态、应答码与应答。退出码：0 已发送，
+    5 暂不可用或发送过快，6 被拒收或配置有误（如未设环境变量）。Prints the status, code and
+    answer; exits 0 when sent, 5 when unavailable or rate limited, 6 when refused or
+    misconfigured (e.g. an unset ${VAR}).
+    """
+    from service.alerts.factory import build_channel
+
+    state = state_of(ctx)
+    try:
+        entry = state.river_chiefs().channel(channel)
+    except KeyError as exc:
+        raise NotFoundError(str(exc.args[0])) from None
+    settings = state.settings()
+    built = build_channel(entry, settings=settings)
+    now = dt.datetime.now(dt.UTC)
+    delivery = built.send(
+        channel_test_message(entry.id, now=now, base_url=settings.alerts_base_url)
+    )
+    target = getattr(built, "target", "")
+    typer.echo(f"通道 / channel: {entry.id} ({entry.kind}){f' → {target}' if target else ''}")
+    typer.echo(f"状态 / status:  {_STATUS_LABELS[delivery.status]}")
+    typer.echo(f"应答码 / code:  {delivery.code}")
+    typer.echo(f"应答 / answer:  {delivery.answer or '—'}")
+    if delivery.retry_after is not None:
+        typer.echo(f"重试 / retry after: {delivery.retry_after:g} s")
+    for recipient, reason in delivery.rejected:
+        typer.echo(f"拒收 / rejected: {recipient}: {reason}")
+    delivery.raise_for_status(channel=entry.id)
+
+
+def alerts_list_command(
+    ctx: typer.Context,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="只看未关闭的（未确认与已确认）/ episodes not closed")
+    ] = False,
+    output_format: Annotated[
+        EpisodeFormat, typer.Option("--format", help="输出格式 / output format")
+    ] = EpisodeFormat.text,
+    limit: Annotated[int, typer.Option(min=1, max=5000, help="条数 / how many")] = 100,
+) -> None:
+    """列出告警事件，最新的在前。List alert episodes, newest first.
+
+    每行：编号、级别、断面、因子、状态、开启与最近变更时间（北京时间）、升级步数、确认人。
+    Id, level, section, factor, state, opened and updated (Beijing time), escalation step and
+    who acknowledged.
+    """
+    state = state_of(ctx)
+    rows = episode_rows(state.engine(), open_only=open_only, limit=limit)
+    registry = state.registry()
+    if output_format is EpisodeFormat.json:
+        payload = [_episode_json(row, registry) for row in rows]
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("没有告警事件 / no alert episodes")
+        return
+    Console(width=200).print(_episodes_table(rows, registry, open_only=open_only))
+
+
+def alerts_ack_command(
+    ctx: typer.Context,
+    episode: Annotated[int, typer.Argument(help="告警事件编号 / episode id")],
+    note: Annotated[str, typer.Option(help="确认说明 / note")] = "",
+    by: Annotated[
+        str | None, typer.Option(help="确认人；缺省为 cli:操作系统用户名 / who acknowledges")
+    ] = None,
+) -> None:
+    """确认一个告警事件，停止升级。Acknowledge an alert episode: its escalation stops.
+
+    未知编号退出码 3，已关闭的事件退出码 4。Unknown id: exit 3; a closed episode: exit 4.
+    """
+    from service.alerts.episodes import acknowledge
+
+    actor = by.strip() if by and by.strip() else f"cli:{getpass.getuser()}"
+    engine = state_of(ctx).engine()
+    now = dt.datetime.now(dt.UTC)
+    if acknowledge(engine=engine, episode_id=episode, by=actor, note=note, now=now):
+        typer.echo(
+            f"告警事件 {episode} 已确认（{actor}），不再升级 / acknowledged, escalation stops"
+        )
+        return
+    row = _episode(engine, episode)
+    if row["state"] == "closed":
+        raise ConflictError(
+            f"告警事件 {episode} 已于 {_local(row['closed_at'])} 关闭，无需确认 / alert episode "
+            f"{episode} is closed"
+        )
+    typer.echo(
+        f"告警事件 {episode} 已由 {row['acknowledged_by']} 于 {_local(row['acknowledged_at'])} "
+        "确认 / already acknowledged"
+    )
+
+
+# --- the episodes -----------------------------------------------------------------------------
+
+
+def episode_rows(engine: Engine, *, open_only: bool, limit: int) -> list[dict[str, Any]]:
+    """Episodes as column → value, newest opened first (at most ``limit``)."""
+    from sqlalchemy import select
+
+    from service.db.models import AlertEpisode, table_of
+
+    episodes = table_of(AlertEpisode)
+    query = select(episodes).order_by(episodes.c.opened_at.desc(), episodes.c.id.desc())
+    if open_only:
+        query = query.where(episodes.c.state != "closed")
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query.limit(limit))]
+
+
+def _episode(engine: Engine, episode_id: int) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from service.db.models import AlertEpisode, table_of
+
+    episodes = table_of(AlertEpisode)
+    with engine.connect() as connection:
+        row = connection.execute(select(episodes).where(episodes.c.id == episode_id)).first()
+    if row is None:
+        raise NotFoundError(f"没有这个告警事件 / no alert episode {episode_id}")
+    return dict(row._mapping)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
+
+
+def _local(value: dt.datetime | None) -> str:
+    aware = _aware(value)
+    return "—" if aware is None else f"{aware.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+
+
+def _section_name(registry: Registry, section_id: str) -> str:
+    try:
+        return registry.section(section_id).name
+    except KeyError:
+        return section_id
+
+
+def _level_label(level: int) -> str:
+    from service.alerts.messages import LEVEL_LABELS
+
+    return LEVEL_LABELS.get(level, str(level))
+
+
+def _episodes_table(rows: list[dict[str, Any]], registry: Registry, *, open_only: bool) -> Table:
+    title = "告警事件 / alert episodes" + ("（未关闭 / not closed）" if open_only else "")
+    table = Table(title=title)
+    for header in ("编号", "级别", "断面", "因子", "状态", "开启", "最近变更", "升级", "确认人"):
+        table.add_column(header)
+    for row in rows:
+        table.add_row(
+            str(row["id"]), _level_label(row["level"]),
+            _section_name(registry, row["section_id"]), row["factor"],
+            STATE_LABELS.get(row["state"], row["state"]), _local(row["opened_at"]),
+            _local(row["updated_at"]), str(row["escalation_step"]),
+            row["acknowledged_by"] or "—",
+        )  # fmt: skip
+    return table
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    aware = _aware(value)
+    return None if aware is None else aware.isoformat()
+
+
+def _episode_json(row: dict[str, Any], registry: Registry) -> dict[str, Any]:
+    return {
+        "id": row["id"], "level": row["level"], "level_label": _level_label(row["level"]),
+        "section_id": row["section_id"],
+        "section_name": _section_name(registry, row["section_id"]),
+        "factor": row["factor"], "audience": row["audience"], "rule_id": row["rule_id"],
+        "state": row["state"], "opened_at": _iso(row["opened_at"]),
+        "updated_at": _iso(row["updated_at"]), "closed_at": _iso(row["closed_at"]),
+        "escalation_step": row["escalation_step"],
+        "next_escalation_at": _iso(row["next_escalation_at"]),
+        "acknowledged_at": _iso(row["acknowledged_at"]),
+        "acknowledged_by": row["acknowledged_by"], "acknowledged_note": row["acknowledged_note"],
+        "last_detail": row["last_detail"],
+    }  # fmt: skip
