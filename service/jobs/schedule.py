@@ -20,6 +20,8 @@ morning    QA/QC and daily classes of yesterday; on the  every day at ``QINGLIU_
 hourly     exceedance forecasts of every section and     every hour at minute
            parameter, and the verification of past ones  :data:`FORECAST_MINUTE`
 cnemc      pull the national publish API                 every ``QINGLIU_CNEMC_EVERY``
+alerting   evaluate the alert rules, fold into episodes  every :data:`ALERTS_EVERY`
+           (escalate, close) and send the outbox
 =========  ===========================================  ==============================
 
 The hourly slot runs :func:`service.jobs.forecast.run_forecasts` (logged in ``job_run`` as
@@ -27,8 +29,13 @@ The hourly slot runs :func:`service.jobs.forecast.run_forecasts` (logged in ``jo
 run issues from the newest 4-hourly bin with data (a bin of hourly pH and DO values fills over
 four runs and is issued again each time) and verifies the forecasts whose targets have passed.
 
-Compensation statements are not issued automatically: issuing is the bureau's act. To add a job
-(alerts), append a :class:`Job` to :data:`JOBS`.
+The alerting slot runs :func:`service.alerts.run.run_alerts` (logged as ``alerts`` inside the
+slot's ``alerting`` row) with the river-chief registry (``QINGLIU_CHIEFS`` or the bundled file)
+and the channels :func:`service.alerts.factory.build_channels` can build; channels that cannot be
+built are named in the run's detail and their messages wait in the outbox.
+
+Compensation statements are not issued automatically: issuing is the bureau's act. To add a job,
+append a :class:`Job` to :data:`JOBS`.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from service.settings import Settings
 from service.time import BEIJING
 
 __all__ = [
+    "ALERTS_EVERY",
     "FORECAST_MINUTE",
     "JOBS",
     "TIMEZONE",
@@ -91,6 +99,8 @@ HOURLY_HOLD = dt.timedelta(minutes=50)
 FORECAST_MINUTE = 10
 """The hourly forecasts run at this minute past every hour (Beijing time): the stations' values
 of the hour have come in by then."""
+ALERTS_EVERY = dt.timedelta(minutes=10)
+"""The alert pass runs this often: a value arriving is alerted on within 10 minutes [A]."""
 MAX_WORKERS = 4
 """Threads running jobs at the same time (each job runs at most once at a time)."""
 
@@ -244,6 +254,22 @@ def _pull_cnemc(context: JobContext) -> str:
     return str(summary.describe())
 
 
+def _alerts(context: JobContext) -> str:
+    from sections.river_chiefs import load_river_chiefs
+    from service.alerts.factory import build_channels
+    from service.alerts.run import run_alerts
+
+    settings = context.settings
+    chiefs = load_river_chiefs(settings.chiefs, registry=context.registry)
+    channels = build_channels(chiefs, settings=settings)
+    summary = run_alerts(
+        engine=context.engine, registry=context.registry, chiefs=chiefs, channels=channels,
+        now=dt.datetime.now(dt.UTC), holder=holder_id(),
+        problems=[f"{p.channel}: {p.message}" for p in channels.problems],
+    )  # fmt: skip
+    return summary.describe()
+
+
 MORNING = Job(
     name="morning",
     title="每日评价与月度汇总 / daily classes and monthly roll-up",
@@ -264,8 +290,15 @@ CNEMC = Job(
     needs="QINGLIU_CNEMC_EVERY",
 )
 
-JOBS: tuple[Job, ...] = (MORNING, HOURLY, CNEMC)
-"""Every periodic job of the service (later: alert evaluation)."""
+ALERTING = Job(
+    name="alerting",
+    title="告警评价与发送 / alert evaluation, episodes and delivery",
+    schedule=lambda _settings: every(ALERTS_EVERY),
+    run=_alerts,
+)
+
+JOBS: tuple[Job, ...] = (MORNING, HOURLY, CNEMC, ALERTING)
+"""Every periodic job of the service."""
 
 
 # --------------------------------------------------------------------------- the lease

@@ -29,6 +29,8 @@ from service.db.engine import make_engine
 from service.db.models import JobRun, Observation
 from service.db.queries import acquire_lease, last_runs
 from service.jobs.schedule import (
+    ALERTING,
+    ALERTS_EVERY,
     CNEMC,
     DAILY_GRACE,
     JOBS,
@@ -83,7 +85,7 @@ def no_thread_left() -> Iterator[None]:
 
 def test_job_table_names_fit_the_job_log() -> None:
     names = [job.name for job in JOBS]
-    assert names == ["morning", "hourly", "cnemc"]
+    assert names == ["morning", "hourly", "cnemc", "alerting"]
     assert len(set(names)) == len(names) and all(len(name) <= 32 for name in names)
     assert all(" / " in job.title for job in JOBS)  # Chinese first, then English
 
@@ -234,6 +236,23 @@ def test_morning_job_through_the_runner(db: Engine, settings: Settings, registry
 # --------------------------------------------------------------------------- /api/jobs
 
 
+def test_alerting_job_runs_every_ten_minutes_from_the_start() -> None:
+    schedule = ALERTING.schedule(Settings())
+    assert schedule is not None and schedule.kind == "interval" and schedule.run_at_start
+    assert schedule.trigger.interval == ALERTS_EVERY == dt.timedelta(minutes=10)
+    assert schedule.hold == dt.timedelta(minutes=9) and schedule.grace == dt.timedelta(minutes=5)
+
+
+def test_alerting_job_through_the_runner(
+    db: Engine, settings: Settings, registry: Registry
+) -> None:
+    context = JobContext(engine=db, registry=registry, settings=settings)
+    assert run_job(ALERTING, context=context, holder="test", hold=dt.timedelta(minutes=9))
+    runs = last_runs(engine=db, names=["alerting", "alerts"])
+    assert runs["alerting"].status == "ok" and runs["alerts"].status == "ok"
+    assert runs["alerts"].detail["opened"] == 0  # an empty database: nothing to alert on
+
+
 def test_api_lists_jobs_with_next_and_last_runs(
     db: Engine, settings: Settings, registry: Registry, no_thread_left: None
 ) -> None:
@@ -242,15 +261,18 @@ def test_api_lists_jobs_with_next_and_last_runs(
             context=context, holder="earlier", hold=dt.timedelta(seconds=1))  # fmt: skip
     app = create_app(settings.with_(scheduler=True, daily_at=dt.time(6, 0)))
     try:
-        with live_server_for(app) as url, httpx.Client(
-            base_url=url, timeout=10, headers=bearer(app.state.engine)
-        ) as http:
+        with (
+            live_server_for(app) as url,
+            httpx.Client(base_url=url, timeout=10, headers=bearer(app.state.engine)) as http,
+        ):
             answer = http.get("/api/jobs")
             assert answer.status_code == 200
             body = answer.json()
             assert body["scheduled"] is True and body["timezone"] == "Asia/Shanghai"
-            assert body["count"] == 3 == len(body["data"])
-            morning, hourly, cnemc = body["data"]
+            assert body["count"] == 4 == len(body["data"])
+            morning, hourly, cnemc, alerting = body["data"]
+            assert alerting["name"] == "alerting" and alerting["scheduled"] is True
+            assert alerting["kind"] == "interval" and alerting["configured"] is True
             assert hourly["name"] == "hourly" and hourly["scheduled"] is True
             assert hourly["trigger"] == "cron[minute='10']" and hourly["configured"] is True
             assert morning["name"] == "morning" and morning["scheduled"] is True
@@ -275,14 +297,15 @@ def test_api_lists_jobs_when_the_scheduler_is_off(settings: Settings) -> None:
     app = create_app(settings.with_(cnemc_every=dt.timedelta(minutes=30)))
     assert settings.scheduler is False
     try:
-        with live_server_for(app) as url, httpx.Client(
-            base_url=url, timeout=10, headers=bearer(app.state.engine)
-        ) as http:
+        with (
+            live_server_for(app) as url,
+            httpx.Client(base_url=url, timeout=10, headers=bearer(app.state.engine)) as http,
+        ):
             body = http.get("/api/jobs").json()
     finally:
         app.state.engine.dispose()
     assert body["scheduled"] is False and "QINGLIU_SCHEDULER=off" in body["note"]
-    assert [job["name"] for job in body["data"]] == ["morning", "hourly", "cnemc"]
+    assert [job["name"] for job in body["data"]] == ["morning", "hourly", "cnemc", "alerting"]
     assert all(job["scheduled"] is False and job["next_run"] is None for job in body["data"])
     assert body["data"][2]["configured"] is True
     assert body["data"][2]["schedule"].startswith("每 30 分钟")

@@ -1,0 +1,584 @@
+"""One alert pass: read what the rules need from the database, evaluate, fold into episodes, send.
+
+:func:`run_alerts` is the pass the scheduler's ``alerting`` job runs every 10 minutes (and an
+ingest batch may run): :func:`evaluate_alerts` (:func:`gather_inputs` then the pure
+:func:`sections.alert_evaluation.evaluate`, only the *fresh* conditions kept) plus
+:func:`heartbeat_conditions`, then :func:`service.alerts.episodes.apply_conditions` (which ends
+with :func:`~service.alerts.episodes.advance_episodes`: escalations and closings) and
+:func:`service.alerts.outbox.deliver`. Each pass is a ``job_run`` row named ``alerts``; the
+heartbeat reads the newest finished one.
+
+What is read (:func:`gather_inputs`)
+------------------------------------
+* **4-hourly values**: the automatic observations of the last :data:`VALUE_DAYS` days that count
+  under the one validity rule (``counts`` of :func:`service.jobs.observations.load_observations`)
+  on the 4-hourly Beijing grid (:func:`sections.forecast.to_grid`), one column per (section,
+  parameter): the wide frame :func:`~sections.alert_evaluation.evaluate_values` wants.
+* **Daily means**: the days of the last :data:`DAILY_DAYS` days before today, by the daily job's
+  own rule (:func:`service.jobs.observations.valid_period_values`: at least the validity
+  threshold of valid values a day); the item classes are computed by the evaluation. Today is
+  left out: a partial day is not a daily mean [A].
+* **Forecasts**: the newest stored issue per section and parameter
+  (:func:`service.db.queries.latest_forecasts`), if issued within :data:`FORECAST_MAX_AGE` and
+  only its targets still ahead.
+* **Monthly classes**: the newest month with stored results (``monthly_result``, written by the
+  monthly roll-up on the 1st for the month before), this month or the last, against the same
+  month a year earlier where stored. Lake rows (``lake:…``) are left out.
+* **Compensation events** of the current month, the engine's own lines
+  (:func:`compensation.engine.section_events` on
+  :func:`service.statements.source.measurements_from_db`, as a draft statement computes them):
+  one month of the four event factors, cheap enough every 10 minutes.
+* **Stations**: per section with an active station, or automatic observations in the last
+  :data:`STATION_LOOKBACK`, the time of its last valid value (NaT when none in the window), and
+  the last :data:`FLAT_READINGS` readings of every parameter for flat-line detection.
+
+Fresh conditions [A]
+--------------------
+The evaluation returns every condition of the windows read, also those of values two days old.
+An episode closes after 24 h *without a condition*, so passing old conditions on would keep
+every episode open for the whole window. :func:`evaluate_alerts` keeps a condition only while it
+describes the present: a 4-hourly value or flat-line reading within :data:`FRESH_VALUES` of now
+(the current bin may still be filling, so the one before counts too); a daily condition or a
+compensation event of yesterday or today (the newest complete day); a forecast whose target
+lies ahead; the newest monthly comparison; and station silence as of now. :func:`run_alerts`
+then passes one condition per section, factor and audience (the highest level, then the newest)
+to the episodes: the others would only be repeats.
+
+Heartbeat
+---------
+:func:`heartbeat_conditions` gives operator conditions for ``evaluation_silent`` (no alert pass
+has finished for longer than ``max_silence``) and ``station_silent`` (a station has sent nothing
+at all, valid or not, for longer than the ``station_silent`` rule's hours). :func:`run_alerts`
+includes them, but a pass cannot notice that passes stop: the evaluation-silent check does its
+work when another job calls it, e.g. the scheduler's hourly or morning job::
+
+    found = heartbeat_conditions(engine=engine, registry=registry, now=now)
+    apply_conditions(engine=engine, conditions=found, chiefs=chiefs, registry=registry, now=now)
+
+An evaluation-silent condition concerns the service, not a section: it is raised once per
+operator of the river-chief file, under the first section that operator looks after (so the
+episode reaches them), factor :data:`EVALUATION_FACTOR`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import JsonValue
+from sqlalchemy import Engine, func, select
+
+from sections.alert_evaluation import evaluate
+from sections.alert_rules import AlertLevel, AlertRules, Condition, load_alert_rules
+from sections.forecast import to_grid
+from sections.registry import Registry
+from sections.river_chiefs import RiverChiefs
+from service.alerts.channels.base import Channel
+from service.alerts.episodes import EpisodeChanges, apply_conditions
+from service.alerts.outbox import DeliveryReport, deliver
+from service.alerts.policy import DEFAULT_POLICY, EpisodePolicy
+from service.db import queries
+from service.db.models import JobRun, MonthlyResult, Observation, Station, table_of
+from service.jobs.observations import load_observations, valid_period_values
+from service.time import BEIJING
+
+__all__ = [
+    "ALERTS_JOB",
+    "DAILY_DAYS",
+    "EVALUATION_FACTOR",
+    "EVALUATION_MAX_SILENCE",
+    "FLAT_READINGS",
+    "FORECAST_MAX_AGE",
+    "FRESH_VALUES",
+    "STATION_LOOKBACK",
+    "VALUE_DAYS",
+    "AlertInputs",
+    "AlertRunSummary",
+    "evaluate_alerts",
+    "fresh_conditions",
+    "gather_inputs",
+    "heartbeat_conditions",
+    "run_alerts",
+    "strongest",
+]
+
+log = logging.getLogger("service.alerts.run")
+
+ALERTS_JOB = "alerts"
+"""The ``job_run`` name of an alert pass (the heartbeat reads it)."""
+VALUE_DAYS = 3
+"""Days of 4-hourly values read: runs of values need their history [A]."""
+DAILY_DAYS = 5
+"""Complete days of daily means read before today: a run of 3 exceeding days and more [A]."""
+FORECAST_MAX_AGE = dt.timedelta(hours=6)
+"""A stored forecast issue older than this is not evaluated (the hourly job issues anew) [A]."""
+FRESH_VALUES = dt.timedelta(hours=8)
+"""A 4-hourly value or a reading is current this long: the bin filling now and the one before."""
+STATION_LOOKBACK = dt.timedelta(days=30)
+"""Sections with automatic observations this far back are watched for silence (besides the
+sections of active stations)."""
+FLAT_READINGS = 12
+"""Readings per section and parameter looked at for a flat line (the rule needs 6 in a row)."""
+EVALUATION_MAX_SILENCE = dt.timedelta(minutes=30)
+"""No finished alert pass for longer than this (three 10-minute slots) is ``evaluation_silent``."""
+EVALUATION_FACTOR = "告警评价"
+"""The factor of ``evaluation_silent`` episodes (the service, not a measured parameter)."""
+
+OBSERVATION = table_of(Observation)
+STATION = table_of(Station)
+MONTHLY = table_of(MonthlyResult)
+JOB_RUN = table_of(JobRun)
+_READING_COLUMNS = ["section_id", "parameter", "time", "value"]
+_DAILY_COLUMNS = ["section_id", "parameter", "date", "value"]
+_MONTH_COLUMNS = ["section_id", "month", "class"]
+_EVENT_COLUMNS = ["section_id", "factor", "start", "end", "days", "charged_on"]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class AlertInputs:
+    """What the rules read, in the shapes of :func:`sections.alert_evaluation.evaluate`."""
+
+    now: dt.datetime
+    values: pd.DataFrame
+    """4-hourly grid: index bin starts (Beijing), columns (section_id, parameter)."""
+    daily: pd.DataFrame
+    """section_id, parameter, date, value."""
+    forecasts: pd.DataFrame
+    """The newest issue's rows ahead of now (columns of ``latest_forecasts``)."""
+    current: pd.DataFrame
+    """section_id, month, class: the newest stored month."""
+    last_year: pd.DataFrame
+    """section_id, month, class: the same month a year earlier."""
+    events: pd.DataFrame
+    """section_id, factor, start, end, days, charged_on: this month's compensation events."""
+    last_seen: pd.Series
+    """Last valid value per watched section (NaT: none in the window)."""
+    readings: pd.DataFrame
+    """section_id, parameter, time, value: the last readings per series."""
+
+
+def gather_inputs(*, engine: Engine, registry: Registry, now: dt.datetime) -> AlertInputs:
+    """Read everything the alert rules look at as of ``now`` (aware); see the module docstring."""
+    if now.tzinfo is None:
+        raise ValueError("now must be tz-aware")
+    local = now.astimezone(BEIJING)
+    today = local.date()
+    first = today - dt.timedelta(days=max(VALUE_DAYS, DAILY_DAYS))
+    frame = load_observations(engine, registry, first, today, kind="automatic")
+    if not frame.empty:
+        frame = frame[frame["observed_at"] <= pd.Timestamp(now)]
+    return AlertInputs(
+        now=now,
+        values=_values(frame, local - dt.timedelta(days=VALUE_DAYS)),
+        daily=_daily(frame, today),
+        forecasts=_forecasts(engine, now),
+        **_months(engine, registry, today),
+        events=_events(engine, registry, today),
+        last_seen=_last_seen(engine, registry, frame, now),
+        readings=_readings(frame),
+    )
+
+
+def _values(frame: pd.DataFrame, since: dt.datetime) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame()
+    rows = frame[frame["observed_at"] >= pd.Timestamp(since)]
+    columns: dict[tuple[str, str], pd.Series] = {}
+    for (section_id, key), group in rows.groupby(["section_id", "parameter"], sort=True):
+        index = pd.DatetimeIndex(group["observed_at"])
+        values = pd.Series(group["value"].to_numpy(dtype=np.float64), index=index)
+        valid = pd.Series(group["counts"].to_numpy(dtype=bool), index=index)
+        grid = to_grid(values, valid=valid)
+        if grid.notna().any():
+            columns[(str(section_id), str(key))] = grid
+    if not columns:
+        return pd.DataFrame()
+    wide = pd.concat(columns, axis=1).sort_index()
+    wide.columns = pd.MultiIndex.from_tuples(list(columns), names=["section_id", "parameter"])
+    return wide
+
+
+def _daily(frame: pd.DataFrame, today: dt.date) -> pd.DataFrame:
+    empty = pd.DataFrame(columns=_DAILY_COLUMNS)
+    if frame.empty:
+        return empty
+    complete = frame[frame["day"] < today]
+    if complete.empty:
+        return empty
+    found = valid_period_values(complete, period="day")
+    if found is None:
+        return empty
+    stacked = found.values.rename_axis(index=["section_id", "date"], columns="parameter").stack()
+    long = pd.DataFrame({"value": stacked.dropna()}).reset_index()
+    long["date"] = pd.to_datetime(long["date"]).dt.date
+    return long[_DAILY_COLUMNS].reset_index(drop=True)
+
+
+def _forecasts(engine: Engine, now: dt.datetime) -> pd.DataFrame:
+    rows = queries.latest_forecasts(engine)
+    if rows.empty:
+        return rows
+    moment = pd.Timestamp(now).tz_convert("UTC")
+    keep = (rows["issued_at"] >= moment - pd.Timedelta(FORECAST_MAX_AGE)) & (
+        rows["target_at"] > moment
+    )
+    return rows.loc[keep].reset_index(drop=True)
+
+
+def _months(engine: Engine, registry: Registry, today: dt.date) -> dict[str, pd.DataFrame]:
+    this_month = today.replace(day=1)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    ids = [s.id for s in registry.sections]
+    query = select(MONTHLY.c.section_id, MONTHLY.c.month, MONTHLY.c.class_number).where(
+        MONTHLY.c.month.in_([this_month, last_month]), MONTHLY.c.section_id.in_(ids)
+    )
+    with engine.connect() as connection:
+        recent = queries.read_frame(connection, query)
+    empty = pd.DataFrame(columns=_MONTH_COLUMNS)
+    if recent.empty:
+        return {"current": empty, "last_year": empty}
+    newest = max(pd.Timestamp(m).date() for m in recent["month"])
+    before = newest.replace(year=newest.year - 1)
+    with engine.connect() as connection:
+        old = queries.read_frame(
+            connection,
+            select(MONTHLY.c.section_id, MONTHLY.c.month, MONTHLY.c.class_number).where(
+                MONTHLY.c.month == before, MONTHLY.c.section_id.in_(ids)
+            ),
+        )
+    current = recent[[pd.Timestamp(m).date() == newest for m in recent["month"]]]
+
+    def shaped(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.dropna(subset=["class_number"])
+        return pd.DataFrame(
+            {"section_id": rows["section_id"].astype(str).to_numpy(),
+             "month": [pd.Timestamp(m).date() for m in rows["month"]],
+             "class": rows["class_number"].astype("int64").to_numpy()}
+        )  # fmt: skip
+
+    return {
+        "current": shaped(current) if not current.empty else empty,
+        "last_year": shaped(old) if not old.empty else empty,
+    }
+
+
+def _events(engine: Engine, registry: Registry, today: dt.date) -> pd.DataFrame:
+    from compensation.engine import Measurement, section_events
+    from compensation.errors import CompensationError
+    from compensation.rules import FACTORS, rule_set_for
+    from service.statements.source import measurements_from_db
+
+    empty = pd.DataFrame(columns=_EVENT_COLUMNS)
+    month = today.replace(day=1)
+    try:
+        rule_set = rule_set_for(month)
+    except CompensationError as exc:  # no rule set in force: no events to speak of
+        log.info("本月无补偿规则 / no rule set for %s: %s", month, exc)
+        return empty
+    if not rule_set.events.enabled:
+        return empty
+    measurements = measurements_from_db(
+        engine=engine, registry=registry, month=month, rule_set=rule_set
+    )
+    by_key: dict[tuple[str, str], list[Measurement]] = {}
+    for m in measurements:
+        by_key.setdefault((m.section, m.factor), []).append(m)
+
+    def rows_of(section_id: str) -> dict[str, list[Measurement]]:
+        return {f: by_key.get((section_id, f), []) for f in FACTORS}
+
+    lines = []
+    for section in registry.sections:
+        if not any((section.id, f) in by_key for f in FACTORS):
+            continue
+        upstream = registry.section(section.upstream) if section.upstream is not None else None
+        lines += section_events(
+            section, rows_of(section.id), month=month, rule_set=rule_set, upstream=upstream,
+            upstream_rows=rows_of(upstream.id) if upstream is not None else None,
+        )  # fmt: skip
+    if not lines:
+        return empty
+    return pd.DataFrame(
+        [(e.section, e.factor, e.start, e.end, e.days, e.charged_on) for e in lines],
+        columns=_EVENT_COLUMNS,
+    )
+
+
+def _watched(engine: Engine, registry: Registry, now: dt.datetime) -> dict[str, dt.datetime | None]:
+    """Sections watched for silence, with the time of their last observation of any kind."""
+    ids = {s.id for s in registry.sections}
+    since = now - STATION_LOOKBACK
+    with engine.connect() as connection:
+        stations = connection.execute(
+            select(STATION.c.section_id).where(STATION.c.active.is_(True))
+        ).scalars().all()  # fmt: skip
+        newest = connection.execute(
+            select(OBSERVATION.c.section_id, func.max(OBSERVATION.c.observed_at))
+            .where(OBSERVATION.c.observed_at >= since, OBSERVATION.c.sample_kind.is_(None))
+            .group_by(OBSERVATION.c.section_id)
+        ).all()
+    found: dict[str, dt.datetime | None] = {s: None for s in stations if s in ids}
+    for section_id, at in newest:
+        if section_id in ids and at is not None:
+            found[str(section_id)] = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
+    return found
+
+
+def _last_seen(
+    engine: Engine, registry: Registry, frame: pd.DataFrame, now: dt.datetime
+) -> pd.Series:
+    watched = sorted(_watched(engine, registry, now))
+    seen = pd.Series(pd.NaT, index=pd.Index(watched, dtype=object), dtype="datetime64[ns, UTC]")
+    if frame.empty or not watched:
+        return seen
+    valid = frame[frame["counts"]]
+    newest = valid.groupby("section_id")["observed_at"].max()
+    known = newest[newest.index.isin(seen.index)]
+    seen.loc[known.index] = pd.DatetimeIndex(known.to_numpy()).tz_convert("UTC")
+    return seen
+
+
+def _readings(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=_READING_COLUMNS)
+    rows = frame.dropna(subset=["reading"]).sort_values("observed_at", kind="stable")
+    last = rows.groupby(["section_id", "parameter"], sort=False).tail(FLAT_READINGS)
+    return pd.DataFrame(
+        {"section_id": last["section_id"].astype(str).to_numpy(),
+         "parameter": last["parameter"].astype(str).to_numpy(),
+         "time": last["observed_at"].to_numpy(), "value": last["reading"].to_numpy(np.float64)}
+    ).assign(time=lambda f: pd.DatetimeIndex(last["observed_at"]))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- evaluation
+
+_VALUE_RULES = frozenset({"value_exceeds", "consecutive_values", "flat_line"})
+_DAY_RULES = frozenset({
+    "daily_mean_exceeds", "daily_worse_than_v", "inferior_v", "event_imminent",
+    "consecutive_days", "event_recorded",
+})  # fmt: skip
+
+
+def fresh_conditions(conditions: Iterable[Condition], *, now: dt.datetime) -> list[Condition]:
+    """The conditions that describe the present (see "Fresh conditions" above).
+
+    >>> at = dt.datetime(2025, 7, 3, 10, tzinfo=BEIJING)
+    >>> old = Condition("s", "nh3n", AlertLevel.NOTICE, "value_exceeds", "river_chiefs",
+    ...                 at - dt.timedelta(hours=12), 1.2, 1.0, "")
+    >>> new = Condition("s", "nh3n", AlertLevel.NOTICE, "value_exceeds", "river_chiefs",
+    ...                 at - dt.timedelta(hours=2), 1.2, 1.0, "")
+    >>> [c.observed_at.hour for c in fresh_conditions([old, new], now=at)]
+    [8]
+    """
+    yesterday = dt.datetime.combine(
+        now.astimezone(BEIJING).date() - dt.timedelta(days=1), dt.time(), BEIJING
+    )
+    kept: list[Condition] = []
+    for c in conditions:
+        if c.rule_id in _VALUE_RULES:
+            fresh = c.observed_at >= now - FRESH_VALUES
+        elif c.rule_id in _DAY_RULES:
+            fresh = c.observed_at >= yesterday
+        else:  # forecasts ahead, the newest month, silence as of now: current by construction
+            fresh = True
+        if fresh:
+            kept.append(c)
+    return kept
+
+
+def strongest(conditions: Iterable[Condition]) -> list[Condition]:
+    """One condition per section, factor and audience: the highest level, then the newest."""
+    best: dict[tuple[str, str, str], Condition] = {}
+    for c in conditions:
+        key = (c.section_id, c.factor, c.audience)
+        held = best.get(key)
+        if held is None or (int(c.level), c.observed_at) > (int(held.level), held.observed_at):
+            best[key] = c
+    return list(best.values())
+
+
+def evaluate_alerts(
+    *,
+    engine: Engine,
+    registry: Registry,
+    now: dt.datetime,
+    rules: AlertRules | None = None,
+) -> list[Condition]:
+    """The fresh conditions of every rule as of ``now``, from the database (none merged)."""
+    rules = rules or load_alert_rules()
+    inputs = gather_inputs(engine=engine, registry=registry, now=now)
+    found = evaluate(
+        sections=registry, rules=rules,
+        values=None if inputs.values.empty else inputs.values,
+        daily=inputs.daily, forecasts=inputs.forecasts, current=inputs.current,
+        last_year=inputs.last_year, events=inputs.events, last_seen=inputs.last_seen,
+        readings=inputs.readings, now=now,
+    )  # fmt: skip
+    return fresh_conditions(found, now=now)
+
+
+# --------------------------------------------------------------------------- heartbeat
+
+
+def heartbeat_conditions(
+    *,
+    engine: Engine,
+    registry: Registry,
+    now: dt.datetime,
+    max_silence: dt.timedelta = EVALUATION_MAX_SILENCE,
+    chiefs: RiverChiefs | None = None,
+    station_silence: dt.timedelta | None = None,
+    rules: AlertRules | None = None,
+) -> list[Condition]:
+    """Operator conditions of a silent evaluation and of stations that send nothing.
+
+    Parameters
+    ----------
+    max_silence : timedelta
+        ``evaluation_silent`` when no ``alerts`` pass has finished (``ok``) for longer; with none
+        ever finished, counted from the first pass started (none started: no condition).
+    chiefs : RiverChiefs, optional
+        Whose operators an ``evaluation_silent`` condition goes to (one per operator, under the
+        first section they look after); without it, none is raised.
+    station_silence : timedelta, optional
+        ``station_silent`` when a watched section has no automatic observation at all (valid or
+        not) for longer; default the ``station_silent`` rule's hours.
+    """
+    rules = rules or load_alert_rules()
+    rule = rules.active("station_silent")
+    found: list[Condition] = []
+    level = rule.level if rule is not None else AlertLevel.ORANGE
+    silent_since = _evaluation_silent_since(engine, now, max_silence)
+    if silent_since is not None and chiefs is not None:
+        minutes = (now - silent_since).total_seconds() / 60
+        since = silent_since.astimezone(BEIJING)
+        detail = f"告警评价已 {minutes:.0f} 分钟未完成（上次完成 {since:%m-%d %H:%M}）"
+        for operator in chiefs.operators:
+            if operator.sections:
+                found.append(Condition(
+                    operator.sections[0], EVALUATION_FACTOR, level, "evaluation_silent",
+                    "operators", silent_since, minutes, max_silence.total_seconds() / 60, detail,
+                ))  # fmt: skip
+    if rule is None and station_silence is None:
+        return found
+    limit = station_silence or dt.timedelta(hours=rule.number("hours") if rule else 8.0)
+    for section_id, at in sorted(_watched(engine, registry, now).items()):
+        if at is not None and now - at <= limit:
+            continue
+        hours = limit / dt.timedelta(hours=1)
+        if at is None:
+            detail = f"{STATION_LOOKBACK.days} 天内未收到任何数据"
+            value, observed = None, now
+        else:
+            value = (now - at) / dt.timedelta(hours=1)
+            detail = f"自 {at.astimezone(BEIJING):%m-%d %H:%M} 起 {value:.1f} 小时未收到任何数据"
+            observed = at
+        found.append(Condition(
+            section_id, "", level, "station_silent", "operators", observed, value, hours, detail,
+        ))  # fmt: skip
+    return found
+
+
+def _evaluation_silent_since(
+    engine: Engine, now: dt.datetime, max_silence: dt.timedelta
+) -> dt.datetime | None:
+    with engine.connect() as connection:
+        finished = connection.execute(
+            select(func.max(JOB_RUN.c.finished_at)).where(
+                JOB_RUN.c.job == ALERTS_JOB, JOB_RUN.c.status == "ok"
+            )
+        ).scalar()
+        if finished is None:
+            finished = connection.execute(
+                select(func.min(JOB_RUN.c.started_at)).where(JOB_RUN.c.job == ALERTS_JOB)
+            ).scalar()
+    if finished is None:
+        return None
+    moment: dt.datetime = finished if finished.tzinfo else finished.replace(tzinfo=dt.UTC)
+    return moment if now - moment > max_silence else None
+
+
+# --------------------------------------------------------------------------- the pass
+
+
+@dataclass(frozen=True)
+class AlertRunSummary:
+    """What one :func:`run_alerts` pass did."""
+
+    run_id: int
+    conditions: int
+    """Fresh conditions found (heartbeat included)."""
+    keys: int
+    """Distinct (section, factor, audience) passed on to the episodes."""
+    changes: EpisodeChanges
+    delivery: DeliveryReport
+    problems: tuple[str, ...] = field(default=())
+
+    def detail(self) -> dict[str, JsonValue]:
+        """The run's ``job_run.detail``."""
+        c, d = self.changes, self.delivery
+        return {
+            "conditions": self.conditions, "keys": self.keys, "opened": len(c.opened),
+            "updated": len(c.updated), "raised": len(c.raised), "escalated": len(c.escalated),
+            "closed": len(c.closed), "enqueued": c.enqueued, "sent": len(d.sent),
+            "retried": len(d.retried), "dead": len(d.dead), "paced": list(d.paced),
+            "unreachable": list(c.unreachable), "problems": list(self.problems),
+        }  # fmt: skip
+
+    def describe(self) -> str:
+        """One line for the log."""
+        c = self.changes
+        return (
+            f"{self.conditions} 条件 / conditions, {len(c.opened)} opened, {len(c.raised)} raised, "
+            f"{len(c.escalated)} escalated, {len(c.closed)} closed, {c.enqueued} queued, "
+            f"{len(self.delivery.sent)} sent"
+        )
+
+
+def run_alerts(
+    *,
+    engine: Engine,
+    registry: Registry,
+    chiefs: RiverChiefs,
+    channels: Mapping[str, Channel],
+    now: dt.datetime,
+    holder: str,
+    policy: EpisodePolicy | None = None,
+    rules: AlertRules | None = None,
+    max_silence: dt.timedelta = EVALUATION_MAX_SILENCE,
+    problems: Sequence[str] = (),
+) -> AlertRunSummary:
+    """Evaluate, fold into episodes (escalating and closing), and send; one ``alerts`` job run.
+
+    ``problems`` (e.g. channels that could not be built) are kept in the run's detail. A
+    failure is recorded (``failed``) and raised.
+    """
+    run_id = queries.start_job_run(engine=engine, job=ALERTS_JOB, detail={"now": now.isoformat()})
+    try:
+        rules = rules or load_alert_rules()
+        found = evaluate_alerts(engine=engine, registry=registry, now=now, rules=rules)
+        found += heartbeat_conditions(
+            engine=engine, registry=registry, now=now, max_silence=max_silence, chiefs=chiefs,
+            rules=rules,
+        )  # fmt: skip
+        passed = strongest(found)
+        changes = apply_conditions(
+            engine=engine, conditions=passed, chiefs=chiefs, registry=registry, now=now,
+            policy=policy or DEFAULT_POLICY,
+        )  # fmt: skip
+        report = deliver(engine=engine, channels=channels, now=now, holder=holder)
+    except Exception as exc:
+        queries.finish_job_run(
+            engine=engine, run_id=run_id, status="failed", detail={"error": repr(exc)}
+        )
+        raise
+    summary = AlertRunSummary(run_id, len(found), len(passed), changes, report, tuple(problems))
+    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=summary.detail())
+    return summary
