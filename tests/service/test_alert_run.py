@@ -1,0 +1,159 @@
+"""The alert pass over the database: values stored, conditions found, one episode, one message
+per recipient channel, nothing new on a second pass; a silent station goes to operators; the
+demo's synthetic data gives dozens of episodes a month, not thousands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from sections.registry import Registry
+from sections.river_chiefs import RiverChiefs, parse_river_chiefs
+from service.alerts.channels.base import Delivery, Message
+from service.alerts.run import evaluate_alerts, gather_inputs, run_alerts
+from service.db.models import AlertEpisode, AlertOutbox, table_of
+from service.db.queries import last_runs
+from service.time import BEIJING
+from tests.conftest import store_rows
+
+EPISODES = table_of(AlertEpisode)
+OUTBOX = table_of(AlertOutbox)
+SECTION = "xiaofanqiao"  # a river at Class Ⅲ: NH3-N ≤ 1.0 mg/L
+STEP = dt.timedelta(hours=4)
+START = dt.datetime(2025, 7, 1, tzinfo=BEIJING)
+
+CHIEFS_TOML = f"""
+[[reaches]]
+id = "r"
+river = "某河"
+county = "u"
+sections = ["{SECTION}"]
+confirmed = false
+
+[[chiefs]]
+id = "county"
+post = "某河县级河长"
+level = "县"
+reaches = ["r"]
+channels = ["robot", "mail"]
+escalate_to = "city"
+email = "county@example.cn"
+confirmed = false
+
+[[chiefs]]
+id = "city"
+post = "某河市级河长"
+level = "市"
+reaches = ["r"]
+channels = ["robot"]
+confirmed = false
+
+[[channels]]
+id = "robot"
+kind = "wecom"
+url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${{KEY}}"
+confirmed = false
+
+[[channels]]
+id = "mail"
+kind = "email"
+confirmed = false
+
+[[operators]]
+id = "ops"
+post = "运维单位"
+sections = ["{SECTION}"]
+channels = ["mail"]
+email = "ops@example.cn"
+confirmed = false
+"""
+
+
+@dataclass
+class Recorder:
+    """A channel that records every message and answers ``sent``."""
+
+    id: str
+    kind: str = "wecom"
+    sent: list[Message] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, message: Message) -> Delivery:
+        with self.lock:
+            self.sent.append(message)
+        return Delivery("sent", "0", "ok")
+
+
+def chiefs() -> RiverChiefs:
+    return parse_river_chiefs(CHIEFS_TOML)
+
+
+def channels() -> dict[str, Recorder]:
+    return {"robot": Recorder("robot"), "mail": Recorder("mail", kind="email")}
+
+
+def rows(values: list[float], *, key: str = "nh3n", first: dt.datetime = START) -> list[Any]:
+    return [
+        {"station": f"MN-{SECTION}", "section_id": SECTION, "parameter": key,
+         "observed_at": first + i * STEP, "value": v, "unit": "mg/L", "station_flag": "N",
+         "qc_flag": None, "source": "hj212"}
+        for i, v in enumerate(values)
+    ]  # fmt: skip
+
+
+def episodes(engine: Engine) -> list[tuple[str, str, str, int]]:
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(EPISODES.c.section_id, EPISODES.c.factor, EPISODES.c.audience,
+                   EPISODES.c.level).order_by(EPISODES.c.id)
+        ).all()  # fmt: skip
+    return [tuple(r) for r in found]
+
+
+RISING = [0.5] * 12 + [0.7, 0.8, 0.9, 1.2, 1.4]  # 7/01 00:00 … 7/03 16:00; over 1.0 at the end
+
+
+def test_a_rising_series_opens_one_episode_and_sends_once_per_channel(
+    db: Engine, registry: Registry
+) -> None:
+    store_rows(db, rows(RISING))
+    now = START + dt.timedelta(days=2, hours=18)  # 7/03 18:00 Beijing: no quiet hours
+    inputs = gather_inputs(engine=db, registry=registry, now=now)
+    assert list(inputs.values.columns) == [(SECTION, "nh3n")] and len(inputs.values) == 17
+    assert inputs.daily["date"].tolist() == [dt.date(2025, 7, 1), dt.date(2025, 7, 2)]
+    assert inputs.last_seen.index.tolist() == [SECTION]
+    found = evaluate_alerts(engine=db, registry=registry, now=now)
+    assert {c.rule_id for c in found} == {"value_exceeds", "consecutive_values"}
+    assert all(c.observed_at >= now - dt.timedelta(hours=8) for c in found)
+
+    sent = channels()
+    summary = run_alerts(engine=db, registry=registry, chiefs=chiefs(), channels=sent, now=now,
+                         holder="test")  # fmt: skip
+    assert summary.conditions == len(found) and summary.keys == 1
+    assert len(summary.changes.opened) == 1 and summary.changes.enqueued == 2
+    assert episodes(db) == [(SECTION, "nh3n", "river_chiefs", 2)]
+    assert [len(c.sent) for c in sent.values()] == [1, 1]  # the county chief's robot and mail
+    assert last_runs(engine=db, names=["alerts"])["alerts"].detail["sent"] == 2
+
+    again = run_alerts(engine=db, registry=registry, chiefs=chiefs(), channels=sent,
+                       now=now + dt.timedelta(minutes=10), holder="test")  # fmt: skip
+    assert again.changes.opened == () and again.changes.enqueued == 0
+    assert len(again.changes.updated) == 1 and [len(c.sent) for c in sent.values()] == [1, 1]
+    with db.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(OUTBOX)).scalar_one() == 2
+
+
+def test_a_silent_station_raises_an_operator_episode(db: Engine, registry: Registry) -> None:
+    store_rows(db, rows([0.5] * 12))  # two days below the limit, the last at 7/02 20:00
+    now = START + dt.timedelta(days=3, hours=10)  # 38 h later
+    sent = channels()
+    summary = run_alerts(engine=db, registry=registry, chiefs=chiefs(), channels=sent, now=now,
+                         holder="test")  # fmt: skip
+    assert {c for c in episodes(db)} == {(SECTION, "", "operators", 3)}
+    assert summary.changes.enqueued == 1 and len(sent["mail"].sent) == 1
+    assert sent["robot"].sent == []  # no river chief hears of it
+    assert "ops@example.cn" in (sent["mail"].sent[0].emails or ())
