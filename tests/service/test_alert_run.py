@@ -123,7 +123,8 @@ def test_a_rising_series_opens_one_episode_and_sends_once_per_channel(
     store_rows(db, rows(RISING))
     now = START + dt.timedelta(days=2, hours=18)  # 7/03 18:00 Beijing: no quiet hours
     inputs = gather_inputs(engine=db, registry=registry, now=now)
-    assert [tuple(c) for c in inputs.values.columns] == [(SECTION, "nh3n")] and len(inputs.values) == 17
+    assert [tuple(c) for c in inputs.values.columns] == [(SECTION, "nh3n")]
+    assert len(inputs.values) == 17
     assert inputs.daily["date"].tolist() == [dt.date(2025, 7, 1), dt.date(2025, 7, 2)]
     assert inputs.last_seen.index.tolist() == [SECTION]
     found = evaluate_alerts(engine=db, registry=registry, now=now)
