@@ -58,8 +58,8 @@ def simulate(
                   & (data["observed_at"] >= first - dt.timedelta(days=6))
                   & (data["observed_at"] < end)]  # fmt: skip
     rows = [
-        {**row, "observed_at": row["observed_at"].to_pydatetime(), "qc_flag": None,
-         "source": "hj212"}
+        {**{str(k): v for k, v in row.items()}, "qc_flag": None, "source": "hj212",
+         "observed_at": row["observed_at"].to_pydatetime()}
         for row in window.to_dict("records")
     ]  # fmt: skip
     with engine.begin() as connection:
