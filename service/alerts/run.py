@@ -84,6 +84,7 @@ from service.alerts.policy import DEFAULT_POLICY, EpisodePolicy
 from service.db import queries
 from service.db.models import JobRun, MonthlyResult, Observation, Station, table_of
 from service.jobs.observations import load_observations, valid_period_values
+from service.settings import Settings
 from service.time import BEIJING
 
 __all__ = [
@@ -103,6 +104,7 @@ __all__ = [
     "gather_inputs",
     "heartbeat_conditions",
     "run_alerts",
+    "run_configured",
     "strongest",
 ]
 
@@ -582,3 +584,21 @@ def run_alerts(
     summary = AlertRunSummary(run_id, len(found), len(passed), changes, report, tuple(problems))
     queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=summary.detail())
     return summary
+
+
+def run_configured(
+    *, engine: Engine, registry: Registry, settings: Settings, now: dt.datetime, holder: str
+) -> AlertRunSummary:
+    """One alert pass as the service runs it: the river chiefs of ``settings.chiefs``, their
+    channels (a channel whose secret is missing is reported and skipped), then :func:`run_alerts`.
+    """
+    from sections.river_chiefs import load_river_chiefs
+    from service.alerts.factory import build_channels
+
+    chiefs = load_river_chiefs(settings.chiefs, registry=registry)
+    channels = build_channels(chiefs, settings=settings)
+    return run_alerts(
+        engine=engine, registry=registry, chiefs=chiefs, channels=channels, now=now,
+        holder=holder, problems=[f"{p.channel}: {p.message}" for p in channels.problems],
+    )  # fmt: skip
+

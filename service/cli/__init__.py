@@ -5,7 +5,8 @@ the global options (before or after the command name) and the one error wrapper.
 
 - ``offline`` — ``sections``, ``classify``, ``compensate`` (files in, no database);
 - ``chiefs`` — ``chiefs`` (the river-chief registry; no database);
-- ``alerts`` — ``alerts test``, ``alerts list``, ``alerts ack`` (alert channels and episodes);
+- ``alerts`` — ``alerts test``, ``alerts list``, ``alerts ack``, ``alerts run`` (alert channels,
+  episodes, a pass of the rules);
 - ``forecast`` — ``backtest`` (a series file in, forecast scores out; no database);
 - ``statements`` — ``statement``, ``bulletin``;
 - ``stations``, ``transfer`` (``import``, ``export``), ``feeds`` (``receive``, ``simulate``,
@@ -125,6 +126,7 @@ _alerts = _group("alerts", "预警：通道测试、告警事件与确认 / aler
 command(_alerts, "test")(alerts.alerts_test_command)
 command(_alerts, "list")(alerts.alerts_list_command)
 command(_alerts, "ack")(alerts.alerts_ack_command)
+command(_alerts, "run")(alerts.alerts_run_command)
 
 
 def main() -> None:

@@ -144,6 +144,38 @@ def alerts_list_command(
     Console(width=200).print(_episodes_table(rows, registry, open_only=open_only))
 
 
+def alerts_run_command(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="评价并发送一次后退出 / one pass, then exit")
+    ] = False,
+    every: Annotated[
+        int, typer.Option(min=1, help="连续运行时的间隔（分钟）/ minutes between passes")
+    ] = 10,
+) -> None:
+    """评价全部预警规则、更新告警事件并发送待发消息。Evaluate every alert rule, update the
+    episodes and deliver the outbox (once with --once; otherwise every --every minutes until
+    interrupted, as the service's scheduler does)."""
+    import threading
+
+    from service.alerts.run import run_configured
+    from service.jobs.schedule import holder_id
+
+    state = state_of(ctx)
+    settings, registry, engine = state.settings(), state.registry(), state.engine()
+    stop = threading.Event()
+    while True:
+        summary = run_configured(
+            engine=engine, registry=registry, settings=settings,
+            now=dt.datetime.now(dt.UTC), holder=holder_id(),
+        )  # fmt: skip
+        typer.echo(f"预警 / alerts: {summary.describe()}")
+        for problem in summary.problems:
+            typer.echo(f"  ⚠ {problem}", err=True)
+        if once or stop.wait(every * 60):
+            return
+
+
 def alerts_ack_command(
     ctx: typer.Context,
     episode: Annotated[int, typer.Argument(help="告警事件编号 / episode id")],

@@ -255,17 +255,11 @@ def _pull_cnemc(context: JobContext) -> str:
 
 
 def _alerts(context: JobContext) -> str:
-    from sections.river_chiefs import load_river_chiefs
-    from service.alerts.factory import build_channels
-    from service.alerts.run import run_alerts
+    from service.alerts.run import run_configured
 
-    settings = context.settings
-    chiefs = load_river_chiefs(settings.chiefs, registry=context.registry)
-    channels = build_channels(chiefs, settings=settings)
-    summary = run_alerts(
-        engine=context.engine, registry=context.registry, chiefs=chiefs, channels=channels,
+    summary = run_configured(
+        engine=context.engine, registry=context.registry, settings=context.settings,
         now=dt.datetime.now(dt.UTC), holder=holder_id(),
-        problems=[f"{p.channel}: {p.message}" for p in channels.problems],
     )  # fmt: skip
     return summary.describe()
 

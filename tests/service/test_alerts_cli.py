@@ -19,7 +19,7 @@ from sections.alert_rules import AlertLevel, Condition
 from sections.river_chiefs import parse_river_chiefs
 from service.alerts.episodes import apply_conditions
 from service.db.engine import make_engine, migrate
-from service.db.models import AlertEpisode, table_of
+from service.db.models import AlertEpisode, JobRun, table_of
 from service.settings import Settings
 from tests.conftest import live_server_for
 from tests.service.alert_servers import FakeSmsGateway, FakeWeCom, closed_port
@@ -308,3 +308,23 @@ def test_alerts_ack_of_a_closed_episode_says_when_it_closed(
                            .values(updated_at=T0 - dt.timedelta(days=1)))  # fmt: skip
     result = runner.invoke(app_(), ["alerts", "ack", str(ids(engine)["tp"])], env=env)
     assert result.exit_code == 4 and "2026-06-29 10:00" in result.output
+
+
+def test_alerts_run_once_passes_the_rules_and_reports_channel_problems(
+    database: tuple[Engine, dict[str, str]],
+) -> None:
+    """One pass over an empty observation table: no condition, the episodes left as they are
+    (nothing new has been seen, and none is old enough to close), every bundled robot whose
+    ${VAR} secret is unset reported on stderr — the pass still runs."""
+    engine, env = database
+    before = ids(engine)
+    result = runner.invoke(app_(), ["alerts", "run", "--once"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "预警 / alerts: 0 条件 / conditions" in result.stdout
+    assert "QINGLIU_WECOM_KEY" in result.stderr  # the bundled channels' secrets are not set
+    assert ids(engine) == before
+    with engine.connect() as connection:
+        runs = connection.execute(
+            select(table_of(JobRun).c.job).where(table_of(JobRun).c.job == "alerts")
+        ).all()
+    assert len(runs) == 1  # the heartbeat reads this row
