@@ -38,6 +38,7 @@ import pandas as pd
 
 from sections.forecast import (
     CANDIDATES,
+    MEMBERS,
     QUANTILES,
     SKILL_DAYS,
     ForecastOptions,
@@ -234,8 +235,8 @@ def backtest(
         previous = forecaster.selection
         issued = forecaster.predict_all(grid, pd.DatetimeIndex(grid.index[block.origins]))
         origins = pd.DatetimeIndex(grid.index[block.origins])
-        truth = threshold.exceeds(_truth(grid, origins, horizons)).astype(np.float64)
-        truth[np.isnan(_truth(grid, origins, horizons))] = np.nan
+        observed = _truth(grid, origins, horizons)
+        truth = np.where(np.isnan(observed), np.nan, threshold.exceeds(observed))
         targets = np.asarray(block.origins)[:, None] + step[None, :]
         for name in names:
             # a model that failed to converge at this refit: no forecast
@@ -330,8 +331,6 @@ class _SkillRecord:
 
 
 def _empty(origins: pd.DatetimeIndex, horizons: tuple[int, ...]) -> Predictive:
-    from sections.forecast import MEMBERS
-
     members = np.full((len(origins), len(horizons), MEMBERS), np.nan)
     return Predictive(origins, horizons, members, np.asarray([""] * len(horizons)))
 
