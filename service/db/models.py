@@ -6,33 +6,42 @@ its observation, a daily result to its job run); section ids refer to the regist
 a table. Forecast rows are tied together by their natural key (section, parameter, issue time,
 horizon), written in one transaction by :mod:`service.jobs.forecast`. Status columns take the
 values listed here (CHECK constraints). Records are JSON (``JSONB`` on PostgreSQL), written and
-read through the codec of :mod:`service.records`.
+read through the codec of :mod:`service.records`. The alert tables live in
+:mod:`service.db.alert_models` and the column helpers in :mod:`service.db.columns`; every table
+is importable from here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from pydantic import JsonValue
 from sqlalchemy import (
-    JSON,
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    Table,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy import false as sa_false
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
+
+from service.db.alert_models import (
+    ATTEMPT_STATUSES,
+    EPISODE_AUDIENCES,
+    EPISODE_EVENT_KINDS,
+    EPISODE_STATES,
+    OUTBOX_STATUSES,
+    AlertAttempt,
+    AlertEpisode,
+    AlertEpisodeEvent,
+    AlertOutbox,
+)
+from service.db.columns import JSON_TYPE, json_column, one_of, table_of, utc_column, utc_now
 
 __all__ = [
     "ATTEMPT_STATUSES",
@@ -92,40 +101,6 @@ PROCESSING_LEVELS = ("raw", "checked", "reviewed")
 """``observation.processing_level``."""
 
 
-def one_of(
-    column: str, values: Sequence[str], *, name: str, nullable: bool = False
-) -> CheckConstraint:
-    """A CHECK constraint: ``column`` takes one of ``values`` (or NULL when ``nullable``)."""
-    listed = ", ".join(f"'{v}'" for v in values)
-    condition = f"{column} IN ({listed})"
-    if nullable:
-        condition = f"{column} IS NULL OR {condition}"
-    return CheckConstraint(condition, name=name)
-
-
-JSON_TYPE = JSON[JsonValue]().with_variant(JSONB[JsonValue](), "postgresql")
-"""The type of a JSON column: ``JSON``, ``JSONB`` on PostgreSQL."""
-
-
-def _json_column() -> Column[JsonValue]:
-    return Column(JSON_TYPE, nullable=False)
-
-
-def table_of(model: type[SQLModel]) -> Table:
-    """The Core table of a table model, for ``insert``/``select`` over many rows."""
-    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel, not declared
-    return table
-
-
-def utc_now() -> dt.datetime:
-    """The current time in UTC, with its zone."""
-    return dt.datetime.now(dt.UTC)
-
-
-def _utc_column(*, nullable: bool = False, index: bool = False) -> Column[dt.datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
-
-
 class Observation(SQLModel, table=True):
     """One value of one parameter at one station and time, from one source.
 
@@ -147,7 +122,7 @@ class Observation(SQLModel, table=True):
     station: str = Field(max_length=24, description="站点 MN（HJ 212）或来源内的站点标识")
     section_id: str | None = Field(default=None, max_length=64, description="断面 id（名录）")
     parameter: str = Field(max_length=16, description="参数键，如 nh3n")
-    observed_at: dt.datetime = Field(sa_column=_utc_column(), description="观测时间（UTC）")
+    observed_at: dt.datetime = Field(sa_column=utc_column(), description="观测时间（UTC）")
     value: float | None = Field(default=None, description="数值，单位见 unit；缺测为空")
     unit: str = Field(max_length=16, description="单位，如 mg/L")
     method: str | None = Field(default=None, max_length=64, description="分析方法")
@@ -173,7 +148,7 @@ class Observation(SQLModel, table=True):
     )
     review_note: str | None = Field(default=None, max_length=256, description="复核说明")
     reviewed_at: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True), description="复核时间（UTC）"
+        default=None, sa_column=utc_column(nullable=True), description="复核时间（UTC）"
     )
     raw_message_id: int | None = Field(
         default=None,
@@ -184,7 +159,7 @@ class Observation(SQLModel, table=True):
         ),
         description="来源原始报文 id",
     )
-    received_at: dt.datetime = Field(sa_column=_utc_column(), description="接收时间（UTC）")
+    received_at: dt.datetime = Field(sa_column=utc_column(), description="接收时间（UTC）")
 
 
 class SectionStatus(SQLModel, table=True):
@@ -238,7 +213,7 @@ class ObservationHistory(SQLModel, table=True):
         sa_column_kwargs={"server_default": ""},
         description="替换原因：redelivery 重发 / review 复核更正",
     )
-    replaced_at: dt.datetime = Field(sa_column=_utc_column(), description="被替换时间（UTC）")
+    replaced_at: dt.datetime = Field(sa_column=utc_column(), description="被替换时间（UTC）")
 
 
 class RawMessage(SQLModel, table=True):
@@ -250,7 +225,7 @@ class RawMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=16, index=True, description="hj212、cnemc、manual")
     peer: str = Field(default="", max_length=128, description="对端地址、URL 或文件名")
-    received_at: dt.datetime = Field(sa_column=_utc_column(index=True))
+    received_at: dt.datetime = Field(sa_column=utc_column(index=True))
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     sha256: str = Field(max_length=64, index=True)
     parse_status: str = Field(
@@ -269,7 +244,7 @@ class Station(SQLModel, table=True):
     section_id: str = Field(max_length=64, index=True)
     password_hash: str = Field(max_length=128, description="PBKDF2-SHA256 of PW, with salt")
     active: bool = Field(default=True)
-    created_at: dt.datetime = Field(sa_column=_utc_column())
+    created_at: dt.datetime = Field(sa_column=utc_column())
 
 
 class StatementIssue(SQLModel, table=True):
@@ -285,9 +260,9 @@ class StatementIssue(SQLModel, table=True):
     content: str = Field(sa_column=Column(Text, nullable=False), description="规范化 JSON")
     content_hash: str = Field(max_length=64, description="content 的 SHA-256")
     diff: list[JsonValue] = Field(
-        default_factory=list, sa_column=_json_column(), description="较上一版的逐行差异"
+        default_factory=list, sa_column=json_column(), description="较上一版的逐行差异"
     )
-    issued_at: dt.datetime = Field(sa_column=_utc_column(), description="签发时间（UTC）")
+    issued_at: dt.datetime = Field(sa_column=utc_column(), description="签发时间（UTC）")
     issued_by: str = Field(
         default="", max_length=64, sa_column_kwargs={"server_default": ""},
         description="签发人（用户名或 cli:系统用户）",
@@ -306,10 +281,10 @@ class DailyResult(SQLModel, table=True):
     class_number: int | None = Field(default=None, description="水质类别 1–6；数据不足为空")
     completeness: float = Field(description="有效日均值的考核指标占比 0–1")
     record: dict[str, JsonValue] = Field(
-        sa_column=_json_column(), description="评价结果（service.records.DayRecord）"
+        sa_column=json_column(), description="评价结果（service.records.DayRecord）"
     )
     provenance: dict[str, JsonValue] = Field(
-        sa_column=_json_column(), description="所用与剔除的观测值（service.records.Provenance）"
+        sa_column=json_column(), description="所用与剔除的观测值（service.records.Provenance）"
     )
     run_id: int | None = Field(
         default=None,
@@ -318,7 +293,7 @@ class DailyResult(SQLModel, table=True):
         ),
         description="作业运行 id",
     )
-    computed_at: dt.datetime = Field(sa_column=_utc_column())
+    computed_at: dt.datetime = Field(sa_column=utc_column())
 
 
 class MonthlyResult(SQLModel, table=True):
@@ -332,9 +307,9 @@ class MonthlyResult(SQLModel, table=True):
     month: dt.date = Field(index=True)
     class_number: int | None = Field(default=None)
     record: dict[str, JsonValue] = Field(
-        sa_column=_json_column(), description="service.records.MonthRecord 或 LakeRecord"
+        sa_column=json_column(), description="service.records.MonthRecord 或 LakeRecord"
     )
-    computed_at: dt.datetime = Field(sa_column=_utc_column())
+    computed_at: dt.datetime = Field(sa_column=utc_column())
 
 
 class MonthlySummary(SQLModel, table=True):
@@ -344,9 +319,9 @@ class MonthlySummary(SQLModel, table=True):
 
     month: dt.date = Field(primary_key=True)
     summary: dict[str, JsonValue] = Field(
-        sa_column=_json_column(), description="汇总（service.records.MonthSummary）"
+        sa_column=json_column(), description="汇总（service.records.MonthSummary）"
     )
-    computed_at: dt.datetime = Field(sa_column=_utc_column())
+    computed_at: dt.datetime = Field(sa_column=utc_column())
 
 
 class AnnualResult(SQLModel, table=True):
@@ -360,9 +335,9 @@ class AnnualResult(SQLModel, table=True):
     year: int = Field(index=True)
     class_number: int | None = Field(default=None)
     record: dict[str, JsonValue] = Field(
-        sa_column=_json_column(), description="service.records.YearRecord"
+        sa_column=json_column(), description="service.records.YearRecord"
     )
-    computed_at: dt.datetime = Field(sa_column=_utc_column())
+    computed_at: dt.datetime = Field(sa_column=utc_column())
 
 
 class JobLease(SQLModel, table=True):
@@ -376,7 +351,7 @@ class JobLease(SQLModel, table=True):
 
     job: str = Field(primary_key=True, max_length=32, description="作业名")
     holder: str = Field(max_length=64, description="持有者（进程标识）")
-    expires_at: dt.datetime = Field(sa_column=_utc_column(), description="租约到期（UTC）")
+    expires_at: dt.datetime = Field(sa_column=utc_column(), description="租约到期（UTC）")
 
 
 class JobRun(SQLModel, table=True):
@@ -387,11 +362,11 @@ class JobRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     job: str = Field(max_length=32, index=True)
-    started_at: dt.datetime = Field(sa_column=_utc_column())
-    finished_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    started_at: dt.datetime = Field(sa_column=utc_column())
+    finished_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     status: str = Field(default="running", max_length=16, description="running / ok / failed")
     detail: dict[str, JsonValue] = Field(
-        default_factory=dict, sa_column=_json_column(), description="作业参数与结果"
+        default_factory=dict, sa_column=json_column(), description="作业参数与结果"
     )
 
 
@@ -407,8 +382,8 @@ class User(SQLModel, table=True):
     unit_id: str | None = Field(default=None, max_length=64, description="县级用户的考核单位")
     password_hash: str = Field(max_length=256, description="argon2id 口令摘要")
     active: bool = Field(default=True, description="是否可登录")
-    created_at: dt.datetime = Field(sa_column=_utc_column())
-    password_changed_at: dt.datetime = Field(sa_column=_utc_column())
+    created_at: dt.datetime = Field(sa_column=utc_column())
+    password_changed_at: dt.datetime = Field(sa_column=utc_column())
 
 
 class ApiToken(SQLModel, table=True):
@@ -424,9 +399,9 @@ class ApiToken(SQLModel, table=True):
     scopes: list[str] = Field(
         default_factory=list, sa_column=Column(JSON_TYPE, nullable=False), description="权限范围"
     )
-    created_at: dt.datetime = Field(sa_column=_utc_column())
-    expires_at: dt.datetime = Field(sa_column=_utc_column(), description="到期时间（UTC）")
-    revoked_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: dt.datetime = Field(sa_column=utc_column())
+    expires_at: dt.datetime = Field(sa_column=utc_column(), description="到期时间（UTC）")
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class AuditEvent(SQLModel, table=True):
@@ -435,13 +410,13 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: dt.datetime = Field(sa_column=_utc_column(index=True), description="时间（UTC）")
+    at: dt.datetime = Field(sa_column=utc_column(index=True), description="时间（UTC）")
     actor: str = Field(max_length=64, index=True, description="操作者（用户名、cli:系统用户）")
     action: str = Field(max_length=48, index=True, description="操作，如 statement.issue")
     target: str = Field(default="", max_length=128, description="对象，如 2025-07 第 2 版")
     address: str = Field(default="", max_length=64, description="来源地址")
     detail: dict[str, JsonValue] = Field(
-        default_factory=dict, sa_column=_json_column(), description="细节（摘要、变动…）"
+        default_factory=dict, sa_column=json_column(), description="细节（摘要、变动…）"
     )
 
 
@@ -469,10 +444,10 @@ class ForecastResult(SQLModel, table=True):
     section_id: str = Field(max_length=64, description="断面 id（名录）")
     parameter: str = Field(max_length=16, description="参数键，如 nh3n")
     issued_at: dt.datetime = Field(
-        sa_column=_utc_column(), description="预报起点：所用数据的最后一个 4 小时时段（UTC）"
+        sa_column=utc_column(), description="预报起点：所用数据的最后一个 4 小时时段（UTC）"
     )
     horizon_h: int = Field(description="预见期 [h]：4–72")
-    target_at: dt.datetime = Field(sa_column=_utc_column(), description="目标时段起点（UTC）")
+    target_at: dt.datetime = Field(sa_column=utc_column(), description="目标时段起点（UTC）")
     median: float = Field(description="中位数 [参数单位]")
     lo80: float = Field(description="80 % 区间下限")
     hi80: float = Field(description="80 % 区间上限")
@@ -486,9 +461,9 @@ class ForecastResult(SQLModel, table=True):
     model: str = Field(max_length=32, description="该预见期所用的候选模型")
     selected: str = Field(max_length=32, description="24 h 所选模型")
     model_version: str = Field(max_length=64, description="如 qingliu 0.1.0 forecast/1")
-    data_start: dt.datetime = Field(sa_column=_utc_column(), description="训练数据起（UTC）")
-    data_end: dt.datetime = Field(sa_column=_utc_column(), description="训练数据止（UTC）")
-    created_at: dt.datetime = Field(sa_column=_utc_column(), description="写入时间（UTC）")
+    data_start: dt.datetime = Field(sa_column=utc_column(), description="训练数据起（UTC）")
+    data_end: dt.datetime = Field(sa_column=utc_column(), description="训练数据止（UTC）")
+    created_at: dt.datetime = Field(sa_column=utc_column(), description="写入时间（UTC）")
 
 
 class ForecastIssue(SQLModel, table=True):
@@ -502,7 +477,7 @@ class ForecastIssue(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     section_id: str = Field(max_length=64, description="断面 id")
     parameter: str = Field(max_length=16, description="参数键")
-    issued_at: dt.datetime = Field(sa_column=_utc_column(), description="预报起点（UTC）")
+    issued_at: dt.datetime = Field(sa_column=utc_column(), description="预报起点（UTC）")
     why: str = Field(
         default="", sa_column=Column(Text, nullable=False, server_default=""),
         description="选用模型的理由（中文，给用户看）",
@@ -511,7 +486,7 @@ class ForecastIssue(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON_TYPE, nullable=False),
         description="回退与说明（未收敛的模型等）",
     )  # fmt: skip
-    created_at: dt.datetime = Field(sa_column=_utc_column(), description="写入时间（UTC）")
+    created_at: dt.datetime = Field(sa_column=utc_column(), description="写入时间（UTC）")
 
 
 class ForecastCandidate(SQLModel, table=True):
@@ -544,189 +519,12 @@ class ForecastCandidate(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     section_id: str = Field(max_length=64, description="断面 id")
     parameter: str = Field(max_length=16, description="参数键")
-    issued_at: dt.datetime = Field(sa_column=_utc_column(), description="预报起点（UTC）")
+    issued_at: dt.datetime = Field(sa_column=utc_column(), description="预报起点（UTC）")
     horizon_h: int = Field(description="预见期 [h]")
     candidate: str = Field(max_length=32, description="候选模型：sarima、ets、persistence……")
-    target_at: dt.datetime = Field(sa_column=_utc_column(), description="目标时段起点（UTC）")
+    target_at: dt.datetime = Field(sa_column=utc_column(), description="目标时段起点（UTC）")
     p_exceed: float = Field(description="该候选的超标概率 0–1")
     outcome: int | None = Field(default=None, description="核验：1 超标 / 0 未超标；未核验为空")
     verified_at: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True), description="核验时间（UTC）"
+        default=None, sa_column=utc_column(nullable=True), description="核验时间（UTC）"
     )
-
-
-# --- alerts: episodes, their events, the outbox and its attempts (issue 13) --------------------
-
-EPISODE_STATES = ("open", "acknowledged", "closed")
-"""``alert_episode.state``: 未确认, 已确认, 已关闭."""
-EPISODE_AUDIENCES = ("river_chiefs", "operators")
-"""``alert_episode.audience``: 河长 (water quality), 运维 (data outage)."""
-EPISODE_EVENT_KINDS = (
-    "opened", "updated", "level_raised", "escalated", "acknowledged", "closed", "sent",
-)  # fmt: skip
-"""``alert_episode_event.kind``."""
-OUTBOX_STATUSES = ("pending", "sending", "sent", "dead")
-"""``alert_outbox.status``: waiting (maybe held until ``next_attempt_at``), claimed by a
-sender, delivered, given up (kept with its last answer)."""
-ATTEMPT_STATUSES = ("sent", "rate_limited", "refused", "unavailable", "expired")
-"""``alert_attempt.status``: a channel's :class:`~service.alerts.channels.base.Delivery`
-status, or ``expired``: a sender's claim lapsed without a result (it may have sent)."""
-
-
-class AlertEpisode(SQLModel, table=True):
-    """One alert episode: one section, factor and audience from first condition to closing.
-
-    At most one episode per (section_id, factor, audience) is not closed: a partial unique
-    index over those columns where ``closed_at IS NULL`` (SQLite and PostgreSQL), so two
-    evaluation runs racing cannot open two.
-    """
-
-    __tablename__ = "alert_episode"
-    __table_args__ = (
-        Index(
-            "uq_alert_episode_open",
-            "section_id",
-            "factor",
-            "audience",
-            unique=True,
-            sqlite_where=text("closed_at IS NULL"),
-            postgresql_where=text("closed_at IS NULL"),
-        ),
-        Index("ix_alert_episode_state", "state"),
-        one_of("state", EPISODE_STATES, name="ck_alert_episode_state"),
-        one_of("audience", EPISODE_AUDIENCES, name="ck_alert_episode_audience"),
-        CheckConstraint("level BETWEEN 1 AND 4", name="ck_alert_episode_level"),
-        CheckConstraint(
-            "(state = 'closed') = (closed_at IS NOT NULL)", name="ck_alert_episode_closed"
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    section_id: str = Field(max_length=64, description="断面 id")
-    factor: str = Field(max_length=32, description="因子：参数键，或 outage 等规则的对象")
-    audience: str = Field(max_length=16, description="river_chiefs 或 operators")
-    level: int = Field(description="至今最高级别：1 提示 2 黄色 3 橙色 4 红色")
-    rule_id: str = Field(max_length=64, description="最近一次触发的规则")
-    state: str = Field(max_length=16, description="open / acknowledged / closed")
-    escalation_step: int = Field(default=0, description="0 = 首批接收人；每升级一次加 1")
-    opened_at: dt.datetime = Field(sa_column=_utc_column(), description="开启时间（UTC）")
-    updated_at: dt.datetime = Field(sa_column=_utc_column(), description="最近变更（UTC）")
-    last_condition_at: dt.datetime = Field(
-        sa_column=_utc_column(), description="最近一次见到条件的评估时间（UTC）"
-    )
-    next_escalation_at: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True), description="未确认时何时升级（UTC）"
-    )
-    closed_at: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True), description="关闭时间（UTC）"
-    )
-    acknowledged_at: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True), description="确认时间（UTC）"
-    )
-    acknowledged_by: str | None = Field(default=None, max_length=64, description="确认人")
-    acknowledged_note: str | None = Field(
-        default=None, sa_column=Column(Text, nullable=True), description="确认说明"
-    )
-    last_detail: str = Field(
-        default="", sa_column=Column(Text, nullable=False, server_default=""),
-        description="最近一次条件的说明",
-    )  # fmt: skip
-    last_value: float | None = Field(default=None, description="最近一次的值")
-    last_limit: float | None = Field(default=None, description="最近一次的限值")
-    last_observed_at: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True), description="最近一次条件的观测时间"
-    )
-
-
-class AlertEpisodeEvent(SQLModel, table=True):
-    """What happened to an episode, appended, never changed (triggers refuse it, as for
-    ``audit_event``)."""
-
-    __tablename__ = "alert_episode_event"
-    __table_args__ = (
-        Index("ix_alert_episode_event_episode", "episode_id", "at"),
-        one_of("kind", EPISODE_EVENT_KINDS, name="ck_alert_episode_event_kind"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    episode_id: int = Field(foreign_key="alert_episode.id", description="告警事件")
-    at: dt.datetime = Field(sa_column=_utc_column(), description="时间（UTC）")
-    kind: str = Field(max_length=16, description="opened / updated / level_raised …")
-    detail: dict[str, JsonValue] = Field(
-        default_factory=dict, sa_column=_json_column(), description="级别、接收人、说明"
-    )
-
-
-class AlertOutbox(SQLModel, table=True):
-    """One message to one recipient on one channel, stored before it is sent.
-
-    ``dedupe_key`` = ``episode:level:step:channel:recipient`` is unique: a message for the same
-    episode, level, escalation step, channel and recipient is one row however many runs (or
-    processes) enqueue it.
-    """
-
-    __tablename__ = "alert_outbox"
-    __table_args__ = (
-        UniqueConstraint("dedupe_key", name="uq_alert_outbox_dedupe"),
-        Index("ix_alert_outbox_due", "status", "next_attempt_at"),
-        Index("ix_alert_outbox_channel", "channel_id", "status"),
-        one_of("status", OUTBOX_STATUSES, name="ck_alert_outbox_status"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    episode_id: int = Field(foreign_key="alert_episode.id", description="告警事件")
-    level: int = Field(description="消息级别 1–4")
-    escalation_step: int = Field(description="升级步")
-    recipient_id: str = Field(max_length=64, description="河长或运维 id")
-    channel_id: str = Field(max_length=64, description="通道 id")
-    dedupe_key: str = Field(max_length=255, description="恰好一次的键")
-    message: dict[str, JsonValue] = Field(
-        default_factory=dict, sa_column=_json_column(),
-        description="title、text、markdown、mobiles、emails、level、params",
-    )  # fmt: skip
-    status: str = Field(max_length=16, description="pending / sending / sent / dead")
-    attempts: int = Field(default=0, description="已尝试次数")
-    next_attempt_at: dt.datetime = Field(
-        sa_column=_utc_column(), description="最早发送时间（静默时段、退避、限流）"
-    )
-    claimed_by: str | None = Field(default=None, max_length=128, description="发送进程")
-    claim_token: str | None = Field(default=None, max_length=64, description="本次认领的令牌")
-    claimed_until: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True), description="认领到期（UTC）"
-    )
-    last_code: str | None = Field(default=None, max_length=64, description="最近一次的代码")
-    last_answer: str | None = Field(
-        default=None, sa_column=Column(Text, nullable=True), description="最近一次的应答"
-    )
-    created_at: dt.datetime = Field(sa_column=_utc_column(), description="写入时间（UTC）")
-    sent_at: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True), description="送达时间（UTC）"
-    )
-
-
-class AlertAttempt(SQLModel, table=True):
-    """One send of an outbox row (appended, never changed): the record pacing is counted from."""
-
-    __tablename__ = "alert_attempt"
-    __table_args__ = (
-        Index("ix_alert_attempt_channel", "channel_id", "at"),
-        Index("ix_alert_attempt_outbox", "outbox_id"),
-        one_of("status", ATTEMPT_STATUSES, name="ck_alert_attempt_status"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    outbox_id: int = Field(foreign_key="alert_outbox.id", description="发件箱行")
-    channel_id: str = Field(max_length=64, description="通道 id（限速按它计）")
-    at: dt.datetime = Field(sa_column=_utc_column(), description="发送时间（UTC）")
-    status: str = Field(max_length=16, description="sent / rate_limited / refused …")
-    code: str = Field(default="", max_length=64, description="服务的代码")
-    answer: str = Field(
-        default="", sa_column=Column(Text, nullable=False, server_default=""),
-        description="服务的应答（已遮蔽密钥）",
-    )  # fmt: skip
-    duration: float = Field(default=0.0, description="耗时 [s]")
-    hold_until: dt.datetime | None = Field(
-        default=None, sa_column=_utc_column(nullable=True),
-        description="限流时：此前该通道不再发送（UTC）",
-    )  # fmt: skip
-    holder: str = Field(default="", max_length=128, description="发送进程")
