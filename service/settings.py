@@ -219,6 +219,18 @@ class Settings(BaseSettings):
         description="本服务的公网地址（http/https），用于预警消息中的确认链接；不设则消息不带链接。"
         "Public URL of this service, for the acknowledgement links in alert messages.",
     )
+    alert_link_secret: SecretStr | None = Field(
+        default=None,
+        description="签署预警确认链接的密钥（至少 32 个字符）；缺省用网页会话密钥，"
+        "两者都未设置时消息不带链接。"
+        "Key that signs the acknowledgement links of alert messages; default: the session key.",
+    )
+    alert_link_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 30,
+        description="预警确认链接的有效期（小时）。How long an acknowledgement link works [h].",
+    )
     smtp_host: str | None = Field(
         default=None,
         examples=["smtp.example.cn"],

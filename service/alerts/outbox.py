@@ -147,7 +147,7 @@ def deliver(
     holder: str,
     limit: int = 100,
     policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY,
-    ack_url: Callable[[int], str] | None = None,
+    ack_url: Callable[[int, str], str] | None = None,
     rng: random.Random | None = None,
 ) -> DeliveryReport:
     """Send up to ``limit`` due messages of the outbox, each at most once in this pass.
@@ -167,8 +167,8 @@ def deliver(
     policy : DeliveryPolicy
         Pacing, retries and claims.
     ack_url : callable, optional
-        Episode id → the acknowledgement link filled into ``{ack_url}`` (the signed-link
-        hook); without it, :data:`DEFAULT_ACK_TEXT`.
+        (Episode id, recipient id) → the acknowledgement link filled into ``{ack_url}``
+        (:meth:`service.alerts.ack_links.AckLinks.url`); without it, :data:`DEFAULT_ACK_TEXT`.
     rng : random.Random, optional
         The jitter's source (tests pass a seeded one).
     """
@@ -320,14 +320,16 @@ def _send_and_mark(
     now: dt.datetime,
     holder: str,
     policy: DeliveryPolicy,
-    ack_url: Callable[[int], str] | None,
+    ack_url: Callable[[int, str], str] | None,
     rng: random.Random,
     report: DeliveryReport,
 ) -> None:
     with engine.connect() as connection:
         row = connection.execute(select(OUTBOX).where(OUTBOX.c.id == row_id)).one()
     channel = channels[row.channel_id]
-    link = ack_url(int(row.episode_id)) if ack_url is not None else DEFAULT_ACK_TEXT
+    link = DEFAULT_ACK_TEXT
+    if ack_url is not None:
+        link = ack_url(int(row.episode_id), str(row.recipient_id))
     started = time.monotonic()
     try:
         message = message_from_json(dict(row.message), ack_url=link)

@@ -74,6 +74,7 @@ from sections.alert_evaluation import evaluate
 from sections.alert_rules import AlertLevel, AlertRules, Condition, load_alert_rules
 from sections.registry import Registry
 from sections.river_chiefs import RiverChiefs
+from service.alerts.ack_links import AckLinks, ack_links_from
 from service.alerts.channels.base import Channel
 from service.alerts.episodes import EpisodeChanges, apply_conditions
 from service.alerts.inputs import (
@@ -323,11 +324,13 @@ def run_alerts(
     rules: AlertRules | None = None,
     max_silence: dt.timedelta = EVALUATION_MAX_SILENCE,
     problems: Sequence[str] = (),
+    ack_links: AckLinks | None = None,
 ) -> AlertRunSummary:
     """Evaluate, fold into episodes (escalating and closing), and send; one ``alerts`` job run.
 
-    ``problems`` (e.g. channels that could not be built) are kept in the run's detail. A
-    failure is recorded (``failed``) and raised.
+    ``problems`` (e.g. channels that could not be built) are kept in the run's detail;
+    ``ack_links`` signs the acknowledgement link of each message sent. A failure is recorded
+    (``failed``) and raised.
     """
     run_id = queries.start_job_run(engine=engine, job=ALERTS_JOB, detail={"now": now.isoformat()})
     try:
@@ -342,7 +345,10 @@ def run_alerts(
             engine=engine, conditions=passed, chiefs=chiefs, registry=registry, now=now,
             policy=policy or DEFAULT_POLICY,
         )  # fmt: skip
-        report = deliver(engine=engine, channels=channels, now=now, holder=holder)
+        report = deliver(
+            engine=engine, channels=channels, now=now, holder=holder,
+            ack_url=None if ack_links is None else ack_links.url,
+        )  # fmt: skip
     except Exception as exc:
         queries.finish_job_run(
             engine=engine, run_id=run_id, status="failed", detail={"error": repr(exc)}
@@ -357,14 +363,18 @@ def run_configured(
     *, engine: Engine, registry: Registry, settings: Settings, now: dt.datetime, holder: str
 ) -> AlertRunSummary:
     """One alert pass as the service runs it: the river chiefs of ``settings.chiefs``, their
-    channels (a channel whose secret is missing is reported and skipped), then :func:`run_alerts`.
+    channels (a channel whose secret is missing is reported and skipped), the signed
+    acknowledgement links (:func:`~service.alerts.ack_links.ack_links_from`; none, and a problem
+    said, without a base URL or a key), then :func:`run_alerts`.
     """
     from sections.river_chiefs import load_river_chiefs
     from service.alerts.factory import build_channels
 
     chiefs = load_river_chiefs(settings.chiefs, registry=registry)
     channels = build_channels(chiefs, settings=settings)
+    links, missing = ack_links_from(settings)
+    problems = [f"{p.channel}: {p.message}" for p in channels.problems]
     return run_alerts(
         engine=engine, registry=registry, chiefs=chiefs, channels=channels, now=now,
-        holder=holder, problems=[f"{p.channel}: {p.message}" for p in channels.problems],
+        holder=holder, problems=problems + ([missing] if missing else []), ack_links=links,
     )  # fmt: skip
