@@ -15,19 +15,29 @@ index, migration 0011). :func:`apply_conditions` takes one run's conditions (the
 - **escalates** an episode not acknowledged within ``policy.escalate_after[level]`` to the next
   chief up each first chief's :meth:`~sections.river_chiefs.RiverChiefs.escalation_chain`
   (operators do not escalate);
-- **closes** an episode no condition has been seen for in ``policy.close_after``.
+- **closes** an episode no condition has been seen for in ``policy.close_after``, and tells
+  everyone who was told of it (the recipients of steps 0 … its escalation step, each channel
+  that reaches them) that it is over: one closing (解除) message each, held in quiet hours like
+  any non-urgent message. An episode that never enqueued a message closes silently. Operators'
+  episodes close the same way: the operators learn the station sends again (or the evaluation
+  runs again).
+
+Who is told and the outbox rows are :mod:`service.alerts.enqueue`'s.
 
 :func:`acknowledge` stops escalation. Every change is an ``alert_episode_event`` row and, apart
 from plain repeats, an audit event (:mod:`service.accounts.audit`), in the same transaction.
 
 **Quiet hours.** A message below ``policy.quiet_exempt_level`` (red) enqueued in quiet hours is
 held (``next_attempt_at``) until they end; the escalation clock of such an episode starts then.
+A closing message is held at every level: it is not urgent.
 
 **Exactly once.** Messages are enqueued in the transaction that changes the episode; their
-``dedupe_key`` (episode, level, escalation step, channel, recipient) is unique. Two runs racing
-on the same condition (two processes, two threads) cannot both open an episode (unique index) or
-both enqueue one message (unique key): the loser's transaction fails as a whole, is retried, and
-then sees the winner's episode as a repeat. Sending is :mod:`service.alerts.outbox`'s.
+``dedupe_key`` (episode, level, escalation step, channel, recipient; ``closed`` in place of the
+level for the closing message) is unique. Two runs racing on the same condition (two processes,
+two threads) cannot both open an episode (unique index) or both enqueue one message (unique
+key): the loser's transaction fails as a whole, is retried, and then sees the winner's episode
+as a repeat; an episode closes once (``closed_at`` is set in the same transaction), so its
+closing message is enqueued once. Sending is :mod:`service.alerts.outbox`'s.
 
 **The acknowledgement link.** Messages carry the literal placeholder ``{ack_url}``
 (:data:`ACK_URL_PLACEHOLDER`); the outbox fills it at send time through its ``ack_url`` hook,
@@ -37,7 +47,7 @@ so the signed link (another step) is made when, and as often as, it is sent.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,20 +56,22 @@ from pydantic import JsonValue
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from service.accounts.audit import record
+from service.alerts.enqueue import (
+    EpisodeContext,
+    StoredCondition,
+    dedupe_key,
+    enqueue_closing,
+    enqueue_messages,
+    recipients_at_step,
+)
 from service.alerts.messages import (
     ACK_URL_PLACEHOLDER,
     LEVEL_LABELS,
-    compose_message,
     message_from_json,
     message_json,
 )
 from service.alerts.policy import DEFAULT_ESCALATE_AFTER, DEFAULT_POLICY, EpisodePolicy
-from service.db.models import (
-    AlertEpisode,
-    AlertEpisodeEvent,
-    AlertOutbox,
-    table_of,
-)
+from service.db.models import AlertEpisode, AlertEpisodeEvent, table_of
 from service.db.queries import in_transaction
 from service.errors import InputError, NotFoundError
 
@@ -85,7 +97,6 @@ __all__ = [
 
 EPISODES = table_of(AlertEpisode)
 EVENTS = table_of(AlertEpisodeEvent)
-OUTBOX = table_of(AlertOutbox)
 
 SYSTEM_ACTOR = "system:alerts"
 """The audit actor of changes the service makes by itself."""
@@ -147,40 +158,6 @@ class EpisodeChanges:
         )  # fmt: skip
 
 
-def dedupe_key(
-    *, episode_id: int, level: int, step: int, channel_id: str, recipient_id: str
-) -> str:
-    """The exactly-once key of an outbox row.
-
-    >>> dedupe_key(episode_id=7, level=3, step=1, channel_id="wecom-a", recipient_id="city")
-    '7:3:1:wecom-a:city'
-    """
-    return f"{episode_id}:{level}:{step}:{channel_id}:{recipient_id}"
-
-
-def recipients_at_step(
-    chiefs: RiverChiefs, *, section_id: str, audience: str, step: int
-) -> tuple[Recipient, ...]:
-    """Who is told at an escalation step of an episode (step 0: the first recipients).
-
-    River chiefs: step 0 is the section's chiefs at its lowest level; step k is the k-th chief
-    up each of their escalation chains (each once). Operators: the section's operators at
-    step 0, nobody after.
-    """
-    if audience == "operators":
-        return chiefs.operators_for_section(section_id) if step == 0 else ()
-    section_chiefs = chiefs.chiefs_for_section(section_id)
-    if not section_chiefs:
-        return ()
-    lowest = min(c.level for c in section_chiefs)
-    found: dict[str, Recipient] = {}
-    for first in (c for c in section_chiefs if c.level == lowest):
-        chain = chiefs.escalation_chain(first.id)
-        if step < len(chain):
-            found.setdefault(chain[step].id, chain[step])
-    return tuple(found.values())
-
-
 def apply_conditions(
     *,
     engine: Engine,
@@ -189,6 +166,7 @@ def apply_conditions(
     registry: Registry | None,
     now: dt.datetime,
     policy: EpisodePolicy = DEFAULT_POLICY,
+    advance: bool = True,
 ) -> EpisodeChanges:
     """Fold one evaluation run's conditions into episodes, then escalate and close.
 
@@ -210,11 +188,15 @@ def apply_conditions(
         The time of the run (aware).
     policy : EpisodePolicy
         Escalation, closing and quiet hours.
+    advance : bool
+        Then :func:`advance_episodes` (escalate and close). ``False`` for conditions that are
+        not a whole evaluation (the heartbeat of :func:`service.alerts.run.run_heartbeat`):
+        closing needs a full pass to know that no condition holds any more.
     """
     now = _utc(now)
     ordered = sorted(conditions, key=lambda c: (c.section_id, c.factor, c.audience, -int(c.level)))
     changes = EpisodeChanges()
-    context = _Context(chiefs=chiefs, registry=registry, now=now, policy=policy)
+    context = EpisodeContext(chiefs=chiefs, registry=registry, now=now, policy=policy)
     for condition in ordered:
         _utc(condition.observed_at)
         if condition.audience not in ("river_chiefs", "operators"):
@@ -224,6 +206,8 @@ def apply_conditions(
         changes += in_transaction(
             engine=engine, work=partial(_apply_one, condition=condition, ctx=context)
         )
+    if not advance:
+        return changes
     return changes + advance_episodes(
         engine=engine, chiefs=chiefs, registry=registry, now=now, policy=policy
     )
@@ -242,7 +226,7 @@ def advance_episodes(
     Called by :func:`apply_conditions`; call it alone between runs to escalate on time.
     """
     now = _utc(now)
-    context = _Context(chiefs=chiefs, registry=registry, now=now, policy=policy)
+    context = EpisodeContext(chiefs=chiefs, registry=registry, now=now, policy=policy)
     with engine.connect() as connection:
         due = connection.execute(
             select(EPISODES.c.id).where(
@@ -305,16 +289,8 @@ def acknowledge(
 # --- one condition, one escalation, one closing ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Context:
-    chiefs: RiverChiefs
-    registry: Registry | None
-    now: dt.datetime
-    policy: EpisodePolicy
-
-
 def _apply_one(
-    connection: Connection, *, condition: AlertCondition, ctx: _Context
+    connection: Connection, *, condition: AlertCondition, ctx: EpisodeContext
 ) -> EpisodeChanges:
     now, level = ctx.now, int(condition.level)
     episode = connection.execute(
@@ -346,7 +322,7 @@ def _apply_one(
                 **last,
             ).returning(EPISODES.c.id)
         ).scalar_one())  # fmt: skip
-        enqueued, unreachable = _enqueue(
+        enqueued, unreachable = enqueue_messages(
             connection, ctx, condition, episode_id=episode_id, level=level, step=0,
             steps=range(1), kind="opened",
         )  # fmt: skip
@@ -373,7 +349,7 @@ def _apply_one(
             level=level, rule_id=condition.rule_id, state="open", next_escalation_at=due, **last
         )
     )  # fmt: skip
-    enqueued, unreachable = _enqueue(
+    enqueued, unreachable = enqueue_messages(
         connection, ctx, condition, episode_id=episode_id, level=level, step=step,
         steps=range(step + 1), kind="level_raised",
     )  # fmt: skip
@@ -385,7 +361,7 @@ def _apply_one(
     return EpisodeChanges(raised=(episode_id,), enqueued=enqueued, unreachable=unreachable)
 
 
-def _escalate(connection: Connection, *, episode_id: int, ctx: _Context) -> EpisodeChanges:
+def _escalate(connection: Connection, *, episode_id: int, ctx: EpisodeContext) -> EpisodeChanges:
     now = ctx.now
     episode = connection.execute(
         _locked(connection, select(EPISODES).where(EPISODES.c.id == episode_id))
@@ -411,8 +387,8 @@ def _escalate(connection: Connection, *, episode_id: int, ctx: _Context) -> Epis
     ).rowcount  # fmt: skip
     if not changed:  # another process escalated it first
         return EpisodeChanges()
-    condition = _StoredCondition.of(episode)
-    enqueued, unreachable = _enqueue(
+    condition = StoredCondition.of(episode)
+    enqueued, unreachable = enqueue_messages(
         connection, ctx, condition, episode_id=episode_id, level=level, step=step,
         steps=range(step, step + 1), kind="escalated",
     )  # fmt: skip
@@ -424,7 +400,7 @@ def _escalate(connection: Connection, *, episode_id: int, ctx: _Context) -> Epis
     return EpisodeChanges(escalated=(episode_id,), enqueued=enqueued, unreachable=unreachable)
 
 
-def _close(connection: Connection, *, episode_id: int, ctx: _Context) -> EpisodeChanges:
+def _close(connection: Connection, *, episode_id: int, ctx: EpisodeContext) -> EpisodeChanges:
     now = ctx.now
     changed = connection.execute(
         update(EPISODES)
@@ -434,91 +410,24 @@ def _close(connection: Connection, *, episode_id: int, ctx: _Context) -> Episode
     ).rowcount  # fmt: skip
     if not changed:
         return EpisodeChanges()
-    detail: dict[str, JsonValue] = {"close_after_h": ctx.policy.close_after.total_seconds() / 3600}
+    episode = connection.execute(select(EPISODES).where(EPISODES.c.id == episode_id)).one()
+    enqueued, unreachable = enqueue_closing(connection, ctx, episode)
+    detail: dict[str, JsonValue] = {
+        "close_after_h": ctx.policy.close_after.total_seconds() / 3600, "enqueued": enqueued,
+    }  # fmt: skip
     _event(connection, episode_id, now, "closed", detail)
     record(connection, actor=SYSTEM_ACTOR, action="alert.closed",
            target=f"alert_episode:{episode_id}", detail=detail)  # fmt: skip
-    return EpisodeChanges(closed=(episode_id,))
-
-
-# --- messages ----------------------------------------------------------------------------------
-
-
-def _recipients(ctx: _Context, section_id: str, audience: str, step: int) -> tuple[Recipient, ...]:
-    return recipients_at_step(ctx.chiefs, section_id=section_id, audience=audience, step=step)
-
-
-def _enqueue(
-    connection: Connection,
-    ctx: _Context,
-    condition: AlertCondition,
-    *,
-    episode_id: int,
-    level: int,
-    step: int,
-    steps: Sequence[int],
-    kind: str,
-) -> tuple[int, tuple[str, ...]]:
-    """Insert one outbox row per recipient of ``steps`` and channel that reaches them.
-
-    A plain insert: a duplicate ``dedupe_key`` (a concurrent run enqueued it first) fails the
-    whole transaction, which :func:`~service.db.queries.in_transaction` retries.
-    """
-    release = ctx.policy.release_at(level, ctx.now)
-    rows: list[dict[str, Any]] = []
-    unreachable: list[str] = []
-    for at_step in steps:
-        recipients = _recipients(ctx, condition.section_id, condition.audience, at_step)
-        if at_step == 0 and not recipients:
-            unreachable.append(f"section:{condition.section_id}")
-        for recipient in recipients:
-            channels = [c for c in ctx.chiefs.channels_of(recipient) if c.delivers_to(recipient)]
-            if not channels:
-                unreachable.append(recipient.id)
-            for channel in channels:
-                message = compose_message(
-                    condition, registry=ctx.registry, timezone=ctx.policy.timezone, level=level,
-                    kind=kind, step=at_step, recipient=recipient, channel=channel,
-                )  # fmt: skip
-                key = dedupe_key(episode_id=episode_id, level=level, step=step,
-                                 channel_id=channel.id, recipient_id=recipient.id)  # fmt: skip
-                rows.append({
-                    "episode_id": episode_id, "level": level, "escalation_step": step,
-                    "recipient_id": recipient.id, "channel_id": channel.id, "dedupe_key": key,
-                    "message": message_json(message), "status": "pending", "attempts": 0,
-                    "next_attempt_at": release, "created_at": ctx.now,
-                })  # fmt: skip
-    if rows:
-        connection.execute(insert(OUTBOX), rows)
-    return len(rows), tuple(unreachable)
-
-
-@dataclass(frozen=True)
-class _StoredCondition:
-    """An episode's last condition, as stored: what an escalation message says."""
-
-    section_id: str
-    factor: str
-    level: int
-    rule_id: str
-    audience: str
-    observed_at: dt.datetime
-    value: float | None
-    limit: float | None
-    detail: str
-    trend: str | None = None
-    probability: float | None = None
-
-    @classmethod
-    def of(cls, episode: Any) -> _StoredCondition:  # Any: a row of alert_episode
-        observed = _aware(episode.last_observed_at) or _aware(episode.last_condition_at)
-        assert observed is not None
-        return cls(episode.section_id, episode.factor, int(episode.level), episode.rule_id,
-                   episode.audience, observed, episode.last_value, episode.last_limit,
-                   episode.last_detail or "")  # fmt: skip
+    return EpisodeChanges(closed=(episode_id,), enqueued=enqueued, unreachable=unreachable)
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def _recipients(
+    ctx: EpisodeContext, section_id: str, audience: str, step: int
+) -> tuple[Recipient, ...]:
+    return recipients_at_step(ctx.chiefs, section_id=section_id, audience=audience, step=step)
 
 
 def _event(

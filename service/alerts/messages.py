@@ -2,10 +2,15 @@
 
 A stored message keeps the placeholder :data:`ACK_URL_PLACEHOLDER`; the outbox fills it with the
 episode's acknowledgement link when it sends.
+
+Kinds (:data:`MESSAGE_KINDS`): ``opened``, ``level_raised`` and ``escalated`` tell of an episode
+at its level and ask for an acknowledgement; ``closed`` (解除) says it is over: the section,
+factor, when it began, the last value and when it was last seen, level ``info``, no link.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACK_URL_PLACEHOLDER",
     "LEVEL_LABELS",
+    "MESSAGE_KINDS",
     "compose_message",
     "message_from_json",
     "message_json",
@@ -60,7 +66,12 @@ def message_from_json(stored: Mapping[str, Any], *, ack_url: str) -> Message:
     )  # fmt: skip
 
 
-_KIND_WORDS = {"opened": "超标预警", "level_raised": "预警级别升高", "escalated": "预警升级"}
+_KIND_WORDS: Mapping[str, str] = MappingProxyType({
+    "opened": "超标预警", "level_raised": "预警级别升高", "escalated": "预警升级",
+    "closed": "预警解除",
+})  # fmt: skip
+MESSAGE_KINDS = tuple(_KIND_WORDS)
+"""The kinds of message an episode sends (``closed``: the 解除 message)."""
 
 
 def compose_message(
@@ -73,13 +84,21 @@ def compose_message(
     step: int,
     recipient: Recipient,
     channel: ChannelEntry,
+    opened_at: dt.datetime | None = None,
 ) -> Message:
-    """The message one recipient gets on one channel, from the ``templates/alerts`` files."""
+    """The message one recipient gets on one channel, from the ``templates/alerts`` files.
+
+    ``kind`` is one of :data:`MESSAGE_KINDS` (unknown: ``ValueError``); ``opened_at`` (aware),
+    when the episode began, is said by the ``closed`` message.
+    """
     from service.web.templates import template_environment
 
+    if kind not in _KIND_WORDS:
+        raise ValueError(f"未知消息类型 / unknown message kind {kind!r}: {MESSAGE_KINDS}")
     environment = template_environment()
     context = _message_context(condition, registry=registry, timezone=timezone, level=level,
-                               kind=kind, step=step, recipient=recipient)  # fmt: skip
+                               kind=kind, step=step, recipient=recipient,
+                               opened_at=opened_at)  # fmt: skip
     title = environment.get_template("alerts/title.txt").render(context).strip()
     text = environment.get_template("alerts/text.txt").render(context).strip()
     markdown = environment.get_template("alerts/markdown.md").render(context).strip()
@@ -89,10 +108,12 @@ def compose_message(
     if channel.kind == "sms" and channel.to:
         mobiles = ()
     emails = (email,) if email and channel.kind == "email" and not channel.to else ()
+    closed = kind == "closed"
     return Message(title=title, text=text, markdown=markdown, mobiles=mobiles, emails=emails,
-                   params={"level": LEVEL_LABELS[level], "section": context["section_name"],
-                           "factor": context["factor_name"], "ack_url": ACK_URL_PLACEHOLDER},
-                   level=_MESSAGE_LEVELS[level])  # fmt: skip
+                   params={"level": LEVEL_LABELS[level] + ("预警已解除" if closed else ""),
+                           "section": context["section_name"], "factor": context["factor_name"],
+                           "ack_url": "" if closed else ACK_URL_PLACEHOLDER},
+                   level="info" if closed else _MESSAGE_LEVELS[level])  # fmt: skip
 
 
 def _message_context(
@@ -104,6 +125,7 @@ def _message_context(
     kind: str,
     step: int,
     recipient: Recipient,
+    opened_at: dt.datetime | None,
 ) -> dict[str, Any]:
     section_name, target_class = condition.section_id, ""
     if registry is not None:
@@ -115,11 +137,13 @@ def _message_context(
             section_name = section.name
             target_class = section.target_class(condition.observed_at.date()).label
     factor_name, unit = _factor(condition.factor)
-    local = condition.observed_at.astimezone(ZoneInfo(timezone))
+    zone = ZoneInfo(timezone)
+    local = condition.observed_at.astimezone(zone)
+    began = None if opened_at is None else opened_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
     probability = condition.probability
     return {
         "level_label": LEVEL_LABELS[level], "level_colour": _LEVEL_COLOURS[level],
-        "kind_word": _KIND_WORDS.get(kind, "预警"), "section_name": section_name,
+        "kind_word": _KIND_WORDS[kind], "section_name": section_name,
         "section_id": condition.section_id, "target_class": target_class,
         "factor_name": factor_name, "unit": unit, "value": _number(condition.value),
         "limit": _number(condition.limit), "observed_at": local.strftime("%Y-%m-%d %H:%M"),
@@ -127,6 +151,7 @@ def _message_context(
         "probability": None if probability is None else f"{probability:.0%}",
         "escalated": kind == "escalated" and step > 0,
         "recipient_post": getattr(recipient, "post", recipient.id),
+        "closed": kind == "closed", "opened_at": began or local.strftime("%Y-%m-%d %H:%M"),
     }  # fmt: skip
 
 

@@ -14,7 +14,13 @@ from sections.alert_rules import AlertLevel, Condition
 from sections.river_chiefs import RiverChiefs, parse_river_chiefs
 from service.accounts.audit import audit_events
 from service.alerts.channels.base import Delivery, Message
-from service.alerts.episodes import EpisodePolicy, acknowledge, advance_episodes, apply_conditions
+from service.alerts.episodes import (
+    EpisodeChanges,
+    EpisodePolicy,
+    acknowledge,
+    advance_episodes,
+    apply_conditions,
+)
 from service.alerts.outbox import deliver
 from service.db.models import AlertEpisode, AlertEpisodeEvent, AlertOutbox, table_of
 
@@ -177,6 +183,9 @@ def test_an_episode_opens_repeats_rises_escalates_is_acknowledged_and_closes(db:
                               policy=policy)  # fmt: skip
     assert closed.closed == (episode_id,)
     assert episode(db, episode_id).state == "closed"  # type: ignore[attr-defined]
+    # everyone told (county at step 0, city at step 1) hears it is over, on each channel
+    assert closed.enqueued == 3 and outbox(db)[5:] == [
+        ("county", 3, 1, "robot"), ("county", 3, 1, "mail"), ("city", 3, 1, "robot-city")]
     with db.connect() as connection:
         kinds = connection.execute(
             select(EVENTS.c.kind).where(EVENTS.c.episode_id == episode_id).order_by(EVENTS.c.id)
@@ -201,9 +210,11 @@ def test_an_episode_opens_repeats_rises_escalates_is_acknowledged_and_closes(db:
     robot = channels["robot"].sent
     assert [m.title for m in robot].count("【黄色预警】s1 氨氮超标预警") == 2
     assert "请确认：登录清流" in robot[0].text and robot[0].mobiles == ("13800000001",)
-    assert [m.title for m in channels["robot-city"].sent] == ["【橙色预警】s1 氨氮预警升级"]
-    assert len(channels["mail"].sent) == 3 and channels["mail"].sent[0].emails == (
+    assert [m.title for m in channels["robot-city"].sent] == ["【橙色预警】s1 氨氮预警升级",
+                                                             "【预警解除】s1 氨氮橙色预警已解除"]
+    assert len(channels["mail"].sent) == 4 and channels["mail"].sent[0].emails == (
         "county@example.cn",)  # fmt: skip
+    assert [m.title for m in robot].count("【预警解除】s1 氨氮橙色预警已解除") == 1
 
 
 def test_quiet_hours_hold_yellow_until_morning_but_not_red(db: Engine) -> None:
@@ -268,3 +279,50 @@ def test_a_naive_time_is_refused(db: Engine) -> None:
     with pytest.raises(ValueError):
         apply_conditions(engine=db, conditions=[], chiefs=chiefs(), registry=None,
                          now=dt.datetime(2026, 7, 1))  # fmt: skip
+
+
+def test_a_closing_tells_everyone_told_once_held_in_quiet_hours(db: Engine) -> None:
+    rc = chiefs()
+    first = apply_conditions(engine=db, conditions=[
+        condition(AlertLevel.RED),
+        condition(AlertLevel.YELLOW, section="s2", factor="outage", audience="operators"),
+    ], chiefs=rc, registry=None, now=T0)  # fmt: skip
+    red, nobody = first.opened  # s2 has no operators: its episode never enqueued anything
+    assert first.enqueued == 2 and first.unreachable == ("section:s2",)
+    assert advance_episodes(engine=db, chiefs=rc, registry=None, now=T0 + H).escalated == (red,)
+    assert acknowledge(engine=db, episode_id=red, by="city", now=T0 + H)
+    assert len(outbox(db)) == 3  # county (robot, mail) at step 0, city at step 1
+
+    night = T0 + 37 * H  # 23:00 Beijing the next day: quiet hours
+    closed = advance_episodes(engine=db, chiefs=rc, registry=None, now=night)
+    assert closed.closed == (red, nobody) and closed.enqueued == 3
+    assert outbox(db)[3:] == [("county", 4, 1, "robot"), ("county", 4, 1, "mail"),
+                              ("city", 4, 1, "robot-city")]  # fmt: skip
+    again = advance_episodes(engine=db, chiefs=rc, registry=None, now=night + H)
+    assert again == EpisodeChanges() and len(outbox(db)) == 6
+    with db.connect() as connection:
+        keys = connection.execute(
+            select(OUTBOX.c.dedupe_key, OUTBOX.c.next_attempt_at).where(OUTBOX.c.id > 3)
+        ).all()  # fmt: skip
+        details = dict(connection.execute(
+            select(EVENTS.c.episode_id, EVENTS.c.detail).where(EVENTS.c.kind == "closed")
+        ).all())  # fmt: skip
+    assert [k for k, _ in keys] == [f"{red}:closed:1:robot:county", f"{red}:closed:1:mail:county",
+                                    f"{red}:closed:1:robot-city:city"]  # fmt: skip
+    morning = dt.datetime(2026, 7, 2, 23, 0, tzinfo=dt.UTC)  # 07:00 Beijing: held though red
+    assert {due.replace(tzinfo=dt.UTC) for _, due in keys} == {morning}
+    assert details[red]["enqueued"] == 3 and details[nobody]["enqueued"] == 0
+
+    channels = fake_channels()
+    deliver(engine=db, channels=channels, now=night + H, holder="t")
+    assert not [m for c in channels.values() for m in c.sent if "解除" in m.title]  # quiet
+    for step in range(5):
+        deliver(engine=db, channels=channels, now=morning + step * dt.timedelta(seconds=3),
+                holder="t")  # fmt: skip
+    lifted = [m for c in channels.values() for m in c.sent if "解除" in m.title]
+    assert len(lifted) == 3 and {m.level for m in lifted} == {"info"}
+    (city,) = [m for m in channels["robot-city"].sent if "解除" in m.title]
+    assert city.title == "【预警解除】s1 氨氮红色预警已解除"
+    assert "已解除" in city.text and "最后值 2.3 mg/L" in city.text
+    assert "预警自 2026-07-01 10:00 起" in city.text and "请确认" not in city.text
+    assert "最后值 **2.3 mg/L**" in city.markdown and "{ack_url}" not in city.markdown
