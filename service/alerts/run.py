@@ -50,10 +50,14 @@ Heartbeat
 has finished for longer than ``max_silence``) and ``station_silent`` (a station has sent nothing
 at all, valid or not, for longer than the ``station_silent`` rule's hours). :func:`run_alerts`
 includes them, but a pass cannot notice that passes stop: the evaluation-silent check does its
-work when another job calls it, e.g. the scheduler's hourly or morning job::
-
-    found = heartbeat_conditions(engine=engine, registry=registry, now=now)
-    apply_conditions(engine=engine, conditions=found, chiefs=chiefs, registry=registry, now=now)
+work when another job calls :func:`run_heartbeat` (the scheduler's ``hourly`` and ``morning``
+jobs, after their own work). While passes finish it does nothing; when they have stopped
+(stuck, failing) it raises ``evaluation_silent`` for the operators, folds it into episodes and
+sends the outbox (the operators' message, and whatever else waits there), so operators hear of
+it within about an hour. It leaves out station silence (the pass's, and without a pass the
+operators are told anyway) and does not escalate or close (closing needs a full evaluation:
+without one, every episode would look quiet); its ``evaluation_silent`` episode closes, with a
+解除 message, in the passes' own time once they run again.
 
 An evaluation-silent condition concerns the service, not a section: it is raised once per
 operator of the river-chief file, under the first section that operator looks after (so the
@@ -106,12 +110,14 @@ __all__ = [
     "VALUE_DAYS",
     "AlertInputs",
     "AlertRunSummary",
+    "HeartbeatSummary",
     "evaluate_alerts",
     "fresh_conditions",
     "gather_inputs",
     "heartbeat_conditions",
     "run_alerts",
     "run_configured",
+    "run_heartbeat",
     "strongest",
 ]
 
@@ -206,6 +212,7 @@ def heartbeat_conditions(
     chiefs: RiverChiefs | None = None,
     station_silence: dt.timedelta | None = None,
     rules: AlertRules | None = None,
+    stations: bool = True,
 ) -> list[Condition]:
     """Operator conditions of a silent evaluation and of stations that send nothing.
 
@@ -220,6 +227,8 @@ def heartbeat_conditions(
     station_silence : timedelta, optional
         ``station_silent`` when a watched section has no automatic observation at all (valid or
         not) for longer; default the ``station_silent`` rule's hours.
+    stations : bool
+        ``False``: the evaluation only, no station silence (:func:`run_heartbeat`).
     """
     rules = rules or load_alert_rules()
     rule = rules.active("station_silent")
@@ -236,7 +245,7 @@ def heartbeat_conditions(
                     operator.sections[0], EVALUATION_FACTOR, level, "evaluation_silent",
                     "operators", silent_since, minutes, max_silence.total_seconds() / 60, detail,
                 ))  # fmt: skip
-    if rule is None and station_silence is None:
+    if not stations or (rule is None and station_silence is None):
         return found
     limit = station_silence or dt.timedelta(hours=rule.number("hours") if rule else 8.0)
     for section_id, at in sorted(watched_stations(engine, registry, now).items()):
@@ -377,4 +386,83 @@ def run_configured(
     return run_alerts(
         engine=engine, registry=registry, chiefs=chiefs, channels=channels, now=now,
         holder=holder, problems=problems + ([missing] if missing else []), ack_links=links,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the heartbeat job
+
+
+@dataclass(frozen=True)
+class HeartbeatSummary:
+    """What one :func:`run_heartbeat` did (nothing while alert passes finish)."""
+
+    silent_since: dt.datetime | None
+    """When the last alert pass finished, if that is longer ago than ``max_silence``."""
+    conditions: int = 0
+    """``evaluation_silent`` conditions raised (one per operator)."""
+    changes: EpisodeChanges = field(default_factory=EpisodeChanges)
+    delivery: DeliveryReport | None = None
+    problems: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line for the log and the calling job's ``job_run.detail``."""
+        if self.silent_since is None:
+            return "告警评价正常 / alert passes finishing"
+        c, sent = self.changes, 0 if self.delivery is None else len(self.delivery.sent)
+        return (
+            f"告警评价停顿 / alert passes silent since {self.silent_since.isoformat()}: "
+            f"{self.conditions} conditions, {len(c.opened)} opened, {c.enqueued} queued, "
+            f"{sent} sent"
+        )
+
+
+def run_heartbeat(
+    *,
+    engine: Engine,
+    registry: Registry,
+    settings: Settings,
+    now: dt.datetime,
+    holder: str,
+    max_silence: dt.timedelta = EVALUATION_MAX_SILENCE,
+    policy: EpisodePolicy | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> HeartbeatSummary:
+    """The heartbeat another job runs: tell operators when alert passes have stopped.
+
+    When no ``alerts`` pass has finished for longer than ``max_silence``: the river chiefs of
+    ``settings.chiefs``, their channels (placeholders from ``environ``, default the process
+    environment), the ``evaluation_silent`` conditions of :func:`heartbeat_conditions` (no
+    station silence), folded into episodes without escalating or closing
+    (:func:`~service.alerts.episodes.apply_conditions` with ``advance=False``), then the outbox
+    sent with the signed acknowledgement links, as :func:`run_configured` sends it. Otherwise
+    nothing is loaded, evaluated or sent. Errors are raised (the caller logs them).
+    """
+    silent_since = _evaluation_silent_since(engine, now, max_silence)
+    if silent_since is None:
+        return HeartbeatSummary(None)
+    from sections.river_chiefs import load_river_chiefs
+    from service.alerts.factory import build_channels
+
+    chiefs = load_river_chiefs(settings.chiefs, registry=registry)
+    found = heartbeat_conditions(
+        engine=engine, registry=registry, now=now, max_silence=max_silence, chiefs=chiefs,
+        stations=False,
+    )  # fmt: skip
+    channels = build_channels(chiefs, settings=settings, environ=environ)
+    links, missing = ack_links_from(settings)
+    changes = apply_conditions(
+        engine=engine, conditions=found, chiefs=chiefs, registry=registry, now=now,
+        policy=policy or DEFAULT_POLICY, advance=False,
+    )  # fmt: skip
+    report = deliver(
+        engine=engine, channels=channels, now=now, holder=holder,
+        ack_url=None if links is None else links.url,
+    )  # fmt: skip
+    problems = [f"{p.channel}: {p.message}" for p in channels.problems]
+    log.warning(
+        "告警评价停顿，已通知运维 / alert passes silent since %s: %d operators, %d sent",
+        silent_since, len(found), len(report.sent),
+    )  # fmt: skip
+    return HeartbeatSummary(
+        silent_since, len(found), changes, report, tuple(problems + ([missing] if missing else []))
     )  # fmt: skip

@@ -34,6 +34,13 @@ slot's ``alerting`` row) with the river-chief registry (``QINGLIU_CHIEFS`` or th
 and the channels :func:`service.alerts.factory.build_channels` can build; channels that cannot be
 built are named in the run's detail and their messages wait in the outbox.
 
+A pass cannot notice that passes stop, so the hourly and morning slots end with the alert
+**heartbeat** (:func:`service.alerts.run.run_heartbeat`): when no ``alerts`` pass has finished
+for 30 minutes, the operators get an ``evaluation_silent`` message (and the outbox is sent),
+within about an hour of the alerting slot getting stuck or failing. The heartbeat runs also
+when the slot's own work failed; its result is one more clause of the slot's description, and
+its failure is logged and said there, never the slot's failure.
+
 Compensation statements are not issued automatically: issuing is the bureau's act. To add a job,
 append a :class:`Job` to :data:`JOBS`.
 """
@@ -225,18 +232,50 @@ def run_morning_jobs(*, engine: Engine, registry: Registry, today: dt.date) -> l
 
 
 def _morning(context: JobContext) -> str:
-    today = dt.datetime.now(TIMEZONE).date()
-    done = run_morning_jobs(engine=context.engine, registry=context.registry, today=today)
-    return ", ".join(done)
+    def work() -> str:
+        today = dt.datetime.now(TIMEZONE).date()
+        done = run_morning_jobs(engine=context.engine, registry=context.registry, today=today)
+        return ", ".join(done)
+
+    return _then_heartbeat(context, work)
 
 
 def _forecast(context: JobContext) -> str:
     from service.jobs.forecast import run_forecasts
 
-    summary = run_forecasts(
-        engine=context.engine, registry=context.registry, settings=context.settings,
-        now=dt.datetime.now(dt.UTC),
-    )  # fmt: skip
+    def work() -> str:
+        summary = run_forecasts(
+            engine=context.engine, registry=context.registry, settings=context.settings,
+            now=dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        return summary.describe()
+
+    return _then_heartbeat(context, work)
+
+
+def _then_heartbeat(context: JobContext, work: Callable[[], str]) -> str:
+    """``work()``, then the alert heartbeat (also when the work raised, which is raised on).
+
+    The description is the work's and the heartbeat's; a heartbeat failure is logged and said.
+    """
+    try:
+        done = work()
+    finally:
+        beat = _heartbeat(context)
+    return f"{done}; {beat}"
+
+
+def _heartbeat(context: JobContext) -> str:
+    from service.alerts.run import run_heartbeat
+
+    try:
+        summary = run_heartbeat(
+            engine=context.engine, registry=context.registry, settings=context.settings,
+            now=dt.datetime.now(dt.UTC), holder=holder_id(),
+        )  # fmt: skip
+    except Exception as exc:
+        log.exception("告警心跳失败 / the alert heartbeat failed")
+        return f"告警心跳失败 / alert heartbeat failed: {exc!r}"
     return summary.describe()
 
 

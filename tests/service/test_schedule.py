@@ -1,4 +1,5 @@
-"""The one scheduler: the job table, Beijing times, misfire handling, the lease, ``/api/jobs``."""
+"""The one scheduler: the job table, Beijing times, misfire handling, the lease, ``/api/jobs``,
+and the alert heartbeat at the end of the hourly and morning jobs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,15 +26,18 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from sections.registry import Registry
+from service.alerts.policy import DEFAULT_POLICY
+from service.alerts.run import EVALUATION_FACTOR
 from service.app import create_app
 from service.db.engine import make_engine
-from service.db.models import JobRun, Observation
+from service.db.models import AlertEpisode, JobRun, Observation, table_of
 from service.db.queries import acquire_lease, last_runs
 from service.jobs.schedule import (
     ALERTING,
     ALERTS_EVERY,
     CNEMC,
     DAILY_GRACE,
+    HOURLY,
     JOBS,
     MORNING,
     TIMEZONE,
@@ -49,7 +54,10 @@ from service.jobs.schedule import (
 from service.settings import Settings
 from service.time import BEIJING
 from tests.conftest import bearer, live_server_for
+from tests.service.alert_servers import FakeWeCom
+from tests.service.test_alert_run import HEARTBEAT_CHIEFS, alerts_run
 
+EPISODES = table_of(AlertEpisode)
 DEADLINE = 30.0
 """Seconds a test waits for a condition before it fails."""
 
@@ -231,6 +239,54 @@ def test_morning_job_through_the_runner(db: Engine, settings: Settings, registry
     yesterday = dt.datetime.now(TIMEZONE).date() - dt.timedelta(days=1)
     last = last_runs(engine=db, names=["morning"])["morning"]
     assert last.status == "ok" and f"daily {yesterday.isoformat()}" in str(last.detail)
+
+
+def test_hourly_job_ends_with_the_alert_heartbeat(
+    db: Engine, settings: Settings, registry: Registry, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The alerting job stopped two hours ago: the hourly job tells the operators."""
+    robot = FakeWeCom(key="k-hourly")
+    alerts_run(db, finished=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
+    with live_server_for(robot.app()) as base_url:
+        chiefs = tmp_path / "chiefs.toml"
+        chiefs.write_text(HEARTBEAT_CHIEFS.format(base_url=base_url), encoding="utf-8")
+        monkeypatch.setenv("KEY", "k-hourly")
+        context = JobContext(engine=db, registry=registry,
+                             settings=settings.model_copy(update={"chiefs": chiefs}))  # fmt: skip
+        assert run_job(HOURLY, context=context, holder="test", hold=dt.timedelta(minutes=50))
+    last = last_runs(engine=db, names=["hourly"])["hourly"]
+    assert last.status == "ok" and "告警评价停顿" in str(last.detail)
+    with db.connect() as connection:
+        opened = connection.execute(
+            select(EPISODES.c.factor, EPISODES.c.audience, EPISODES.c.state)
+        ).all()  # fmt: skip
+    assert [tuple(r) for r in opened] == [(EVALUATION_FACTOR, "operators", "open")]
+    quiet = DEFAULT_POLICY.quiet_until(dt.datetime.now(dt.UTC)) is not None  # held at night
+    assert len(robot.messages) == (0 if quiet else 1)
+
+
+def test_a_heartbeat_failure_is_said_not_the_jobs_failure(
+    db: Engine, settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    alerts_run(db, finished=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
+    broken = settings.model_copy(update={"chiefs": tmp_path / "missing.toml"})
+    context = JobContext(engine=db, registry=registry, settings=broken)
+    assert run_job(MORNING, context=context, holder="test", hold=dt.timedelta(hours=2))
+    last = last_runs(engine=db, names=["morning"])["morning"]
+    assert last.status == "ok" and "daily " in str(last.detail)
+    assert "告警心跳失败" in str(last.detail)
+
+
+def test_jobs_say_the_heartbeat_is_quiet_while_alert_passes_finish(
+    db: Engine, settings: Settings, registry: Registry
+) -> None:
+    alerts_run(db, finished=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+    context = JobContext(engine=db, registry=registry, settings=settings)
+    assert run_job(MORNING, context=context, holder="test", hold=dt.timedelta(hours=2))
+    assert "告警评价正常" in str(last_runs(engine=db, names=["morning"])["morning"].detail)
+    with db.connect() as connection:
+        assert connection.execute(select(EPISODES.c.id)).all() == []
 
 
 # --------------------------------------------------------------------------- /api/jobs
