@@ -379,6 +379,21 @@ class RiverChiefs:
             chain.append(self.chief(chain[-1].escalate_to))
         return tuple(chain)
 
+    def sections_of_chief(self, chief_id: str) -> frozenset[str]:
+        """The sections whose alerts may reach a chief: those of their own reaches, and those
+        of every chief whose escalation chain passes through them.
+
+        Examples
+        --------
+        >>> chiefs = parse_river_chiefs(_EXAMPLE)
+        >>> sorted(chiefs.sections_of_chief("city")), sorted(chiefs.sections_of_chief("county"))
+        (['s'], ['s'])
+        """
+        me = self.chief(chief_id)
+        below = [c for c in self.chiefs if me in self.escalation_chain(c.id)]
+        reaches = {reach for chief in below for reach in chief.reaches}
+        return frozenset(s for r in self.reaches if r.id in reaches for s in r.sections)
+
     def operators_for_section(self, section_id: str) -> tuple[Operator, ...]:
         """The operators of the station at a section (data-outage alerts go to them)."""
         return tuple(o for o in self.operators if section_id in o.sections)

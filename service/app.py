@@ -15,10 +15,12 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from sections.registry import Registry, load_registry
+from sections.river_chiefs import RiverChiefs, load_river_chiefs
 from service.api.access import ACCESS, authorize, session_serializer
 from service.api.errors import ERROR_RESPONSES, install_error_handlers
 from service.api.middleware import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from service.api.routes import (
+    alerts_api,
     bulletin_api,
     compensation_api,
     forecast_api,
@@ -31,7 +33,14 @@ from service.api.routes import (
 from service.db.engine import make_engine, migrate
 from service.jobs.schedule import JobScheduler
 from service.settings import Settings
-from service.web import account_views, compensation_views, monitoring_views, static, views
+from service.web import (
+    account_views,
+    alert_views,
+    compensation_views,
+    monitoring_views,
+    static,
+    views,
+)
 
 __all__ = ["create_app"]
 
@@ -47,6 +56,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     registry: Registry | None = None,
+    chiefs: RiverChiefs | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the web application.
@@ -57,11 +67,14 @@ def create_app(
         Defaults to :meth:`Settings.from_env`.
     registry : Registry, optional
         Defaults to the file of ``settings.sections`` or the bundled registry.
+    chiefs : RiverChiefs, optional
+        Who sees which alerts; defaults to the file of ``settings.chiefs`` or the bundled one.
     max_body_bytes : int, optional
         The largest request body read [bytes]; a larger one is answered 413.
     """
     settings = settings or Settings.from_env()
     registry = registry or load_registry(settings.sections)
+    chiefs = chiefs or load_river_chiefs(settings.chiefs, registry=registry)
     engine = make_engine(settings)
     migrate(engine)
 
@@ -98,6 +111,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.registry = registry
+    app.state.chiefs = chiefs
     app.state.engine = engine
     if settings.session_secret is None:
         logging.getLogger("qingliu").warning(
@@ -116,11 +130,13 @@ def create_app(
     app.include_router(compensation_api.router)
     app.include_router(bulletin_api.router)
     app.include_router(jobs_api.router)
+    app.include_router(alerts_api.router)
     app.include_router(views.router)
     app.include_router(compensation_views.router)
     app.include_router(monitoring_views.router)
     app.include_router(static.router)
     app.include_router(account_views.router)
+    app.include_router(alert_views.router)
 
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -65,6 +65,8 @@ class UserInfo:
     unit_id: str | None
     active: bool
     created_at: dt.datetime
+    chief_id: str | None = None
+    """A river chief's id in the river-chief registry (``sections.river_chiefs``)."""
 
 
 def _check_password(password: str) -> None:
@@ -74,9 +76,10 @@ def _check_password(password: str) -> None:
 
 def add_user(
     *, engine: Engine, username: str, role: str, password: str, unit_id: str | None = None,
-    actor: str = "system",
+    chief_id: str | None = None, actor: str = "system",
 ) -> UserInfo:  # fmt: skip
-    """Create a user; a county user needs its unit."""
+    """Create a user; a county user needs its unit, a river chief their id in the river-chief
+    registry (the caller checks it against the registry in use)."""
     name = username.strip()
     if not name or len(name) > 64:
         raise InputError("用户名须为 1–64 个字符 / username must have 1–64 characters")
@@ -86,23 +89,27 @@ def add_user(
         raise InputError(f"未知角色 / unknown role {role!r}: {', '.join(ROLES)}") from None
     if kind is Role.COUNTY and not unit_id:
         raise InputError("县（市、区）用户须指定考核单位 / a county user needs --unit")
+    if kind is Role.RIVER_CHIEF and not chief_id:
+        raise InputError("河长用户须指定河长名录中的 id / a river chief needs --chief")
+    if kind is not Role.RIVER_CHIEF:
+        chief_id = None
     _check_password(password)
     now = utc_now()
     try:
         with engine.begin() as connection:
             result = connection.execute(
                 insert(USERS).values(
-                    username=name, role=kind.value, unit_id=unit_id,
+                    username=name, role=kind.value, unit_id=unit_id, chief_id=chief_id,
                     password_hash=_HASHER.hash(password), active=True, created_at=now,
                     password_changed_at=now,
                 ).returning(USERS.c.id)
             )  # fmt: skip
             user_id = int(result.scalar_one())
             record(connection, actor=actor, action="user.add", target=name,
-                   detail={"role": kind.value, "unit": unit_id})  # fmt: skip
+                   detail={"role": kind.value, "unit": unit_id, "chief": chief_id})  # fmt: skip
     except IntegrityError:
         raise ConflictError(f"用户名已存在 / user {name!r} exists") from None
-    return UserInfo(user_id, name, kind, unit_id, True, now)
+    return UserInfo(user_id, name, kind, unit_id, True, now, chief_id)
 
 
 def list_users(*, engine: Engine) -> list[UserInfo]:
@@ -110,7 +117,7 @@ def list_users(*, engine: Engine) -> list[UserInfo]:
     with engine.connect() as connection:
         rows = connection.execute(select(USERS).order_by(USERS.c.username)).all()
     return [UserInfo(int(r.id), r.username, Role(r.role), r.unit_id, bool(r.active),
-                     r.created_at) for r in rows]  # fmt: skip
+                     r.created_at, r.chief_id) for r in rows]  # fmt: skip
 
 
 def _change(engine: Engine, username: str, action: str, actor: str, **values: object) -> None:
@@ -155,4 +162,5 @@ def authenticate(
         with engine.begin() as connection:
             connection.execute(update(USERS).where(USERS.c.id == row.id)
                                .values(password_hash=_HASHER.hash(password)))  # fmt: skip
-    return UserInfo(int(row.id), row.username, Role(row.role), row.unit_id, True, row.created_at)
+    return UserInfo(int(row.id), row.username, Role(row.role), row.unit_id, True, row.created_at,
+                    row.chief_id)  # fmt: skip

@@ -14,8 +14,10 @@ every route). Callers are recognised by
   decide — ``read`` for reading, ``issue`` to issue statements, ``review`` for the review queue;
   browsers never send it by themselves, so no CSRF token is needed.
 
-A county user sees only its own unit's statements; with ``QINGLIU_PUBLIC_VIEW=on`` anonymous
-visitors may read the monitoring pages and API (never money, review, jobs or the audit).
+A county user sees only its own unit's statements, a river chief (and a county) only the alerts
+of their own sections (:func:`service.alerts.records.scope_for`); with
+``QINGLIU_PUBLIC_VIEW=on`` anonymous visitors may read the monitoring pages and API (never
+money, alerts, review, jobs or the audit).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class Access(Enum):
     REVIEW = "review"  # admin, analyst; tokens with `review`
     OPERATIONS = "operations"  # admin, analyst (jobs)
     ADMIN = "admin"  # admin only (the audit log)
+    ALERTS = "alerts"  # admin, analyst, tokens with `read`; river chiefs and counties: their own
+    ACKNOWLEDGE = "acknowledge"  # as ALERTS, but tokens need `review` (state-changing)
 
 
 ACCESS: Mapping[tuple[str, str], Access] = {
@@ -107,6 +111,14 @@ ACCESS: Mapping[tuple[str, str], Access] = {
     ("GET", "/api/compensation/{month}/download"): Access.MONEY,
     ("GET", "/api/compensation/{month}/{unit}"): Access.MONEY,
     ("POST", "/api/compensation/{month}/issue"): Access.ISSUE,
+    ("GET", "/alerts"): Access.ALERTS,
+    ("GET", "/alerts/{episode_id}"): Access.ALERTS,
+    ("POST", "/alerts/{episode_id}/acknowledge"): Access.ACKNOWLEDGE,
+    ("GET", "/alerts/ack/{token}"): Access.PUBLIC,  # the signed link is the permission
+    ("POST", "/alerts/ack/{token}"): Access.PUBLIC,
+    ("GET", "/api/alerts"): Access.ALERTS,
+    ("GET", "/api/alerts/{episode_id}"): Access.ALERTS,
+    ("POST", "/api/alerts/{episode_id}/acknowledge"): Access.ACKNOWLEDGE,
     ("GET", "/api/session"): Access.SIGNED_IN,
     ("GET", "/audit"): Access.ADMIN,
     ("GET", "/api/audit"): Access.ADMIN,
@@ -118,7 +130,9 @@ for a test may add its own routes there)."""
 
 _BUREAU: Final = frozenset({Role.ADMIN, Role.ANALYST})
 _TOKEN_SCOPE: Final = {Access.MONITORING: "read", Access.SIGNED_IN: "read", Access.MONEY: "read",
-                       Access.ISSUE: "issue", Access.REVIEW: "review"}  # fmt: skip
+                       Access.ISSUE: "issue", Access.REVIEW: "review", Access.ALERTS: "read",
+                       Access.ACKNOWLEDGE: "review"}  # fmt: skip
+_OWN_ALERTS: Final = frozenset({Role.RIVER_CHIEF, Role.COUNTY})
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,8 @@ class Principal:
     role: Role | None = None
     unit: str | None = None
     csrf: str | None = None
+    chief: str | None = None
+    """A river chief's id in the river-chief registry."""
 
     @property
     def actor(self) -> str:
@@ -150,15 +166,15 @@ def new_session(username: str) -> dict[str, str]:
     return {"u": username, "c": secrets.token_urlsafe(24)}
 
 
-def _user(engine: Engine, username: str) -> tuple[Role, str | None] | None:
+def _user(engine: Engine, username: str) -> tuple[Role, str | None, str | None] | None:
     with engine.connect() as connection:
         row = connection.execute(
-            select(USERS.c.role, USERS.c.unit_id, USERS.c.active)
+            select(USERS.c.role, USERS.c.unit_id, USERS.c.chief_id, USERS.c.active)
             .where(USERS.c.username == username)
         ).first()  # fmt: skip
     if row is None or not row.active:
         return None
-    return Role(row.role), row.unit_id
+    return Role(row.role), row.unit_id, row.chief_id
 
 
 def principal_of(request: Request, *, scope: str = "read") -> Principal:
@@ -172,7 +188,7 @@ def principal_of(request: Request, *, scope: str = "read") -> Principal:
         found = _user(engine, username)
         if found is None:
             raise UnauthorizedError("令牌所属用户已停用 / the token's user is disabled")
-        return Principal("token", username, found[0], found[1])
+        return Principal("token", username, found[0], found[1], chief=found[2])
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         try:
@@ -182,7 +198,8 @@ def principal_of(request: Request, *, scope: str = "read") -> Principal:
         if isinstance(data, dict) and isinstance(data.get("u"), str):
             found = _user(engine, data["u"])
             if found is not None:
-                return Principal("session", data["u"], found[0], found[1], str(data.get("c")))
+                return Principal("session", data["u"], found[0], found[1], str(data.get("c")),
+                                 found[2])  # fmt: skip
     return Principal("anonymous")
 
 
@@ -230,6 +247,8 @@ async def authorize(request: Request) -> Principal:
         return principal
     if role is Role.ADMIN:
         return principal
+    if access in (Access.ALERTS, Access.ACKNOWLEDGE) and role in _OWN_ALERTS:
+        return principal  # the route keeps to their sections (service.alerts.records.scope_for)
     if access is Access.MONEY and role is Role.COUNTY:
         asked = _unit_asked(request)
         if asked is not None and asked == principal.unit:

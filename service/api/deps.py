@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the app's engine, registry and settings, as ``Annotated`` types.
+"""FastAPI dependencies: the app's engine, registries and settings, as ``Annotated`` types.
 
 Also the bounds every route shares: page and version numbers (``PageQuery``, ``VersionQuery``)
 and the months and days a request may name (:func:`request_month`, :func:`request_day`, the
@@ -15,12 +15,14 @@ from sqlalchemy import Engine
 
 from sections.dates import check_period, parse_day, parse_month
 from sections.registry import Registry
+from sections.river_chiefs import RiverChiefs
 from service.settings import Settings
 from service.time import BEIJING, beijing_today
 
 __all__ = [
     "MAX_PAGE",
     "MAX_VERSION",
+    "ChiefsDep",
     "EngineDep",
     "PageQuery",
     "RegistryDep",
@@ -71,6 +73,10 @@ def _registry(request: Request) -> Registry:
     return cast(Registry, request.app.state.registry)
 
 
+def _chiefs(request: Request) -> RiverChiefs:
+    return cast(RiverChiefs, request.app.state.chiefs)
+
+
 def _settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
@@ -78,3 +84,4 @@ def _settings(request: Request) -> Settings:
 EngineDep = Annotated[Engine, Depends(_engine)]
 RegistryDep = Annotated[Registry, Depends(_registry)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+ChiefsDep = Annotated[RiverChiefs, Depends(_chiefs)]

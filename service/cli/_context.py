@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from sections.registry import Registry, Section, Unit
-    from sections.river_chiefs import RiverChiefs
+    from sections.river_chiefs import Chief, RiverChiefs
     from service.settings import Settings
 
 __all__ = ["State", "state_of"]
@@ -90,6 +90,13 @@ class State:
         """An assessed unit, or :class:`NotFoundError` listing the valid ids."""
         try:
             return self.registry().unit(unit_id)
+        except KeyError as exc:
+            raise NotFoundError(str(exc.args[0])) from None
+
+    def chief(self, chief_id: str) -> Chief:
+        """A river chief of :meth:`river_chiefs`, or :class:`NotFoundError` listing the ids."""
+        try:
+            return self.river_chiefs().chief(chief_id)
         except KeyError as exc:
             raise NotFoundError(str(exc.args[0])) from None
 

@@ -54,6 +54,9 @@ def users_add_command(
     username: str,
     role: Annotated[str, typer.Option(help="admin / analyst / county / river_chief / api")],
     unit: Annotated[str | None, typer.Option(help="县（市、区）用户的考核单位 id")] = None,
+    chief: Annotated[
+        str | None, typer.Option(help="河长用户在河长名录中的 id（见 qingliu chiefs）")
+    ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """新增用户。Add a user (the password is asked for, never given on the command line)."""
@@ -61,9 +64,12 @@ def users_add_command(
 
     state = state_of(ctx)
     if unit is not None:
-        state.registry().unit(unit)
+        state.unit(unit)
+    if chief is not None:
+        state.chief(chief)
     user = add_user(engine=state.engine(), username=username, role=role,
-                    password=_password(password_stdin), unit_id=unit, actor=_actor())  # fmt: skip
+                    password=_password(password_stdin), unit_id=unit, chief_id=chief,
+                    actor=_actor())  # fmt: skip
     typer.echo(f"已新增用户 / added {user.username}（{user.role.label}）")
 
 
@@ -72,10 +78,10 @@ def users_list_command(ctx: typer.Context) -> None:
     from service.accounts import list_users
 
     table = Table(title="用户 / users")
-    for column in ("用户名", "角色", "考核单位", "状态", "创建时间（北京）"):
+    for column in ("用户名", "角色", "考核单位或河长", "状态", "创建时间（北京）"):
         table.add_column(column)
     for user in list_users(engine=state_of(ctx).engine()):
-        table.add_row(user.username, user.role.label, user.unit_id or "—",
+        table.add_row(user.username, user.role.label, user.unit_id or user.chief_id or "—",
                       "有效" if user.active else "停用",
                       f"{user.created_at.astimezone(BEIJING):%Y-%m-%d %H:%M}")  # fmt: skip
     Console().print(table)

@@ -15,24 +15,22 @@ import datetime as dt
 import getpass
 import json
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from service.cli._context import state_of
-from service.errors import ConflictError, NotFoundError
+from service.errors import NotFoundError
 from service.time import BEIJING
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from sections.registry import Registry
     from service.alerts.channels import Message
+    from service.alerts.records import EpisodeRecord
 
 __all__ = [
-    "STATE_LABELS",
     "EpisodeFormat",
     "alerts_ack_command",
     "alerts_list_command",
@@ -40,8 +38,6 @@ __all__ = [
     "channel_test_message",
 ]
 
-#: Episode states as the table shows them.
-STATE_LABELS = {"open": "未确认", "acknowledged": "已确认", "closed": "已关闭"}
 _STATUS_LABELS = {
     "sent": "已发送 / sent",
     "rate_limited": "发送过快 / rate limited",
@@ -131,17 +127,19 @@ def alerts_list_command(
     Id, level, section, factor, state, opened and updated (Beijing time), escalation step and
     who acknowledged.
     """
+    from service.alerts.records import list_episodes
+
     state = state_of(ctx)
-    rows = episode_rows(state.engine(), open_only=open_only, limit=limit)
+    episodes = list_episodes(state.engine(), open_only=open_only, limit=limit)
     registry = state.registry()
     if output_format is EpisodeFormat.json:
-        payload = [_episode_json(row, registry) for row in rows]
+        payload = [e.as_json(registry) for e in episodes]
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
-    if not rows:
+    if not episodes:
         typer.echo("没有告警事件 / no alert episodes")
         return
-    Console(width=200).print(_episodes_table(rows, registry, open_only=open_only))
+    Console(width=200).print(_episodes_table(episodes, registry, open_only=open_only))
 
 
 def alerts_run_command(
@@ -188,114 +186,33 @@ def alerts_ack_command(
 
     未知编号退出码 3，已关闭的事件退出码 4。Unknown id: exit 3; a closed episode: exit 4.
     """
-    from service.alerts.episodes import acknowledge
+    from service.alerts.acknowledgement import acknowledge_episode
 
     actor = by.strip() if by and by.strip() else f"cli:{getpass.getuser()}"
-    engine = state_of(ctx).engine()
-    now = dt.datetime.now(dt.UTC)
-    if acknowledge(engine=engine, episode_id=episode, by=actor, note=note, now=now):
-        typer.echo(
-            f"告警事件 {episode} 已确认（{actor}），不再升级 / acknowledged, escalation stops"
-        )
-        return
-    row = _episode(engine, episode)
-    if row["state"] == "closed":
-        raise ConflictError(
-            f"告警事件 {episode} 已于 {_local(row['closed_at'])} 关闭，无需确认 / alert episode "
-            f"{episode} is closed"
-        )
-    typer.echo(
-        f"告警事件 {episode} 已由 {row['acknowledged_by']} 于 {_local(row['acknowledged_at'])} "
-        "确认 / already acknowledged"
-    )
+    outcome = acknowledge_episode(engine=state_of(ctx).engine(), episode_id=episode, by=actor,
+                                  note=note, now=dt.datetime.now(dt.UTC))  # fmt: skip
+    suffix = " / acknowledged, escalation stops" if outcome.changed else " / already acknowledged"
+    typer.echo(outcome.describe() + suffix)
 
 
 # --- the episodes -----------------------------------------------------------------------------
 
 
-def episode_rows(engine: Engine, *, open_only: bool, limit: int) -> list[dict[str, Any]]:
-    """Episodes as column → value, newest opened first (at most ``limit``)."""
-    from sqlalchemy import select
-
-    from service.db.models import AlertEpisode, table_of
-
-    episodes = table_of(AlertEpisode)
-    query = select(episodes).order_by(episodes.c.opened_at.desc(), episodes.c.id.desc())
-    if open_only:
-        query = query.where(episodes.c.state != "closed")
-    with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query.limit(limit))]
-
-
-def _episode(engine: Engine, episode_id: int) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from service.db.models import AlertEpisode, table_of
-
-    episodes = table_of(AlertEpisode)
-    with engine.connect() as connection:
-        row = connection.execute(select(episodes).where(episodes.c.id == episode_id)).first()
-    if row is None:
-        raise NotFoundError(f"没有这个告警事件 / no alert episode {episode_id}")
-    return dict(row._mapping)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
-
-
 def _local(value: dt.datetime | None) -> str:
-    aware = _aware(value)
-    return "—" if aware is None else f"{aware.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+    return "—" if value is None else f"{value.astimezone(BEIJING):%Y-%m-%d %H:%M}"
 
 
-def _section_name(registry: Registry, section_id: str) -> str:
-    try:
-        return registry.section(section_id).name
-    except KeyError:
-        return section_id
-
-
-def _level_label(level: int) -> str:
-    from service.alerts.messages import LEVEL_LABELS
-
-    return LEVEL_LABELS.get(level, str(level))
-
-
-def _episodes_table(rows: list[dict[str, Any]], registry: Registry, *, open_only: bool) -> Table:
+def _episodes_table(
+    episodes: list[EpisodeRecord], registry: Registry, *, open_only: bool
+) -> Table:
     title = "告警事件 / alert episodes" + ("（未关闭 / not closed）" if open_only else "")
     table = Table(title=title)
     for header in ("编号", "级别", "断面", "因子", "状态", "开启", "最近变更", "升级", "确认人"):
         table.add_column(header)
-    for row in rows:
+    for e in episodes:
         table.add_row(
-            str(row["id"]), _level_label(row["level"]),
-            _section_name(registry, row["section_id"]), row["factor"],
-            STATE_LABELS.get(row["state"], row["state"]), _local(row["opened_at"]),
-            _local(row["updated_at"]), str(row["escalation_step"]),
-            row["acknowledged_by"] or "—",
+            str(e.id), e.level_label, e.section_name(registry), e.factor_name, e.state_label,
+            _local(e.opened_at), _local(e.updated_at), str(e.escalation_step),
+            e.acknowledged_by or "—",
         )  # fmt: skip
     return table
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    aware = _aware(value)
-    return None if aware is None else aware.isoformat()
-
-
-def _episode_json(row: dict[str, Any], registry: Registry) -> dict[str, Any]:
-    return {
-        "id": row["id"], "level": row["level"], "level_label": _level_label(row["level"]),
-        "section_id": row["section_id"],
-        "section_name": _section_name(registry, row["section_id"]),
-        "factor": row["factor"], "audience": row["audience"], "rule_id": row["rule_id"],
-        "state": row["state"], "opened_at": _iso(row["opened_at"]),
-        "updated_at": _iso(row["updated_at"]), "closed_at": _iso(row["closed_at"]),
-        "escalation_step": row["escalation_step"],
-        "next_escalation_at": _iso(row["next_escalation_at"]),
-        "acknowledged_at": _iso(row["acknowledged_at"]),
-        "acknowledged_by": row["acknowledged_by"], "acknowledged_note": row["acknowledged_note"],
-        "last_detail": row["last_detail"],
-    }  # fmt: skip

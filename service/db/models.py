@@ -380,6 +380,7 @@ class User(SQLModel, table=True):
     username: str = Field(max_length=64, unique=True, description="登录名")
     role: str = Field(max_length=16, description="角色 admin/analyst/county/river_chief/api")
     unit_id: str | None = Field(default=None, max_length=64, description="县级用户的考核单位")
+    chief_id: str | None = Field(default=None, max_length=64, description="河长用户的河长名录 id")
     password_hash: str = Field(max_length=256, description="argon2id 口令摘要")
     active: bool = Field(default=True, description="是否可登录")
     created_at: dt.datetime = Field(sa_column=utc_column())

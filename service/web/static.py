@@ -28,7 +28,7 @@ __all__ = ["STYLESHEETS", "docs_policy", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-STYLESHEETS: Final = ("site", "classes", "bulletin", "statement")
+STYLESHEETS: Final = ("site", "classes", "bulletin", "statement", "alerts")
 """The stylesheets under ``/static/<name>.css``."""
 
 _CDN: Final = "https://cdn.jsdelivr.net"

@@ -27,8 +27,12 @@ MONEY = {"/compensation", "/compensation/{month}", "/compensation/{month}/{unit}
          "/api/compensation/{month}/download", "/api/compensation/{month}/{unit}",
          "/api/compensation/outlook"}  # fmt: skip
 OWN_UNIT = {"/compensation/{month}/{unit}", "/api/compensation/{month}/{unit}"}
-PUBLIC = {"/healthz", "/login", "/logout", "/static/{name}.css", "/openapi.json"}
-FILL = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "name": "site"}
+PUBLIC = {"/healthz", "/login", "/logout", "/static/{name}.css", "/openapi.json",
+          "/alerts/ack/{token}"}  # the signed link is the permission
+ALERTS = {"/alerts", "/alerts/{episode_id}", "/api/alerts", "/api/alerts/{episode_id}"}
+ACKNOWLEDGE = {"/alerts/{episode_id}/acknowledge", "/api/alerts/{episode_id}/acknowledge"}
+FILL = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "name": "site",
+        "episode_id": "1", "token": "not-a-signed-link"}  # fmt: skip
 WHO = ("anonymous", "admin", "analyst", "county", "river_chief", "api_read", "api_issue")
 
 
@@ -39,7 +43,7 @@ def expected(who: str, method: str, path: str, *, public_view: bool) -> bool:
     monitoring = path in MONITORING_PAGES or (
         path.startswith("/api/") and path not in MONEY
         and path not in {"/api/review", "/api/jobs", "/api/audit", "/api/session",
-                         "/api/compensation/{month}/issue"}
+                         "/api/compensation/{month}/issue"} | ALERTS | ACKNOWLEDGE
     )  # fmt: skip
     if who == "anonymous":
         return public_view and monitoring
@@ -48,6 +52,10 @@ def expected(who: str, method: str, path: str, *, public_view: bool) -> bool:
     if path in {"/audit", "/api/audit"}:
         return who == "admin"
     if path == "/api/jobs":
+        return who in ("admin", "analyst")
+    if path in ALERTS:  # everyone signed in; river chiefs and counties: their own sections
+        return True
+    if path in ACKNOWLEDGE:  # tokens need `review`; counties may not
         return who in ("admin", "analyst")
     if path == "/api/review":
         return who in ("admin", "analyst")
@@ -82,10 +90,12 @@ def _headers(engine: Engine) -> dict[str, dict[str, str]]:
         ("admin", "admin", None, ("read", "issue", "review")),
         ("analyst", "analyst", None, ("read", "issue", "review")),
         ("county", "county", "taocheng", ("read",)),
-        ("river_chief", "river_chief", None, ("read",)),
+        ("river_chief", "river_chief", None, ("read",)),  # chief_id below
         ("api_read", "api", None, ("read",)), ("api_issue", "api", None, ("read", "issue")),
     ):  # fmt: skip
-        add_user(engine=engine, username=who, role=role, unit_id=unit, password=PASSWORD)
+        chief = "fuyang-city" if role == "river_chief" else None
+        add_user(engine=engine, username=who, role=role, unit_id=unit, chief_id=chief,
+                 password=PASSWORD)  # fmt: skip
         token = create_token(engine=engine, username=who, name="walk", scopes=scopes)
         headers[who] = {"Authorization": f"Bearer {token.secret}"}
     return headers

@@ -229,9 +229,8 @@ def test_alerts_list_newest_first(database: tuple[Engine, dict[str, str]]) -> No
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     rows = [line for line in lines if "小范桥" in line]
-    assert [next(f for f in ("codmn", "nh3n", "tp") if f in row) for row in rows] == [
-        "codmn", "nh3n", "tp"
-    ]  # fmt: skip
+    names = ("高锰酸盐指数", "氨氮", "总磷")  # codmn, nh3n, tp
+    assert [next(f for f in names if f in row) for row in rows] == list(names)
     assert "橙色" in rows[0] and "未确认" in rows[0] and "2026-07-01 11:00" in rows[0]
     assert "黄色" in rows[1] and "2026-07-01 10:00" in rows[1]
     assert "已关闭" in rows[2]
