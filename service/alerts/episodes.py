@@ -220,10 +220,13 @@ def advance_episodes(
     registry: Registry | None,
     now: dt.datetime,
     policy: EpisodePolicy = DEFAULT_POLICY,
+    close: bool = True,
 ) -> EpisodeChanges:
     """Escalate the open episodes whose time has come, close the quiet ones.
 
-    Called by :func:`apply_conditions`; call it alone between runs to escalate on time.
+    Called by :func:`apply_conditions`; call it alone between runs to escalate on time
+    (``close=False`` when no full evaluation has just refreshed the conditions: an episode is
+    quiet only if a pass looked and found nothing).
     """
     now = _utc(now)
     context = EpisodeContext(chiefs=chiefs, registry=registry, now=now, policy=policy)
@@ -244,7 +247,7 @@ def advance_episodes(
         changes += in_transaction(
             engine=engine, work=partial(_escalate, episode_id=episode_id, ctx=context)
         )
-    for episode_id in quiet:
+    for episode_id in quiet if close else ():
         changes += in_transaction(
             engine=engine, work=partial(_close, episode_id=episode_id, ctx=context)
         )

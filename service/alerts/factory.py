@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sections.river_chiefs import PLACEHOLDER
+from sections.river_chiefs import PLACEHOLDER, RiverChiefs, load_river_chiefs
+from service.alerts.ack_links import AckLinks, ack_links_from
 from service.alerts.channels import (
     Channel,
     DingTalkChannel,
@@ -41,13 +42,16 @@ from service.alerts.channels.email import DEFAULT_SMTPS_PORT
 from service.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from sections.river_chiefs import ChannelEntry, RiverChiefs
+    from sections.registry import Registry
+    from sections.river_chiefs import ChannelEntry
     from service.settings import Settings
 
 __all__ = [
     "SMS_KEY_PARAMETERS",
+    "AlertSetup",
     "BuiltChannels",
     "ChannelProblem",
+    "alert_setup",
     "build_channel",
     "build_channels",
 ]
@@ -213,3 +217,26 @@ def _email(
         require_starttls=settings.smtp_starttls,
         implicit_tls=settings.smtp_port == DEFAULT_SMTPS_PORT, environ=environ,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AlertSetup:
+    """What the service sends with: the river chiefs, their channels, the links, problems."""
+
+    chiefs: RiverChiefs
+    channels: BuiltChannels
+    links: AckLinks | None
+    problems: tuple[str, ...]
+
+
+def alert_setup(
+    *, settings: Settings, registry: Registry, environ: Mapping[str, str] | None = None
+) -> AlertSetup:
+    """The river chiefs of ``settings.chiefs``, the channels that can be built (the others are
+    problems), and the signed acknowledgement links (none, and a problem, without a base URL or
+    a key)."""
+    chiefs = load_river_chiefs(settings.chiefs, registry=registry)
+    channels = build_channels(chiefs, settings=settings, environ=environ)
+    links, missing = ack_links_from(settings)
+    problems = [f"{p.channel}: {p.message}" for p in channels.problems]
+    return AlertSetup(chiefs, channels, links, tuple(problems + ([missing] if missing else [])))

@@ -40,6 +40,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
@@ -149,8 +150,17 @@ def deliver(
     policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY,
     ack_url: Callable[[int, str], str] | None = None,
     rng: random.Random | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    budget: dt.timedelta = dt.timedelta(0),
 ) -> DeliveryReport:
     """Send up to ``limit`` due messages of the outbox, each at most once in this pass.
+
+    With a fixed ``now`` only, a paced robot sends one message per pass (its next send is due
+    ``policy.min_interval`` after the first). The service passes a ``clock`` and a ``budget``:
+    each claim and record then takes the clock's time, and while the due messages left are
+    held by pacing alone, the pass waits for the earliest channel to come free, as long as that
+    is within ``budget`` of the start — so a backlog drains at the robots' pace (one every 3 s,
+    at most 20 a minute), not one message a pass.
 
     Parameters
     ----------
@@ -171,26 +181,45 @@ def deliver(
         (:meth:`service.alerts.ack_links.AckLinks.url`); without it, :data:`DEFAULT_ACK_TEXT`.
     rng : random.Random, optional
         The jitter's source (tests pass a seeded one).
+    clock : callable, optional
+        The current time (aware), read at every claim and record; without it, ``now`` always.
+    budget : timedelta
+        With a ``clock``: how long the pass may wait for paced channels [default: not at all].
     """
     if now.tzinfo is None:
         raise InputError(f"时间需带时区 / a time needs its zone: {now.isoformat()}")
-    now = now.astimezone(dt.UTC)
+    start = now.astimezone(dt.UTC)
+
+    def tick() -> dt.datetime:
+        return start if clock is None else clock().astimezone(dt.UTC)
+
     rng = rng or random.Random()
     report = DeliveryReport()
     if not channels:
         return report
-    report.expired.extend(in_transaction(engine=engine, work=lambda c: _expire(c, now, holder)))
-    paced: set[str] = set()
-    for _ in range(limit):
+    report.expired.extend(
+        in_transaction(engine=engine, work=lambda c: _expire(c, tick(), holder))
+    )
+    deadline = time.monotonic() + budget.total_seconds()
+    paced: dict[str, dt.datetime] = {}
+    sent = 0
+    while sent < limit:
+        at = tick()
         claimed = in_transaction(
             engine=engine,
-            work=lambda c: _claim(c, channels=channels, now=now, holder=holder, policy=policy,
-                                  paced=paced),
+            work=partial(_claim, channels=channels, now=at, holder=holder, policy=policy,
+                         paced=paced),
         )  # fmt: skip
         if claimed is None:
-            break
+            wait = (min(paced.values()) - tick()).total_seconds() if paced else None
+            if clock is None or wait is None or time.monotonic() + wait > deadline:
+                break
+            time.sleep(max(wait, 0.05))  # the robots' own pace: the earliest comes free
+            paced.clear()
+            continue
+        sent += 1
         row_id, token = claimed
-        _send_and_mark(engine, row_id, token, channels=channels, now=now, holder=holder,
+        _send_and_mark(engine, row_id, token, channels=channels, now=tick(), holder=holder,
                        policy=policy, ack_url=ack_url, rng=rng, report=report)  # fmt: skip
     report.paced.extend(sorted(paced))
     return report
@@ -226,8 +255,10 @@ def _claim(
     now: dt.datetime,
     holder: str,
     policy: DeliveryPolicy,
-    paced: set[str],
+    paced: dict[str, dt.datetime],
 ) -> tuple[int, str] | None:
+    """Claim one due row of a channel that may send now; ``paced`` gains the channels that
+    may not, with the time each comes free."""
     postgres = connection.dialect.name == "postgresql"
     if not postgres:  # take SQLite's write lock first: claims are serialised from here on
         connection.execute(
@@ -259,10 +290,12 @@ def _claim(
                     {"key": f"qingliu.alert_outbox:{channel_id}"},
                 ).scalar_one()
             ):
-                paced.add(channel_id)  # another sender is claiming for this channel right now
+                # another sender is claiming for this channel right now
+                paced[channel_id] = now + policy.min_interval
                 continue
-            if not _pace_allows(connection, channel_id, now, policy):
-                paced.add(channel_id)
+            free_at = _free_at(connection, channel_id, now, policy)
+            if free_at is not None:
+                paced[channel_id] = free_at
                 continue
         token = secrets.token_hex(16)
         won = connection.execute(
@@ -277,13 +310,15 @@ def _claim(
     return None
 
 
-def _pace_allows(
+def _free_at(
     connection: Connection, channel_id: str, now: dt.datetime, policy: DeliveryPolicy
-) -> bool:
-    """Whether a paced channel may send at ``now``: counted from attempts and claims in flight."""
+) -> dt.datetime | None:
+    """When a paced channel may send, counted from attempts and claims in flight: ``None`` if
+    at ``now``, else the earliest time it may (a rate limit's hold, the minute's window, the
+    interval after the last send)."""
     minute_ago = now - dt.timedelta(minutes=1)
     recent = connection.execute(
-        select(func.count(), func.max(ATTEMPTS.c.at), func.max(ATTEMPTS.c.hold_until))
+        select(func.count(), func.max(ATTEMPTS.c.at), func.min(ATTEMPTS.c.at))
         .where(ATTEMPTS.c.channel_id == channel_id, ATTEMPTS.c.at > minute_ago,
                ATTEMPTS.c.status != "expired")
     ).one()  # fmt: skip
@@ -293,19 +328,21 @@ def _pace_allows(
         )
     ).scalar_one_or_none()
     if held is not None:
-        return False
+        return _aware(held)
     in_flight = connection.execute(
         select(func.count()).where(
             OUTBOX.c.channel_id == channel_id, OUTBOX.c.status == "sending",
             OUTBOX.c.claimed_until >= now,
         )
     ).scalar_one()  # fmt: skip
-    if in_flight:
-        return False
-    count, last = int(recent[0]), _aware(recent[1])
-    if count >= policy.per_minute:
-        return False
-    return last is None or now - last >= policy.min_interval
+    if in_flight:  # another sender's message is on its way: look again after the interval
+        return now + policy.min_interval
+    count, last, first = int(recent[0]), _aware(recent[1]), _aware(recent[2])
+    if count >= policy.per_minute and first is not None:
+        return first + dt.timedelta(minutes=1)
+    if last is not None and now - last < policy.min_interval:
+        return last + policy.min_interval
+    return None
 
 
 # --- send and mark -----------------------------------------------------------------------------

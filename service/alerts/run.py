@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import JsonValue
@@ -78,9 +78,10 @@ from sections.alert_evaluation import evaluate
 from sections.alert_rules import AlertLevel, AlertRules, Condition, load_alert_rules
 from sections.registry import Registry
 from sections.river_chiefs import RiverChiefs
-from service.alerts.ack_links import AckLinks, ack_links_from
+from service.alerts.ack_links import AckLinks
 from service.alerts.channels.base import Channel
 from service.alerts.episodes import EpisodeChanges, apply_conditions
+from service.alerts.factory import alert_setup
 from service.alerts.inputs import (
     DAILY_DAYS,
     FLAT_READINGS,
@@ -334,12 +335,17 @@ def run_alerts(
     max_silence: dt.timedelta = EVALUATION_MAX_SILENCE,
     problems: Sequence[str] = (),
     ack_links: AckLinks | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    budget: dt.timedelta = dt.timedelta(0),
+    mark: Mapping[str, int] | None = None,
 ) -> AlertRunSummary:
     """Evaluate, fold into episodes (escalating and closing), and send; one ``alerts`` job run.
 
     ``problems`` (e.g. channels that could not be built) are kept in the run's detail;
-    ``ack_links`` signs the acknowledgement link of each message sent. A failure is recorded
-    (``failed``) and raised.
+    ``ack_links`` signs the acknowledgement link of each message sent; ``clock`` and
+    ``budget`` let the sending wait for paced robots (:func:`~service.alerts.outbox.deliver`);
+    ``mark`` (:func:`service.alerts.cadence.input_mark`) is kept in the detail. A failure is
+    recorded (``failed``) and raised.
     """
     run_id = queries.start_job_run(engine=engine, job=ALERTS_JOB, detail={"now": now.isoformat()})
     try:
@@ -356,7 +362,7 @@ def run_alerts(
         )  # fmt: skip
         report = deliver(
             engine=engine, channels=channels, now=now, holder=holder,
-            ack_url=None if ack_links is None else ack_links.url,
+            ack_url=None if ack_links is None else ack_links.url, clock=clock, budget=budget,
         )  # fmt: skip
     except Exception as exc:
         queries.finish_job_run(
@@ -364,28 +370,22 @@ def run_alerts(
         )
         raise
     summary = AlertRunSummary(run_id, len(found), len(passed), changes, report, tuple(problems))
-    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=summary.detail())
+    detail = summary.detail() | ({} if mark is None else {"mark": dict(mark)})
+    queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=detail)
     return summary
 
 
 def run_configured(
     *, engine: Engine, registry: Registry, settings: Settings, now: dt.datetime, holder: str
 ) -> AlertRunSummary:
-    """One alert pass as the service runs it: the river chiefs of ``settings.chiefs``, their
-    channels (a channel whose secret is missing is reported and skipped), the signed
-    acknowledgement links (:func:`~service.alerts.ack_links.ack_links_from`; none, and a problem
-    said, without a base URL or a key), then :func:`run_alerts`.
+    """One alert pass as the service runs it (``qingliu alerts run``): the river chiefs, their
+    channels and the links of :func:`service.alerts.factory.alert_setup`, then
+    :func:`run_alerts`.
     """
-    from sections.river_chiefs import load_river_chiefs
-    from service.alerts.factory import build_channels
-
-    chiefs = load_river_chiefs(settings.chiefs, registry=registry)
-    channels = build_channels(chiefs, settings=settings)
-    links, missing = ack_links_from(settings)
-    problems = [f"{p.channel}: {p.message}" for p in channels.problems]
+    setup = alert_setup(settings=settings, registry=registry)
     return run_alerts(
-        engine=engine, registry=registry, chiefs=chiefs, channels=channels, now=now,
-        holder=holder, problems=problems + ([missing] if missing else []), ack_links=links,
+        engine=engine, registry=registry, chiefs=setup.chiefs, channels=setup.channels,
+        now=now, holder=holder, problems=setup.problems, ack_links=setup.links,
     )  # fmt: skip
 
 
@@ -440,29 +440,21 @@ def run_heartbeat(
     silent_since = _evaluation_silent_since(engine, now, max_silence)
     if silent_since is None:
         return HeartbeatSummary(None)
-    from sections.river_chiefs import load_river_chiefs
-    from service.alerts.factory import build_channels
-
-    chiefs = load_river_chiefs(settings.chiefs, registry=registry)
+    setup = alert_setup(settings=settings, registry=registry, environ=environ)
     found = heartbeat_conditions(
-        engine=engine, registry=registry, now=now, max_silence=max_silence, chiefs=chiefs,
-        stations=False,
+        engine=engine, registry=registry, now=now, max_silence=max_silence,
+        chiefs=setup.chiefs, stations=False,
     )  # fmt: skip
-    channels = build_channels(chiefs, settings=settings, environ=environ)
-    links, missing = ack_links_from(settings)
     changes = apply_conditions(
-        engine=engine, conditions=found, chiefs=chiefs, registry=registry, now=now,
+        engine=engine, conditions=found, chiefs=setup.chiefs, registry=registry, now=now,
         policy=policy or DEFAULT_POLICY, advance=False,
     )  # fmt: skip
     report = deliver(
-        engine=engine, channels=channels, now=now, holder=holder,
-        ack_url=None if links is None else links.url,
+        engine=engine, channels=setup.channels, now=now, holder=holder,
+        ack_url=None if setup.links is None else setup.links.url,
     )  # fmt: skip
-    problems = [f"{p.channel}: {p.message}" for p in channels.problems]
     log.warning(
         "告警评价停顿，已通知运维 / alert passes silent since %s: %d operators, %d sent",
         silent_since, len(found), len(report.sent),
     )  # fmt: skip
-    return HeartbeatSummary(
-        silent_since, len(found), changes, report, tuple(problems + ([missing] if missing else []))
-    )  # fmt: skip
+    return HeartbeatSummary(silent_since, len(found), changes, report, setup.problems)

@@ -145,24 +145,22 @@ def alerts_list_command(
 def alerts_run_command(
     ctx: typer.Context,
     once: Annotated[
-        bool, typer.Option("--once", help="评价并发送一次后退出 / one pass, then exit")
+        bool, typer.Option("--once", help="评价并发送一次后退出 / one full pass, then exit")
     ] = False,
-    every: Annotated[
-        int, typer.Option(min=1, help="连续运行时的间隔（分钟）/ minutes between passes")
-    ] = 10,
 ) -> None:
     """评价全部预警规则、更新告警事件并发送待发消息。Evaluate every alert rule, update the
-    episodes and deliver the outbox (once with --once; otherwise every --every minutes until
-    interrupted, as the service's scheduler does)."""
+    episodes and deliver the outbox: one full pass with --once; otherwise the service's
+    alerting job every minute until interrupted (a full pass when new data arrived or ten
+    minutes passed, else due escalations and sending)."""
     import threading
 
+    from service.alerts.cadence import alert_tick
     from service.alerts.run import run_configured
-    from service.jobs.schedule import holder_id
+    from service.jobs.schedule import ALERTS_EVERY, holder_id
 
     state = state_of(ctx)
     settings, registry, engine = state.settings(), state.registry(), state.engine()
-    stop = threading.Event()
-    while True:
+    if once:
         summary = run_configured(
             engine=engine, registry=registry, settings=settings,
             now=dt.datetime.now(dt.UTC), holder=holder_id(),
@@ -170,7 +168,13 @@ def alerts_run_command(
         typer.echo(f"预警 / alerts: {summary.describe()}")
         for problem in summary.problems:
             typer.echo(f"  ⚠ {problem}", err=True)
-        if once or stop.wait(every * 60):
+        return
+    stop = threading.Event()
+    holder = holder_id()
+    while True:
+        tick = alert_tick(engine=engine, registry=registry, settings=settings, holder=holder)
+        typer.echo(f"预警 / alerts: {tick.describe()}")
+        if stop.wait(ALERTS_EVERY.total_seconds()):
             return
 
 

@@ -21,7 +21,7 @@ hourly     exceedance forecasts of every section and     every hour at minute
            parameter, and the verification of past ones  :data:`FORECAST_MINUTE`
 cnemc      pull the national publish API                 every ``QINGLIU_CNEMC_EVERY``
 alerting   evaluate the alert rules, fold into episodes  every :data:`ALERTS_EVERY`
-           (escalate, close) and send the outbox
+           (escalate, close) and send the outbox         (one minute)
 =========  ===========================================  ==============================
 
 The hourly slot runs :func:`service.jobs.forecast.run_forecasts` (logged in ``job_run`` as
@@ -29,10 +29,14 @@ The hourly slot runs :func:`service.jobs.forecast.run_forecasts` (logged in ``jo
 run issues from the newest 4-hourly bin with data (a bin of hourly pH and DO values fills over
 four runs and is issued again each time) and verifies the forecasts whose targets have passed.
 
-The alerting slot runs :func:`service.alerts.run.run_alerts` (logged as ``alerts`` inside the
-slot's ``alerting`` row) with the river-chief registry (``QINGLIU_CHIEFS`` or the bundled file)
-and the channels :func:`service.alerts.factory.build_channels` can build; channels that cannot be
-built are named in the run's detail and their messages wait in the outbox.
+The alerting slot runs :func:`service.alerts.cadence.alert_tick`: the full pass
+:func:`service.alerts.run.run_alerts` (logged as ``alerts`` inside the slot's ``alerting`` row)
+when new observations (any ingest batch, from any process), a new forecast issue or a finished
+morning job arrived since the last one, or 10 minutes have passed; otherwise only due
+escalations and the outbox. It works with the river-chief registry (``QINGLIU_CHIEFS`` or the
+bundled file) and the channels :func:`service.alerts.factory.build_channels` can build;
+channels that cannot be built are named in the run's detail and their messages wait in the
+outbox.
 
 A pass cannot notice that passes stop, so the hourly and morning slots end with the alert
 **heartbeat** (:func:`service.alerts.run.run_heartbeat`): when no ``alerts`` pass has finished
@@ -106,8 +110,9 @@ HOURLY_HOLD = dt.timedelta(minutes=50)
 FORECAST_MINUTE = 10
 """The hourly forecasts run at this minute past every hour (Beijing time): the stations' values
 of the hour have come in by then."""
-ALERTS_EVERY = dt.timedelta(minutes=10)
-"""The alert pass runs this often: a value arriving is alerted on within 10 minutes [A]."""
+ALERTS_EVERY = dt.timedelta(minutes=1)
+"""The alerting slot runs this often: a value arriving is alerted on within about a minute
+(:func:`service.alerts.cadence.alert_tick` decides whether a full pass is due)."""
 MAX_WORKERS = 4
 """Threads running jobs at the same time (each job runs at most once at a time)."""
 
@@ -294,12 +299,10 @@ def _pull_cnemc(context: JobContext) -> str:
 
 
 def _alerts(context: JobContext) -> str:
-    from service.alerts.run import run_configured
+    from service.alerts.cadence import alert_tick
 
-    summary = run_configured(
-        engine=context.engine, registry=context.registry, settings=context.settings,
-        now=dt.datetime.now(dt.UTC), holder=holder_id(),
-    )  # fmt: skip
+    summary = alert_tick(engine=context.engine, registry=context.registry,
+                         settings=context.settings, holder=holder_id())  # fmt: skip
     return summary.describe()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+import time
 
 from sqlalchemy import Engine, select, update
 
@@ -117,3 +118,31 @@ def test_an_expired_claim_is_sent_again_and_recorded(db: Engine) -> None:
         kinds = connection.execute(select(ATTEMPTS.c.status).where(
             ATTEMPTS.c.channel_id == "mail").order_by(ATTEMPTS.c.id)).scalars().all()  # fmt: skip
     assert kinds == ["expired", "sent"]
+
+
+def test_a_pass_with_a_clock_drains_a_backlog_at_the_robots_pace(db: Engine) -> None:
+    fill(db, factors=6)  # six messages to one robot
+    channels = fake_channels()
+    policy = DeliveryPolicy(min_interval=dt.timedelta(seconds=0.2), per_minute=4)
+    started = time.monotonic()
+
+    def clock() -> dt.datetime:
+        return T0 + dt.timedelta(seconds=time.monotonic() - started)
+
+    report = deliver(engine=db, channels=channels, now=T0, holder="p", policy=policy,
+                     clock=clock, budget=dt.timedelta(seconds=10))  # fmt: skip
+    assert len(channels["robot"].sent) == 4  # the minute's four; the fifth is a minute away
+    assert report.paced == ["robot"]
+    assert time.monotonic() - started < 10, "it does not wait for what lies beyond the budget"
+    with db.connect() as connection:
+        times = connection.execute(
+            select(ATTEMPTS.c.at).where(ATTEMPTS.c.channel_id == "robot").order_by(ATTEMPTS.c.at)
+        ).scalars().all()  # fmt: skip
+    assert all(b - a >= policy.min_interval for a, b in itertools.pairwise(times))
+
+
+def test_a_pass_at_a_fixed_time_sends_one_message_per_robot(db: Engine) -> None:
+    fill(db, factors=6)
+    channels = fake_channels()
+    report = deliver(engine=db, channels=channels, now=T0, holder="p")
+    assert len(channels["robot"].sent) == 1 and report.paced == ["robot"]

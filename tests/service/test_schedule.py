@@ -292,11 +292,11 @@ def test_jobs_say_the_heartbeat_is_quiet_while_alert_passes_finish(
 # --------------------------------------------------------------------------- /api/jobs
 
 
-def test_alerting_job_runs_every_ten_minutes_from_the_start() -> None:
+def test_alerting_job_runs_every_minute_from_the_start() -> None:
     schedule = ALERTING.schedule(Settings())
     assert schedule is not None and schedule.kind == "interval" and schedule.run_at_start
-    assert schedule.trigger.interval == ALERTS_EVERY == dt.timedelta(minutes=10)
-    assert schedule.hold == dt.timedelta(minutes=9) and schedule.grace == dt.timedelta(minutes=5)
+    assert schedule.trigger.interval == ALERTS_EVERY == dt.timedelta(minutes=1)
+    assert schedule.hold == dt.timedelta(seconds=54) and schedule.grace == dt.timedelta(seconds=30)
 
 
 def test_alerting_job_through_the_runner(
