@@ -1,6 +1,7 @@
 """The alert outbox: claim due messages, send them once, record every attempt, pace, retry.
 
-:func:`deliver` is one pass over the outbox (the scheduler calls it every few seconds). Each
+:func:`deliver` is one pass over the outbox (the ``alerting`` job's tick every minute, with the
+clock running: :mod:`service.alerts.cadence`). Each
 message is one ``alert_outbox`` row, written by :mod:`service.alerts.episodes` in the
 transaction that changed its episode. A pass repeats three steps per message:
 
@@ -13,12 +14,15 @@ transaction that changed its episode. A pass repeats three steps per message:
    and one every ``policy.min_interval`` per robot, none while a rate limit's ``hold_until``
    lasts. Claims of one channel are serialised (PostgreSQL: a transaction advisory lock per
    channel; SQLite: one writer at a time, taken by the claim transaction's first statement).
+   For a robot, the claim takes with the row the robot's other due rows that fit one digest
+   (:mod:`service.alerts.digest`, at most ``policy.digest_max``), under the same token: a group
+   reads one message per pass, and pacing counts it as one send.
 2. **send** outside any transaction: ``Channel.send`` answers with a ``Delivery``.
-3. **mark** in one transaction: an ``alert_attempt`` row, and the row ``sent``, ``pending``
-   again (``rate_limited``: after ``retry_after``; ``unavailable``: exponential backoff with
-   jitter, capped) or ``dead`` (``refused``, or ``policy.max_attempts`` attempts), keeping the
-   last code and answer. The update names the claim token: a sender whose claim was taken over
-   changes nothing but its attempt record.
+3. **mark** in one transaction: an ``alert_attempt`` row per row sent, and each row ``sent``,
+   ``pending`` again (``rate_limited``: after ``retry_after``; ``unavailable``: exponential
+   backoff with jitter, capped) or ``dead`` (``refused``, or ``policy.max_attempts``
+   attempts), keeping the last code and answer. The update names the claim token: a sender
+   whose claim was taken over changes nothing but its attempt record.
 
 **Exactly once, and where it is only at least once.** No message is two rows (the unique
 ``dedupe_key``), and no row is sent by two senders at once (the claim). A row is sent again only
@@ -51,6 +55,7 @@ from service.alerts.channels.base import (
     Channel,
     Delivery,
 )
+from service.alerts.digest import DIGEST_MAX, digest_budget, digest_message, stored_size
 from service.alerts.messages import message_from_json
 from service.db.models import AlertAttempt, AlertEpisodeEvent, AlertOutbox, table_of
 from service.db.queries import in_transaction
@@ -96,6 +101,9 @@ class DeliveryPolicy:
         the channels' timeouts].
     batch : int
         Rows looked at per claim.
+    digest_max : int
+        A robot's due messages are sent as one digest of at most this many
+        (:mod:`service.alerts.digest`); 1: one message per send.
     """
 
     per_minute: int = DINGTALK_PER_MINUTE
@@ -106,6 +114,7 @@ class DeliveryPolicy:
     backoff_cap: dt.timedelta = dt.timedelta(hours=1)
     claim_for: dt.timedelta = dt.timedelta(minutes=5)
     batch: int = 50
+    digest_max: int = DIGEST_MAX
 
     def backoff(self, attempts: int, rng: random.Random) -> dt.timedelta:
         """The wait after the ``attempts``-th failed attempt, with jitter.
@@ -218,8 +227,8 @@ def deliver(
             paced.clear()
             continue
         sent += 1
-        row_id, token = claimed
-        _send_and_mark(engine, row_id, token, channels=channels, now=tick(), holder=holder,
+        row_ids, token = claimed
+        _send_and_mark(engine, row_ids, token, channels=channels, now=tick(), holder=holder,
                        policy=policy, ack_url=ack_url, rng=rng, report=report)  # fmt: skip
     report.paced.extend(sorted(paced))
     return report
@@ -256,9 +265,10 @@ def _claim(
     holder: str,
     policy: DeliveryPolicy,
     paced: dict[str, dt.datetime],
-) -> tuple[int, str] | None:
-    """Claim one due row of a channel that may send now; ``paced`` gains the channels that
-    may not, with the time each comes free."""
+) -> tuple[list[int], str] | None:
+    """Claim one due row of a channel that may send now — for a robot, with the rows due with
+    it that fit one digest (:mod:`service.alerts.digest`); ``paced`` gains the channels that
+    may not send now, with the time each comes free."""
     postgres = connection.dialect.name == "postgresql"
     if not postgres:  # take SQLite's write lock first: claims are serialised from here on
         connection.execute(
@@ -306,8 +316,47 @@ def _claim(
                     claimed_until=now + policy.claim_for, attempts=OUTBOX.c.attempts + 1)
         ).rowcount  # fmt: skip
         if won == 1:
-            return int(row.id), token
+            claimed = [int(row.id)]
+            if channel.kind in policy.paced_kinds and policy.digest_max > 1:
+                claimed += _claim_digest(connection, row.id, channel_id, token, now=now,
+                                         holder=holder, policy=policy)  # fmt: skip
+            return claimed, token
     return None
+
+
+def _claim_digest(
+    connection: Connection, first_id: int, channel_id: str, token: str, *, now: dt.datetime,
+    holder: str, policy: DeliveryPolicy,
+) -> list[int]:  # fmt: skip
+    """Claim, with the same token, the robot's other due rows that fit one digest."""
+    rows = connection.execute(
+        select(OUTBOX.c.id, OUTBOX.c.message).where(
+            OUTBOX.c.channel_id == channel_id, OUTBOX.c.status.in_(("pending", "sending")),
+            OUTBOX.c.next_attempt_at <= now,
+            (OUTBOX.c.id == first_id) | (OUTBOX.c.status == "pending"),
+        ).order_by(OUTBOX.c.id != first_id, OUTBOX.c.next_attempt_at, OUTBOX.c.id)
+        .limit(policy.digest_max)
+    ).all()  # fmt: skip
+    if not rows or int(rows[0].id) != first_id:
+        return []
+    first = dict(rows[0].message)
+    room = digest_budget(first) - stored_size(first)
+    mentions = bool(first.get("mobiles"))
+    claimed: list[int] = []
+    for row in rows[1:]:
+        stored = dict(row.message)
+        size = stored_size(stored)
+        if bool(stored.get("mobiles")) != mentions or size > room:
+            break  # text and markdown do not mix; the rest waits for the next digest
+        won = connection.execute(
+            update(OUTBOX).where(OUTBOX.c.id == row.id, OUTBOX.c.status == "pending")
+            .values(status="sending", claim_token=token, claimed_by=holder[:128],
+                    claimed_until=now + policy.claim_for, attempts=OUTBOX.c.attempts + 1)
+        ).rowcount  # fmt: skip
+        if won == 1:
+            claimed.append(int(row.id))
+            room -= size
+    return claimed
 
 
 def _free_at(
@@ -318,7 +367,8 @@ def _free_at(
     interval after the last send)."""
     minute_ago = now - dt.timedelta(minutes=1)
     recent = connection.execute(
-        select(func.count(), func.max(ATTEMPTS.c.at), func.min(ATTEMPTS.c.at))
+        select(func.count(ATTEMPTS.c.at.distinct()), func.max(ATTEMPTS.c.at),
+               func.min(ATTEMPTS.c.at))
         .where(ATTEMPTS.c.channel_id == channel_id, ATTEMPTS.c.at > minute_ago,
                ATTEMPTS.c.status != "expired")
     ).one()  # fmt: skip
@@ -350,7 +400,7 @@ def _free_at(
 
 def _send_and_mark(
     engine: Engine,
-    row_id: int,
+    row_ids: list[int],
     token: str,
     *,
     channels: Mapping[str, Channel],
@@ -361,65 +411,92 @@ def _send_and_mark(
     rng: random.Random,
     report: DeliveryReport,
 ) -> None:
+    """Send the claimed rows as one message (one row, or a robot's digest) and mark each."""
     with engine.connect() as connection:
-        row = connection.execute(select(OUTBOX).where(OUTBOX.c.id == row_id)).one()
-    channel = channels[row.channel_id]
-    link = DEFAULT_ACK_TEXT
-    if ack_url is not None:
-        link = ack_url(int(row.episode_id), str(row.recipient_id))
+        rows = connection.execute(
+            select(OUTBOX).where(OUTBOX.c.id.in_(row_ids)).order_by(OUTBOX.c.id)
+        ).all()
+    channel_id = str(rows[0].channel_id)
+    channel = channels[channel_id]
     started = time.monotonic()
     try:
-        message = message_from_json(dict(row.message), ack_url=link)
-        delivery = channel.send(message)
+        messages = [
+            message_from_json(dict(row.message), ack_url=DEFAULT_ACK_TEXT if ack_url is None
+                              else ack_url(int(row.episode_id), str(row.recipient_id)))
+            for row in rows
+        ]  # fmt: skip
+        delivery = channel.send(digest_message(messages))
     except Exception as exc:  # a channel must not raise; a stored message may be unusable
-        logger.exception("告警通道 %s 发送出错 / channel %s raised", row.channel_id, row.channel_id)
+        logger.exception("告警通道 %s 发送出错 / channel %s raised", channel_id, channel_id)
         delivery = Delivery("unavailable", type(exc).__name__, str(exc)[:_ANSWER_MAX])
     duration = time.monotonic() - started
-    attempts = int(row.attempts)
+    hold_until = None
+    if delivery.status == "rate_limited":
+        assert delivery.retry_after is not None
+        hold_until = now + dt.timedelta(seconds=delivery.retry_after)
+    outcomes: dict[int, tuple[dict[str, Any], list[int]]] = {}
+    for row in rows:
+        values, outcome = _outcome(delivery, int(row.attempts), now, hold_until, policy, rng,
+                                   report)  # fmt: skip
+        outcomes[int(row.id)] = values, outcome
+
+    def mark(connection: Connection) -> list[int]:
+        kept: list[int] = []
+        for row in rows:
+            connection.execute(insert(ATTEMPTS).values(
+                outbox_id=row.id, channel_id=channel_id, at=now, status=delivery.status,
+                code=delivery.code[:64], answer=delivery.answer[:_ANSWER_MAX],
+                duration=duration, hold_until=hold_until, holder=holder[:128],
+            ))  # fmt: skip
+            changed = connection.execute(
+                update(OUTBOX).where(OUTBOX.c.id == row.id, OUTBOX.c.claim_token == token)
+                .values(**outcomes[int(row.id)][0])
+            ).rowcount  # fmt: skip
+            if not changed:
+                continue
+            kept.append(int(row.id))
+            if delivery.ok:
+                connection.execute(insert(EVENTS).values(
+                    episode_id=row.episode_id, at=now, kind="sent",
+                    detail={"outbox_id": int(row.id), "channel": channel_id,
+                            "recipient": row.recipient_id, "level": int(row.level),
+                            "digest_of": len(rows)},
+                ))  # fmt: skip
+        return kept
+
+    kept = in_transaction(engine=engine, work=mark)
+    for row_id, (_, outcome) in outcomes.items():
+        if row_id in kept:
+            outcome.append(row_id)
+        else:
+            logger.warning("告警发件箱 %s: 认领已被接管 / claim taken over meanwhile", row_id)
+            report.lost_claims.append(row_id)
+
+
+def _outcome(
+    delivery: Delivery,
+    attempts: int,
+    now: dt.datetime,
+    hold_until: dt.datetime | None,
+    policy: DeliveryPolicy,
+    rng: random.Random,
+    report: DeliveryReport,
+) -> tuple[dict[str, Any], list[int]]:
+    """A row's new values after an answer, and the report list it goes to."""
     values: dict[str, Any] = {
         "claim_token": None, "claimed_until": None, "last_code": delivery.code[:64],
         "last_answer": delivery.answer[:_ANSWER_MAX],
     }  # fmt: skip
-    hold_until = None
     if delivery.ok:
-        values |= {"status": "sent", "sent_at": now}
-        outcome = report.sent
-    elif delivery.status == "rate_limited":
-        assert delivery.retry_after is not None
-        hold_until = now + dt.timedelta(seconds=delivery.retry_after)
+        return values | {"status": "sent", "sent_at": now}, report.sent
+    if delivery.status == "rate_limited":
         dead = attempts >= policy.max_attempts
         values |= {"status": "dead" if dead else "pending", "next_attempt_at": hold_until}
-        outcome = report.dead if dead else report.rate_limited
-    elif delivery.permanent or attempts >= policy.max_attempts:
-        values |= {"status": "dead"}
-        outcome = report.dead
-    else:
-        values |= {"status": "pending", "next_attempt_at": now + policy.backoff(attempts, rng)}
-        outcome = report.retried
-
-    def mark(connection: Connection) -> bool:
-        connection.execute(insert(ATTEMPTS).values(
-            outbox_id=row_id, channel_id=row.channel_id, at=now, status=delivery.status,
-            code=delivery.code[:64], answer=delivery.answer[:_ANSWER_MAX], duration=duration,
-            hold_until=hold_until, holder=holder[:128],
-        ))  # fmt: skip
-        changed = connection.execute(
-            update(OUTBOX).where(OUTBOX.c.id == row_id, OUTBOX.c.claim_token == token)
-            .values(**values)
-        ).rowcount  # fmt: skip
-        if changed and delivery.ok:
-            connection.execute(insert(EVENTS).values(
-                episode_id=row.episode_id, at=now, kind="sent",
-                detail={"outbox_id": row_id, "channel": row.channel_id,
-                        "recipient": row.recipient_id, "level": int(row.level)},
-            ))  # fmt: skip
-        return bool(changed)
-
-    if in_transaction(engine=engine, work=mark):
-        outcome.append(row_id)
-    else:
-        logger.warning("告警发件箱 %s: 认领已被接管 / claim taken over meanwhile", row_id)
-        report.lost_claims.append(row_id)
+        return values, report.dead if dead else report.rate_limited
+    if delivery.permanent or attempts >= policy.max_attempts:
+        return values | {"status": "dead"}, report.dead
+    wait = policy.backoff(attempts, rng)
+    return values | {"status": "pending", "next_attempt_at": now + wait}, report.retried
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

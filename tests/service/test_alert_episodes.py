@@ -21,7 +21,7 @@ from service.alerts.episodes import (
     advance_episodes,
     apply_conditions,
 )
-from service.alerts.outbox import deliver
+from service.alerts.outbox import DeliveryPolicy, deliver
 from service.db.models import AlertEpisode, AlertEpisodeEvent, AlertOutbox, table_of
 
 EPISODES = table_of(AlertEpisode)
@@ -207,7 +207,7 @@ def test_an_episode_opens_repeats_rises_escalates_is_acknowledged_and_closes(db:
     now = T0 + 27 * H
     for step in range(10):
         deliver(engine=db, channels=channels, now=now + step * dt.timedelta(seconds=3),
-                holder="test")  # fmt: skip
+                holder="test", policy=DeliveryPolicy(digest_max=1))  # fmt: skip
     robot = channels["robot"].sent
     assert [m.title for m in robot].count("【黄色预警】s1 氨氮超标预警") == 2
     assert "请确认：登录清流" in robot[0].text and robot[0].mobiles == ("13800000001",)

@@ -22,6 +22,7 @@ from tests.service.test_alert_episodes import T0, FakeChannel, chiefs, condition
 OUTBOX = table_of(AlertOutbox)
 ATTEMPTS = table_of(AlertAttempt)
 S3 = dt.timedelta(seconds=3)
+ONE_BY_ONE = DeliveryPolicy(digest_max=1)  # no digests: each row its own send
 
 
 def fill(engine: Engine, factors: int = 4) -> int:
@@ -44,7 +45,8 @@ def test_two_concurrent_senders_send_each_row_once_and_pace_the_robot(db: Engine
     def run(name: str) -> None:
         barrier.wait()
         for step in range(12):
-            deliver(engine=db, channels=channels, now=T0 + step * S3, holder=name)
+            deliver(engine=db, channels=channels, now=T0 + step * S3, holder=name,
+                    policy=ONE_BY_ONE)  # fmt: skip
 
     threads = [threading.Thread(target=run, args=(f"p{i}",)) for i in range(2)]
     for thread in threads:
@@ -68,12 +70,13 @@ def test_a_restart_with_a_full_outbox_delivers_each_message_once(settings: Setti
     migrate(first)
     total = fill(first, factors=6)
     channels = fake_channels()
-    deliver(engine=first, channels=channels, now=T0, holder="before")
+    deliver(engine=first, channels=channels, now=T0, holder="before", policy=ONE_BY_ONE)
     first.dispose()
     second = make_engine(settings)  # a new process
     try:
         for step in range(1, 30):
-            deliver(engine=second, channels=channels, now=T0 + step * S3, holder="after")
+            deliver(engine=second, channels=channels, now=T0 + step * S3, holder="after",
+                    policy=ONE_BY_ONE)  # fmt: skip
         assert statuses(second) == ["sent"] * total
         assert sum(len(c.sent) for c in channels.values()) == total
     finally:
@@ -123,7 +126,7 @@ def test_an_expired_claim_is_sent_again_and_recorded(db: Engine) -> None:
 def test_a_pass_with_a_clock_drains_a_backlog_at_the_robots_pace(db: Engine) -> None:
     fill(db, factors=6)  # six messages to one robot
     channels = fake_channels()
-    policy = DeliveryPolicy(min_interval=dt.timedelta(seconds=0.2), per_minute=4)
+    policy = DeliveryPolicy(min_interval=dt.timedelta(seconds=0.2), per_minute=4, digest_max=1)
     started = time.monotonic()
 
     def clock() -> dt.datetime:
@@ -144,5 +147,33 @@ def test_a_pass_with_a_clock_drains_a_backlog_at_the_robots_pace(db: Engine) -> 
 def test_a_pass_at_a_fixed_time_sends_one_message_per_robot(db: Engine) -> None:
     fill(db, factors=6)
     channels = fake_channels()
-    report = deliver(engine=db, channels=channels, now=T0, holder="p")
+    report = deliver(engine=db, channels=channels, now=T0, holder="p", policy=ONE_BY_ONE)
     assert len(channels["robot"].sent) == 1 and report.paced == ["robot"]
+
+
+def test_a_robots_due_messages_go_as_one_digest_each_with_its_own_link(db: Engine) -> None:
+    total = fill(db, factors=4)  # four robot rows (one per factor) and four mail rows
+    channels = fake_channels()
+    report = deliver(engine=db, channels=channels, now=T0, holder="p",
+                     ack_url=lambda episode, recipient: f"http://q/{episode}/{recipient}")
+    (digest,) = channels["robot"].sent
+    assert digest.title.startswith("清流预警 4 条")
+    for episode_id in range(1, 5):
+        assert digest.text.count(f"http://q/{episode_id}/county") == 1
+    assert digest.mobiles == ("13800000001",)
+    assert len(channels["mail"].sent) == 4  # e-mail is not a group: one message per row
+    assert len(report.sent) == total and statuses(db) == ["sent"] * total
+    with db.connect() as connection:
+        robot = connection.execute(select(ATTEMPTS.c.at).where(
+            ATTEMPTS.c.channel_id == "robot")).scalars().all()  # fmt: skip
+    assert len(robot) == 4 and len(set(robot)) == 1  # four rows, one send
+    assert deliver(engine=db, channels=channels, now=T0 + S3, holder="p").sent == []
+
+
+def test_a_digest_holds_at_most_digest_max_and_paces_as_one_send(db: Engine) -> None:
+    fill(db, factors=6)
+    channels = fake_channels()
+    policy = DeliveryPolicy(digest_max=4, per_minute=2)
+    for step in range(3):
+        deliver(engine=db, channels=channels, now=T0 + step * S3, holder="p", policy=policy)
+    assert [m.title[:8] for m in channels["robot"].sent] == ["清流预警 4 条", "清流预警 2 条"]
