@@ -133,9 +133,10 @@ class AlertEpisodeEvent(SQLModel, table=True):
 class AlertOutbox(SQLModel, table=True):
     """One message to one recipient on one channel, stored before it is sent.
 
-    ``dedupe_key`` = ``episode:level:step:channel:recipient`` is unique: a message for the same
-    episode, level, escalation step, channel and recipient is one row however many runs (or
-    processes) enqueue it.
+    ``dedupe_key`` = ``episode:level:step:channel:recipient`` (a closing message:
+    ``episode:closed:step:channel:recipient``) is unique: a message for the same episode, level,
+    escalation step, channel and recipient is one row however many runs (or processes) enqueue
+    it.
     """
 
     __tablename__ = "alert_outbox"
