@@ -57,6 +57,7 @@ from sections.parameters import parameters
 __all__ = [
     "ALERT_RULES_TABLE",
     "RULE_PARAMETERS",
+    "RULE_TIMES",
     "AlertLevel",
     "AlertRules",
     "Audience",
@@ -119,6 +120,17 @@ RULE_PARAMETERS: Final[Mapping[str, Mapping[str, ParameterValue]]] = MappingProx
     }
 )
 """Every rule id with its parameters and their defaults (the type of the default is the type)."""
+
+RuleTime = Literal["reading", "day", "month", "target", "now"]
+RULE_TIMES: Final[Mapping[str, RuleTime]] = MappingProxyType({
+    "value_exceeds": "reading", "consecutive_values": "reading", "flat_line": "reading",
+    "daily_mean_exceeds": "day", "daily_worse_than_v": "day", "inferior_v": "day",
+    "event_imminent": "day", "consecutive_days": "day", "event_recorded": "day",
+    "class_drop": "month", "forecast_probability": "target", "station_silent": "now",
+})  # fmt: skip
+"""What a condition's ``observed_at`` is, per rule: a reading's time (a 4-hourly bin), the start
+of a day (a daily mean, a day of a run, an event), the first of a month (a monthly class), a
+forecast's target time, or the moment of evaluation."""
 
 _RULE_KEYS: Final = frozenset(
     {"level", "audience", "enabled", "label", "provenance", "clause", "parameters"}

@@ -5,9 +5,10 @@ first condition to closing; the database holds at most one that is not closed (a
 index, migration 0011). :func:`apply_conditions` takes one run's conditions (the pure rules of
 ``sections.alert_rules``) and:
 
-- **opens** an episode for a new (section, factor, audience) and enqueues one message per first
-  recipient and channel: the section's lowest-level river chiefs
-  (:meth:`~sections.river_chiefs.RiverChiefs.chiefs_for_section`), or its station operators;
+- **opens** an episode for a new (section, factor, audience) at ``policy.open_from`` (yellow)
+  or above, and enqueues one message per first recipient and channel: the section's
+  lowest-level river chiefs (:meth:`~sections.river_chiefs.RiverChiefs.chiefs_for_section`),
+  or its station operators;
 - **updates** an open episode on a repeat at the same or a lower level: no message;
 - **raises** it on a higher level: one message at the new level to everyone told so far (the
   chiefs of steps 0 … current); an acknowledged episode is open again (the acknowledgement was
@@ -314,6 +315,8 @@ def _apply_one(
         "limit": condition.limit, "detail": condition.detail,
         "observed_at": condition.observed_at.isoformat(),
     }  # fmt: skip
+    if episode is None and level < ctx.policy.open_from:
+        return EpisodeChanges()  # below the opening level: nothing to tell anyone yet
     if episode is None:
         has_next = bool(_recipients(ctx, condition.section_id, condition.audience, 1))
         episode_id = int(connection.execute(

@@ -11,6 +11,7 @@ factor, when it began, the last value and when it was last seen, level ``info``,
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -29,12 +30,15 @@ __all__ = [
     "ACK_URL_PLACEHOLDER",
     "LEVEL_LABELS",
     "MESSAGE_KINDS",
+    "TREND_WORDS",
     "compose_message",
     "message_from_json",
     "message_json",
+    "observed_text",
 ]
 
 ACK_URL_PLACEHOLDER = "{ack_url}"
+_MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\(\{ack_url\}\)")
 """Left in a stored message; the outbox replaces it with the episode's acknowledgement link."""
 LEVEL_LABELS: Mapping[int, str] = MappingProxyType({1: "提示", 2: "黄色", 3: "橙色", 4: "红色"})
 """Alert levels (``AlertLevel`` of ``sections.alert_rules``) → label (domain.md §7)."""
@@ -54,8 +58,13 @@ def message_json(message: Message) -> dict[str, JsonValue]:
 def message_from_json(stored: Mapping[str, Any], *, ack_url: str) -> Message:
     """The stored message with its ``{ack_url}`` placeholder filled."""
 
+    linked = ack_url.startswith(("http://", "https://"))
+
     def fill(text: object) -> str:
-        return str(text or "").replace(ACK_URL_PLACEHOLDER, ack_url)
+        body = str(text or "")
+        if not linked:  # no link to make: a markdown link becomes its words and the text
+            body = _MARKDOWN_LINK.sub(lambda m: f"{m.group(1)}：{ack_url}", body)
+        return body.replace(ACK_URL_PLACEHOLDER, ack_url)
 
     return Message(
         title=fill(stored.get("title")), text=fill(stored.get("text")),
@@ -146,13 +155,43 @@ def _message_context(
         "kind_word": _KIND_WORDS[kind], "section_name": section_name,
         "section_id": condition.section_id, "target_class": target_class,
         "factor_name": factor_name, "unit": unit, "value": _number(condition.value),
-        "limit": _number(condition.limit), "observed_at": local.strftime("%Y-%m-%d %H:%M"),
-        "trend": condition.trend or "", "detail": condition.detail,
+        "limit": _number(condition.limit), "observed_at": observed_text(condition.rule_id, local),
+        "trend": TREND_WORDS.get(condition.trend or "", condition.trend or ""),
+        "detail": condition.detail,
         "probability": None if probability is None else f"{probability:.0%}",
         "escalated": kind == "escalated" and step > 0,
         "recipient_post": getattr(recipient, "post", recipient.id),
         "closed": kind == "closed", "opened_at": began or local.strftime("%Y-%m-%d %H:%M"),
     }  # fmt: skip
+
+
+TREND_WORDS: Mapping[str, str] = MappingProxyType(
+    {"rising": "上升", "falling": "下降", "steady": "平稳"}
+)
+"""A condition's trend as a message says it."""
+
+
+def observed_text(rule_id: str, local: dt.datetime) -> str:
+    """When a condition was observed, as a message says it (``sections.alert_rules.RULE_TIMES``):
+    a reading at its time, a daily mean by its day, a monthly class by its month, a forecast by
+    its target time.
+
+    >>> at = dt.datetime(2025, 7, 2)
+    >>> observed_text("daily_mean_exceeds", at), observed_text("class_drop", at)
+    ('2025-07-02（日均值）', '2025年7月')
+    >>> observed_text("value_exceeds", at.replace(hour=8))
+    '2025-07-02 08:00'
+    """
+    from sections.alert_rules import RULE_TIMES
+
+    basis = RULE_TIMES.get(rule_id)
+    if basis == "day":
+        return f"{local:%Y-%m-%d}（日均值）"
+    if basis == "month":
+        return f"{local.year}年{local.month}月"
+    if basis == "target":
+        return f"{local:%Y-%m-%d %H:%M}（预报目标时间）"
+    return f"{local:%Y-%m-%d %H:%M}"
 
 
 def _factor(key: str) -> tuple[str, str]:

@@ -32,6 +32,10 @@ class EpisodePolicy:
     escalate_after : mapping of int to timedelta or None
         Per level (1–4), how long an unacknowledged episode waits before it goes to the next
         chief up; None: never [A] (:data:`DEFAULT_ESCALATE_AFTER`).
+    open_from : int
+        The lowest level that opens an episode [A: 2, yellow]: a lower condition (a single
+        4-hourly value over the target, 提示) keeps an open episode alive and is recorded in
+        it, but does not open one — one value is often noise, two in a row are yellow.
     close_after : timedelta
         An episode closes when no condition for it has been seen this long [A: 24 h].
     quiet_start, quiet_end : datetime.time or None
@@ -45,6 +49,7 @@ class EpisodePolicy:
     escalate_after: Mapping[int, dt.timedelta | None] = field(
         default_factory=lambda: DEFAULT_ESCALATE_AFTER
     )
+    open_from: int = 2
     close_after: dt.timedelta = dt.timedelta(hours=24)
     quiet_start: dt.time | None = dt.time(22, 0)
     quiet_end: dt.time = dt.time(7, 0)

@@ -75,7 +75,13 @@ from pydantic import JsonValue
 from sqlalchemy import Engine, func, select
 
 from sections.alert_evaluation import evaluate
-from sections.alert_rules import AlertLevel, AlertRules, Condition, load_alert_rules
+from sections.alert_rules import (
+    RULE_TIMES,
+    AlertLevel,
+    AlertRules,
+    Condition,
+    load_alert_rules,
+)
 from sections.registry import Registry
 from sections.river_chiefs import RiverChiefs
 from service.alerts.ack_links import AckLinks
@@ -136,13 +142,6 @@ EVALUATION_FACTOR = "告警评价"
 JOB_RUN = table_of(JobRun)
 # --------------------------------------------------------------------------- evaluation
 
-_VALUE_RULES = frozenset({"value_exceeds", "consecutive_values", "flat_line"})
-_DAY_RULES = frozenset({
-    "daily_mean_exceeds", "daily_worse_than_v", "inferior_v", "event_imminent",
-    "consecutive_days", "event_recorded",
-})  # fmt: skip
-
-
 def fresh_conditions(conditions: Iterable[Condition], *, now: dt.datetime) -> list[Condition]:
     """The conditions that describe the present (see "Fresh conditions" above).
 
@@ -159,9 +158,10 @@ def fresh_conditions(conditions: Iterable[Condition], *, now: dt.datetime) -> li
     )
     kept: list[Condition] = []
     for c in conditions:
-        if c.rule_id in _VALUE_RULES:
+        basis = RULE_TIMES.get(c.rule_id)
+        if basis == "reading":
             fresh = c.observed_at >= now - FRESH_VALUES
-        elif c.rule_id in _DAY_RULES:
+        elif basis == "day":
             fresh = c.observed_at >= yesterday
         else:  # forecasts ahead, the newest month, silence as of now: current by construction
             fresh = True

@@ -327,3 +327,22 @@ def test_a_closing_tells_everyone_told_once_held_in_quiet_hours(db: Engine) -> N
     assert "已解除" in city.text and "最后值 2.3 mg/L" in city.text
     assert "预警自 2026-07-01 10:00 起" in city.text and "请确认" not in city.text
     assert "最后值 **2.3 mg/L**" in city.markdown and "{ack_url}" not in city.markdown
+
+
+def test_a_notice_alone_opens_nothing_but_keeps_an_open_episode_alive(db: Engine) -> None:
+    rc, policy = chiefs(), EpisodePolicy()
+    notice = apply_conditions(engine=db, conditions=[condition(AlertLevel.NOTICE)], chiefs=rc,
+                              registry=None, now=T0, policy=policy)  # fmt: skip
+    assert notice.opened == () and outbox(db) == []
+    opened = apply_conditions(engine=db, conditions=[condition(AlertLevel.YELLOW)], chiefs=rc,
+                              registry=None, now=T0 + H, policy=policy)  # fmt: skip
+    episode_id = opened.opened[0]
+    kept = apply_conditions(engine=db, conditions=[condition(AlertLevel.NOTICE)], chiefs=rc,
+                            registry=None, now=T0 + 20 * H, policy=policy)  # fmt: skip
+    assert kept.updated == (episode_id,) and kept.opened == ()  # (it escalated meanwhile)
+    quiet = advance_episodes(engine=db, chiefs=rc, registry=None, now=T0 + 40 * H, policy=policy)
+    assert quiet.closed == ()  # 20 h since the notice: not yet 24 h without a condition
+    tp = [condition(AlertLevel.NOTICE, factor="tp")]
+    low = EpisodePolicy(open_from=1)
+    assert apply_conditions(engine=db, conditions=tp, chiefs=rc, registry=None,
+                            now=T0 + 41 * H, policy=low).opened  # fmt: skip
