@@ -37,7 +37,9 @@ class EpisodePolicy:
         4-hourly value over the target, 提示) keeps an open episode alive and is recorded in
         it, but does not open one — one value is often noise, two in a row are yellow.
     close_after : timedelta
-        An episode closes when no condition for it has been seen this long [A: 24 h].
+        An episode closes when no condition for it has been seen this long [A: 72 h: a problem
+        that returns within three days — the span of a compensation event — is the same
+        problem, and its chiefs are not told of it as new].
     quiet_start, quiet_end : datetime.time or None
         Quiet hours in ``timezone`` [A: 22:00–07:00]; ``quiet_start`` None: none.
     quiet_exempt_level : int
@@ -50,7 +52,7 @@ class EpisodePolicy:
         default_factory=lambda: DEFAULT_ESCALATE_AFTER
     )
     open_from: int = 2
-    close_after: dt.timedelta = dt.timedelta(hours=24)
+    close_after: dt.timedelta = dt.timedelta(hours=72)
     quiet_start: dt.time | None = dt.time(22, 0)
     quiet_end: dt.time = dt.time(7, 0)
     quiet_exempt_level: int = _RED

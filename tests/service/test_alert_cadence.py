@@ -61,7 +61,7 @@ def test_a_tick_without_a_full_pass_escalates_on_time_but_never_closes(
     db: Engine, registry: Registry, settings: Settings
 ) -> None:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    long_ago = now - dt.timedelta(hours=30)  # past escalation (4 h) and closing (24 h)
+    long_ago = now - dt.timedelta(hours=80)  # past escalation (4 h) and closing (72 h)
     chiefs = load_river_chiefs(registry=registry)
     apply_conditions(
         engine=db, chiefs=chiefs, registry=registry, now=long_ago,

@@ -141,7 +141,7 @@ def episode(engine: Engine, episode_id: int) -> object:
 
 
 def test_an_episode_opens_repeats_rises_escalates_is_acknowledged_and_closes(db: Engine) -> None:
-    rc, policy = chiefs(), EpisodePolicy()
+    rc, policy = chiefs(), EpisodePolicy(close_after=24 * H)  # the mechanism at 24 h
     opened = apply_conditions(engine=db, conditions=[condition(AlertLevel.YELLOW)], chiefs=rc,
                               registry=None, now=T0, policy=policy)  # fmt: skip
     assert len(opened.opened) == 1 and opened.enqueued == 2
@@ -294,7 +294,7 @@ def test_a_closing_tells_everyone_told_once_held_in_quiet_hours(db: Engine) -> N
     assert acknowledge(engine=db, episode_id=red, by="city", now=T0 + H)
     assert len(outbox(db)) == 3  # county (robot, mail) at step 0, city at step 1
 
-    night = T0 + 37 * H  # 23:00 Beijing the next day: quiet hours
+    night = T0 + 85 * H  # 23:00 Beijing three days later (72 h without a condition): quiet
     closed = advance_episodes(engine=db, chiefs=rc, registry=None, now=night)
     assert closed.closed == (red, nobody) and closed.enqueued == 3
     assert outbox(db)[3:] == [("county", 4, 1, "robot"), ("county", 4, 1, "mail"),
@@ -310,7 +310,7 @@ def test_a_closing_tells_everyone_told_once_held_in_quiet_hours(db: Engine) -> N
         ).all())  # fmt: skip
     assert [k for k, _ in keys] == [f"{red}:closed:1:robot:county", f"{red}:closed:1:mail:county",
                                     f"{red}:closed:1:robot-city:city"]  # fmt: skip
-    morning = dt.datetime(2026, 7, 2, 23, 0, tzinfo=dt.UTC)  # 07:00 Beijing: held though red
+    morning = dt.datetime(2026, 7, 4, 23, 0, tzinfo=dt.UTC)  # 07:00 Beijing: held though red
     assert {due.replace(tzinfo=dt.UTC) for _, due in keys} == {morning}
     assert details[red]["enqueued"] == 3 and details[nobody]["enqueued"] == 0
 
@@ -341,7 +341,7 @@ def test_a_notice_alone_opens_nothing_but_keeps_an_open_episode_alive(db: Engine
                             registry=None, now=T0 + 20 * H, policy=policy)  # fmt: skip
     assert kept.updated == (episode_id,) and kept.opened == ()  # (it escalated meanwhile)
     quiet = advance_episodes(engine=db, chiefs=rc, registry=None, now=T0 + 40 * H, policy=policy)
-    assert quiet.closed == ()  # 20 h since the notice: not yet 24 h without a condition
+    assert quiet.closed == ()  # 20 h since the notice: not yet 72 h without a condition
     tp = [condition(AlertLevel.NOTICE, factor="tp")]
     low = EpisodePolicy(open_from=1)
     assert apply_conditions(engine=db, conditions=tp, chiefs=rc, registry=None,

@@ -29,6 +29,7 @@ from service.alerts.ack_links import (
 )
 from service.alerts.episodes import acknowledge
 from service.alerts.factory import build_channels
+from service.alerts.policy import DEFAULT_POLICY
 from service.alerts.run import AlertRunSummary, run_alerts
 from service.db.models import AlertEpisode, AlertEpisodeEvent, AlertOutbox, table_of
 from service.settings import Settings
@@ -276,12 +277,12 @@ def test_an_episode_from_opening_to_closing_through_the_chiefs_services(
         assert held.acknowledged_note == "已派人核查"
 
         # (5) From 7/04 the water is back under the limit. Yesterday's daily mean (over it)
-        # keeps the condition alive through 7/04; the episode closes 24 h after it was last seen.
+        # keeps the condition alive through 7/04; the episode closes 72 h after it was last seen.
         now = dt.datetime(2025, 7, 4, 2, 0, tzinfo=BEIJING)
         stored_until = dt.datetime(2025, 7, 4, 0, 0, tzinfo=BEIJING)
         clean = iter(CLEAN * 3)  # varied, so that no station looks flat-lined
         closed_by: dt.datetime | None = None
-        while now <= dt.datetime(2025, 7, 6, 12, 0, tzinfo=BEIJING):
+        while now <= dt.datetime(2025, 7, 8, 12, 0, tzinfo=BEIJING):
             while stored_until <= now:
                 store_rows(db, rows([next(clean)], first=stored_until))
                 stored_until += STEP
@@ -298,8 +299,8 @@ def test_an_episode_from_opening_to_closing_through_the_chiefs_services(
         assert closed.state == "closed" and _utc(closed.closed_at) == closed_by
         last_seen = _utc(closed.last_condition_at)
         assert last_seen >= dt.datetime(2025, 7, 4, tzinfo=BEIJING)  # the daily mean held it
-        assert last_seen + dt.timedelta(hours=24) <= closed_by
-        assert closed_by < last_seen + dt.timedelta(hours=26)  # at the first pass after 24 h
+        assert last_seen + DEFAULT_POLICY.close_after <= closed_by
+        assert closed_by < last_seen + DEFAULT_POLICY.close_after + dt.timedelta(hours=2)
         assert closed.acknowledged_by == "river_chief:county" and closed.escalation_step == 1
 
         # No escalation message went out after the acknowledgement, on any channel; the city

@@ -1,7 +1,7 @@
 """The alert pass over the database: values stored, conditions found, one episode, one message
 per recipient channel, nothing new on a second pass; a silent station goes to operators; the
-heartbeat another job runs tells operators (through a fake WeCom robot) when passes stop; the
-demo's synthetic data gives dozens of episodes a month, not thousands."""
+heartbeat another job runs tells operators (through a fake WeCom robot) when passes stop. (The
+demo year's volume is a benchmark: ``benchmarks/alert_volume.py``.)"""
 
 from __future__ import annotations
 
