@@ -11,7 +11,7 @@ import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -52,7 +52,6 @@ from service.errors import (
     RateLimited,
     error_line,
 )
-from tests.conftest import live_server_for
 from tests.service.alert_servers import (
     FakeDingTalk,
     FakeSmsGateway,
@@ -78,21 +77,6 @@ MARKDOWN = (
 )
 TEXT = "小范桥断面氨氮超标：2.31 mg/L（Ⅲ类标准 1.0），超标 1.3 倍。请关注。"
 MESSAGE = Message(title="小范桥氨氮超标", text=TEXT, markdown=MARKDOWN)
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Any], str]]:
-    """Serve fake apps with uvicorn in threads; returns each base URL; stops them after."""
-    servers: list[live_server_for] = []
-
-    def start(fake: Any) -> str:
-        server = live_server_for(fake.app())
-        servers.append(server)
-        return server.__enter__()
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ local fake service (tests/service/alert_servers.py); missing secrets reported, n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,26 +19,10 @@ from service.alerts.channels import (
 from service.alerts.factory import build_channel, build_channels
 from service.errors import ConfigurationError
 from service.settings import Settings
-from tests.conftest import live_server_for
 from tests.service.alert_servers import FakeDingTalk, FakeSmsGateway, FakeSmtp, FakeWeCom
 
 MESSAGE = Message(title="小范桥氨氮超标", text="小范桥断面氨氮 2.31 mg/L，超Ⅲ类标准。")
 SETTINGS = Settings()
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Any], str]]:
-    """Serve fake apps with uvicorn in threads; returns each base URL; stops them after."""
-    servers: list[live_server_for] = []
-
-    def start(fake: Any) -> str:
-        server = live_server_for(fake.app())
-        servers.append(server)
-        return server.__enter__()
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
 
 
 def entry(kind: str, **fields: Any) -> ChannelEntry:

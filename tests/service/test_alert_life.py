@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Sized
 from typing import Any
 
 import pytest
@@ -34,7 +34,7 @@ from service.alerts.run import AlertRunSummary, run_alerts
 from service.db.models import AlertEpisode, AlertEpisodeEvent, AlertOutbox, table_of
 from service.settings import Settings
 from service.time import BEIJING
-from tests.conftest import live_server_for, store_rows
+from tests.conftest import store_rows
 from tests.service.alert_servers import FakeDingTalk, FakeSmtp, FakeWeCom, dingtalk_signature
 
 EPISODES = table_of(AlertEpisode)
@@ -136,21 +136,6 @@ def arrived(received: Sized, count: int, *, what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: {len(received)} of {count} messages within {ARRIVAL_DEADLINE} s")
         time.sleep(0.01)
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Any], str]]:
-    """Serve fake apps with uvicorn in threads; returns each base URL; stops them after."""
-    servers: list[live_server_for] = []
-
-    def start(fake: Any) -> str:
-        server = live_server_for(fake.app())
-        servers.append(server)
-        return server.__enter__()
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
 
 
 class Life:

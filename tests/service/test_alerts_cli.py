@@ -21,7 +21,6 @@ from service.alerts.episodes import apply_conditions
 from service.db.engine import make_engine, migrate
 from service.db.models import AlertEpisode, JobRun, table_of
 from service.settings import Settings
-from tests.conftest import live_server_for
 from tests.service.alert_servers import FakeSmsGateway, FakeWeCom, closed_port
 
 runner = CliRunner()
@@ -70,21 +69,6 @@ kind = "email"
 to = ["ops@example.cn"]
 confirmed = true
 """
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Any], str]]:
-    """Serve fake apps with uvicorn in threads; returns each base URL; stops them after."""
-    servers: list[live_server_for] = []
-
-    def start(fake: Any) -> str:
-        server = live_server_for(fake.app())
-        servers.append(server)
-        return server.__enter__()
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
 
 
 def chiefs_file(tmp_path: Path, *, robot: str, sms: str = "http://127.0.0.1:9") -> Path:
