@@ -7,12 +7,13 @@ import inspect
 
 import pytest
 
-from service.web import contexts
+from service.web import account_views, alert_views, contexts
 
 CONTEXTS = [
     obj
-    for _, obj in inspect.getmembers(contexts, inspect.isclass)
-    if dataclasses.is_dataclass(obj) and obj.__module__ == contexts.__name__
+    for module in (contexts, account_views, alert_views)
+    for _, obj in inspect.getmembers(module, inspect.isclass)
+    if dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
 ]
 
 
