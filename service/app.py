@@ -100,7 +100,7 @@ def create_app(
         version="0.1.0",
         responses=ERROR_RESPONSES,
         dependencies=[Depends(authorize)],  # every route: the route → roles table decides
-        docs_url=None,  # service.web.static serves /docs under its own policy
+        docs_url=None,  # service.web.static serves /docs and /redoc (vendored, offline)
         redoc_url=None,
         openapi_tags=[
             {"name": "service", "description": "服务状态 / service health"},

@@ -81,8 +81,11 @@ ACCESS: Mapping[tuple[str, str], Access] = {
     ("POST", "/login"): Access.PUBLIC,
     ("POST", "/logout"): Access.PUBLIC,
     ("GET", "/static/{name}.css"): Access.PUBLIC,
+    ("GET", "/static/{name}.js"): Access.PUBLIC,
+    ("GET", "/static/vendor/{package}/{name}"): Access.PUBLIC,  # Swagger UI, ReDoc
     ("GET", "/openapi.json"): Access.PUBLIC,  # the schema: documentation, no data
     ("GET", "/docs"): Access.SIGNED_IN,
+    ("GET", "/redoc"): Access.SIGNED_IN,
     ("GET", "/"): Access.MONITORING,
     ("GET", "/sections/{section_id}"): Access.MONITORING,
     ("GET", "/daily"): Access.MONITORING,

@@ -1,38 +1,70 @@
-"""Stylesheets of the site and the API documentation page.
+"""Stylesheets and scripts of the site, and the two API documentation pages.
 
 The stylesheets are the templates of ``templates/static/`` (``classes.css`` is written from
 :class:`sections.classes.WaterClass`, the one home of the class colours); pages link them, so
 the site needs no inline style and its Content-Security-Policy allows none.
 
-``/docs`` is FastAPI's Swagger UI page. Its script and stylesheet come from the jsDelivr CDN
-(FastAPI's default), so this page alone has a wider policy: scripts from the CDN plus the page's
-one inline start-up script by its SHA-256 hash, styles from the CDN and inline (Swagger UI
-sets inline styles). Without internet access the page loads but shows no UI.
+``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) work offline: both interfaces are vendored under
+``templates/static/vendor/`` (versions, sources and licences in its ``README.md``) and served
+here from ``/static/vendor/``; each page's start-up code is a served file
+(``/static/swagger-init.js``, ``/static/redoc-init.js``) that reads the schema's address from
+the page, so the pages have no inline script. Their policy, :data:`DOCS_POLICY`, differs from
+the site's in two places only: inline styles (both interfaces set them at run time) and workers
+from ``blob:`` (ReDoc's search index runs in one).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
+from collections.abc import Mapping
+from html import escape
 from typing import Final
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from service.errors import NotFoundError
-from service.web.templates import template_environment
+from service.web.templates import template_dir, template_environment
 
-__all__ = ["STYLESHEETS", "docs_policy", "router"]
+__all__ = ["DOCS_POLICY", "SCRIPTS", "STYLESHEETS", "VENDORED", "router"]
 
 router = APIRouter(include_in_schema=False)
 
 STYLESHEETS: Final = ("site", "classes", "bulletin", "statement", "alerts")
 """The stylesheets under ``/static/<name>.css``."""
 
-_CDN: Final = "https://cdn.jsdelivr.net"
-_INLINE_SCRIPT: Final = re.compile(r"<script>(.*?)</script>", re.S)
+SCRIPTS: Final = ("swagger-init", "redoc-init")
+"""The site's own scripts under ``/static/<name>.js``: the start-up code of the two API pages."""
+
+_JS: Final = "text/javascript; charset=utf-8"
+_CSS: Final = "text/css; charset=utf-8"
+
+VENDORED: Final[Mapping[str, str]] = {
+    "swagger-ui/swagger-ui-bundle.js": _JS,
+    "swagger-ui/swagger-ui.css": _CSS,
+    "redoc/redoc.standalone.js": _JS,
+}
+"""The vendored files served under ``/static/vendor/<package>/<name>`` → their media type (the
+licence files stay in the folder and the wheel, unserved)."""
+
+_CACHE: Final = {"Cache-Control": "max-age=3600"}
+
+DOCS_POLICY: Final = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+"""The Content-Security-Policy of ``/docs`` and ``/redoc``: everything from this site, scripts
+only from files; inline styles and ``blob:`` workers, which the two interfaces need."""
 
 
 @router.get("/static/{name}.css")
@@ -41,36 +73,66 @@ def stylesheet(name: str) -> Response:
     if name not in STYLESHEETS:
         raise NotFoundError(f"没有该样式表 / no such stylesheet {name!r}")
     css = template_environment().get_template(f"static/{name}.css").render()
-    return Response(
-        css, media_type="text/css; charset=utf-8", headers={"Cache-Control": "max-age=3600"}
-    )
+    return Response(css, media_type=_CSS, headers=_CACHE)
 
 
-def docs_policy(html: str) -> str:
-    """The Content-Security-Policy of the documentation page ``html``."""
-    hashes = " ".join(
-        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
-        for s in _INLINE_SCRIPT.findall(html)
-    )
-    return "; ".join(
-        (
-            "default-src 'self'",
-            f"script-src 'self' {_CDN} {hashes}",
-            f"style-src 'self' {_CDN} 'unsafe-inline'",
-            "img-src 'self' data: https://fastapi.tiangolo.com",
-            "connect-src 'self'",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "frame-ancestors 'none'",
-        )
-    )
+@router.get("/static/{name}.js")
+def script(name: str) -> FileResponse:
+    """One script of the site."""
+    if name not in SCRIPTS:
+        raise NotFoundError(f"没有该脚本 / no such script {name!r}")
+    return FileResponse(template_dir() / "static" / f"{name}.js", media_type=_JS, headers=_CACHE)
+
+
+@router.get("/static/vendor/{package}/{name}")
+def vendored(package: str, name: str) -> FileResponse:
+    """One vendored file (Swagger UI, ReDoc)."""
+    key = f"{package}/{name}"
+    if key not in VENDORED:
+        raise NotFoundError(f"没有该文件 / no such vendored file {key!r}")
+    path = template_dir() / "static" / "vendor" / package / name
+    return FileResponse(path, media_type=VENDORED[key], headers=_CACHE)
+
+
+def _docs_page(
+    *, title: str, root: str, openapi_url: str, styles: tuple[str, ...], scripts: tuple[str, ...]
+) -> HTMLResponse:
+    links = "".join(f'\n<link rel="stylesheet" href="{escape(href)}">' for href in styles)
+    tags = "".join(f'\n<script src="{escape(src)}"></script>' for src in scripts)
+    html = f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>{links}
+</head>
+<body>
+<div id="{root}" data-openapi-url="{escape(openapi_url)}"></div>{tags}
+</body>
+</html>
+"""
+    return HTMLResponse(html, headers={"Content-Security-Policy": DOCS_POLICY})
 
 
 @router.get("/docs")
 def api_docs(request: Request) -> HTMLResponse:
     """Swagger UI over ``/openapi.json``."""
-    page = get_swagger_ui_html(
-        openapi_url=request.app.openapi_url, title=f"{request.app.title} · 接口文档"
+    return _docs_page(
+        title=f"{request.app.title} · 接口文档",
+        root="swagger-ui",
+        openapi_url=request.app.openapi_url,
+        styles=("/static/vendor/swagger-ui/swagger-ui.css",),
+        scripts=("/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/swagger-init.js"),
     )
-    html = bytes(page.body).decode()
-    return HTMLResponse(html, headers={"Content-Security-Policy": docs_policy(html)})
+
+
+@router.get("/redoc")
+def api_reference(request: Request) -> HTMLResponse:
+    """ReDoc over ``/openapi.json``."""
+    return _docs_page(
+        title=f"{request.app.title} · 接口参考",
+        root="redoc",
+        openapi_url=request.app.openapi_url,
+        styles=(),
+        scripts=("/static/vendor/redoc/redoc.standalone.js", "/static/redoc-init.js"),
+    )

@@ -27,12 +27,13 @@ MONEY = {"/compensation", "/compensation/{month}", "/compensation/{month}/{unit}
          "/api/compensation/{month}/download", "/api/compensation/{month}/{unit}",
          "/api/compensation/outlook"}  # fmt: skip
 OWN_UNIT = {"/compensation/{month}/{unit}", "/api/compensation/{month}/{unit}"}
-PUBLIC = {"/healthz", "/login", "/logout", "/static/{name}.css", "/openapi.json",
+PUBLIC = {"/healthz", "/login", "/logout", "/static/{name}.css", "/static/{name}.js",
+          "/static/vendor/{package}/{name}", "/openapi.json",
           "/alerts/ack/{token}"}  # the signed link is the permission
 ALERTS = {"/alerts", "/alerts/{episode_id}", "/api/alerts", "/api/alerts/{episode_id}"}
 ACKNOWLEDGE = {"/alerts/{episode_id}/acknowledge", "/api/alerts/{episode_id}/acknowledge"}
 FILL = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "name": "site",
-        "episode_id": "1", "token": "not-a-signed-link"}  # fmt: skip
+        "episode_id": "1", "token": "not-a-signed-link", "package": "redoc"}  # fmt: skip
 WHO = ("anonymous", "admin", "analyst", "county", "river_chief", "api_read", "api_issue")
 
 
@@ -47,7 +48,7 @@ def expected(who: str, method: str, path: str, *, public_view: bool) -> bool:
     )  # fmt: skip
     if who == "anonymous":
         return public_view and monitoring
-    if path in {"/docs", "/openapi.json", "/api/session"} or monitoring:
+    if path in {"/docs", "/redoc", "/openapi.json", "/api/session"} or monitoring:
         return True
     if path in {"/audit", "/api/audit"}:
         return who == "admin"
