@@ -15,14 +15,15 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 
 from sections.detection import censored_label
 from service.db.models import Observation, table_of
 from service.time import BEIJING
 
-__all__ = ["EXPORT_COLUMNS", "export_observations"]
+__all__ = ["EXPORT_COLUMNS", "export_observations", "has_observations"]
 
 OBSERVATION = table_of(Observation)
 
@@ -42,6 +43,45 @@ class _Line:
         return len(text)
 
 
+def _filtered(
+    query: Select[Any],
+    *,
+    station: str | None,
+    section: str | None,
+    parameter: str | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> Select[Any]:
+    """``query`` restricted to the export's filters."""
+    if station is not None:
+        query = query.where(OBSERVATION.c.station == station)
+    if section is not None:
+        query = query.where(OBSERVATION.c.section_id == section)
+    if parameter is not None:
+        query = query.where(OBSERVATION.c.parameter == parameter)
+    if start is not None:
+        query = query.where(OBSERVATION.c.observed_at >= start.astimezone(dt.UTC))
+    if end is not None:
+        query = query.where(OBSERVATION.c.observed_at <= end.astimezone(dt.UTC))
+    return query
+
+
+def has_observations(
+    *,
+    engine: Engine,
+    station: str | None = None,
+    section: str | None = None,
+    parameter: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> bool:
+    """Whether :func:`export_observations` with these filters would export a row."""
+    query = _filtered(select(OBSERVATION.c.id).limit(1), station=station, section=section,
+                      parameter=parameter, start=start, end=end)  # fmt: skip
+    with engine.connect() as connection:
+        return connection.execute(query).first() is not None
+
+
 def export_observations(
     *,
     engine: Engine,
@@ -50,20 +90,19 @@ def export_observations(
     parameter: str | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    section: str | None = None,
 ) -> Iterator[str]:
-    """Text chunks of the export; times ISO 8601 in Beijing time with their offset."""
+    """Text chunks of the export; times ISO 8601 in Beijing time with their offset.
+
+    Filters: the station (MN), the registry section, the parameter key, the time span.
+    """
     columns = [getattr(Observation, c) for c in EXPORT_COLUMNS]
-    query = select(*columns).order_by(
-        OBSERVATION.c.station, OBSERVATION.c.parameter, OBSERVATION.c.observed_at
-    )
-    if station is not None:
-        query = query.where(OBSERVATION.c.station == station)
-    if parameter is not None:
-        query = query.where(OBSERVATION.c.parameter == parameter)
-    if start is not None:
-        query = query.where(OBSERVATION.c.observed_at >= start.astimezone(dt.UTC))
-    if end is not None:
-        query = query.where(OBSERVATION.c.observed_at <= end.astimezone(dt.UTC))
+    query = _filtered(
+        select(*columns).order_by(
+            OBSERVATION.c.station, OBSERVATION.c.parameter, OBSERVATION.c.observed_at
+        ),
+        station=station, section=section, parameter=parameter, start=start, end=end,
+    )  # fmt: skip
     sink = _Line()
     writer = csv.writer(sink, lineterminator="\n")
     if fmt == "csv":

@@ -84,21 +84,21 @@ class State:
         try:
             return self.registry().section(section_id)
         except KeyError as exc:
-            raise NotFoundError(str(exc.args[0])) from None
+            raise NotFoundError(f"没有断面 {section_id!r} / {exc.args[0]}") from None
 
     def unit(self, unit_id: str) -> Unit:
         """An assessed unit, or :class:`NotFoundError` listing the valid ids."""
         try:
             return self.registry().unit(unit_id)
         except KeyError as exc:
-            raise NotFoundError(str(exc.args[0])) from None
+            raise NotFoundError(f"没有考核单位 {unit_id!r} / {exc.args[0]}") from None
 
     def chief(self, chief_id: str) -> Chief:
         """A river chief of :meth:`river_chiefs`, or :class:`NotFoundError` listing the ids."""
         try:
             return self.river_chiefs().chief(chief_id)
         except KeyError as exc:
-            raise NotFoundError(str(exc.args[0])) from None
+            raise NotFoundError(f"没有河长 {chief_id!r} / {exc.args[0]}") from None
 
     def log_dir(self) -> Path | None:
         """The data directory when it exists (the error log goes there), else None."""

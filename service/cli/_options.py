@@ -22,6 +22,7 @@ from service.time import BEIJING
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "AllowEmptyOption",
     "ChiefsAfterOption",
     "ChiefsOption",
     "MonthOption",
@@ -31,6 +32,8 @@ __all__ = [
     "SectionsOption",
     "StatementFormatChoice",
     "StatementFormatOption",
+    "StatementShowChoice",
+    "StatementShowOption",
     "day",
     "fraction",
     "interval",
@@ -66,8 +69,19 @@ ChiefsAfterOption = Annotated[Path | None, typer.Option("--chiefs", help=_CHIEFS
 
 
 class StatementFormatChoice(StrEnum):
-    """Formats of the compensation commands."""
+    """Formats of ``qingliu compensate``."""
 
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+    html = "html"
+    pdf = "pdf"
+
+
+class StatementShowChoice(StrEnum):
+    """Formats of ``qingliu statement``: a readable table (``text``) or a statement format."""
+
+    text = "text"
     json = "json"
     csv = "csv"
     xlsx = "xlsx"
@@ -81,9 +95,36 @@ RulesOption = Annotated[
     typer.Option(help="规则集 id 或文件，缺省按月份选择 / rule set (default: by month)"),
 ]
 StatementFormatOption = Annotated[
-    StatementFormatChoice, typer.Option("--format", help="输出格式 / output format")
+    StatementFormatChoice | None,
+    typer.Option(
+        "--format",
+        help="输出格式，缺省由 --output 的扩展名推断，否则 json；pdf、xlsx 不输出到终端 "
+        "/ output format (default: from --output's extension, else json)",
+    ),
 ]
-OutputOption = Annotated[Path | None, typer.Option(help="输出文件，缺省为标准输出 / output file")]
+StatementShowOption = Annotated[
+    StatementShowChoice | None,
+    typer.Option(
+        "--format",
+        help="输出格式，缺省由 --output 的扩展名推断，否则 text（可读表格）；"
+        "pdf、xlsx 不输出到终端 "
+        "/ output format (default: from --output's extension, else a readable table)",
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="输出文件（扩展名决定格式），缺省为标准输出 "
+        "/ output file (its extension gives the format); default: standard output"
+    ),
+]
+AllowEmptyOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-empty",
+        help="无数据时仍以 0 退出（照样提示）/ exit 0 when nothing is found (still says so)",
+    ),
+]
 
 _T = TypeVar("_T")
 

@@ -7,19 +7,21 @@ a file); none computes anything a service module should.
 from __future__ import annotations
 
 import datetime as dt
-import sys
+import io
 from collections.abc import Iterable
-from pathlib import Path
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from service.errors import InputError
 from service.time import BEIJING
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from compensation.statement import MonthlyStatement, UnitStatement
     from sections.registry import Registry
     from service.db.ingest import StationRecord
     from service.demo.run import DemoSummary, JobsSummary
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from service.jobs.quality import QualitySummary
     from service.records import MonthSummary
     from service.review import ReviewItem
-    from service.statements.issue import IssueResult
+    from service.statements.issue import IssueRecord, IssueResult
 
 __all__ = [
     "annual_line",
@@ -48,12 +50,11 @@ __all__ = [
     "registry_table",
     "review_table",
     "simulation_line",
+    "statement_has_data",
+    "statement_tables",
     "stations_table",
-    "write_output",
+    "text_of",
 ]
-
-#: Formats written to standard output unless ``--output`` is given.
-_TEXT_FORMATS = frozenset({"json", "csv", "html"})
 
 
 def errors_console() -> Console:
@@ -67,17 +68,13 @@ def progress_bar() -> Progress:
                     TimeElapsedColumn(), console=Console(stderr=True))  # fmt: skip
 
 
-def write_output(data: bytes, *, fmt: str, output: Path | None, default_name: str) -> None:
-    """Text formats go to stdout unless ``--output``; binary ones to ``--output`` or a default."""
-    if output is None and fmt in _TEXT_FORMATS:
-        sys.stdout.write(data.decode("utf-8"))
-        return
-    target = output or Path(default_name)
-    try:
-        target.write_bytes(data)
-    except OSError as exc:
-        raise InputError(f"无法写入 / cannot write {target}: {exc}") from exc
-    errors_console().print(f"已写入 / written: {target}")
+def text_of(*renderables: RenderableType, width: int = 120) -> str:
+    """Rich tables and lines as plain text (no colour), for a file or standard output."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, highlight=False)
+    for renderable in renderables:
+        console.print(renderable)
+    return buffer.getvalue()
 
 
 def registry_table(registry: Registry, *, today: dt.date) -> Table:
@@ -102,7 +99,8 @@ def registry_counts(registry: Registry) -> str:
     """How many units, assessed sections and sections the registry has."""
     return (
         f"{len(registry.units)} 个考核单位，{len(registry.assessed_sections())} 个考核断面，"
-        f"共 {len(registry)} 个断面。"
+        f"共 {len(registry)} 个断面。 / {len(registry.units)} units, "
+        f"{len(registry.assessed_sections())} assessed sections, {len(registry)} sections"
     )
 
 
@@ -161,7 +159,10 @@ def import_report(report: ImportReport) -> tuple[list[str], str]:
         else "未保存任何数据 / nothing stored"
         + ("（使用 --partial 只导入通过的行）" if report.errors and ok else "")
     )
-    line = f"{report.file}: {len(report.rows)} 行，通过 {ok}，错误 {len(report.errors)}；{stored}"
+    line = (
+        f"{report.file}: {len(report.rows)} 行，通过 {ok}，错误 {len(report.errors)} / "
+        f"{len(report.rows)} rows, {ok} good, {len(report.errors)} refused；{stored}"
+    )
     return rows, line
 
 
@@ -211,23 +212,29 @@ def daily_line(summary: DailySummary) -> str:
     """Days classified by a daily run."""
     return (
         f"{summary.first} – {summary.last}: {summary.results} 个断面日结果，已评价 "
-        f"{summary.classified}，数据不足 {summary.insufficient}（作业 {summary.run_id}）"
+        f"{summary.classified}，数据不足 {summary.insufficient}（作业 {summary.run_id}）/ "
+        f"{summary.results} section-days, {summary.classified} classified, "
+        f"{summary.insufficient} with too little data (run {summary.run_id})"
     )
 
 
 def annual_line(result: AnnualRun) -> str:
     """Sections assessed for a year, and the months still missing."""
-    missing = "，缺少月度汇总：" + "、".join(result.months_missing) if result.months_missing else ""
+    months = "、".join(result.months_missing)
+    missing = f"，缺少月度汇总：{months}" if months else ""
+    missing_en = f", months not rolled up: {', '.join(result.months_missing)}" if months else ""
     return (
         f"{result.year} 年：{result.sections} 个断面（含衡水湖整体），已评价 {result.classified}"
-        f"{missing}"
+        f"{missing} / {result.year}: {result.sections} sections (and the lake as a whole), "
+        f"{result.classified} assessed{missing_en}"
     )
 
 
 def quality_line(summary: QualitySummary) -> str:
     """Series and values a QA/QC run flagged."""
     return (
-        f"{summary.series} 个序列，{summary.values} 个值，更新 {summary.updated}；标记 flags "
+        f"{summary.series} 个序列，{summary.values} 个值，更新 {summary.updated} / "
+        f"{summary.series} series, {summary.values} values, {summary.updated} updated；标记 flags "
         + ", ".join(f"{k}: {v}" for k, v in sorted(summary.flags.items()))
     )
 
@@ -243,7 +250,9 @@ def monthly_line(summary: MonthSummary) -> str:
     return (
         f"{summary.month}: 可评价断面 {summary.assessable}/{summary.sections}，"
         f"Ⅲ类及以上 {summary.good}（{share}，目标 ≥ {summary.target_share:.1%}），"
-        f"劣Ⅴ {summary.worse_than_v}；{lake_text}"
+        f"劣Ⅴ {summary.worse_than_v}；{lake_text} / assessable {summary.assessable}/"
+        f"{summary.sections}, class Ⅲ or better {summary.good} ({share}), worse than Ⅴ "
+        f"{summary.worse_than_v}"
     )
 
 
@@ -260,3 +269,82 @@ def review_table(items: Iterable[ReviewItem], count: int) -> Table:
             f"{item.station_flag or '-'}/{item.qc_flag or '-'}", item.why,
         )  # fmt: skip
     return table
+
+
+#: Factor statuses a statement has without any data.
+_NO_DATA = frozenset({"no_data", "no_standard"})
+
+
+def _units(statement: MonthlyStatement, unit: str | None) -> tuple[UnitStatement, ...]:
+    return statement.units if unit is None else (statement.unit(unit),)
+
+
+def statement_has_data(statement: MonthlyStatement, *, unit: str | None = None) -> bool:
+    """Whether any section of the statement (or of ``unit``) had a result or a month status.
+
+    A month without a single measurement gives a statement whose every factor says ``no_data``
+    (or ``no_standard``, whatever the data): that is "nothing found", not a month without
+    charges.
+    """
+    return any(
+        u.lines or u.events or u.exempt or u.rewards
+        or any(s.status not in _NO_DATA for s in u.statuses)
+        for u in _units(statement, unit)
+    )  # fmt: skip
+
+
+def statement_tables(
+    statement: MonthlyStatement, *, unit: str | None = None, issue: IssueRecord | None = None
+) -> list[RenderableType]:
+    """A statement as an operator reads it: one row a unit, then its deductions and events."""
+    from service.statements.contexts import factor_name, money_text, month_label, value_text
+
+    units = _units(statement, unit)
+    names = dict(statement.section_names)
+    stamp = "草稿 / draft" if issue is None else f"第 {issue.version} 版 / version {issue.version}"
+    summary = Table(
+        title=f"{month_label(statement.month)} 生态补偿 / compensation {statement.month:%Y-%m}"
+        f"（{stamp}）",
+        caption=f"规则集 / rule set: {statement.rule_set.id}（{statement.rule_set.document}）",
+    )
+    for header in ("单位 unit", "名称 name", "扣缴 deductions", "事件 events", "免于考核 exempt",
+                   "扣缴金额 万元", "奖励 万元 reward"):  # fmt: skip
+        summary.add_column(header, justify="right" if "万元" in header else "left")
+    for u in units:
+        summary.add_row(
+            u.unit, u.name, str(len(u.lines)), str(len(u.events)), str(len(u.exempt)),
+            money_text(u.total_wan), money_text(u.reward_wan),
+        )  # fmt: skip
+    if unit is None:
+        rewards = sum((u.reward_wan for u in units), Decimal(0))
+        summary.add_row("合计", "total", "", "", "", money_text(statement.total_wan),
+                        money_text(rewards))  # fmt: skip
+    shown: list[RenderableType] = [summary]
+    lines = [(u, line) for u in units for line in u.lines]
+    if lines:
+        table = Table(title="扣缴明细 / deductions")
+        for header in ("单位", "断面 section", "因子 factor", "月值 mg/L", "标准 mg/L",
+                       "超标倍数", "档数", "万元"):  # fmt: skip
+            table.add_column(header)
+        for u, line in lines:
+            table.add_row(
+                u.unit, names.get(line.section, line.section), factor_name(line.factor),
+                value_text(line.value, lower_bound=line.lower_bound), format(line.standard, "f"),
+                format(line.multiple, "f"), str(line.tiers), money_text(line.amount_wan),
+            )  # fmt: skip
+        shown.append(table)
+    events = [(u, event) for u in units for event in u.events]
+    if events:
+        table = Table(title="自动站超标事件 / automatic-station events")
+        for header in ("单位", "断面 section", "因子 factor", "起 start", "止 end", "天数 days",
+                       "万元"):  # fmt: skip
+            table.add_column(header)
+        for u, event in events:
+            table.add_row(
+                u.unit, names.get(event.section, event.section),
+                "+".join(factor_name(f) for f in event.factor.split("+")),
+                event.start.isoformat(), event.end.isoformat(), str(event.days),
+                money_text(event.amount_wan),
+            )  # fmt: skip
+        shown.append(table)
+    return shown

@@ -69,8 +69,16 @@ def simulate_command(
     from service.feeds.simulator import simulate
 
     host, port = _options.listen(to, "--to")
+    registry = state_of(ctx).registry()
+    if not 1 <= stations <= len(registry):
+        raise InputError(
+            f"--stations 必须在 1 与 {len(registry)}（名录断面数）之间 / --stations must be "
+            f"between 1 and {len(registry)} (the registry's sections), got {stations}"
+        )
+    if not rate > 0:
+        raise InputError(f"--rate 必须大于 0 / --rate must be positive, got {rate:g}")
     stats = asyncio.run(
-        simulate(state_of(ctx).registry(), host=host, port=port, stations=stations, rate=rate,
+        simulate(registry, host=host, port=port, stations=stations, rate=rate,
                  faults=faults, limit=limit, year=year, password=password)
     )  # fmt: skip
     typer.echo(_report.simulation_line(stats))

@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import json
 import math
-import sys
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +25,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from service.cli import _report
+from service.cli import _output, _report
 from service.cli._options import OutputOption
 from service.errors import InputError
 from service.time import BEIJING
@@ -117,8 +116,13 @@ def backtest_command(
         str, typer.Option(help="预见期（小时，4 的倍数，≤ 72）/ lead times in hours")
     ] = _DEFAULT_HORIZONS_TEXT,
     output_format: Annotated[
-        BacktestFormat, typer.Option("--format", help="输出格式 / output format")
-    ] = BacktestFormat.text,
+        BacktestFormat | None,
+        typer.Option(
+            "--format",
+            help="输出格式，缺省由 --output 的扩展名推断，否则 text "
+            "/ output format (default: from --output's extension, else text)",
+        ),
+    ] = None,
     refit_days: Annotated[
         int, typer.Option(help="重新拟合间隔（天）[A] / days between refits")
     ] = DEFAULT_REFIT_DAYS,
@@ -145,6 +149,10 @@ def backtest_command(
     from sections.backtest import backtest
     from service.offline.series import read_series
 
+    target = _output.destination(
+        None if output_format is None else output_format.value, output,
+        allowed=[f.value for f in BacktestFormat], default=BacktestFormat.text.value,
+    )  # fmt: skip
     key = _parameter(parameter)
     threshold = _threshold(key, limit)
     options = _backtest_options(
@@ -161,18 +169,11 @@ def backtest_command(
 
     with bar if bar.console.is_terminal else contextlib.nullcontext():
         result = backtest(values, threshold=threshold, options=options, progress=advance)
-    if output_format is BacktestFormat.json:
+    if target.fmt == BacktestFormat.json:
         text = backtest_json(result)
     else:
         text = backtest_text(result, key=key, threshold=threshold)
-    text = text if text.endswith("\n") else text + "\n"
-    if output is None:
-        sys.stdout.write(text)
-        return
-    _report.write_output(
-        text.encode("utf-8"), fmt=output_format.value, output=output,
-        default_name=f"qingliu-backtest-{key}.{output_format.value}",
-    )  # fmt: skip
+    target.write((text if text.endswith("\n") else text + "\n").encode("utf-8"))
 
 
 # --- option readers ----------------------------------------------------------------------------
@@ -227,7 +228,7 @@ def _threshold(key: str, limit: str) -> Threshold:
         try:
             return Threshold(lower=numbers[0], upper=numbers[1])
         except ValueError as exc:
-            raise InputError(f"--limit: {exc}") from None
+            raise InputError(f"--limit: 限值无效 / invalid limit: {exc}") from None
     if len(numbers) != 1:
         raise InputError(f"--limit: {key} 只需一个限值 / {key} takes one limit, got {limit!r}")
     return Threshold(upper=numbers[0]) if direction == "le" else Threshold(lower=numbers[0])
@@ -262,14 +263,16 @@ def _backtest_options(
     try:
         forecast = ForecastOptions(training_days=training_days)
     except ValueError as exc:
-        raise InputError(f"--training-days: {exc}") from None
+        raise InputError(f"--training-days: 取值无效 / invalid value: {exc}") from None
     try:
         return BacktestOptions(
             horizons=_horizons(horizons), refit_days=refit_days, warmup_days=warmup_days,
             probability=probability, forecast=forecast,
         )  # fmt: skip
     except ValueError as exc:
-        raise InputError(f"--refit-days / --warmup-days / --probability: {exc}") from None
+        raise InputError(
+            f"--refit-days / --warmup-days / --probability: 取值无效 / invalid value: {exc}"
+        ) from None
 
 
 def _check_length(values: pd.Series, options: BacktestOptions) -> None:

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from service.cli import _options, _report
+from service.cli import _options, _output, _report
 from service.cli._context import state_of
-from service.cli._options import MonthOption
+from service.cli._options import AllowEmptyOption, MonthOption
 from service.errors import InputError
 from service.time import beijing_today
 
@@ -50,8 +50,13 @@ def run_daily_command(
     quality: Annotated[
         bool, typer.Option("--qc/--no-qc", help="先运行质控 / run QA/QC first")
     ] = True,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
-    """逐日水质评价（可补算区间）。Classify every section for a day, or backfill a range."""
+    """逐日水质评价（可补算区间）。Classify every section for a day, or backfill a range.
+
+    When no section-day could be classified (no data) it says so and exits 2, unless
+    --allow-empty.
+    """
     from service.jobs.daily import run_daily
     from service.jobs.observations import day_bounds
     from service.jobs.quality import run_quality
@@ -71,16 +76,36 @@ def run_daily_command(
             progress=lambda n: progress.advance(task, n),
         )  # fmt: skip
     typer.echo(_report.daily_line(summary))
+    if summary.classified == 0:
+        span = f"{first}" if first == last else f"{first} – {last}"
+        _output.nothing_found(
+            f"{span} 没有可评价的断面日（无数据或数据不足）/ no section-day could be classified "
+            "(no data, or too little)",
+            allow_empty=allow_empty,
+        )
 
 
-def run_monthly_command(ctx: typer.Context, month: MonthOption) -> None:
-    """月度汇总：月均值、类别、优良比例、劣Ⅴ、衡水湖。Roll up a month."""
+def run_monthly_command(
+    ctx: typer.Context, month: MonthOption, allow_empty: AllowEmptyOption = False
+) -> None:
+    """月度汇总：月均值、类别、优良比例、劣Ⅴ、衡水湖。Roll up a month.
+
+    When no counted section and not the lake could be classified (no data) it says so and exits
+    2, unless --allow-empty.
+    """
     from service.jobs.monthly import run_monthly
 
     first = _options.month(month)
     state = state_of(ctx)
     result = run_monthly(engine=state.engine(), registry=state.registry(), month=first)
-    typer.echo(_report.monthly_line(result.record))
+    summary = result.record
+    typer.echo(_report.monthly_line(summary))
+    if summary.assessable == 0 and (summary.lake is None or summary.lake.class_number is None):
+        _output.nothing_found(
+            f"{first:%Y-%m} 没有可评价的断面，湖体也无类别（无数据或数据不足）/ no section and "
+            "not the lake could be classified (no data, or too little)",
+            allow_empty=allow_empty,
+        )
 
 
 def run_annual_command(
@@ -98,8 +123,8 @@ def run_annual_command(
 
 def run_qc_command(
     ctx: typer.Context,
-    start: Annotated[str, typer.Option("--from", help="起始日 YYYY-MM-DD")],
-    end: Annotated[str, typer.Option("--to", help="截止日 YYYY-MM-DD")],
+    start: Annotated[str, typer.Option("--from", help="起始日 YYYY-MM-DD / first day")],
+    end: Annotated[str, typer.Option("--to", help="截止日 YYYY-MM-DD / last day")],
 ) -> None:
     """质控：为自动站数据打 QARTOD 标记。Flag stored series (QA/QC)."""
     from service.jobs.observations import day_bounds

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,9 +10,10 @@ import typer
 from rich.console import Console
 
 from sections.periods import DEFAULT_MIN_DAILY_VALUES, DEFAULT_MIN_DAY_FRACTION
-from service.cli import _options, _report
+from service.cli import _options, _output, _report
 from service.cli._context import state_of
 from service.cli._options import (
+    AllowEmptyOption,
     MonthOption,
     OutputOption,
     RulesOption,
@@ -72,8 +72,14 @@ def classify_command(
         typer.Option(help="目标类别，如 III 或 Ⅲ：另算对目标的超标倍数 / target class"),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="输出格式 / output format")
-    ] = OutputFormat.json,
+        OutputFormat | None,
+        typer.Option(
+            "--format",
+            help="输出格式，缺省由 --output 的扩展名推断，否则 json "
+            "/ output format (default: from --output's extension, else json)",
+        ),
+    ] = None,
+    output: OutputOption = None,
     min_daily_values: Annotated[
         int, typer.Option(help="日均值所需有效值个数 [A] / valid values for a daily value")
     ] = DEFAULT_MIN_DAILY_VALUES,
@@ -96,6 +102,10 @@ def classify_command(
         records_to_json,
     )
 
+    destination = _output.destination(
+        None if output_format is None else output_format.value, output,
+        allowed=[f.value for f in OutputFormat], default=OutputFormat.json.value,
+    )  # fmt: skip
     try:
         target_class = parse_class(target) if target is not None else None
     except UnknownClassError as exc:
@@ -109,38 +119,50 @@ def classify_command(
         min_daily_values=min_daily_values, min_day_fraction=share,
     )  # fmt: skip
     text = (
-        records_to_json(records) if output_format is OutputFormat.json else records_to_csv(records)
+        records_to_json(records)
+        if destination.fmt == OutputFormat.json
+        else records_to_csv(records)
     )
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    destination.write((text if text.endswith("\n") else text + "\n").encode("utf-8"))
 
 
 def compensate_command(
     ctx: typer.Context,
     input_file: Annotated[
-        Path, typer.Option("--input", help="输入 CSV：section, factor, date, value, kind, status")
+        Path,
+        typer.Option(
+            "--input", help="输入 CSV：section, factor, date, value, kind, status / input CSV"
+        ),
     ],
     month: MonthOption,
     rules: RulesOption = None,
-    output_format: StatementFormatOption = StatementFormatChoice.json,
+    output_format: StatementFormatOption = None,
     output: OutputOption = None,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
     """由 CSV 离线计算月度生态补偿金。Compute a month's compensation from a CSV, offline.
 
     Columns: section, factor (cod|codmn|nh3n|tp|tn), date (YYYY-MM-DD), value,
     kind (routine|spot|auto_daily), status (normal|no_flow|dry|frozen|excluded), optional note.
+    A file without a row for the month exits 2, unless --allow-empty.
     """
     from compensation.engine import monthly_statement
     from compensation.rules import load_rule_set, rule_set_for
     from service.offline.compensate import read_measurements
     from service.statements.output import StatementFormat, render_statement
 
+    target = _output.destination(
+        None if output_format is None else output_format.value, output,
+        allowed=[f.value for f in StatementFormatChoice], default=StatementFormatChoice.json.value,
+    )  # fmt: skip
     first = _options.month(month)
     registry = state_of(ctx).registry()
     rule_set = load_rule_set(rules) if rules else rule_set_for(first)
     measurements = read_measurements(input_file, registry=registry)
     statement = monthly_statement(measurements, month=first, registry=registry, rule_set=rule_set)
-    data = render_statement(statement, fmt=StatementFormat(output_format.value))
-    _report.write_output(
-        data, fmt=output_format.value, output=output,
-        default_name=f"qingliu-compensation-{first:%Y-%m}.{output_format.value}",
-    )  # fmt: skip
+    if not any(m.date.replace(day=1) == first for m in measurements):
+        _output.nothing_found(
+            f"{input_file} 中没有 {first:%Y-%m} 的数据 / no rows for {first:%Y-%m} in {input_file}",
+            allow_empty=allow_empty,
+        )
+    target.write(render_statement(statement, fmt=StatementFormat(target.fmt)))

@@ -26,7 +26,8 @@ def stations_add_command(
         str,
         typer.Option(
             prompt="站点密码 / station password", hide_input=True,
-            envvar="QINGLIU_STATION_PASSWORD", help="HJ 212 PW（只保存其摘要）",
+            envvar="QINGLIU_STATION_PASSWORD",
+            help="HJ 212 PW（只保存其摘要）/ the PW (only its digest is kept)",
         ),
     ],
 ) -> None:  # fmt: skip

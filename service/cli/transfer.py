@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import getpass
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from service.cli import _options, _report
+from service.cli import _options, _output, _report
 from service.cli._context import state_of
+from service.cli._options import AllowEmptyOption, OutputOption
 from service.errors import InputError
 
 __all__ = ["export_observations_command", "import_manual_command"]
@@ -51,23 +51,65 @@ class ExportFormat(StrEnum):
 def export_observations_command(
     ctx: typer.Context,
     station: Annotated[str | None, typer.Option(help="站点 MN / station")] = None,
+    section: Annotated[
+        str | None, typer.Option(help="断面 id（名录）/ registry section id")
+    ] = None,
     parameter: Annotated[str | None, typer.Option(help="参数键 / parameter key")] = None,
     start: Annotated[
-        str | None, typer.Option("--from", help="起始时间 ISO 8601（无时区为北京时间）")
+        str | None,
+        typer.Option(
+            "--from", help="起始时间 ISO 8601（无时区为北京时间）/ from (ISO 8601, Beijing time)"
+        ),
     ] = None,
-    end: Annotated[str | None, typer.Option("--to", help="截止时间 ISO 8601")] = None,
-    output_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
+    end: Annotated[
+        str | None, typer.Option("--to", help="截止时间 ISO 8601 / to (ISO 8601)")
+    ] = None,
+    output_format: Annotated[
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            help="输出格式，缺省由 --output 的扩展名推断，否则 csv "
+            "/ output format (default: from --output's extension, else csv)",
+        ),
+    ] = None,
+    output: OutputOption = None,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
-    """导出观测值。Export observations (times ISO 8601 with offset)."""
-    from sections.parameters import parameters
-    from service.export import export_observations
+    """导出观测值。Export observations (times ISO 8601 with offset).
 
+    No observation matching the filters exits 2, unless --allow-empty (then an empty export).
+    """
+    from sections.parameters import parameters
+    from service.export import export_observations, has_observations
+
+    target = _output.destination(
+        None if output_format is None else output_format.value, output,
+        allowed=[f.value for f in ExportFormat], default=ExportFormat.csv.value,
+    )  # fmt: skip
     first = None if start is None else _options.moment(start, "--from")
     last = None if end is None else _options.moment(end, "--to")
     if parameter is not None and parameter not in parameters():
-        raise InputError(f"未知参数 / unknown parameter {parameter!r}")
-    for chunk in export_observations(
-        engine=state_of(ctx).engine(), fmt=output_format.value, station=station,
-        parameter=parameter, start=first, end=last,
-    ):  # fmt: skip
-        sys.stdout.write(chunk)
+        known = ", ".join(sorted(parameters()))
+        raise InputError(
+            f"未知参数 {parameter!r}，可用：{known} / unknown parameter {parameter!r}; "
+            f"known: {known}"
+        )
+    state = state_of(ctx)
+    if section is not None:
+        state.section(section)
+    engine = state.engine()
+    if not has_observations(engine=engine, station=station, section=section,
+                            parameter=parameter, start=first, end=last):  # fmt: skip
+        asked = [f"--{name} {value}" for name, value in
+                 (("station", station), ("section", section), ("parameter", parameter),
+                  ("from", start), ("to", end)) if value is not None]  # fmt: skip
+        _output.nothing_found(
+            f"没有符合条件的观测值 / no observations match ({' '.join(asked) or '全部 / all'})",
+            allow_empty=allow_empty,
+        )
+    target.write_text(
+        export_observations(
+            engine=engine, fmt=target.fmt, station=station, section=section, parameter=parameter,
+            start=first, end=last,
+        )
+    )  # fmt: skip

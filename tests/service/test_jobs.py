@@ -216,10 +216,10 @@ def test_run_commands(tmp_path: Any) -> None:
     env = {"QINGLIU_DATA_DIR": str(tmp_path / "data")}
     runner = CliRunner()
     result = runner.invoke(cli, ["run", "daily", "--from", "2025-07-01", "--to", "2025-07-03",
-                                 "--no-qc"], env=env)  # fmt: skip
+                                 "--no-qc", "--allow-empty"], env=env)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "2025-07-01 – 2025-07-03" in result.output
-    result = runner.invoke(cli, ["run", "monthly", "--month", "2025-07"], env=env)
+    result = runner.invoke(cli, ["run", "monthly", "--month", "2025-07", "--allow-empty"], env=env)
     assert result.exit_code == 0, result.output
     assert "可评价断面 0/13" in result.output
     bad = runner.invoke(cli, ["run", "daily", "--date", "2025-13-01"], env=env)
