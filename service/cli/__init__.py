@@ -13,7 +13,9 @@ the global options (before or after the command name) and the one error wrapper.
   ``pull``), ``jobs`` (``run``), ``review``, ``accounts`` (``users``, ``tokens``, ``audit``),
   ``serve`` (``demo``, ``serve``), ``db`` (``migrate``);
 - ``_context`` (settings, registries, engine: made on first use), ``_options`` (shared options and
-  option readers), ``_errors`` (the wrapper), ``_report`` (what commands print).
+  option readers), ``_errors`` (the wrapper), ``_report`` (what commands print), ``_output``
+  (where output goes: the format from ``--output``, binary never to a terminal, "nothing found"
+  exits 2 unless ``--allow-empty``).
 
 The reference of every command, generated from ``--help``, is ``docs/cli.md``.
 """

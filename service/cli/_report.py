@@ -1,7 +1,7 @@
-"""What commands print: tables, summary lines and written files, out of the command bodies.
+"""What commands print: tables and summary lines, out of the command bodies.
 
-Each function takes the result a service call returned and gives text (or a Rich table, or writes
-a file); none computes anything a service module should.
+Each function takes the result a service call returned and gives text (or Rich tables); none
+computes anything a service module should. Where the output goes is :mod:`service.cli._output`.
 """
 
 from __future__ import annotations
