@@ -52,10 +52,15 @@ def _password(from_stdin: bool) -> str:
 def users_add_command(
     ctx: typer.Context,
     username: str,
-    role: Annotated[str, typer.Option(help="admin / analyst / county / river_chief / api")],
-    unit: Annotated[str | None, typer.Option(help="县（市、区）用户的考核单位 id")] = None,
+    role: Annotated[
+        str, typer.Option(help="角色 / role: admin / analyst / county / river_chief / api")
+    ],
+    unit: Annotated[
+        str | None, typer.Option(help="县（市、区）用户的考核单位 id / a county user's unit")
+    ] = None,
     chief: Annotated[
-        str | None, typer.Option(help="河长用户在河长名录中的 id（见 qingliu chiefs）")
+        str | None,
+        typer.Option(help="河长用户在河长名录中的 id（见 qingliu chiefs）/ a river chief's id"),
     ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
@@ -111,7 +116,10 @@ def tokens_create_command(
     username: str,
     name: Annotated[str, typer.Option(help="用途 / what the token is for")],
     scope: Annotated[
-        list[str] | None, typer.Option(help="read / issue / review / import，可重复；缺省 read")
+        list[str] | None,
+        typer.Option(
+            help="权限范围，可重复；缺省 read / scopes, repeatable: read, issue, review, import"
+        ),
     ] = None,
     days: Annotated[int, typer.Option(min=1, max=366, help="有效天数 / lifetime in days")] = 90,
 ) -> None:
@@ -151,7 +159,9 @@ def tokens_revoke_command(ctx: typer.Context, token_id: int) -> None:
 
 def audit_list_command(
     ctx: typer.Context,
-    action: Annotated[str | None, typer.Option(help="只看某类操作，如 statement.issue")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="只看某类操作 / one action only, e.g. statement.issue")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="条数 / how many")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON 行输出 / JSON lines")] = False,
 ) -> None:
