@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Final, cast
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Engine
 
 from sections.dates import check_period, parse_day, parse_month
@@ -24,6 +24,7 @@ __all__ = [
     "MAX_VERSION",
     "ChiefsDep",
     "EngineDep",
+    "EpisodeIdPath",
     "PageQuery",
     "RegistryDep",
     "SettingsDep",
@@ -40,6 +41,9 @@ MAX_PAGE: Final = 100_000
 MAX_VERSION: Final = 100_000
 """The highest statement version number a request may name (versions count from 1)."""
 
+EpisodeIdPath = Annotated[
+    int, Path(ge=1, le=2**31 - 1, description="告警事件编号 / alert episode id")
+]
 PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="页码，从 1 起 / page, from 1")]
 SizeQuery = Annotated[int, Query(ge=1, le=5000, description="每页条数 / page size")]
 VersionQuery = Annotated[

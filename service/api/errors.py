@@ -69,7 +69,7 @@ _HTTP_CLASSES: dict[int, type[QingliuError]] = {
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/healthz", "/openapi", "/docs"))
+    return request.url.path.startswith(("/api/", "/healthz", "/openapi"))
 
 
 def _answer(request: Request, status: int, body: dict[str, Any]) -> Response:

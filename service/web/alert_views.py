@@ -29,7 +29,7 @@ from service.alerts.records import (
     list_episodes,
 )
 from service.api.access import Principal, authorize
-from service.api.deps import ChiefsDep, EngineDep, RegistryDep, SettingsDep
+from service.api.deps import ChiefsDep, EngineDep, EpisodeIdPath, RegistryDep, SettingsDep
 from service.api.routes.alerts_api import acknowledger, caller_scope, visible_episode
 from service.errors import ConflictError, NotFoundError
 from service.time import BEIJING
@@ -199,7 +199,7 @@ def _episode_page(
 
 @router.get("/alerts/{episode_id}", response_class=HTMLResponse)
 def episode_page(
-    episode_id: int, engine: EngineDep, registry: RegistryDep, chiefs: ChiefsDep,
+    episode_id: EpisodeIdPath, engine: EngineDep, registry: RegistryDep, chiefs: ChiefsDep,
     principal: PrincipalDep,
 ) -> HTMLResponse:  # fmt: skip
     """一个告警事件：状态、变更与消息，可确认。"""
@@ -208,7 +208,7 @@ def episode_page(
 
 @router.post("/alerts/{episode_id}/acknowledge", response_class=HTMLResponse)
 def episode_acknowledge(
-    episode_id: int, engine: EngineDep, registry: RegistryDep, chiefs: ChiefsDep,
+    episode_id: EpisodeIdPath, engine: EngineDep, registry: RegistryDep, chiefs: ChiefsDep,
     principal: PrincipalDep, note: Annotated[str, Form(max_length=NOTE_MAX)] = "",
 ) -> Response:  # fmt: skip
     """确认（网页表单；会话与 CSRF 令牌由权限表检查）。"""

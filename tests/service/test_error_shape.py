@@ -39,6 +39,7 @@ BAD_PATH = {
     "section_id": ["nowhere", "%20", "x" * 300],
     "month": ["2025-13", "march", "0000-00", "2099-01", "9999-12", "0001-01", "1999-12"],
     "unit": ["nowhere"],
+    "episode_id": ["0", "-1", "x", "9223372036854775808"],
 }
 BAD_QUERY: dict[str, list[str]] = {
     "page": ["0", "-1", "x", "100001", "9223372036854775808", "1" + "0" * 40],
@@ -54,8 +55,10 @@ BAD_QUERY: dict[str, list[str]] = {
     "parameter": ["nothing"],
     "section": ["nowhere"],
     "unit": ["nowhere"],
+    "state": ["closed", "x"],
+    "size": ["0", "501", "x"],
 }
-GOOD_PATH = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng"}
+GOOD_PATH = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "episode_id": "1"}
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from service.alerts.records import (
     scope_for,
 )
 from service.api.access import Principal, authorize
-from service.api.deps import ChiefsDep, EngineDep, PageQuery, RegistryDep
+from service.api.deps import ChiefsDep, EngineDep, EpisodeIdPath, PageQuery, RegistryDep
 from service.errors import ForbiddenError, NotFoundError
 
 __all__ = ["caller_scope", "router", "visible_episode"]
@@ -172,7 +172,7 @@ def alerts(
 
 @router.get("/alerts/{episode_id}", response_model=EpisodeDetail)
 def alert(
-    episode_id: int,
+    episode_id: EpisodeIdPath,
     engine: EngineDep,
     registry: RegistryDep,
     chiefs: ChiefsDep,
@@ -190,7 +190,7 @@ def alert(
 
 @router.post("/alerts/{episode_id}/acknowledge", response_model=AcknowledgeOut)
 def acknowledge_alert(
-    episode_id: int,
+    episode_id: EpisodeIdPath,
     body: AcknowledgeIn,
     engine: EngineDep,
     registry: RegistryDep,
