@@ -332,8 +332,10 @@ def reason_items(statement: MonthlyStatement, unit: UnitStatement) -> tuple[Reas
             text = "无考核断面"
         elif statuses and statuses <= {"meets", "no_standard"} and not exempt:
             text = "各考核因子月度值达标，无自动站连续超标事件，不扣缴"
-        elif not statuses and not exempt:
+        elif statuses <= {"no_data", "no_standard"} and not exempt:
             text = "无监测数据，不扣缴"
+        elif statuses <= {"no_data", "insufficient_data", "no_standard"} and not exempt:
+            text = "监测数据不足，未能计算月度值，不扣缴"
         else:
             text = "本月不扣缴（原因见下列各条）" if exempt else "本月不扣缴"
         items.append(ReasonItem("none", text, ""))

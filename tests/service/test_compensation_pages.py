@@ -277,3 +277,41 @@ def test_april_has_no_data(seeded: tuple[httpx.Client, Engine], registry: Regist
     assert compensation_views.months_with_data(
         engine=engine, registry=registry, today=dt.date(2025, 4, 30)
     ) == (MARCH,)  # a month after today's is left out
+
+
+def test_reasons_name_inflow_tiers_exemptions_and_a_month_without_data() -> None:
+    from compensation.statement import (
+        DeductionLine,
+        ExemptLine,
+        FactorStatus,
+        MonthlyStatement,
+        RuleSetSummary,
+        UnitStatement,
+    )
+
+    line = DeductionLine(
+        section="a", factor="nh3n", value=Decimal("3.0"), standard=Decimal("1"),
+        inflow_value=Decimal("2.0"), multiple=Decimal("0.5"), tiers=1,
+        amount_wan=Decimal("30"), basis="", clause="",
+    )  # fmt: skip
+    paying = UnitStatement("u1", "甲县", ("a",), lines=(line,), exempt=(
+        ExemptLine("a", "cod", "no_flow", "断流，自动站停运"),
+        ExemptLine("a", "tp", "no_flow", "断流，自动站停运"),
+        ExemptLine("a", "codmn", "not_increased", "出境 5 不高于入境 6"),
+    ))  # fmt: skip
+    empty = UnitStatement(
+        "u2", "乙县", ("b",), statuses=(FactorStatus("b", "cod", "no_data", "无数据"),)
+    )
+    statement = MonthlyStatement(
+        month=MAY, rule_set=RuleSetSummary("r", "d", "t", ()), units=(paying, empty),
+        section_names=(("a", "甲断面"), ("b", "乙断面")),
+    )  # fmt: skip
+    texts = [r.text for r in compensation_contexts.reason_items(statement, paying)]
+    assert texts == [
+        "甲断面 氨氮较入境增加 0.5 倍（出境 3.0，入境 2.0，标准 1 mg/L），1 档",
+        "免于考核：甲断面 化学需氧量、总磷（断流，自动站停运）",
+        "不扣缴：甲断面 高锰酸盐指数（未增加，不扣缴：出境 5 不高于入境 6）",
+    ]
+    assert [r.text for r in compensation_contexts.reason_items(statement, empty)] == [
+        "无监测数据，不扣缴"
+    ]
