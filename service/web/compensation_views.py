@@ -18,6 +18,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -238,11 +239,17 @@ TextQuery = Annotated[str | None, Query(max_length=16)]
 
 @router.get("/compensation", response_class=HTMLResponse, response_model=None)
 def compensation_index(
-    engine: EngineDep, registry: RegistryDep, month: TextQuery = None, year: TextQuery = None,
+    engine: EngineDep, registry: RegistryDep, principal: Annotated[Principal, Depends(authorize)],
+    month: TextQuery = None, year: TextQuery = None,
     unit: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse | RedirectResponse:  # fmt: skip
-    """生态补偿：最近一个有数据的月份；``?month=`` 转到该月，``?year=`` 为年度汇总。"""
+    """生态补偿：最近一个有数据的月份；``?month=`` 转到该月，``?year=`` 为年度汇总。
+    A county user without ``?unit=`` (the menu's link) is sent to its own unit."""
     unit = unit or None
+    if unit is None and principal.role is Role.COUNTY and principal.unit:
+        asked = {"month": month, "year": year, "unit": principal.unit}
+        query = urlencode({k: v for k, v in asked.items() if v})
+        return RedirectResponse(f"/compensation?{query}", status_code=303)
     _known_unit(registry, unit)
     if month:
         try:

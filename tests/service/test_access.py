@@ -26,7 +26,8 @@ MONEY = {"/compensation", "/compensation/{month}", "/compensation/{month}/{unit}
          "/api/compensation/{month}", "/api/compensation/{month}/versions",
          "/api/compensation/{month}/download", "/api/compensation/{month}/{unit}",
          "/api/compensation/outlook"}  # fmt: skip
-OWN_UNIT = {"/compensation/{month}/{unit}", "/api/compensation/{month}/{unit}"}
+OWN_UNIT = {"/compensation/{month}/{unit}", "/api/compensation/{month}/{unit}",
+            "/compensation"}  # the menu's landing page sends a county to its own unit
 PUBLIC = {"/healthz", "/login", "/logout", "/static/{name}.css", "/static/{name}.js",
           "/static/vendor/{package}/{name}", "/openapi.json",
           "/alerts/ack/{token}"}  # the signed link is the permission

@@ -242,8 +242,12 @@ def test_a_county_sees_only_its_own_unit(seeded: tuple[httpx.Client, Engine]) ->
     assert '<input type="hidden" name="unit" value="jizhou">' in own.text
     assert re.findall(r'href="(/compensation/[^"]+)"', rows["jizhou"]) == [
         "/compensation/2025-03/jizhou", "/compensation/2025-05/jizhou"]  # fmt: skip
-    for params in ({"year": "2025"}, {"year": "2025", "unit": "taocheng"}):
-        assert http.get("/compensation", params=params, headers=county).status_code == 403
+    other = {"year": "2025", "unit": "taocheng"}
+    assert http.get("/compensation", params=other, headers=county).status_code == 403
+    for params, sent_to in (({"year": "2025"}, "/compensation?year=2025&unit=jizhou"),
+                            ({}, "/compensation?unit=jizhou")):  # the menu's link
+        answer = http.get("/compensation", params=params, headers=county, follow_redirects=False)
+        assert (answer.status_code, answer.headers["location"]) == (303, sent_to)
     landing = http.get("/compensation", params={"unit": "jizhou"}, headers=county,
                        follow_redirects=False)  # fmt: skip
     assert landing.headers["location"] == "/compensation/2025-05/jizhou"
