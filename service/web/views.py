@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from sections.parameters import parameter
-from service.api.deps import EngineDep, RegistryDep
+from service.api.access import Principal, authorize
+from service.api.deps import ChiefsDep, EngineDep, RegistryDep
 from service.db import queries, results
 from service.errors import NotFoundError
 from service.time import BEIJING, beijing_today
@@ -22,6 +23,7 @@ from service.web.contexts import (
     month_cell,
     section_row,
 )
+from service.web.overview import IndexPageContext, build_overview
 from service.web.templates import template_environment
 
 if TYPE_CHECKING:
@@ -41,10 +43,16 @@ def render(template: str, context: DataclassInstance) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def sections_page(request: Request, registry: RegistryDep, engine: EngineDep) -> HTMLResponse:
-    """首页：断面名录。"""
+def sections_page(
+    request: Request,
+    registry: RegistryDep,
+    engine: EngineDep,
+    chiefs: ChiefsDep,
+    principal: Annotated[Principal, Depends(authorize)],
+) -> HTMLResponse:
+    """首页：水质总览（示意图与全市指标），其下为断面名录。"""
     today = beijing_today()
-    context = SectionsPageContext(
+    table = SectionsPageContext(
         title="断面名录",
         registry_source=registry.source,
         rows=tuple(section_row(registry, s, on=today) for s in registry.sections),
@@ -52,7 +60,10 @@ def sections_page(request: Request, registry: RegistryDep, engine: EngineDep) ->
         assessed_count=len(registry.assessed_sections()),
         observation_count=queries.count_observations(engine=engine),
     )
-    return render("index.html", context)
+    overview = build_overview(
+        engine=engine, registry=registry, chiefs=chiefs, principal=principal, today=today
+    )
+    return render("index.html", IndexPageContext(table.title, overview, table))
 
 
 @router.get("/sections/{section_id}", response_class=HTMLResponse)
