@@ -11,7 +11,8 @@ CLI wrapper. Nothing here depends on ``service``.
     QingliuError                  500 / 1   an error the caller cannot fix (a defect, reported)
     ├── InputError (ValueError)   422 / 2   the input is wrong: fix it and try again
     │   ├── SectionsError ─┬── EntryError ─┬─ RegistryError     the registry names entry and field
-    │   │                  │               └─ RiverChiefsError  the river-chief file, likewise
+    │   │                  │               ├─ RiverChiefsError  the river-chief file, likewise
+    │   │                  │               └─ MapDataError      the map's river lines (sections.map)
     │   │                  ├── AlertRulesError     the alert-rules file names a rule and field
     │   │                  └── UnknownClassError   a class that cannot be read
     │   └── (compensation) RuleError, MeasurementError; (service) FrameError, file rows …
