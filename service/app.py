@@ -38,6 +38,7 @@ from service.web import (
     alert_views,
     compensation_views,
     monitoring_views,
+    quality_views,
     static,
     views,
 )
@@ -137,6 +138,7 @@ def create_app(
     app.include_router(static.router)
     app.include_router(account_views.router)
     app.include_router(alert_views.router)
+    app.include_router(quality_views.router)
 
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

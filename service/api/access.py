@@ -105,6 +105,8 @@ ACCESS: Mapping[tuple[str, str], Access] = {
     ("GET", "/api/bulletins/{month}.html"): Access.MONITORING,
     ("GET", "/api/review"): Access.REVIEW,
     ("GET", "/api/jobs"): Access.OPERATIONS,
+    ("GET", "/quality"): Access.OPERATIONS,  # the data-quality page: bureau only
+    ("POST", "/quality/review/{observation_id}"): Access.REVIEW,
     ("GET", "/compensation"): Access.MONEY,
     ("GET", "/compensation/{month}"): Access.MONEY,
     ("GET", "/compensation/{month}/{unit}"): Access.MONEY,

@@ -29,7 +29,7 @@ __all__ = ["DOCS_POLICY", "SCRIPTS", "STYLESHEETS", "VENDORED", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-STYLESHEETS: Final = ("site", "classes", "bulletin", "statement", "alerts", "overview")
+STYLESHEETS: Final = ("site", "classes", "bulletin", "statement", "alerts", "overview", "quality")
 """The stylesheets under ``/static/<name>.css``."""
 
 SCRIPTS: Final = ("swagger-init", "redoc-init")
