@@ -39,6 +39,7 @@ from service.web import (
     compensation_views,
     monitoring_views,
     quality_views,
+    section_charts,
     static,
     views,
 )
@@ -135,6 +136,7 @@ def create_app(
     app.include_router(views.router)
     app.include_router(compensation_views.router)
     app.include_router(monitoring_views.router)
+    app.include_router(section_charts.router)
     app.include_router(static.router)
     app.include_router(account_views.router)
     app.include_router(alert_views.router)

@@ -88,6 +88,8 @@ ACCESS: Mapping[tuple[str, str], Access] = {
     ("GET", "/redoc"): Access.SIGNED_IN,
     ("GET", "/"): Access.MONITORING,
     ("GET", "/sections/{section_id}"): Access.MONITORING,
+    ("GET", "/sections/{section_id}/data.csv"): Access.MONITORING,
+    ("GET", "/sections/{section_id}/data.xlsx"): Access.MONITORING,
     ("GET", "/daily"): Access.MONITORING,
     ("GET", "/bulletins"): Access.MONITORING,
     ("GET", "/bulletins/{month}"): Access.MONITORING,

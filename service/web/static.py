@@ -29,7 +29,9 @@ __all__ = ["DOCS_POLICY", "SCRIPTS", "STYLESHEETS", "VENDORED", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-STYLESHEETS: Final = ("site", "classes", "bulletin", "statement", "alerts", "overview", "quality")
+STYLESHEETS: Final = (
+    "site", "classes", "bulletin", "statement", "alerts", "overview", "quality", "section",
+)  # fmt: skip
 """The stylesheets under ``/static/<name>.css``."""
 
 SCRIPTS: Final = ("swagger-init", "redoc-init")

@@ -17,7 +17,6 @@ from service.errors import NotFoundError
 from service.time import BEIJING, beijing_today
 from service.web.contexts import (
     ParameterCount,
-    SectionPageContext,
     SectionsPageContext,
     day_cell,
     month_cell,
@@ -67,21 +66,31 @@ def sections_page(
 
 
 @router.get("/sections/{section_id}", response_class=HTMLResponse)
-def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> HTMLResponse:
-    """断面页。"""
+def section_page(
+    section_id: str,
+    registry: RegistryDep,
+    engine: EngineDep,
+    chiefs: ChiefsDep,
+    principal: Annotated[Principal, Depends(authorize)],
+    days: str | None = None,
+) -> HTMLResponse:
+    """断面页：概况、逐日与月度类别、各指标逐日图、预报、近期预警、补偿记录与下载。"""
     from service.web.monitoring_views import forecast_panels  # it imports render from here
+    from service.web.section_charts import SectionDetailContext, section_extras, window_days
 
     try:
         section = registry.section(section_id)
     except KeyError:
         raise NotFoundError(f"未知断面 {section_id}") from None
+    window = window_days(days)
+    now = dt.datetime.now(BEIJING)
     first, last = queries.observation_span(engine=engine, section_id=section.id)
     counts = queries.parameter_counts(engine=engine, section_id=section.id)
     daily = results.section_daily_results(
         engine=engine, section_id=section.id, limit=DAILY_STRIP_DAYS
     )
     year, monthly = results.section_monthly_results(engine=engine, section_id=section.id)
-    context = SectionPageContext(
+    context = SectionDetailContext(
         title=section.name,
         section=section_row(registry, section, on=beijing_today()),
         targets=tuple(section.targets.items()),
@@ -98,8 +107,15 @@ def section_page(section_id: str, registry: RegistryDep, engine: EngineDep) -> H
         monthly=()
         if year is None
         else tuple(month_cell(year, m, monthly.get(m)) for m in range(1, 13)),
-        forecasts=forecast_panels(
-            engine=engine, registry=registry, section=section, now=dt.datetime.now(BEIJING)
+        forecasts=forecast_panels(engine=engine, registry=registry, section=section, now=now),
+        extras=section_extras(
+            engine=engine,
+            registry=registry,
+            chiefs=chiefs,
+            principal=principal,
+            section=section,
+            days=window,
+            now=now,
         ),
     )
     return render("sections/detail.html", context)

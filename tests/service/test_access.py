@@ -21,7 +21,8 @@ from service.settings import Settings
 from tests.conftest import live_server_for
 
 PASSWORD = "a long test password"
-MONITORING_PAGES = {"/", "/sections/{section_id}", "/daily", "/bulletins", "/bulletins/{month}"}
+MONITORING_PAGES = {"/", "/sections/{section_id}", "/daily", "/bulletins", "/bulletins/{month}",
+                    "/sections/{section_id}/data.csv", "/sections/{section_id}/data.xlsx"}
 MONEY = {"/compensation", "/compensation/{month}", "/compensation/{month}/{unit}",
          "/api/compensation/{month}", "/api/compensation/{month}/versions",
          "/api/compensation/{month}/download", "/api/compensation/{month}/{unit}",
