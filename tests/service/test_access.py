@@ -34,8 +34,10 @@ PUBLIC = {"/healthz", "/login", "/logout", "/static/{name}.css", "/static/{name}
           "/alerts/ack/{token}"}  # the signed link is the permission
 ALERTS = {"/alerts", "/alerts/{episode_id}", "/api/alerts", "/api/alerts/{episode_id}"}
 ACKNOWLEDGE = {"/alerts/{episode_id}/acknowledge", "/api/alerts/{episode_id}/acknowledge"}
+QUALITY = {"/quality", "/quality/review/{observation_id}"}  # the data-quality page, its forms
 FILL = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "name": "site",
-        "episode_id": "1", "token": "not-a-signed-link", "package": "redoc"}  # fmt: skip
+        "episode_id": "1", "token": "not-a-signed-link", "package": "redoc",
+        "observation_id": "1"}  # fmt: skip
 WHO = ("anonymous", "admin", "analyst", "county", "river_chief", "api_read", "api_issue")
 
 
@@ -61,6 +63,8 @@ def expected(who: str, method: str, path: str, *, public_view: bool) -> bool:
     if path in ACKNOWLEDGE:  # tokens need `review`; counties may not
         return who in ("admin", "analyst")
     if path == "/api/review":
+        return who in ("admin", "analyst")
+    if path in QUALITY:  # the bureau only; posting a review needs a token's `review` scope
         return who in ("admin", "analyst")
     if path == "/api/compensation/{month}/issue":
         return who in ("admin", "analyst", "api_issue")

@@ -114,8 +114,15 @@ def signed_in(site: Site, username: str) -> Iterator[tuple[httpx.Client, str]]:
         page = http.get("/login")
         found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert found is not None
-        answer = http.post("/login", data={"username": username, "password": PASSWORD,
-                                           "csrf_token": found.group(1), "next": "/quality"})
+        answer = http.post(
+            "/login",
+            data={
+                "username": username,
+                "password": PASSWORD,
+                "csrf_token": found.group(1),
+                "next": "/quality",
+            },
+        )
         assert answer.status_code == 303, answer.text[:300]
         yield http, http.get("/api/session").json()["csrf_token"]
 
