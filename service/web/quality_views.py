@@ -244,7 +244,10 @@ def _station_rows(
     registered = {s.mn: (s.section_id, s.active) for s in list_stations(engine=engine)}
     last = qq.last_data_by_station(engine=engine)
     sections_of = {s.station_mn: s.id for s in registry.sections if s.station_mn}
-    names = sorted(set(registered) | set(last) | set(sections_of))
+    # stations that sent data first, then registered or listed ones that never did
+    names = sorted(
+        set(registered) | set(last) | set(sections_of), key=lambda mn: (mn not in last, mn)
+    )
     start, end = day_bounds(days[0], days[-1])
     frame = qq.window_observations(engine=engine, start=start, end=end)
     if frame.empty:

@@ -50,7 +50,7 @@ def _row(station: str, section: str, key: str, at: dt.datetime, value: float,
     return row
 
 
-def _seed(engine: Engine, now: dt.datetime) -> tuple[dt.date, dt.date, dt.date]:
+def seed(engine: Engine, now: dt.datetime) -> tuple[dt.date, dt.date, dt.date]:
     today = now.astimezone(BEIJING).date()
     full_day, thin_day = today - dt.timedelta(days=2), today - dt.timedelta(days=1)
 
@@ -97,7 +97,7 @@ def site(settings: Settings, registry: Registry) -> Iterator[Site]:
     app = create_app(settings.with_(secure_cookies=False), registry=registry)
     engine: Engine = app.state.engine
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    full_day, thin_day, fresh_day = _seed(engine, now)
+    full_day, thin_day, fresh_day = seed(engine, now)
     add_user(engine=engine, username="wang", role="analyst", password=PASSWORD)
     add_user(engine=engine, username="jizhou", role="county", unit_id="jizhou", password=PASSWORD)
     try:
