@@ -289,3 +289,22 @@ def test_a_county_user_may_neither_see_nor_review(site: Site) -> None:
         answer = http.post(f"/quality/review/{tp}", data={"csrf_token": csrf, "action": "accept"})
     assert answer.status_code == 403
     assert _status(site.engine, tp).review_status == "pending"
+
+
+def test_every_context_field_has_help() -> None:
+    import dataclasses
+    import inspect
+
+    from service.web import quality_views
+
+    found = [
+        obj
+        for _, obj in inspect.getmembers(quality_views, inspect.isclass)
+        if dataclasses.is_dataclass(obj) and obj.__module__ == quality_views.__name__
+    ]
+    assert {"QualityPageContext", "StationRow", "DayCell", "ReviewRow"} <= {
+        c.__name__ for c in found
+    }
+    for context in found:
+        for field in dataclasses.fields(context):
+            assert field.metadata.get("help"), f"{context.__name__}.{field.name} has no help"
