@@ -233,3 +233,34 @@ def test_the_stylesheet_is_served_and_linked(site: Site) -> None:
     css = _get(site, "/static/section.css", signed_in=False).text
     assert ".indicator-chart .marker.hollow" in css and ".indicator-chart .band-6" in css
     assert "style=" not in page and "<script" not in page
+
+
+def test_the_forecast_follows_the_last_value(registry: Registry) -> None:
+    from service.records import ForecastStep, IssuedForecast
+    from service.web.section_charts import DailyValue, indicator_chart
+
+    last = DAYS[-1]
+    origin = dt.datetime.combine(last, dt.time(20), BEIJING)
+    steps = tuple(
+        ForecastStep(horizon_h=h, target_at=origin + dt.timedelta(hours=h), median=0.9,
+                     lo80=0.7, hi80=1.3, lo95=0.5, hi95=1.6, model="sarima")
+        for h in range(4, 73, 4)
+    )  # fmt: skip
+    issue = IssuedForecast(section=SECTION, parameter="nh3n", issued_at=origin, created_at=origin,
+                           model_version="test", selected="sarima", why="test", data_start=origin,
+                           data_end=origin, steps=steps)  # fmt: skip
+    values = [DailyValue(d, "nh3n", "氨氮", v, f"{v:.4g}", "mg/L", 6, (), "")
+              for d, v in zip(DAYS, NH3N, strict=True)]  # fmt: skip
+    section = registry.section(SECTION)
+    plain = indicator_chart(values, section=section, first=DAYS[0], last=last)
+    chart = indicator_chart(values, section=section, first=DAYS[0], last=last, forecast=issue)
+    assert plain.forecast is None and chart.forecast is not None
+    last_x = max(m.x for m in chart.markers)
+    median_x = [float(p.split(",")[0]) for p in chart.forecast.median.split()]
+    assert min(median_x) > last_x and chart.forecast.origin_x > last_x
+    assert max(median_x) <= chart.right + 0.1
+    high_y = max(float(p.split(",")[1]) for p in chart.forecast.band80.split())
+    span = chart.high - chart.low
+    assert high_y == pytest.approx(
+        chart.bottom - (0.7 - chart.low) / span * (chart.bottom - chart.top), abs=0.15
+    )  # the interval's lower edge at 0.7 mg/L
