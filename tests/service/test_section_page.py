@@ -264,3 +264,18 @@ def test_the_forecast_follows_the_last_value(registry: Registry) -> None:
     assert high_y == pytest.approx(
         chart.bottom - (0.7 - chart.low) / span * (chart.bottom - chart.top), abs=0.15
     )  # the interval's lower edge at 0.7 mg/L
+
+
+def test_every_context_field_has_help() -> None:
+    import dataclasses
+    import inspect
+
+    from service.web import section_charts
+
+    module = section_charts.__name__
+    classes = [c for _, c in inspect.getmembers(section_charts, inspect.isclass)
+               if dataclasses.is_dataclass(c) and c.__module__ == module]  # fmt: skip
+    assert len(classes) == 9
+    for context in classes:
+        for field in dataclasses.fields(context):
+            assert field.metadata.get("help"), f"{context.__name__}.{field.name} has no help"
