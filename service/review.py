@@ -18,13 +18,14 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 
 from sections.parameters import parameters
+from sections.registry import Registry
 from sections.validity import OVER_RANGE_FLAG, ReviewStatus, value_validity
 from service.accounts.audit import record
 from service.db.models import Observation, ObservationHistory, table_of, utc_now
 from service.errors import InputError, NotFoundError
 from service.time import BEIJING
 
-__all__ = ["ReviewItem", "pending_reviews", "review_observation"]
+__all__ = ["ReviewItem", "pending_reviews", "review_and_recompute", "review_observation"]
 
 OBSERVATION = table_of(Observation)
 HISTORY = table_of(ObservationHistory)
@@ -164,3 +165,29 @@ def review_observation(
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def review_and_recompute(
+    *,
+    engine: Engine,
+    registry: Registry,
+    observation_id: int,
+    action: str,
+    value: float | None = None,
+    note: str = "",
+    actor: str = "system",
+) -> tuple[str | None, dt.date]:
+    """:func:`review_observation`, then the daily classification of the day it belongs to
+    (what every door — the command, the data-quality page — does after a decision).
+
+    Raises as :func:`review_observation` does.
+    """
+    from service.jobs.daily import run_daily
+
+    section_id, day = review_observation(
+        engine=engine, observation_id=observation_id, action=action, value=value, note=note,
+        actor=actor,
+    )  # fmt: skip
+    if section_id is not None:
+        run_daily(engine=engine, registry=registry, first=day)
+    return section_id, day

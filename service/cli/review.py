@@ -38,17 +38,13 @@ def _review(
     ctx: typer.Context, observation_id: int, action: str, value: float | None, note: str
 ) -> None:
     """Record the decision, then recompute the day it belongs to."""
-    from service.jobs.daily import run_daily
-    from service.review import review_observation
+    from service.review import review_and_recompute
 
     state = state_of(ctx)
-    engine = state.engine()
-    section_id, day = review_observation(
-        engine=engine, observation_id=observation_id, action=action, value=value, note=note,
-        actor=f"cli:{getpass.getuser()}",
+    _, day = review_and_recompute(
+        engine=state.engine(), registry=state.registry(), observation_id=observation_id,
+        action=action, value=value, note=note, actor=f"cli:{getpass.getuser()}",
     )  # fmt: skip
-    if section_id is not None:
-        run_daily(engine=engine, registry=state.registry(), first=day)
     typer.echo(f"观测值 {observation_id} {_DONE[action]}；已重算 {day} 的逐日评价 / day recomputed")
 
 

@@ -9,7 +9,7 @@ station (flag not N), flagged by QA/QC (QARTOD 3/4), below the detection limit (
 (expected values of the daily job's deciding indicators, one per ``expected_interval`` of
 ``qc_ranges.csv``, that never came) and the daily job's stored completeness; the review queue
 (:func:`service.review.pending_reviews`) with 确认 / 否决 / 更正 as session forms that post to
-``/quality/review/{id}`` (:func:`service.review.review_observation`, then the day is
+``/quality/review/{id}`` (:func:`service.review.review_and_recompute`: the decision, then the day is
 recomputed, as the CLI does); and the raw messages the doors refused in the window (never their
 bytes).
 """
@@ -41,7 +41,7 @@ from service.db.ingest import list_stations
 from service.errors import InputError
 from service.jobs.daily import AUTOMATIC_INDICATORS
 from service.jobs.observations import day_bounds
-from service.review import ReviewItem, pending_reviews, review_observation
+from service.review import ReviewItem, pending_reviews, review_and_recompute
 from service.time import BEIJING
 from service.web.views import render
 
@@ -387,8 +387,6 @@ def quality_review(
     days: Annotated[int, Form(ge=1, le=MAX_DAYS)] = DEFAULT_DAYS,
 ) -> Response:
     """复核一个值（网页表单；会话与 CSRF 令牌由权限表检查），重算其所在日，回到本页。"""
-    from service.jobs.daily import run_daily
-
     try:
         number = None
         if action == "replace":
@@ -396,12 +394,10 @@ def quality_review(
                 number = float(value.strip())
             except ValueError:
                 raise InputError("更正须给出有效数值 / replace needs a number") from None
-        section_id, day = review_observation(
-            engine=engine, observation_id=observation_id, action=action, value=number,
-            note=note, actor=principal.actor,
+        review_and_recompute(
+            engine=engine, registry=registry, observation_id=observation_id, action=action,
+            value=number, note=note, actor=principal.actor,
         )  # fmt: skip
     except InputError as exc:
         return _page(engine, registry, principal, days, f"观测值 {observation_id}：{exc}", 400)
-    if section_id is not None:
-        run_daily(engine=engine, registry=registry, first=day)
     return RedirectResponse(f"/quality?days={days}#review", status_code=303)
