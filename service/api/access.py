@@ -47,6 +47,7 @@ __all__ = [
     "Access",
     "Principal",
     "authorize",
+    "may_see_money",
     "new_session",
     "principal_of",
     "session_serializer",
@@ -184,6 +185,15 @@ def _user(engine: Engine, username: str) -> tuple[Role, str | None, str | None] 
     return Role(row.role), row.unit_id, row.chief_id
 
 
+def may_see_money(principal: Principal, unit: str | None) -> bool:
+    """Whether the caller may read a unit's compensation amounts (``Access.MONEY``): the
+    bureau, a machine token, a county for its own unit (``unit`` None: every unit)."""
+    role = principal.role
+    if role in _BUREAU or (role is Role.API and principal.via == "token"):
+        return True
+    return role is Role.COUNTY and unit is not None and principal.unit == unit
+
+
 def principal_of(request: Request, *, scope: str = "read") -> Principal:
     """Who sent ``request``: a valid token (with ``scope``), a valid session, or anonymous."""
     engine: Engine = request.app.state.engine
@@ -258,7 +268,7 @@ async def authorize(request: Request) -> Principal:
         return principal  # the route keeps to their sections (service.alerts.records.scope_for)
     if access is Access.MONEY and role is Role.COUNTY:
         asked = _unit_asked(request)
-        if asked is not None and asked == principal.unit:
+        if may_see_money(principal, asked):
             return principal
         if asked is None and path == "/compensation" and request.method in _SAFE_METHODS:
             return principal  # the menu's landing page: it sends a county to its own unit

@@ -40,9 +40,8 @@ from sections.periods import DEFAULT_MIN_DAILY_VALUES
 from sections.registry import Registry, Section
 from sections.river_chiefs import RiverChiefs
 from sections.standards import indicator_limits, limit_table
-from service.accounts.users import Role
 from service.alerts.records import EpisodeScope, list_episodes, scope_for
-from service.api.access import Principal, authorize
+from service.api.access import Principal, authorize, may_see_money
 from service.api.deps import EngineDep, RegistryDep
 from service.errors import ForbiddenError, InputError, NotFoundError
 from service.jobs.forecast import section_forecasts
@@ -550,21 +549,13 @@ def _alerts(
     return True, f"近 {ALERT_DAYS} 天开启的河长预警", rows
 
 
-def _sees_money(principal: Principal, unit: str) -> bool:
-    """Whether the caller may read this unit's amounts (as ``Access.MONEY`` decides)."""
-    role = principal.role
-    if role in (Role.ADMIN, Role.ANALYST) or (role is Role.API and principal.via == "token"):
-        return True
-    return role is Role.COUNTY and principal.unit == unit
-
-
 def _compensation(
     engine: Engine, principal: Principal, section: Section, last: dt.date
 ) -> tuple[bool, str, tuple[CompensationRow, ...]]:
     unit = section.assessed_unit
     if not unit:
         return False, "对照断面，不参与生态补偿考核", ()
-    if not _sees_money(principal, unit):
+    if not may_see_money(principal, unit):
         return False, "补偿金额仅对管理人员与本县（市、区）用户显示", ()
     rows = []
     month = last.replace(day=1)
