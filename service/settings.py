@@ -26,11 +26,14 @@ from service.errors import ConfigurationError
 
 __all__ = [
     "DASK_SCHEMES",
+    "DEFAULT_ADDRESSEES",
     "DEFAULT_CNEMC_AREA",
     "DEFAULT_CNEMC_MAX_ANSWER_BYTES",
     "DEFAULT_CNEMC_MAX_PAGES",
     "DEFAULT_DAILY_AT",
     "DEFAULT_DATA_DIR",
+    "DEFAULT_DOCUMENT_NUMBER_PATTERN",
+    "DEFAULT_ISSUER_OFFICE",
     "ENV_PREFIX",
     "Settings",
     "parse_interval",
@@ -49,6 +52,16 @@ page), all of China about 8; a server claiming more is not followed beyond this.
 DEFAULT_CNEMC_MAX_ANSWER_BYTES = 4 * 1024 * 1024
 """Largest answer read from the national publish API [bytes] [A]: a full page of 200 rows is
 about 0.2 MiB."""
+
+DEFAULT_ISSUER_OFFICE = "衡水市生态环境局"
+"""The office that issues statements and bulletins [A]: the compensation notices name the city
+bureau of ecology and environment; the office that signs them is not public."""
+DEFAULT_DOCUMENT_NUMBER_PATTERN = "衡环水〔{year}〕{seq}号"
+"""The 文号 of a statement [A]: the bureau's own prefix and numbering are not public; ``{seq}``
+is the month's number unless the office numbers its documents otherwise."""
+DEFAULT_ADDRESSEES = "各县（市、区）人民政府，市财政局"
+"""Who a statement is sent to (主送) [A]: the assessed counties and the finance bureau that
+collects the money at the year-end settlement (domain.md §6)."""
 
 DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 """Address schemes of a Dask distributed scheduler (``tcp://host:8786``)."""
@@ -268,6 +281,28 @@ class Settings(BaseSettings):
         "Require STARTTLS on the SMTP server; off: plain text when it offers none.",
     )
 
+    issuer_office: str = Field(
+        default=DEFAULT_ISSUER_OFFICE,
+        min_length=1,
+        examples=["衡水市生态环境局"],
+        description="通报与月报的发文机关（落款、版头）；缺省“衡水市生态环境局”为假设 [A]。"
+        "Issuing office named on statements and bulletins.",
+    )
+    document_number_pattern: str = Field(
+        default=DEFAULT_DOCUMENT_NUMBER_PATTERN,
+        min_length=1,
+        examples=["衡环水〔{year}〕{seq}号"],
+        description="扣缴通报的文号格式，{year} 年份、{seq} 序号（缺省为月份）、{month} 月份；"
+        "缺省格式为假设 [A]。Document-number pattern of statements ({year}, {seq}, {month}).",
+    )
+    addressees: str = Field(
+        default=DEFAULT_ADDRESSEES,
+        min_length=1,
+        examples=["各县（市、区）人民政府，市财政局"],
+        description="扣缴通报的主送机关；缺省“各县（市、区）人民政府，市财政局”为假设 [A]。"
+        "Addressees of statements.",
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -338,6 +373,18 @@ class Settings(BaseSettings):
                 f"不是 Dask 调度器地址 / not a Dask scheduler address: {value!r} "
                 f"(scheme {', '.join(DASK_SCHEMES)})"
             )
+        return value
+
+    @field_validator("document_number_pattern")
+    @classmethod
+    def _number_pattern(cls, value: str) -> str:
+        try:
+            value.format(year=2025, seq=1, month=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"文号格式只能使用 {{year}}、{{seq}}、{{month}} / the pattern may use only "
+                f"{{year}}, {{seq}}, {{month}}: {value!r} ({type(exc).__name__}: {exc})"
+            ) from None
         return value
 
     @classmethod

@@ -9,18 +9,31 @@ exactly from the statement's ``Decimal`` values (never through ``float``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
 
 from compensation.engine import BASIS_WORDS, FACTOR_NAMES, STATUS_WORDS
-from compensation.statement import WAN, DeductionLine, EventLine, MonthlyStatement, UnitStatement
+from compensation.rules import rule_sets
+from compensation.statement import (
+    WAN,
+    DeductionLine,
+    EventLine,
+    FactorStatus,
+    MonthlyStatement,
+    UnitStatement,
+)
+from sections.standards import precision
+from service.statements.letterhead import Letterhead
 from service.time import BEIJING
 
 __all__ = [
     "COUNTING_WORDS",
     "EXEMPT_WORDS",
     "DeductionRow",
+    "DocumentHead",
     "EventRow",
     "ExemptRow",
     "FactorCell",
@@ -32,7 +45,10 @@ __all__ = [
     "SectionRow",
     "UnitDetail",
     "UnitStatementContext",
+    "assumption_sentence",
     "decimal_text",
+    "document_head",
+    "evidence_text",
     "factor_days_text",
     "factor_name",
     "factor_names",
@@ -41,7 +57,10 @@ __all__ = [
     "money_text",
     "month_context",
     "month_label",
+    "multiple_text",
+    "reported_text",
     "sources_text",
+    "status_text",
     "unit_context",
     "unit_detail",
     "value_text",
@@ -181,6 +200,167 @@ def factor_days_text(factor_days: Iterable[tuple[str, Iterable[dt.date]]]) -> st
     )
 
 
+MULTIPLE_DECIMALS: Mapping[str, int] = {"tp": 3}
+"""Decimals of an exceedance multiple in a document: 2, and 3 for TP (as bulletins print)."""
+
+
+def _decimals(factor: str) -> int | None:
+    try:
+        return precision(factor)
+    except LookupError:
+        return None
+
+
+def reported_text(value: Decimal | None, factor: str, *, lower_bound: bool = False) -> str:
+    """A concentration at the factor's reporting precision (round half to even); ``—`` for None.
+
+    The precision is the evaluation precision of ``sections/data/precision.csv``; a factor
+    without one is shown as the statement holds it. ``≥`` marks a lower bound.
+
+    Examples
+    --------
+    >>> reported_text(Decimal("2"), "nh3n"), reported_text(Decimal("0.3"), "tp")
+    ('2.00', '0.300')
+    >>> reported_text(Decimal("52.45"), "cod", lower_bound=True)
+    '≥52.4'
+    """
+    if value is None:
+        return DASH
+    decimals = _decimals(factor)
+    shown = value if decimals is None else value.quantize(Decimal(1).scaleb(-decimals),
+                                                          rounding=ROUND_HALF_EVEN)  # fmt: skip
+    text = format(shown, "f")
+    return f"≥{text}" if lower_bound else text
+
+
+def multiple_text(multiple: Decimal | None, factor: str) -> str:
+    """An exceedance multiple to 2 decimals (3 for TP), round half to even; ``—`` for None.
+
+    Examples
+    --------
+    >>> multiple_text(Decimal("0.333333"), "tn"), multiple_text(Decimal("0.2"), "tp")
+    ('0.33', '0.200')
+    """
+    if multiple is None:
+        return DASH
+    decimals = MULTIPLE_DECIMALS.get(factor, 2)
+    return format(multiple.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN), "f")
+
+
+def status_text(status: FactorStatus) -> str:
+    """The status of a section and factor in a document, its multiple rounded.
+
+    Examples
+    --------
+    >>> m = Decimal("0.333333")
+    >>> status_text(FactorStatus("s", "tn", "exceeds", "超标 0.333333 倍", multiple=m))
+    '超标 0.33 倍'
+    """
+    if status.status == "exceeds" and status.multiple is not None:
+        return f"超标 {multiple_text(status.multiple, status.factor)} 倍"
+    if status.status == "not_increased" and status.multiple is not None:
+        return f"超标 {multiple_text(status.multiple, status.factor)} 倍，未增加"
+    if status.status == "no_standard":
+        return "不考核"
+    return status.text
+
+
+_DAILY_REF = re.compile(r"^daily:[^:]+:(\d{4}-\d{2}-\d{2}):[^(]+(?:\((.*)\))?$")
+_SUSPECT_NOTE = re.compile(r"（(\d+) 个可疑值）")
+
+
+def evidence_text(refs: Iterable[str]) -> str:
+    """What a value rests on, in Chinese, from its references (the raw trace stays in JSON/CSV).
+
+    Daily automatic values are counted with their first and last day; laboratory results,
+    section statuses and other references are counted by kind.
+
+    Examples
+    --------
+    >>> first = "daily:a:2025-10-01:tn(6 个有效值)"
+    >>> third = "daily:a:2025-10-03:tn(6 个有效值（2 个可疑值）)"
+    >>> evidence_text([first, third])
+    '自动站日均值 2 天（10月1日至10月3日），其中 1 天含可疑值'
+    >>> evidence_text(["observation:12", "observation:13"])
+    '手工监测结果 2 个'
+    """
+    days: list[dt.date] = []
+    suspect_days = 0
+    manual = statuses = others = 0
+    for ref in refs:
+        daily = _DAILY_REF.match(ref)
+        if daily is not None:
+            days.append(dt.date.fromisoformat(daily.group(1)))
+            suspect_days += bool(_SUSPECT_NOTE.search(daily.group(2) or ""))
+        elif ref.startswith("observation:"):
+            manual += 1
+        elif ref.startswith("section_status:"):
+            statuses += 1
+        else:
+            others += 1
+    parts = []
+    if days:
+        first, last = min(days), max(days)
+        span = (f"{first.month}月{first.day}日" if first == last
+                else f"{first.month}月{first.day}日至{last.month}月{last.day}日")  # fmt: skip
+        text = f"自动站日均值 {len(days)} 天（{span}）"
+        if suspect_days:
+            text += f"，其中 {suspect_days} 天含可疑值"
+        parts.append(text)
+    if manual:
+        parts.append(f"手工监测结果 {manual} 个")
+    if statuses:
+        parts.append(f"断面状况记录 {statuses} 条")
+    if others:
+        parts.append(f"其他监测记录 {others} 条")
+    return "；".join(parts)
+
+
+_RAW_ASSUMPTION = re.compile(r"^(\[[^\]]+\]\s*)?([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*)\s*[=:]\s*(.*)$")
+_RAW_VALUES = {"true": "是", "false": "否", "none": "无"}
+
+
+@cache
+def _assumption_labels() -> dict[str, str]:
+    """Rule-set parameter → its Chinese label, as the rule sets define them (one home)."""
+    labels: dict[str, str] = {}
+    for rules in rule_sets():
+        for assumption in rules.unverified:
+            if assumption.label:
+                labels.setdefault(assumption.parameter, assumption.label)
+    return labels
+
+
+def assumption_sentence(text: str) -> str:
+    """An assumption line as a sentence in Chinese.
+
+    Lines are stored as the rule set wrote them; a line written as a raw parameter
+    (``auto_fallback = True``, e.g. in a statement issued by an older version) is put in the
+    words of the rule sets' own labels (:attr:`compensation.rules.Assumption.label`).
+
+    Examples
+    --------
+    >>> assumption_sentence("auto_fallback = True")
+    '[假设] 无手工结果时采用自动站日均值月均值：是'
+    >>> assumption_sentence("[推定] 每档扣缴金额：30 万元")
+    '[推定] 每档扣缴金额：30 万元'
+    """
+    found = _RAW_ASSUMPTION.match(text.strip())
+    if found is None:
+        return text
+    tag, key, value = found.groups()
+    label = _assumption_labels().get(key)
+    if label is None:
+        return text
+    shown = _RAW_VALUES.get(value.strip().lower(), value.strip())
+    return f"{(tag or '[假设] ').strip()} {label}：{shown}"
+
+
+def date_label(day: dt.date) -> str:
+    """``2025年10月3日``."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 # --- dataclasses ------------------------------------------------------------------------------
 
 
@@ -239,6 +419,7 @@ class SectionRow:
     name: str = field(metadata={"help": "断面名称"})
     cells: tuple[FactorCell, ...] = field(metadata={"help": "各因子考核情况，与因子列一一对应"})
     amount_wan: str = field(metadata={"help": "本断面扣缴（月度扣缴与自动站事件）万元"})
+    assumed: bool = field(default=False, metadata={"help": "断面名称未经公开来源核实（标 [A]）"})
 
 
 @dataclass(frozen=True)
@@ -265,6 +446,10 @@ class DeductionRow:
     lower_bound: bool = field(default=False, metadata={"help": "数值为下限（含超量程读数）"})
     censored: bool = field(default=False, metadata={"help": "含低于检出限的结果（按检出限一半计）"})
     marks: str = field(default="", metadata={"help": "数值依据说明（下限、<DL、可疑值），无则空"})
+    evidence: str = field(
+        default="", metadata={"help": "所依据数据的中文概述（自动站日均值天数、手工监测结果个数）"}
+    )
+    assumed: bool = field(default=False, metadata={"help": "断面名称未经公开来源核实（标 [A]）"})
 
 
 @dataclass(frozen=True)
@@ -287,6 +472,7 @@ class EventRow:
     suspect: int = field(default=0, metadata={"help": "超标日均值所依据的可疑值个数"})
     lower_bound: bool = field(default=False, metadata={"help": "超标日均值含下限值（≥）"})
     marks: str = field(default="", metadata={"help": "数值依据说明（下限、可疑值），无则空"})
+    assumed: bool = field(default=False, metadata={"help": "断面名称未经公开来源核实（标 [A]）"})
 
 
 @dataclass(frozen=True)
@@ -300,6 +486,7 @@ class ExemptRow:
     status: str = field(metadata={"help": "状态代码"})
     status_word: str = field(metadata={"help": "状态文字（断流、结冰、未增加……）"})
     note: str = field(metadata={"help": "说明"})
+    assumed: bool = field(default=False, metadata={"help": "断面名称未经公开来源核实（标 [A]）"})
 
 
 @dataclass(frozen=True)
@@ -311,6 +498,7 @@ class RewardRow:
     amount_wan: str = field(metadata={"help": "奖励金额 万元"})
     reason: str = field(metadata={"help": "奖励原因"})
     clause: str = field(metadata={"help": "规则条款"})
+    assumed: bool = field(default=False, metadata={"help": "断面名称未经公开来源核实（标 [A]）"})
 
 
 @dataclass(frozen=True)
@@ -328,6 +516,27 @@ class UnitDetail:
     total_yuan: str = field(metadata={"help": "扣缴合计 元（千分位）"})
     reward_wan: str = field(metadata={"help": "奖励合计 万元"})
     reward_yuan: str = field(metadata={"help": "奖励合计 元（千分位）"})
+    findings: tuple[str, ...] = field(
+        default=(), metadata={"help": "汇总表中本单位的考核情况，每条一句（超标、事件、免于考核）"}
+    )
+    remarkable: bool = field(
+        default=False,
+        metadata={"help": "有需说明的内容（扣缴、事件、免于考核、奖励或无数据），则列出明细"},
+    )
+
+
+@dataclass(frozen=True)
+class DocumentHead:
+    """The issuer's part of a statement: office, number, addressees, date."""
+
+    office: str = field(metadata={"help": "发文机关"})
+    office_assumed: bool = field(metadata={"help": "发文机关为缺省值（假设，标 [A]）"})
+    number: str = field(metadata={"help": "文号；草稿为空"})
+    number_assumed: bool = field(metadata={"help": "文号格式为缺省值（假设，标 [A]）"})
+    addressees: str = field(metadata={"help": "主送机关"})
+    addressees_assumed: bool = field(metadata={"help": "主送机关为缺省值（假设，标 [A]）"})
+    date: str = field(metadata={"help": "成文日期（签发日，北京时间），如 2025年11月3日；草稿为空"})
+    title: str = field(metadata={"help": "公文标题，如 衡水市生态环境局关于2025年10月……的通报"})
 
 
 @dataclass(frozen=True)
@@ -346,6 +555,13 @@ class MonthStatementContext:
     total_wan: str = field(metadata={"help": "全市扣缴合计 万元"})
     total_yuan: str = field(metadata={"help": "全市扣缴合计 元（千分位）"})
     reward_wan: str = field(metadata={"help": "全市奖励合计 万元（另计）"})
+    head: DocumentHead | None = field(
+        default=None, metadata={"help": "发文机关、文号、主送机关与日期；None 时不印版头"}
+    )
+    details: tuple[UnitDetail, ...] = field(
+        default=(), metadata={"help": "有需说明内容的考核单位（只为这些单位列出明细）"}
+    )
+    any_assumed: bool = field(default=False, metadata={"help": "有名称未经核实（标 [A]）的断面"})
 
 
 @dataclass(frozen=True)
@@ -361,6 +577,10 @@ class UnitStatementContext:
     issue: IssueStamp | None = field(metadata={"help": "签发信息；None 为草稿"})
     factors: tuple[FactorColumn, ...] = field(metadata={"help": "因子列"})
     unit: UnitDetail = field(metadata={"help": "考核单位"})
+    head: DocumentHead | None = field(
+        default=None, metadata={"help": "发文机关、文号、主送机关与日期；None 时不印版头"}
+    )
+    any_assumed: bool = field(default=False, metadata={"help": "有名称未经核实（标 [A]）的断面"})
 
 
 # --- builders ---------------------------------------------------------------------------------
@@ -401,7 +621,10 @@ def _sum(amounts: Iterable[Decimal]) -> Decimal:
 
 
 def _section_rows(
-    statement: MonthlyStatement, unit: UnitStatement, factors: tuple[FactorColumn, ...]
+    statement: MonthlyStatement,
+    unit: UnitStatement,
+    factors: tuple[FactorColumn, ...],
+    unconfirmed: frozenset[str] = frozenset(),
 ) -> tuple[SectionRow, ...]:
     statuses = {(s.section, s.factor): s for s in unit.statuses}
     order = list(unit.sections)
@@ -420,17 +643,23 @@ def _section_rows(
                 FactorCell(
                     factor=column.key,
                     status=status.status,
-                    text=status.text,
-                    value=decimal_text(status.value),
-                    standard=decimal_text(status.standard),
-                    multiple=decimal_text(status.multiple),
+                    text=status_text(status),
+                    value=reported_text(status.value, column.key),
+                    standard=reported_text(status.standard, column.key),
+                    multiple=multiple_text(status.multiple, column.key),
                 )
             )
         amount = _sum(x.amount_wan for x in unit.lines if x.section == section) + _sum(
             x.amount_wan for x in unit.events if x.section == section
         )
         rows.append(
-            SectionRow(section, statement.section_name(section), tuple(cells), money_text(amount))
+            SectionRow(
+                section,
+                statement.section_name(section),
+                tuple(cells),
+                money_text(amount),
+                assumed=section in unconfirmed,
+            )
         )
     return tuple(rows)
 
@@ -441,16 +670,16 @@ COUNTING_WORDS: Mapping[str, str] = {
 }
 
 
-def _deduction_row(line: DeductionLine, section_name: str) -> DeductionRow:
+def _deduction_row(line: DeductionLine, section_name: str, assumed: bool = False) -> DeductionRow:
     return DeductionRow(
         section=line.section,
         section_name=section_name,
         factor=line.factor,
         factor_name=factor_name(line.factor),
-        value=value_text(line.value, lower_bound=line.lower_bound),
-        standard=decimal_text(line.standard),
-        inflow_value=decimal_text(line.inflow_value),
-        multiple=decimal_text(line.multiple),
+        value=reported_text(line.value, line.factor, lower_bound=line.lower_bound),
+        standard=reported_text(line.standard, line.factor),
+        inflow_value=reported_text(line.inflow_value, line.factor),
+        multiple=multiple_text(line.multiple, line.factor),
         tiers=line.tiers,
         amount_wan=money_text(line.amount_wan),
         basis=line.basis,
@@ -463,10 +692,12 @@ def _deduction_row(line: DeductionLine, section_name: str) -> DeductionRow:
         marks=marks_text(
             suspect=line.suspect, lower_bound=line.lower_bound, censored=line.censored
         ),
+        evidence=evidence_text(line.refs),
+        assumed=assumed,
     )
 
 
-def _event_row(event: EventLine, section_name: str) -> EventRow:
+def _event_row(event: EventLine, section_name: str, assumed: bool = False) -> EventRow:
     factors = event.all_factors
     return EventRow(
         section=event.section,
@@ -485,20 +716,83 @@ def _event_row(event: EventLine, section_name: str) -> EventRow:
         suspect=event.suspect,
         lower_bound=event.lower_bound,
         marks=marks_text(suspect=event.suspect, lower_bound=event.lower_bound),
+        assumed=assumed,
     )
 
 
+def _findings(
+    statement: MonthlyStatement, unit: UnitStatement, unconfirmed: frozenset[str]
+) -> tuple[str, ...]:
+    """One sentence per thing to say about a unit's month, for the summary table."""
+
+    def name(section: str) -> str:
+        shown = statement.section_name(section)
+        return f"{shown} [A]" if section in unconfirmed else shown
+
+    found: list[str] = []
+    for line in unit.lines:
+        inflow = "（较入境增加）" if line.inflow_value is not None else ""
+        found.append(
+            f"{name(line.section)}：{factor_name(line.factor)}超标 "
+            f"{multiple_text(line.multiple, line.factor)} 倍{inflow}，{line.tiers} 档"
+        )
+    events: dict[str, int] = {}
+    for event in unit.events:
+        events[event.section] = events.get(event.section, 0) + 1
+    for section, count in events.items():
+        found.append(f"{name(section)}：自动站日均值连续超标 {count} 次")
+    exempt: dict[tuple[str, str], list[str]] = {}
+    for e in unit.exempt:
+        exempt.setdefault((e.section, e.status), []).append(factor_name(e.factor))
+    for (section, status), factors in exempt.items():
+        word = EXEMPT_WORDS.get(status, status)
+        found.append(f"{name(section)}：{'、'.join(factors)}{word}")
+    missing: dict[str, list[str]] = {}
+    for s in unit.statuses:
+        if s.status == "no_data":
+            missing.setdefault(s.section, []).append(factor_name(s.factor))
+    for section, factors in missing.items():
+        found.append(f"{name(section)}：{'、'.join(factors)}无监测数据")
+    if unit.rewards:
+        found.append(f"奖励 {money_text(unit.reward_wan)} 万元（另行拨付，不与扣缴相抵）")
+    if not found:
+        found.append("各考核因子达标" if unit.sections else "无考核断面")
+    return tuple(found)
+
+
+def _remarkable(unit: UnitStatement) -> bool:
+    """Whether a unit's month needs its own detail: anything besides meeting every standard."""
+    return bool(
+        unit.lines or unit.events or unit.exempt or unit.rewards
+        or any(s.status == "no_data" for s in unit.statuses)
+    )  # fmt: skip
+
+
 def unit_detail(
-    statement: MonthlyStatement, unit: UnitStatement, *, factors: tuple[FactorColumn, ...]
+    statement: MonthlyStatement,
+    unit: UnitStatement,
+    *,
+    factors: tuple[FactorColumn, ...],
+    unconfirmed: frozenset[str] = frozenset(),
 ) -> UnitDetail:
-    """One unit's statement as display rows, names resolved and numbers formatted exactly."""
+    """One unit's statement as display rows, names resolved and numbers formatted.
+
+    Concentrations are shown at their reporting precision, multiples to 2 decimals (3 for
+    TP); the statement keeps the exact values (JSON, CSV).
+    """
     name = statement.section_name
     return UnitDetail(
         unit=unit.unit,
         name=unit.name,
-        sections=_section_rows(statement, unit, factors),
-        lines=tuple(_deduction_row(line, name(line.section)) for line in unit.lines),
-        events=tuple(_event_row(event, name(event.section)) for event in unit.events),
+        sections=_section_rows(statement, unit, factors, unconfirmed),
+        lines=tuple(
+            _deduction_row(line, name(line.section), line.section in unconfirmed)
+            for line in unit.lines
+        ),
+        events=tuple(
+            _event_row(event, name(event.section), event.section in unconfirmed)
+            for event in unit.events
+        ),
         exempt=tuple(
             ExemptRow(
                 section=e.section,
@@ -508,6 +802,7 @@ def unit_detail(
                 status=e.status,
                 status_word=EXEMPT_WORDS.get(e.status, e.status),
                 note=e.note,
+                assumed=e.section in unconfirmed,
             )
             for e in unit.exempt
         ),
@@ -518,6 +813,7 @@ def unit_detail(
                 amount_wan=money_text(r.amount_wan),
                 reason=r.reason,
                 clause=r.clause,
+                assumed=r.section in unconfirmed,
             )
             for r in unit.rewards
         ),
@@ -525,20 +821,63 @@ def unit_detail(
         total_yuan=yuan_text(unit.total_yuan),
         reward_wan=money_text(unit.reward_wan),
         reward_yuan=yuan_text(unit.reward_wan * WAN),
+        findings=_findings(statement, unit, unconfirmed),
+        remarkable=_remarkable(unit),
     )
 
 
 def _rule_set_block(statement: MonthlyStatement) -> RuleSetBlock:
     rules = statement.rule_set
-    return RuleSetBlock(rules.id, rules.document, rules.title, rules.assumptions, rules.method)
+    return RuleSetBlock(
+        rules.id, rules.document, rules.title,
+        tuple(assumption_sentence(a) for a in rules.assumptions), rules.method,
+    )  # fmt: skip
+
+
+def document_head(
+    statement: MonthlyStatement,
+    *,
+    letterhead: Letterhead,
+    issue: IssueStamp | None,
+    scope: str = "",
+) -> DocumentHead:
+    """The head of a statement: office, number (issued only), addressees, date (issued only)."""
+    label = month_label(statement.month)
+    return DocumentHead(
+        office=letterhead.office,
+        office_assumed=letterhead.office_assumed,
+        number="" if issue is None else letterhead.number(statement.month),
+        number_assumed=letterhead.number_assumed,
+        addressees=letterhead.addressees,
+        addressees_assumed=letterhead.addressees_assumed,
+        date="" if issue is None else date_label(issue.issued_at.date()),
+        title=f"{letterhead.office}关于{scope}{label}生态补偿金扣缴情况的通报",
+    )
+
+
+def _unconfirmed(statement: MonthlyStatement, letterhead: Letterhead) -> frozenset[str]:
+    return letterhead.unconfirmed & {section for section, _ in statement.section_names}
 
 
 def month_context(
-    statement: MonthlyStatement, *, issue: IssueStamp | None, standalone: bool = True
+    statement: MonthlyStatement,
+    *,
+    issue: IssueStamp | None,
+    standalone: bool = True,
+    letterhead: Letterhead | None = None,
 ) -> MonthStatementContext:
-    """The context of ``statements/month.html``: every unit of the statement."""
+    """The context of ``statements/month.html``: every unit of the statement.
+
+    ``letterhead`` (default: the default letterhead, no unconfirmed names) gives the issuer,
+    number, addressees and the sections marked [A].
+    """
+    head = letterhead or Letterhead()
+    unconfirmed = _unconfirmed(statement, head)
     factors = _factor_columns(statement)
     label = month_label(statement.month)
+    units = tuple(
+        unit_detail(statement, u, factors=factors, unconfirmed=unconfirmed) for u in statement.units
+    )
     return MonthStatementContext(
         title=f"{label}生态补偿金扣缴通报",
         standalone=standalone,
@@ -546,10 +885,13 @@ def month_context(
         rule_set=_rule_set_block(statement),
         issue=issue,
         factors=factors,
-        units=tuple(unit_detail(statement, u, factors=factors) for u in statement.units),
+        units=units,
         total_wan=money_text(statement.total_wan),
         total_yuan=yuan_text(statement.total_yuan),
         reward_wan=money_text(_sum(u.reward_wan for u in statement.units)),
+        head=document_head(statement, letterhead=head, issue=issue),
+        details=tuple(u for u in units if u.remarkable),
+        any_assumed=bool(unconfirmed),
     )
 
 
@@ -559,9 +901,12 @@ def unit_context(
     *,
     issue: IssueStamp | None,
     standalone: bool = True,
+    letterhead: Letterhead | None = None,
 ) -> UnitStatementContext:
     """The context of ``statements/unit.html``; ``KeyError`` naming the valid ids if unknown."""
     unit = statement.unit(unit_id)
+    head = letterhead or Letterhead()
+    unconfirmed = _unconfirmed(statement, head) & set(unit.sections)
     factors = _factor_columns(statement)
     label = month_label(statement.month)
     return UnitStatementContext(
@@ -571,5 +916,7 @@ def unit_context(
         rule_set=_rule_set_block(statement),
         issue=issue,
         factors=factors,
-        unit=unit_detail(statement, unit, factors=factors),
+        unit=unit_detail(statement, unit, factors=factors, unconfirmed=unconfirmed),
+        head=document_head(statement, letterhead=head, issue=issue, scope=unit.name),
+        any_assumed=bool(unconfirmed),
     )

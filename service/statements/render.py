@@ -53,6 +53,7 @@ from service.statements.contexts import (
     sources_text,
     unit_context,
 )
+from service.statements.letterhead import Letterhead, letterhead
 from service.web.templates import template_environment
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ def render_html(
     unit: str | None = None,
     issue: IssueInfo | None = None,
     standalone: bool = True,
+    head: Letterhead | None = None,
 ) -> str:
     """Render a statement as HTML.
 
@@ -148,7 +150,12 @@ def render_html(
     standalone : bool
         True: a document of its own (``<html>`` with print CSS: A4, CJK fonts), for printing
         and PDF. False: an HTML fragment (one ``<article>`` with its small stylesheet) to embed
-        in a page of the web site.
+        in a page of the web site; there each deduction line also keeps its raw data
+        references behind a ``<details>`` (the document gives them in Chinese words).
+    head : Letterhead, optional
+        Issuing office, document number, addressees and the unconfirmed section names;
+        default :func:`~service.statements.letterhead.letterhead` (the settings in the
+        environment and their registry).
 
     Returns
     -------
@@ -161,21 +168,26 @@ def render_html(
         An unknown ``unit`` (the message lists the valid ids).
     """
     stamp = _stamp(issue)
+    head = head or letterhead()
     context: MonthStatementContext | UnitStatementContext
     if unit is None:
         template = "statements/month.html"
-        context = month_context(statement, issue=stamp, standalone=standalone)
+        context = month_context(statement, issue=stamp, standalone=standalone, letterhead=head)
     else:
         template = "statements/unit.html"
-        context = unit_context(statement, unit, issue=stamp, standalone=standalone)
+        context = unit_context(statement, unit, issue=stamp, standalone=standalone, letterhead=head)
     variables = {f.name: getattr(context, f.name) for f in fields(context)}
     return template_environment().get_template(template).render(**variables)
 
 
 def render_pdf(
-    statement: MonthlyStatement, *, unit: str | None = None, issue: IssueInfo | None = None
+    statement: MonthlyStatement,
+    *,
+    unit: str | None = None,
+    issue: IssueInfo | None = None,
+    head: Letterhead | None = None,
 ) -> bytes:
-    """Render a statement as PDF (A4) from its standalone HTML.
+    """Render a statement as PDF (A4) from its standalone HTML (see :func:`render_html`).
 
     Raises
     ------
@@ -185,7 +197,7 @@ def render_pdf(
     KeyError
         An unknown ``unit``.
     """
-    html = render_html(statement, unit=unit, issue=issue, standalone=True)
+    html = render_html(statement, unit=unit, issue=issue, standalone=True, head=head)
     try:
         import weasyprint
     except (ImportError, OSError) as exc:
