@@ -13,6 +13,8 @@ section's monthly result); nothing is recomputed, so its numbers are the API's
                      pollutants, CODMn / NH3-N / TP; the city share against the target
     三、衡水湖       the lake as a whole: class, TN class, TLI, trophic state
     四、说明         automatic-station data are unaudited; [A] marks assumptions
+    (issuer)         the issuing office (``QINGLIU_ISSUER_OFFICE``, [A] when the default),
+                     the issue number (YYYY年第M期) and the date of the roll-up
 
 References
 ----------
@@ -38,6 +40,7 @@ from service.db import results
 from service.errors import MonthNotRolledUp, UnavailableError
 from service.jobs.monthly import assessed_rivers, stored_summary
 from service.records import LAKE_PREFIX, LakeRecord, MonthRecord, MonthSummary
+from service.statements.letterhead import Letterhead, letterhead
 from service.statements.render import WEASYPRINT_HELP
 from service.time import BEIJING
 from service.web.contexts import LEVEL_ZH, pollutant_names
@@ -158,6 +161,14 @@ class BulletinContext:
     standalone: bool = field(
         default=True,
         metadata={"help": "True：独立文档（打印、PDF）；False：嵌入网站页面的片段"},
+    )
+    issuer: str = field(default="", metadata={"help": "发布机关（落款）"})
+    issuer_assumed: bool = field(
+        default=False, metadata={"help": "发布机关为缺省值（假设，标 [A]）"}
+    )
+    issue_number: str = field(default="", metadata={"help": "期号，如 2025年第3期"})
+    issue_date: str = field(
+        default="", metadata={"help": "发布日期（月度汇总日，北京时间），如 2025年4月1日"}
     )
 
 
@@ -292,7 +303,9 @@ def _trend(registry: Registry, summary: MonthSummary) -> TrendParagraph | None:
     )
 
 
-def bulletin_context(engine: Engine, registry: Registry, month: dt.date) -> BulletinContext:
+def bulletin_context(
+    engine: Engine, registry: Registry, month: dt.date, *, head: Letterhead | None = None
+) -> BulletinContext:
     """Build the bulletin of a month from its stored roll-up.
 
     Parameters
@@ -303,6 +316,9 @@ def bulletin_context(engine: Engine, registry: Registry, month: dt.date) -> Bull
         The section registry (names, rivers, units; registry order is table order).
     month : date
         Any day of the month.
+    head : Letterhead, optional
+        The issuing office; default :func:`~service.statements.letterhead.letterhead` (the
+        settings in the environment).
 
     Raises
     ------
@@ -330,12 +346,14 @@ def bulletin_context(engine: Engine, registry: Registry, month: dt.date) -> Bull
 
     share = summary.good_share
     label = _month_label(first)
+    issuer = head or letterhead(registry=registry)
+    local = None if computed is None else computed.astimezone(BEIJING)
     return BulletinContext(
         title=f"{CITY} {label} 地表水环境质量月报",
         city=CITY,
         month=f"{first:%Y-%m}",
         month_label=label,
-        computed_at="—" if computed is None else f"{computed.astimezone(BEIJING):%Y-%m-%d %H:%M}",
+        computed_at="—" if local is None else f"{local:%Y-%m-%d %H:%M}",
         sections=summary.sections,
         assessable=summary.assessable,
         not_assessable=tuple(reason(s) for s in summary.not_assessable),
@@ -359,6 +377,10 @@ def bulletin_context(engine: Engine, registry: Registry, month: dt.date) -> Bull
         ),
         key_values=pollutant_names(KEY_VALUES),
         assumptions=ASSUMPTIONS,
+        issuer=issuer.office,
+        issuer_assumed=issuer.office_assumed,
+        issue_number=f"{first.year}年第{first.month}期",
+        issue_date="" if local is None else f"{local.year}年{local.month}月{local.day}日",
     )
 
 
