@@ -536,7 +536,7 @@ class DocumentHead:
     addressees: str = field(metadata={"help": "主送机关"})
     addressees_assumed: bool = field(metadata={"help": "主送机关为缺省值（假设，标 [A]）"})
     date: str = field(metadata={"help": "成文日期（签发日，北京时间），如 2025年11月3日；草稿为空"})
-    title: str = field(metadata={"help": "公文标题，如 衡水市生态环境局关于2025年10月……的通报"})
+    title: str = field(metadata={"help": "公文标题（版头之下），如 2025年10月生态补偿金扣缴通报"})
 
 
 @dataclass(frozen=True)
@@ -851,7 +851,7 @@ def document_head(
         addressees=letterhead.addressees,
         addressees_assumed=letterhead.addressees_assumed,
         date="" if issue is None else date_label(issue.issued_at.date()),
-        title=f"{letterhead.office}关于{scope}{label}生态补偿金扣缴情况的通报",
+        title=f"{scope}{label}生态补偿金扣缴通报",
     )
 
 
