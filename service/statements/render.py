@@ -41,6 +41,7 @@ from service.statements.contexts import (
     IssueStamp,
     MonthStatementContext,
     UnitStatementContext,
+    assumption_sentence,
     decimal_text,
     factor_days_text,
     factor_name,
@@ -407,7 +408,7 @@ def render_xlsx(
     for text in rules.method:
         about.append(["计算方法", text])
     for text in rules.assumptions:
-        about.append(["未经核实参数", text])
+        about.append(["未经核实参数", assumption_sentence(text)])
 
     return _xlsx_bytes(workbook, issue.issued_at if issue else None)
 
