@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
 
@@ -826,6 +826,30 @@ def unit_detail(
     )
 
 
+SAME_CLAUSE = "条款同前。"
+"""Shown instead of a clause already printed above in the same document."""
+
+
+def _once(details: Iterable[UnitDetail]) -> tuple[UnitDetail, ...]:
+    """The details with each clause printed in full only where it first appears."""
+    seen: set[str] = set()
+
+    def clause(text: str) -> str:
+        if text in seen:
+            return SAME_CLAUSE
+        seen.add(text)
+        return text
+
+    return tuple(
+        replace(
+            unit,
+            lines=tuple(replace(x, clause=clause(x.clause)) for x in unit.lines),
+            events=tuple(replace(x, clause=clause(x.clause)) for x in unit.events),
+        )
+        for unit in details
+    )
+
+
 def _rule_set_block(statement: MonthlyStatement) -> RuleSetBlock:
     rules = statement.rule_set
     return RuleSetBlock(
@@ -890,7 +914,7 @@ def month_context(
         total_yuan=yuan_text(statement.total_yuan),
         reward_wan=money_text(_sum(u.reward_wan for u in statement.units)),
         head=document_head(statement, letterhead=head, issue=issue),
-        details=tuple(u for u in units if u.remarkable),
+        details=_once(u for u in units if u.remarkable),
         any_assumed=bool(unconfirmed),
     )
 
@@ -916,7 +940,7 @@ def unit_context(
         rule_set=_rule_set_block(statement),
         issue=issue,
         factors=factors,
-        unit=unit_detail(statement, unit, factors=factors, unconfirmed=unconfirmed),
+        unit=_once([unit_detail(statement, unit, factors=factors, unconfirmed=unconfirmed)])[0],
         head=document_head(statement, letterhead=head, issue=issue, scope=unit.name),
         any_assumed=bool(unconfirmed),
     )
