@@ -39,6 +39,7 @@ from service.settings import Settings
 from service.statements.codec import statement_json
 from service.statements.letterhead import Letterhead, letterhead
 from service.statements.render import IssueInfo, render_html, render_pdf
+from tests.reference import missing
 
 D = Decimal
 OCTOBER = dt.date(2025, 10, 1)
@@ -52,10 +53,14 @@ TOLERANCE = 1.0
 INK = 0.002
 """A page with less than this share of non-white pixels counts as blank."""
 
-needs_poppler = pytest.mark.skipif(
-    shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None,
-    reason="poppler-utils (pdftoppm, pdftotext) missing: scripts/test installs it as root",
-)
+@pytest.fixture
+def poppler() -> None:
+    """poppler-utils, which scripts/test installs as root: skipped without it, failing in CI."""
+    if shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None:
+        missing("poppler-utils (pdftoppm, pdftotext) missing: scripts/test installs it as root")
+
+
+needs_poppler = pytest.mark.usefixtures("poppler")
 
 
 @pytest.fixture(scope="module")
