@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from sections.registry import Registry, load_registry
-from sections.river_chiefs import RiverChiefs, load_river_chiefs
+from sections.river_chiefs import RiverChiefs
 from service.api.access import ACCESS, authorize, session_serializer
 from service.api.errors import ERROR_RESPONSES, install_error_handlers
 from service.api.middleware import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
@@ -70,13 +70,14 @@ def create_app(
     registry : Registry, optional
         Defaults to the file of ``settings.sections`` or the bundled registry.
     chiefs : RiverChiefs, optional
-        Who sees which alerts; defaults to the file of ``settings.chiefs`` or the bundled one.
+        Who sees which alerts; defaults to the file of ``settings.chiefs`` or the bundled one,
+        read when an alert page first needs it (a file that does not fit the registry is then
+        a configuration error on those pages, not a service that will not start).
     max_body_bytes : int, optional
         The largest request body read [bytes]; a larger one is answered 413.
     """
     settings = settings or Settings.from_env()
     registry = registry or load_registry(settings.sections)
-    chiefs = chiefs or load_river_chiefs(settings.chiefs, registry=registry)
     engine = make_engine(settings)
     migrate(engine)
 

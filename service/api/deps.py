@@ -8,7 +8,8 @@ range of :func:`sections.dates.check_period` around today in Beijing).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Final, cast
+import logging
+from typing import TYPE_CHECKING, Annotated, Final, cast
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Engine
@@ -19,17 +20,22 @@ from sections.river_chiefs import RiverChiefs
 from service.settings import Settings
 from service.time import BEIJING, beijing_today
 
+if TYPE_CHECKING:
+    from service.statements.letterhead import Letterhead
+
 __all__ = [
     "MAX_PAGE",
     "MAX_VERSION",
     "ChiefsDep",
     "EngineDep",
     "EpisodeIdPath",
+    "LetterheadDep",
     "PageQuery",
     "RegistryDep",
     "SettingsDep",
     "SizeQuery",
     "VersionQuery",
+    "letterhead_of",
     "request_day",
     "request_moment",
     "request_month",
@@ -78,7 +84,41 @@ def _registry(request: Request) -> Registry:
 
 
 def _chiefs(request: Request) -> RiverChiefs:
-    return cast(RiverChiefs, request.app.state.chiefs)
+    """The river-chief registry of the app, read on first use.
+
+    Pages use it only to decide who sees which alert episodes (by section id). A file that does
+    not fit the section registry in use is said in the log (the alerting job refuses it and
+    records why), and its sections that are unknown here simply match no episode.
+    """
+    from sections.errors import RiverChiefsError
+    from sections.river_chiefs import load_river_chiefs
+
+    state = request.app.state
+    chiefs = getattr(state, "chiefs", None)
+    if not isinstance(chiefs, RiverChiefs):
+        settings = cast(Settings, state.settings)
+        try:
+            chiefs = load_river_chiefs(settings.chiefs, registry=state.registry)
+        except RiverChiefsError as exc:
+            logging.getLogger("qingliu").warning(
+                "河长名录与断面名录不符，预警可见范围按断面编号判断 / the river-chief file "
+                "does not fit the section registry: %s", exc,
+            )  # fmt: skip
+            chiefs = load_river_chiefs(settings.chiefs)
+        state.chiefs = chiefs
+    return chiefs
+
+
+def letterhead_of(request: Request) -> Letterhead:
+    """The issuing office's letterhead of the app's settings and registry (made once)."""
+    from service.statements.letterhead import Letterhead as Head
+
+    state = request.app.state
+    head = getattr(state, "letterhead", None)
+    if not isinstance(head, Head):
+        head = Head.from_settings(cast(Settings, state.settings), registry=state.registry)
+        state.letterhead = head
+    return head
 
 
 def _settings(request: Request) -> Settings:
@@ -88,4 +128,5 @@ def _settings(request: Request) -> Settings:
 EngineDep = Annotated[Engine, Depends(_engine)]
 RegistryDep = Annotated[Registry, Depends(_registry)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+LetterheadDep = Annotated["Letterhead", Depends(letterhead_of)]
 ChiefsDep = Annotated[RiverChiefs, Depends(_chiefs)]

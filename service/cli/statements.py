@@ -55,6 +55,7 @@ def statement_command(
     """
     from compensation.rules import load_rule_set, rule_set_for
     from service.statements.issue import issue_statement, issued_statement
+    from service.statements.letterhead import Letterhead
     from service.statements.monthly import draft_statement
     from service.statements.output import StatementFormat, render_statement
 
@@ -97,7 +98,9 @@ def statement_command(
         tables = _report.statement_tables(statement, unit=unit, issue=record)
         target.write(_report.text_of(*tables).encode("utf-8"))
         return
-    data = render_statement(statement, fmt=StatementFormat(target.fmt), unit=unit, issue=record)
+    head = Letterhead.from_settings(state.settings(), registry=state.registry())
+    data = render_statement(statement, fmt=StatementFormat(target.fmt), unit=unit, issue=record,
+                            head=head)  # fmt: skip
     target.write(data)
 
 
@@ -127,6 +130,7 @@ def bulletin_command(
     A month whose roll-up classified no section and not the lake exits 2, unless --allow-empty.
     """
     from service.bulletins import bulletin_context, render_bulletin_html, render_bulletin_pdf
+    from service.statements.letterhead import Letterhead
 
     target = _output.destination(
         None if output_format is None else output_format.value, output,
@@ -134,7 +138,8 @@ def bulletin_command(
     )  # fmt: skip
     state = state_of(ctx)
     first = _options.month(month)
-    context = bulletin_context(state.engine(), state.registry(), first)
+    head = Letterhead.from_settings(state.settings(), registry=state.registry())
+    context = bulletin_context(state.engine(), state.registry(), first, head=head)
     classified = any(row.klass is not None for row in (*context.rows, *context.reference_rows))
     if not classified and (context.lake is None or context.lake.klass is None):
         _output.nothing_found(

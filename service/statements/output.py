@@ -9,6 +9,7 @@ from typing import Any
 from compensation.statement import MonthlyStatement
 from service.statements.codec import statement_json
 from service.statements.issue import IssueRecord
+from service.statements.letterhead import Letterhead
 
 __all__ = ["MEDIA_TYPES", "StatementFormat", "render_statement", "statement_document"]
 
@@ -55,8 +56,10 @@ def render_statement(
     fmt: StatementFormat,
     unit: str | None = None,
     issue: IssueRecord | None = None,
+    head: Letterhead | None = None,
 ) -> bytes:
-    """Render a statement (or one unit of it) to bytes in ``fmt``."""
+    """Render a statement (or one unit of it) to bytes in ``fmt``; ``head`` is the issuing
+    office's letterhead (default: :func:`~service.statements.letterhead.letterhead`)."""
     if unit is not None:
         statement.unit(unit)  # KeyError naming the valid units
     if fmt is StatementFormat.json:
@@ -73,7 +76,7 @@ def render_statement(
     if fmt is StatementFormat.csv:
         return render.render_csv(statement, unit=unit).encode("utf-8")
     if fmt is StatementFormat.html:
-        return render.render_html(statement, unit=unit, issue=stamp).encode("utf-8")
+        return render.render_html(statement, unit=unit, issue=stamp, head=head).encode("utf-8")
     if fmt is StatementFormat.xlsx:
         return render.render_xlsx(statement, unit=unit, issue=stamp)
-    return render.render_pdf(statement, unit=unit, issue=stamp)
+    return render.render_pdf(statement, unit=unit, issue=stamp, head=head)

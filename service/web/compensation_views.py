@@ -32,7 +32,13 @@ from sections.dates import check_period, month_last_day
 from sections.registry import Registry
 from service.accounts.users import Role
 from service.api.access import Principal, authorize
-from service.api.deps import EngineDep, RegistryDep, VersionQuery, request_month
+from service.api.deps import (
+    EngineDep,
+    RegistryDep,
+    VersionQuery,
+    letterhead_of,
+    request_month,
+)
 from service.db.models import MonthlyResult, Observation, SectionStatus, StatementIssue, table_of
 from service.errors import InputError, NotFoundError, QingliuError
 from service.outlook import app_outlook_cache
@@ -353,7 +359,8 @@ def _page(
             (label, f"/api/compensation/{first:%Y-%m}/download?format={fmt}{query}")
             for fmt, label in FORMAT_LABELS
         ),
-        statement_html=render_html(statement, unit=unit, issue=stamp, standalone=False),
+        statement_html=render_html(statement, unit=unit, issue=stamp, standalone=False,
+                                   head=letterhead_of(request)),
         changes=tuple(f"{c.unit} {c.key}（{CHANGE_WORDS[c.change]}）" for c in diff),
         outlook=outlook,
         outlook_href=outlook_href,

@@ -16,7 +16,7 @@ from sections.classes import WaterClass
 from sections.forecast import to_grid
 from sections.parameters import parameter
 from sections.registry import Registry, Section
-from service.api.deps import EngineDep, RegistryDep, request_day, request_month
+from service.api.deps import EngineDep, LetterheadDep, RegistryDep, request_day, request_month
 from service.bulletins import MonthNotRolledUp, bulletin_context, render_bulletin_html
 from service.db import results
 from service.errors import InputError, NotFoundError
@@ -122,14 +122,16 @@ def bulletins_index(engine: EngineDep) -> RedirectResponse:
 
 
 @router.get("/bulletins/{month}", response_class=HTMLResponse)
-def bulletin_page(month: str, engine: EngineDep, registry: RegistryDep) -> HTMLResponse:
+def bulletin_page(
+    month: str, engine: EngineDep, registry: RegistryDep, head: LetterheadDep
+) -> HTMLResponse:
     """水质月报（网页）。"""
     try:
         first = request_month(month)
     except InputError as exc:
         raise NotFoundError(str(exc)) from None
     try:
-        bulletin = bulletin_context(engine, registry, first)
+        bulletin = bulletin_context(engine, registry, first, head=head)
     except MonthNotRolledUp as exc:
         raise NotFoundError(str(exc)) from None
     context = BulletinPageContext(

@@ -368,3 +368,25 @@ def test_bulletin_names_its_issuer_and_is_paper(
     assert _assert_paper(path, tmp_path) <= 2
     text = "\n".join(_pages_text(path))
     assert "衡水市生态环境局" in text and RAW.search(text) is None
+
+
+def test_the_apps_own_settings_head_its_documents(tmp_path: Path) -> None:
+    """The office of the service's settings, not of the process environment, heads what the
+    web app and API issue."""
+    import httpx
+
+    from service.app import create_app
+    from service.settings import Settings
+    from tests.conftest import bearer, live_server_for
+
+    settings = Settings(data_dir=tmp_path / "data", scheduler=False,
+                        issuer_office="某市生态环境局测试处")  # fmt: skip
+    app = create_app(settings)
+    try:
+        with live_server_for(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+            answer = http.get("/api/compensation/2025-07/download", params={"format": "html"},
+                              headers=bearer(app.state.engine))  # fmt: skip
+        assert answer.status_code == 200
+        assert "某市生态环境局测试处" in answer.text and "衡水市生态环境局" not in answer.text
+    finally:
+        app.state.engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from service.api.deps import EngineDep, RegistryDep, request_month
+from service.api.deps import EngineDep, LetterheadDep, RegistryDep, request_month
 from service.api.headers import DOCUMENT_CSP
 from service.bulletins import (
     BulletinContext,
@@ -13,6 +13,7 @@ from service.bulletins import (
     render_bulletin_html,
     render_bulletin_pdf,
 )
+from service.statements.letterhead import Letterhead
 
 __all__ = ["router"]
 
@@ -28,8 +29,10 @@ NOT_ROLLED_UP = {
 }  # fmt: skip
 
 
-def _context(month: str, engine: EngineDep, registry: RegistryDep) -> BulletinContext:
-    return bulletin_context(engine, registry, request_month(month))
+def _context(
+    month: str, engine: EngineDep, registry: RegistryDep, head: Letterhead
+) -> BulletinContext:
+    return bulletin_context(engine, registry, request_month(month), head=head)
 
 
 def _attachment(month: str, suffix: str) -> dict[str, str]:
@@ -46,9 +49,11 @@ def _attachment(month: str, suffix: str) -> dict[str, str]:
         503: {"description": "无法生成 PDF（weasyprint 不可用）/ PDF rendering unavailable"},
     },
 )
-def bulletin_pdf(month: str, engine: EngineDep, registry: RegistryDep) -> Response:
+def bulletin_pdf(
+    month: str, engine: EngineDep, registry: RegistryDep, head: LetterheadDep
+) -> Response:
     """The bulletin of a rolled-up month (``qingliu run monthly``) as an A4 PDF."""
-    context = _context(month, engine, registry)
+    context = _context(month, engine, registry, head)
     data = render_bulletin_pdf(context)
     return Response(data, media_type="application/pdf", headers=_attachment(month, "pdf"))
 
@@ -59,8 +64,10 @@ def bulletin_pdf(month: str, engine: EngineDep, registry: RegistryDep) -> Respon
     response_class=Response,
     responses={200: {"content": {"text/html": {}}}, 404: NOT_ROLLED_UP},
 )
-def bulletin_html(month: str, engine: EngineDep, registry: RegistryDep) -> Response:
+def bulletin_html(
+    month: str, engine: EngineDep, registry: RegistryDep, head: LetterheadDep
+) -> Response:
     """The bulletin of a rolled-up month as a standalone HTML document (print CSS, A4)."""
-    html = render_bulletin_html(_context(month, engine, registry), standalone=True)
+    html = render_bulletin_html(_context(month, engine, registry, head), standalone=True)
     headers = {**_attachment(month, "html"), "Content-Security-Policy": DOCUMENT_CSP}
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)

@@ -15,7 +15,7 @@ from compensation.diff import LineChange
 from compensation.statement import MonthlyStatement
 from sections.registry import Registry
 from service.api.access import Principal, authorize
-from service.api.deps import EngineDep, RegistryDep, VersionQuery, request_month
+from service.api.deps import EngineDep, LetterheadDep, RegistryDep, VersionQuery, request_month
 from service.api.headers import DOCUMENT_CSP
 from service.errors import NotFoundError
 from service.statements.issue import IssueRecord, issue_statement, issued_versions
@@ -125,7 +125,7 @@ def post_issue(
 
 @router.get("/{month}/download", summary="下载通报 / download a statement")
 def download(
-    month: str, engine: EngineDep, registry: RegistryDep,
+    month: str, engine: EngineDep, registry: RegistryDep, head: LetterheadDep,
     format: Annotated[StatementFormat, Query(description="json, csv, xlsx, html, pdf")] = (
         StatementFormat.pdf
     ),
@@ -136,7 +136,7 @@ def download(
     if unit is not None:
         _unit(registry, unit)
     statement, record, _ = _shown(engine, registry, month, version, draft)
-    data = render_statement(statement, fmt=format, unit=unit, issue=record)
+    data = render_statement(statement, fmt=format, unit=unit, issue=record, head=head)
     stem = f"qingliu-statement-{month}" + (f"-{unit}" if unit else "")
     stem += f"-v{record.version}" if record else "-draft"
     headers = {"Content-Disposition": f'attachment; filename="{stem}.{format.value}"'}
