@@ -297,7 +297,12 @@ def statement_tables(
     statement: MonthlyStatement, *, unit: str | None = None, issue: IssueRecord | None = None
 ) -> list[RenderableType]:
     """A statement as an operator reads it: one row a unit, then its deductions and events."""
-    from service.statements.contexts import factor_name, money_text, month_label, value_text
+    from service.statements.wording import (
+        factor_name,
+        money_text,
+        month_label,
+        value_text,
+    )
 
     units = _units(statement, unit)
     names = dict(statement.section_names)

@@ -36,25 +36,26 @@ from typing import TYPE_CHECKING, Any, cast
 from compensation.statement import WAN, MonthlyStatement, UnitStatement
 from service.errors import QingliuError
 from service.statements.contexts import (
-    COUNTING_WORDS,
-    EXEMPT_WORDS,
     IssueStamp,
     MonthStatementContext,
     UnitStatementContext,
+    issue_stamp,
+    month_context,
+    unit_context,
+)
+from service.statements.letterhead import Letterhead, letterhead
+from service.statements.unit_details import COUNTING_WORDS, EXEMPT_WORDS
+from service.statements.wording import (
     assumption_sentence,
     decimal_text,
     factor_days_text,
     factor_name,
     factor_names,
-    issue_stamp,
     marks_text,
     money_text,
-    month_context,
     month_label,
     sources_text,
-    unit_context,
 )
-from service.statements.letterhead import Letterhead, letterhead
 from service.web.templates import template_environment
 
 if TYPE_CHECKING:

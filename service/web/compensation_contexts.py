@@ -22,8 +22,8 @@ from decimal import Decimal
 
 from compensation.engine import STATUS_WORDS
 from compensation.statement import WAN, DeductionLine, EventLine, MonthlyStatement, UnitStatement
-from service.statements.contexts import (
-    EXEMPT_WORDS,
+from service.statements.unit_details import EXEMPT_WORDS
+from service.statements.wording import (
     decimal_text,
     factor_name,
     factor_names,

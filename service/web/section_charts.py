@@ -47,8 +47,8 @@ from service.errors import ForbiddenError, InputError, NotFoundError
 from service.jobs.forecast import section_forecasts
 from service.jobs.observations import load_observations, valid_period_values
 from service.records import IssuedForecast
-from service.statements.contexts import money_text
 from service.statements.issue import issued_statement, issued_versions
+from service.statements.wording import money_text
 from service.time import BEIJING
 from service.web.contexts import ChartLine, ChartTick, SectionPageContext
 from service.web.monitoring_views import _padded, _ticks

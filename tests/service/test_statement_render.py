@@ -32,7 +32,7 @@ from compensation.statement import (
 )
 from sections.registry import parse_registry
 from service.errors import QingliuError
-from service.statements import contexts
+from service.statements import contexts, unit_details, wording
 from service.statements.letterhead import Letterhead
 from service.statements.render import (
     CSV_COLUMNS,
@@ -363,8 +363,9 @@ def test_not_standalone_is_a_fragment_for_the_site(statement: MonthlyStatement) 
 def test_every_statement_context_field_has_help() -> None:
     classes = [
         obj
-        for _, obj in inspect.getmembers(contexts, inspect.isclass)
-        if dataclasses.is_dataclass(obj) and obj.__module__ == contexts.__name__
+        for module in (contexts, unit_details)
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
     ]
     assert {"MonthStatementContext", "UnitStatementContext", "UnitDetail"} <= {
         c.__name__ for c in classes
@@ -385,8 +386,8 @@ def test_every_statement_context_field_has_help() -> None:
     ],
 )
 def test_money_is_formatted_exactly(wan: Decimal, wan_text: str, yuan_text: str) -> None:
-    assert contexts.money_text(wan) == wan_text
-    assert contexts.yuan_text(wan * 10_000) == yuan_text
+    assert wording.money_text(wan) == wan_text
+    assert wording.yuan_text(wan * 10_000) == yuan_text
 
 
 # --- PDF --------------------------------------------------------------------------------------
@@ -615,10 +616,10 @@ def test_an_engine_statement_renders_in_every_format() -> None:
     html = render_html(statement)
     for unit in statement.units:
         assert unit.name in html
-        assert contexts.yuan_text(unit.total_yuan) in html
+        assert wording.yuan_text(unit.total_yuan) in html
     for unit in statement.units:
         for status in unit.statuses:
-            assert contexts.status_text(status) in html
+            assert wording.status_text(status) in html
     assert DOCUMENT in html and "未增加" in html and "结冰" in html
     rows = list(csv.DictReader(io.StringIO(render_csv(statement))))
     assert len(rows) == sum(len(u.lines) + len(u.events) for u in statement.units) >= 2
