@@ -237,7 +237,7 @@ def test_the_stylesheet_is_served_and_linked(site: Site) -> None:
 
 def test_the_forecast_follows_the_last_value(registry: Registry) -> None:
     from service.records import ForecastStep, IssuedForecast
-    from service.web.section_charts import DailyValue, indicator_chart
+    from service.web.indicator_chart import DailyValue, indicator_chart
 
     last = DAYS[-1]
     origin = dt.datetime.combine(last, dt.time(20), BEIJING)
@@ -270,11 +270,11 @@ def test_every_context_field_has_help() -> None:
     import dataclasses
     import inspect
 
-    from service.web import section_charts
+    from service.web import indicator_chart, section_charts
 
-    module = section_charts.__name__
-    classes = [c for _, c in inspect.getmembers(section_charts, inspect.isclass)
-               if dataclasses.is_dataclass(c) and c.__module__ == module]  # fmt: skip
+    classes = [c for module in (section_charts, indicator_chart)
+               for _, c in inspect.getmembers(module, inspect.isclass)
+               if dataclasses.is_dataclass(c) and c.__module__ == module.__name__]  # fmt: skip
     assert len(classes) == 9
     for context in classes:
         for field in dataclasses.fields(context):
