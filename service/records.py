@@ -254,7 +254,7 @@ class MonthSummary(_Record):
     sections: int = Field(description="计入优良比例的断面数")
     assessable: int = Field(description="其中可评价的断面数")
     not_assessable: tuple[str, ...] = Field(default=(), description="不可评价的断面 id")
-    good: int = Field(description="Ⅲ类及以上断面数")
+    good: int = Field(description="达到或优于Ⅲ类的断面数")
     good_share: float | None = Field(default=None, description="优良比例 0–1；无可评价断面为空")
     target_share: float = Field(description="优良比例目标 0–1")
     meets_share_target: bool | None = Field(default=None, description="是否达到优良比例目标")

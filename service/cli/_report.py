@@ -249,7 +249,7 @@ def monthly_line(summary: MonthSummary) -> str:
     )  # fmt: skip
     return (
         f"{summary.month}: 可评价断面 {summary.assessable}/{summary.sections}，"
-        f"Ⅲ类及以上 {summary.good}（{share}，目标 ≥ {summary.target_share:.1%}），"
+        f"达到或优于Ⅲ类 {summary.good}（{share}，目标 ≥ {summary.target_share:.1%}），"
         f"劣Ⅴ {summary.worse_than_v}；{lake_text} / assessable {summary.assessable}/"
         f"{summary.sections}, class Ⅲ or better {summary.good} ({share}), worse than Ⅴ "
         f"{summary.worse_than_v}"

@@ -140,7 +140,7 @@ class ShareFigure:
     """The share of sections at Class Ⅲ or better over a period, against the plan's target."""
 
     label: str = field(metadata={"help": "时段名称，如 本月、2026年1–11月"})
-    good: int = field(metadata={"help": "Ⅲ类及以上断面数（年度为断面·月之和）"})
+    good: int = field(metadata={"help": "达到或优于Ⅲ类的断面数（年度为断面·月之和）"})
     assessable: int = field(metadata={"help": "可评价断面数（年度为断面·月之和）"})
     share: float | None = field(metadata={"help": "优良比例 0–1；无可评价断面为空"})
     share_text: str = field(metadata={"help": "优良比例百分数，一位小数"})
