@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Literal
@@ -40,6 +41,7 @@ from service.settings import Settings
 
 __all__ = [
     "ACCESS",
+    "CALLER",
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",
@@ -235,8 +237,22 @@ def _unit_asked(request: Request) -> str | None:
     return str(unit) if unit else None
 
 
+CALLER: ContextVar[Principal | None] = ContextVar("qingliu_caller", default=None)
+"""The caller of the request being answered, once :func:`authorize` let it through (pages read
+it to show 登录 or the signed-in user with 退出; None outside a request or before the check)."""
+
+
 async def authorize(request: Request) -> Principal:
-    """The app-wide dependency: look the matched route up in :data:`ACCESS` and decide."""
+    """The app-wide dependency: look the matched route up in :data:`ACCESS` and decide.
+
+    The caller let through is also put in :data:`CALLER` for the templates.
+    """
+    principal = await _decide(request)
+    CALLER.set(principal)
+    return principal
+
+
+async def _decide(request: Request) -> Principal:
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     method = "GET" if request.method == "HEAD" else request.method
