@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Literal
 
-from compensation.statement import EventLine, MonthlyStatement
+from compensation.statement import (
+    DeductionLine,
+    EventLine,
+    ExemptLine,
+    MonthlyStatement,
+    RewardLine,
+)
 
-__all__ = ["LineChange", "statement_diff"]
+__all__ = ["LineChange", "LineKind", "statement_diff", "statement_lines"]
 
 Change = Literal["added", "removed", "changed"]
 
@@ -38,30 +44,39 @@ class LineChange:
     after: tuple[tuple[str, str], ...]
 
 
-def _event_key(event: Any) -> str:
+def _event_key(event: EventLine) -> str:
     """An episode is the section's run from its first day; a per-factor event adds the factor."""
-    assert isinstance(event, EventLine)
     if event.counting == "episode":
         return f"{event.section}/{event.start}"
     return f"{event.section}/{event.factor}/{event.start}"
 
 
-def _lines(statement: MonthlyStatement) -> dict[tuple[str, str, str], dict[str, str]]:
-    result: dict[tuple[str, str, str], dict[str, str]] = {}
+LineKind = Literal["deduction", "event", "exempt", "reward"]
+
+
+def statement_lines(
+    statement: MonthlyStatement,
+) -> Iterator[tuple[str, LineKind, str, DeductionLine | EventLine | ExemptLine | RewardLine]]:
+    """Every line of a statement as ``(unit, kind, key, line)``: the identity a diff, an appeal
+    and a page use for it (a deduction ``section/factor``, an event :func:`_event_key`, an
+    exemption ``section/factor``, a reward ``section``)."""
     for unit in statement.units:
-        groups: tuple[tuple[str, Sequence[Any], Callable[[Any], str]], ...] = (
-            ("deduction", unit.lines, lambda x: f"{x.section}/{x.factor}"),
-            ("event", unit.events, _event_key),
-            ("exempt", unit.exempt, lambda x: f"{x.section}/{x.factor}"),
-            ("reward", unit.rewards, lambda x: f"{x.section}"),
-        )  # Any: the four line classes share section/factor but no base class
-        for kind, items, key in groups:
-            for item in items:
-                values = {
-                    f.name: str(getattr(item, f.name)) for f in fields(item) if f.name != "refs"
-                }
-                result[(unit.unit, kind, key(item))] = values
-    return result
+        for line in unit.lines:
+            yield unit.unit, "deduction", f"{line.section}/{line.factor}", line
+        for event in unit.events:
+            yield unit.unit, "event", _event_key(event), event
+        for exempt in unit.exempt:
+            yield unit.unit, "exempt", f"{exempt.section}/{exempt.factor}", exempt
+        for reward in unit.rewards:
+            yield unit.unit, "reward", reward.section, reward
+
+
+def _lines(statement: MonthlyStatement) -> dict[tuple[str, str, str], dict[str, str]]:
+    return {
+        (unit, kind, key): {f.name: str(getattr(item, f.name)) for f in fields(item)
+                            if f.name != "refs"}
+        for unit, kind, key, item in statement_lines(statement)
+    }  # fmt: skip
 
 
 def statement_diff(before: MonthlyStatement, after: MonthlyStatement) -> tuple[LineChange, ...]:

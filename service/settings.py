@@ -303,6 +303,15 @@ class Settings(BaseSettings):
         "Addressees of statements.",
     )
 
+    appeal_days: int = Field(
+        default=15,
+        ge=1,
+        le=365,
+        examples=["15"],
+        description="县（市、区）对已签发通报提出申诉的期限：签发后的天数（北京时间当日 24 时止）；"
+        "缺省 15 天为假设 [A]。Days after a version is issued during which a county may appeal.",
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)

@@ -7,8 +7,8 @@ a table. Forecast rows are tied together by their natural key (section, paramete
 horizon), written in one transaction by :mod:`service.jobs.forecast`. Status columns take the
 values listed here (CHECK constraints). Records are JSON (``JSONB`` on PostgreSQL), written and
 read through the codec of :mod:`service.records`. The alert tables live in
-:mod:`service.db.alert_models` and the column helpers in :mod:`service.db.columns`; every table
-is importable from here.
+:mod:`service.db.alert_models`, the appeal tables in :mod:`service.db.appeal_models` and the
+column helpers in :mod:`service.db.columns`; every table is importable from here.
 """
 
 from __future__ import annotations
@@ -41,9 +41,12 @@ from service.db.alert_models import (
     AlertEpisodeEvent,
     AlertOutbox,
 )
+from service.db.appeal_models import APPEAL_OUTCOMES, APPEAL_STATES, Appeal, AppealAttachment
 from service.db.columns import JSON_TYPE, json_column, one_of, table_of, utc_column, utc_now
 
 __all__ = [
+    "APPEAL_OUTCOMES",
+    "APPEAL_STATES",
     "ATTEMPT_STATUSES",
     "EPISODE_AUDIENCES",
     "EPISODE_EVENT_KINDS",
@@ -63,6 +66,8 @@ __all__ = [
     "AlertOutbox",
     "AnnualResult",
     "ApiToken",
+    "Appeal",
+    "AppealAttachment",
     "AuditEvent",
     "DailyResult",
     "ForecastCandidate",

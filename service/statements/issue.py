@@ -111,7 +111,12 @@ _ISSUE_ATTEMPTS = 5
 
 
 def issue_statement(
-    *, engine: Engine, statement: MonthlyStatement, actor: str = "system", address: str = ""
+    *,
+    engine: Engine,
+    statement: MonthlyStatement,
+    actor: str = "system",
+    address: str = "",
+    reason: str = "",
 ) -> IssueResult:
     """Issue a month's statement: a new immutable version unless nothing changed.
 
@@ -133,10 +138,13 @@ def issue_statement(
             result = _issue_once(engine, statement, text, digest, actor)
         except IntegrityError:
             continue  # another issue stored this version first: read it and decide again
-        record(engine, actor=actor, action="statement.issue", address=address,
-               target=f"{statement.month:%Y-%m} v{result.record.version}",
-               detail={"sha256": digest, "created": result.created,
-                       "changes": len(result.diff)})  # fmt: skip
+        detail: dict[str, JsonValue] = {"sha256": digest, "created": result.created,
+                                        "changes": len(result.diff)}  # fmt: skip
+        if reason:
+            detail["reason"] = reason
+        target = f"{statement.month:%Y-%m} v{result.record.version}"
+        record(engine, actor=actor, action="statement.issue", address=address, target=target,
+               detail=detail)  # fmt: skip
         return result
     raise ConflictError(
         f"{statement.month:%Y-%m} 正被同时签发，请稍后重试 / the month is being issued "

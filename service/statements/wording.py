@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
 
 from compensation.engine import BASIS_WORDS, FACTOR_NAMES
 from compensation.rules import rule_sets
-from compensation.statement import FactorStatus
+from compensation.statement import DeductionLine, EventLine, FactorStatus, MonthlyStatement
 from sections.standards import precision
 
 __all__ = [
@@ -21,6 +21,8 @@ __all__ = [
     "assumption_sentence",
     "date_label",
     "decimal_text",
+    "deduction_text",
+    "events_text",
     "evidence_text",
     "factor_days_text",
     "factor_name",
@@ -317,3 +319,41 @@ def assumption_sentence(text: str) -> str:
 def date_label(day: dt.date) -> str:
     """``2025年10月3日``."""
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _day(day: dt.date, month: dt.date) -> str:
+    """``10-03``; a day of another year in full."""
+    return f"{day:%m-%d}" if day.year == month.year else f"{day:%Y-%m-%d}"
+
+
+def deduction_text(statement: MonthlyStatement, line: DeductionLine) -> str:
+    """Why a tier deduction is charged: "小范桥 氨氮超标 0.52 倍（月度值 …，标准 … mg/L），2 档"."""
+    name = statement.section_name(line.section)
+    value = value_text(line.value, lower_bound=line.lower_bound)
+    standard = decimal_text(line.standard)
+    if line.inflow_value is not None:
+        inflow = decimal_text(line.inflow_value)
+        over = (
+            f"较入境增加 {decimal_text(line.multiple)} 倍"
+            f"（出境 {value}，入境 {inflow}，标准 {standard} mg/L）"
+        )
+    else:
+        over = f"超标 {decimal_text(line.multiple)} 倍（月度值 {value}，标准 {standard} mg/L）"
+    return f"{name} {factor_name(line.factor)}{over}，{line.tiers} 档"
+
+
+def events_text(statement: MonthlyStatement, runs: Sequence[EventLine]) -> str:
+    """Automatic-station events of one section and factors: "… 氨氮连续3日超标 1 次（…）"."""
+    first = runs[0]
+    lengths = sorted({run.days for run in runs})
+    span = f"{lengths[0]}" if len(lengths) == 1 else f"{lengths[0]}–{lengths[-1]}"
+    dates = "；".join(
+        f"{_day(r.start, statement.month)}至{_day(r.end, statement.month)}"
+        + (f" {r.days}日" if len(lengths) > 1 else "")
+        + (f"，{_day(r.charged_on, statement.month)} 计入" if r.charged_on != r.end else "")
+        for r in runs
+    )
+    return (
+        f"{statement.section_name(first.section)} {factor_names(first.all_factors)}"
+        f"连续{span}日超标 {len(runs)} 次（自动站日均值，{dates}）"
+    )

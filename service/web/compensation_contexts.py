@@ -24,11 +24,10 @@ from compensation.engine import STATUS_WORDS
 from compensation.statement import WAN, DeductionLine, EventLine, MonthlyStatement, UnitStatement
 from service.statements.unit_details import EXEMPT_WORDS
 from service.statements.wording import (
-    decimal_text,
-    factor_name,
+    deduction_text,
+    events_text,
     factor_names,
     money_text,
-    value_text,
     yuan_text,
 )
 from service.web.contexts import CompensationPageContext
@@ -257,25 +256,8 @@ class CompensationEmptyContext:
 # --- builders -----------------------------------------------------------------------------------
 
 
-def _day(day: dt.date, month: dt.date) -> str:
-    """``10-03``; a day of another year in full."""
-    return f"{day:%m-%d}" if day.year == month.year else f"{day:%Y-%m-%d}"
-
-
 def _tier_reason(statement: MonthlyStatement, line: DeductionLine) -> ReasonItem:
-    name = statement.section_name(line.section)
-    value = value_text(line.value, lower_bound=line.lower_bound)
-    standard = decimal_text(line.standard)
-    if line.inflow_value is not None:
-        inflow = decimal_text(line.inflow_value)
-        over = (
-            f"较入境增加 {decimal_text(line.multiple)} 倍"
-            f"（出境 {value}，入境 {inflow}，标准 {standard} mg/L）"
-        )
-    else:
-        over = f"超标 {decimal_text(line.multiple)} 倍（月度值 {value}，标准 {standard} mg/L）"
-    text = f"{name} {factor_name(line.factor)}{over}，{line.tiers} 档"
-    return ReasonItem("tier", text, money_text(line.amount_wan))
+    return ReasonItem("tier", deduction_text(statement, line), money_text(line.amount_wan))
 
 
 def _event_reasons(statement: MonthlyStatement, events: Sequence[EventLine]) -> list[ReasonItem]:
@@ -283,23 +265,11 @@ def _event_reasons(statement: MonthlyStatement, events: Sequence[EventLine]) -> 
     groups: dict[tuple[str, str], list[EventLine]] = {}
     for event in events:
         groups.setdefault((event.section, factor_names(event.all_factors)), []).append(event)
-    items = []
-    for (section, factors), runs in groups.items():
-        lengths = sorted({run.days for run in runs})
-        span = f"{lengths[0]}" if len(lengths) == 1 else f"{lengths[0]}–{lengths[-1]}"
-        dates = "；".join(
-            f"{_day(r.start, statement.month)}至{_day(r.end, statement.month)}"
-            + (f" {r.days}日" if len(lengths) > 1 else "")
-            + (f"，{_day(r.charged_on, statement.month)} 计入" if r.charged_on != r.end else "")
-            for r in runs
-        )
-        amount = sum((r.amount_wan for r in runs), Decimal(0))
-        text = (
-            f"{statement.section_name(section)} {factors}连续{span}日超标 {len(runs)} 次"
-            f"（自动站日均值，{dates}）"
-        )
-        items.append(ReasonItem("event", text, money_text(amount)))
-    return items
+    return [
+        ReasonItem("event", events_text(statement, runs),
+                   money_text(sum((r.amount_wan for r in runs), Decimal(0))))
+        for runs in groups.values()
+    ]  # fmt: skip
 
 
 def _exempt_reasons(statement: MonthlyStatement, unit: UnitStatement) -> list[ReasonItem]:
