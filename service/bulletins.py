@@ -36,6 +36,7 @@ from sections.evaluation import round_half_even
 from sections.parameters import parameter
 from sections.registry import Registry, Section
 from sections.standards import precision
+from service.bulletin_figures import BulletinFigures, bulletin_figures
 from service.db import results
 from service.errors import MonthNotRolledUp, UnavailableError
 from service.jobs.monthly import assessed_rivers, stored_summary
@@ -169,6 +170,10 @@ class BulletinContext:
     issue_number: str = field(default="", metadata={"help": "期号，如 2025年第3期"})
     issue_date: str = field(
         default="", metadata={"help": "发布日期（月度汇总日，北京时间），如 2025年4月1日"}
+    )
+    figures: BulletinFigures | None = field(
+        default=None,
+        metadata={"help": "图：各月比例、类别分布、断面示意图、湖泊 TLI（无则不画图）"},
     )
 
 
@@ -381,6 +386,9 @@ def bulletin_context(
         issuer_assumed=issuer.office_assumed,
         issue_number=f"{first.year}年第{first.month}期",
         issue_date="" if local is None else f"{local.year}年{local.month}月{local.day}日",
+        figures=bulletin_figures(
+            engine=engine, registry=registry, month=first, summary=summary, records=records
+        ),
     )
 
 
