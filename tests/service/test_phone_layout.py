@@ -88,11 +88,17 @@ def test_the_menu_folds_on_a_phone_and_opens_with_its_button(browser: Any, site:
     try:
         page.goto(site + "/daily?date=2025-03-03")
         link = page.locator("header .menu a[href='/compensation']")
+        user = page.locator("header .menu #signed-in")
+        logout = page.locator("header .menu form.logout button")
         assert not link.is_visible() and page.locator(".menu-button").is_visible()
+        assert not user.is_visible() and not logout.is_visible()  # folded with the menu
         page.click(".menu-button")
         assert link.is_visible()
-        box = link.bounding_box()
-        assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+        assert user.inner_text() == "phone（管理员）" and logout.is_visible()
+        for item in (link, user, logout):
+            box = item.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+        assert page.locator("header .menu a[href='/login']").count() == 0
         link.click()
         page.wait_for_url(f"{site}/compensation/**")
     finally:
@@ -102,5 +108,7 @@ def test_the_menu_folds_on_a_phone_and_opens_with_its_button(browser: Any, site:
         page.goto(site + "/daily?date=2025-03-03")
         assert page.locator("header .menu a[href='/compensation']").is_visible()
         assert not page.locator(".menu-button").is_visible()
+        assert page.locator("header .menu #signed-in").is_visible()
+        assert page.locator("header .menu form.logout button").is_visible()
     finally:
         context.close()
