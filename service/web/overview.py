@@ -9,9 +9,11 @@ Everything shown is read from what the jobs stored; no rule is computed here:
   target (the stored ``meets_target``); the river lines and county seats of
   ``sections/data/rivers.toml`` ([A], hand-simplified);
 - the share of sections at Class Ⅲ or better against the plan's 69.2 %: the newest rolled-up
-  month's stored summary (the bulletin's numbers: ``qingliu run monthly`` computes them once), and
+  month's stored summary (the bulletin's numbers: ``qingliu run monthly`` computes them), and
   the year to that month pooled over the year's stored summaries (Σ Ⅲ类及以上 / Σ 可评价, as the
-  demo's year figure), with the 劣Ⅴ counts;
+  demo's year figure), with the 劣Ⅴ counts. A summary computed before its month was over (the
+  current month, rolled up to date) is labelled with the day it was computed on
+  (:func:`service.db.results.summary_computed_at`, Beijing) and called provisional (暂定);
 - open alert episodes by level in the caller's scope (:func:`service.alerts.records.scope_for`);
   an anonymous visitor sees none (as on ``/alerts``, even with the public view);
 - yesterday's data completeness: the stored daily completeness of each automatic station (the
@@ -40,6 +42,7 @@ from service.errors import ForbiddenError
 from service.jobs.daily import AUTOMATIC_INDICATORS
 from service.jobs.monthly import GOOD_SHARE_TARGET, stored_summary
 from service.records import DayRecord, LakeSummary, MonthSummary
+from service.time import BEIJING
 from service.web.contexts import LEVEL_ZH, SectionsPageContext, percent_text
 
 __all__ = [
@@ -139,7 +142,9 @@ class OverviewMap:
 class ShareFigure:
     """The share of sections at Class Ⅲ or better over a period, against the plan's target."""
 
-    label: str = field(metadata={"help": "时段名称，如 本月、2026年1–11月"})
+    label: str = field(
+        metadata={"help": "时段名称，如 本月（截至 3月20日，暂定）、2025年7月、2026年1–11月"}
+    )
     good: int = field(metadata={"help": "达到或优于Ⅲ类的断面数（年度为断面·月之和）"})
     assessable: int = field(metadata={"help": "可评价断面数（年度为断面·月之和）"})
     share: float | None = field(metadata={"help": "优良比例 0–1；无可评价断面为空"})
@@ -147,7 +152,10 @@ class ShareFigure:
     target_text: str = field(metadata={"help": "目标，如 ≥ 69.2%"})
     meets: bool | None = field(metadata={"help": "是否达到目标；无比例为空"})
     worse_than_v: int = field(metadata={"help": "劣Ⅴ类断面数（年度为断面·月之和）"})
-    note: str = field(metadata={"help": "说明（数据来自哪次汇总）"})
+    note: str = field(metadata={"help": "说明（数据来自哪次汇总、何时计算）"})
+    provisional: bool = field(
+        metadata={"help": "是否暂定：最近汇总月的汇总计算于该月结束之前（月内数据未全）"}
+    )
 
 
 @dataclass(frozen=True)
@@ -235,12 +243,15 @@ def build_overview(
     """The overview as of ``today`` (Beijing) for this caller."""
     summaries = _year_summaries(engine)
     newest = summaries[-1] if summaries else None
+    computed = None
+    if newest is not None:
+        computed = results.summary_computed_at(engine=engine, month=_first_day(newest))
     return Overview(
         map=overview_map(
             engine=engine, registry=registry, map_data=map_data or load_map_data(), today=today
         ),
-        month=None if newest is None else _month_figure(newest, today),
-        year=None if not summaries else _year_figure(summaries),
+        month=None if newest is None else _month_figure(newest, computed, today),
+        year=None if not summaries else _year_figure(summaries, computed, today),
         alerts=alerts_panel(engine=engine, registry=registry, chiefs=chiefs, principal=principal),
         completeness=completeness_panel(
             engine=engine, registry=registry, day=today - dt.timedelta(days=1)
@@ -352,13 +363,46 @@ def _target_text(target: float) -> str:
     return f"≥ {target * 100:.1f}%"
 
 
-def _month_figure(summary: MonthSummary, today: dt.date) -> ShareFigure:
-    year, month = (int(part) for part in summary.month.split("-"))
+def _first_day(summary: MonthSummary) -> dt.date:
+    return dt.date.fromisoformat(summary.month + "-01")
+
+
+def _as_of(summary: MonthSummary, computed: dt.datetime | None, today: dt.date) -> dt.date | None:
+    """The Beijing day a summary was computed on when its month was not over then (a
+    month-to-date, provisional summary); None for a summary of a finished month.
+
+    A summary whose computation time is unknown (the column is required; defensive) is
+    provisional as of ``today`` while its month lasts, final after.
+    """
+    first = _first_day(summary)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    day = today if computed is None else computed.astimezone(BEIJING).date()
+    return day if day <= last else None
+
+
+def _as_of_text(day: dt.date) -> str:
+    return f"截至 {day.month}月{day.day}日，暂定"
+
+
+def _month_figure(
+    summary: MonthSummary, computed: dt.datetime | None, today: dt.date
+) -> ShareFigure:
+    first = _first_day(summary)
+    year, month = first.year, first.month
+    as_of = _as_of(summary, computed, today)
     current = (year, month) == (today.year, today.month)
-    label = "本月" if current else f"{year}年{month}月"
-    note = f"{year}年{month}月月度汇总（与水质月报相同）" + (
-        "" if current else "；月度汇总于次月 1 日进行，本月尚未汇总"
-    )
+    name = "本月" if current else f"{year}年{month}月"
+    label = name if as_of is None else f"{name}（{_as_of_text(as_of)}）"
+    if as_of is None:
+        note = f"{year}年{month}月月度汇总（与水质月报相同）"
+    else:
+        at = "" if computed is None else f"，计算于 {computed.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+        note = (
+            f"{year}年{month}月1日至{as_of.month}月{as_of.day}日的数据汇总{at}；"
+            "汇总时该月尚未结束，数据不全，为暂定数"
+        )
+    if first < today.replace(day=1):
+        note += "；本月尚未汇总"
     return ShareFigure(
         label=label,
         good=summary.good,
@@ -369,18 +413,26 @@ def _month_figure(summary: MonthSummary, today: dt.date) -> ShareFigure:
         meets=summary.meets_share_target,
         worse_than_v=summary.worse_than_v,
         note=note,
+        provisional=as_of is not None,
     )
 
 
-def _year_figure(summaries: list[MonthSummary]) -> ShareFigure:
+def _year_figure(
+    summaries: list[MonthSummary], computed: dt.datetime | None, today: dt.date
+) -> ShareFigure:
+    """The year to the newest rolled-up month; ``computed`` is when that month was computed."""
     good = sum(s.good for s in summaries)
     assessable = sum(s.assessable for s in summaries)
     share = good / assessable if assessable else None
-    first, last = summaries[0].month, summaries[-1].month
-    year = int(last[:4])
-    span = f"{int(first[5:])}–{int(last[5:])}月" if first != last else f"{int(last[5:])}月"
+    first, last = _first_day(summaries[0]), _first_day(summaries[-1])
+    span = f"{first.month}–{last.month}月" if first != last else f"{last.month}月"
+    as_of = _as_of(summaries[-1], computed, today)
+    label = f"{last.year}年{span}" + ("" if as_of is None else f"（{_as_of_text(as_of)}）")
+    note = f"{len(summaries)} 个已汇总月份合计（断面·月）"
+    if as_of is not None:
+        note += f"；其中{last.month}月为截至 {as_of.month}月{as_of.day}日的暂定数"
     return ShareFigure(
-        label=f"{year}年{span}",
+        label=label,
         good=good,
         assessable=assessable,
         share=share,
@@ -388,7 +440,8 @@ def _year_figure(summaries: list[MonthSummary]) -> ShareFigure:
         target_text=_target_text(GOOD_SHARE_TARGET),
         meets=None if share is None else share >= GOOD_SHARE_TARGET,
         worse_than_v=sum(s.worse_than_v for s in summaries),
-        note=f"{len(summaries)} 个已汇总月份合计（断面·月）",
+        note=note,
+        provisional=as_of is not None,
     )
 
 

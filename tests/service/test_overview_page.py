@@ -14,7 +14,7 @@ import inspect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -108,7 +108,9 @@ def site(db: Engine, settings: Settings, registry: Registry) -> Iterator[Site]:
         app.state.engine.dispose()
 
 
-def _condition(section: str, level: AlertLevel, audience: str = "river_chiefs") -> Condition:
+def _condition(
+    section: str, level: AlertLevel, audience: Literal["river_chiefs", "operators"] = "river_chiefs"
+) -> Condition:
     now = dt.datetime.now(dt.UTC)
     return Condition(section, "nh3n", level, "daily_mean_exceeds", audience,
                      now - dt.timedelta(hours=1), 1.6, 1.0, "日均值超过Ⅲ类限值")  # fmt: skip
@@ -306,3 +308,81 @@ def test_every_overview_field_has_help(context: type) -> None:
 
 def test_the_page_context_is_among_them() -> None:
     assert {"IndexPageContext", "Overview", "MapSection"} <= {c.__name__ for c in CONTEXTS}
+
+
+# --- provisional figures -----------------------------------------------------------------------
+
+
+def _figure(html: str, key: str) -> str:
+    start = html.index(f'id="share-{key}"')
+    return html[start : html.index("</section>", start)]
+
+
+def _computed_at(engine: Engine, month: dt.date) -> dt.datetime:
+    computed = results.summary_computed_at(engine=engine, month=month)
+    assert computed is not None
+    return computed.astimezone(BEIJING)
+
+
+def test_a_finished_month_is_named_and_the_current_month_said_not_rolled_up(site: Site) -> None:
+    html = _page(site)
+    month = _figure(html, "month")
+    assert 'data-provisional="false"' in month
+    assert "达到或优于Ⅲ类比例 · 2025年7月<" in month
+    assert "暂定" not in month and "本月（" not in month
+    assert "2025年7月月度汇总（与水质月报相同）；本月尚未汇总" in month
+    assert "次月 1 日" not in html  # the roll-up's day is not the overview's to state
+    year = _figure(html, "year")
+    assert 'data-provisional="false"' in year and "· 2025年6–7月<" in year
+    assert "暂定" not in year
+
+
+def test_the_current_month_rolled_up_to_date_is_provisional_as_of_its_computation(
+    site: Site, registry: Registry
+) -> None:
+    today = beijing_today()
+    first = today.replace(day=1)
+    days = [first + dt.timedelta(days=i) for i in range((today - first).days)]  # up to yesterday
+    store_rows(site.engine, [r for day in days for r in _rows("xiaofanqiao", day, GOOD)])
+    run_monthly(engine=site.engine, registry=registry, month=first)
+    computed = _computed_at(site.engine, first)
+    summary = stored_summary(engine=site.engine, month=first)
+    assert summary is not None
+    html = _page(site)
+    if beijing_today() != today:  # midnight passed while the test ran: the month may be over
+        pytest.skip("the day changed during the test")
+    month = _figure(html, "month")
+    assert 'data-provisional="true"' in month
+    as_of = f"截至 {computed.month}月{computed.day}日，暂定"
+    assert f"达到或优于Ⅲ类比例 · 本月（{as_of}）<" in month
+    span = f"{today.year}年{today.month}月1日至{computed.month}月{computed.day}日"
+    assert f"{span}的数据汇总" in month
+    assert f"计算于 {computed:%Y-%m-%d %H:%M}" in month
+    assert "本月尚未汇总" not in month
+    assert int(_attribute(html, "share-month", "data-assessable")) == summary.assessable
+    year = _figure(html, "year")
+    assert 'data-provisional="true"' in year
+    months = [m for m in results.rolled_up_months(engine=site.engine) if m.year == today.year]
+    months_text = f"{min(months).month}–{today.month}月" if len(months) > 1 else f"{today.month}月"
+    assert f"· {today.year}年{months_text}（{as_of}）<" in year
+    assert f"其中{today.month}月为截至 {computed.month}月{computed.day}日的暂定数" in year
+
+
+def test_an_older_month_computed_before_it_ended_stays_provisional(site: Site) -> None:
+    """July rolled up on 20 July (as a month-to-date run leaves it) and not since."""
+    computed = dt.datetime(2025, 7, 20, 6, 5, tzinfo=BEIJING)
+    with site.engine.begin() as connection:
+        connection.execute(
+            results.SUMMARY.update()
+            .where(results.SUMMARY.c.month == JULY)
+            .values(computed_at=computed.astimezone(dt.UTC))
+        )
+    html = _page(site)
+    month = _figure(html, "month")
+    assert 'data-provisional="true"' in month
+    assert "· 2025年7月（截至 7月20日，暂定）<" in month
+    assert "2025年7月1日至7月20日的数据汇总，计算于 2025-07-20 06:05" in month
+    assert "本月尚未汇总" in month
+    year = _figure(html, "year")
+    assert "· 2025年6–7月（截至 7月20日，暂定）<" in year
+    assert "其中7月为截至 7月20日的暂定数" in year
