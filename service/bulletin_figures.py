@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -43,7 +43,7 @@ from sections.map import MapData, fit_frame, load_map_data
 from sections.registry import Registry, Section
 from sections.trophic import TROPHIC_GRADES
 from service.db import results
-from service.jobs.monthly import stored_summary
+from service.jobs.monthly import GOOD_SHARE_TARGET, stored_summary
 from service.records import LakeRecord, MonthRecord, MonthSummary
 from service.web.contexts import ChartLine, ChartTick
 from service.web.overview import MAP_WIDTH, MapLabel, MapLineShape
@@ -166,12 +166,6 @@ class BarChart:
     id: str = field(metadata={"help": "图的 HTML id"})
     number: int = field(metadata={"help": "图号"})
     caption: str = field(metadata={"help": "图题"})
-    width: int = field(metadata={"help": "宽（viewBox 单位）"})
-    height: int = field(metadata={"help": "高（viewBox 单位）"})
-    left: float = field(metadata={"help": "绘图区左边界"})
-    top: float = field(metadata={"help": "绘图区上边界"})
-    right: float = field(metadata={"help": "绘图区右边界"})
-    bottom: float = field(metadata={"help": "绘图区下边界（横轴）"})
     unit: str = field(metadata={"help": "纵轴单位，如 %、个"})
     bars: tuple[Bar, ...] = field(metadata={"help": "各柱"})
     slots: tuple[ChartTick, ...] = field(metadata={"help": "横轴各位置的文字（柱的中点）"})
@@ -181,6 +175,14 @@ class BarChart:
     y_ticks: tuple[ChartTick, ...] = field(metadata={"help": "纵轴刻度"})
     legend: tuple[tuple[str, str], ...] = field(metadata={"help": "图例（颜色, 文字）"})
     description: str = field(metadata={"help": "图的文字说明（无障碍 <desc>）"})
+    width: int = field(default=CHART_SIZE[0], metadata={"help": "宽（viewBox 单位）"})
+    height: int = field(default=CHART_SIZE[1], metadata={"help": "高（viewBox 单位）"})
+    left: float = field(default=_MARGIN[0], metadata={"help": "绘图区左边界"})
+    top: float = field(default=_MARGIN[1], metadata={"help": "绘图区上边界"})
+    right: float = field(default=CHART_SIZE[0] - _MARGIN[2], metadata={"help": "绘图区右边界"})
+    bottom: float = field(
+        default=CHART_SIZE[1] - _MARGIN[3], metadata={"help": "绘图区下边界（横轴）"}
+    )
 
 
 @dataclass(frozen=True)
@@ -345,35 +347,76 @@ def _marker(
 # --- the charts --------------------------------------------------------------------------------
 
 
-def _frame() -> tuple[int, int, float, float, float, float]:
-    width, height = CHART_SIZE
-    left, top, right, bottom = _MARGIN
-    return width, height, left, top, width - right, height - bottom
+@dataclass(frozen=True)
+class _Plot:
+    """The plotting area of a chart and its value scale: y = offset − factor · value."""
+
+    high: float
+    offset: float
+    factor: float
+
+    @staticmethod
+    def up_to(high: float) -> _Plot:
+        _, height = CHART_SIZE
+        top, bottom = _MARGIN[1], height - _MARGIN[3]
+        return _Plot(high, bottom, (bottom - top) / high)
+
+    def y(self, value: float) -> float:
+        return round(self.offset - value * self.factor, 1)
 
 
-def _slot_x(index: int, count: int, left: float, right: float) -> tuple[float, float]:
+def _slot_x(index: int, count: int) -> tuple[float, float]:
     """The centre and the bar width of slot ``index`` of ``count`` across the plot."""
+    left, right = _MARGIN[0], CHART_SIZE[0] - _MARGIN[2]
     step = (right - left) / count
     return round(left + step * (index + 0.5), 1), round(min(step * 0.6, 56.0), 1)
 
 
-def _scale(low: float, high: float, top: float, bottom: float) -> tuple[float, float]:
-    """Offset and factor of y = offset − factor·value."""
-    factor = (bottom - top) / (high - low)
-    return bottom + low * factor, factor
+def _bar(plot: _Plot, index: int, count: int, value: float, **what: str) -> Bar:
+    """The bar of ``value`` in slot ``index`` of ``count`` (``what``: key, fill, texts)."""
+    centre, width = _slot_x(index, count)
+    y = plot.y(value)
+    return Bar(
+        x=round(centre - width / 2, 1), y=y, width=width, height=round(plot.offset - y, 1), **what
+    )
 
 
 def _month_of(summary: MonthSummary) -> dt.date:
     return dt.date.fromisoformat(summary.month + "-01")
 
 
-def _span_text(months: Sequence[dt.date]) -> str:
-    first, last = months[0], months[-1]
-    return (
-        f"{last.year}年{first.month}–{last.month}月"
-        if first != last
-        else (f"{last.year}年{last.month}月")
-    )
+def _months(
+    summaries: Sequence[MonthSummary], month: dt.date
+) -> tuple[list[dt.date], dict[dt.date, MonthSummary], str]:
+    """January to ``month``, the summaries of those months, and their span (2025年1–3月)."""
+    first = month.replace(day=1)
+    by_month = {_month_of(s): s for s in summaries if _month_of(s).year == first.year}
+    by_month = {m: s for m, s in by_month.items() if m <= first}
+    shown = sorted(by_month) or [first]
+    span = f"{first.year}年{shown[0].month}–{shown[-1].month}月"
+    if shown[0] == shown[-1]:
+        span = f"{first.year}年{shown[0].month}月"
+    return [first.replace(month=m) for m in range(1, first.month + 1)], by_month, span
+
+
+def _monthly_bars(
+    months: Sequence[dt.date],
+    by_month: Mapping[dt.date, MonthSummary],
+    bar: Callable[[int, MonthSummary], Bar | str],
+) -> tuple[tuple[Bar, ...], tuple[ChartTick, ...], tuple[ChartTick, ...]]:
+    """Bars, slot labels (1月 …) and gaps of a chart by month; ``bar`` gives a month's bar or
+    the reason it has none; a month without a summary gets the gap 未汇总."""
+    bars, slots, gaps = [], [], []
+    for index, day in enumerate(months):
+        centre, _ = _slot_x(index, len(months))
+        slots.append(ChartTick(centre, f"{day.month}月"))
+        found = by_month.get(day)
+        made = "未汇总" if found is None else bar(index, found)
+        if isinstance(made, str):
+            gaps.append(ChartTick(centre, made))
+        else:
+            bars.append(made)
+    return tuple(bars), tuple(slots), tuple(gaps)
 
 
 def share_chart(summaries: Sequence[MonthSummary], *, month: dt.date, number: int = 1) -> BarChart:
@@ -381,70 +424,46 @@ def share_chart(summaries: Sequence[MonthSummary], *, month: dt.date, number: in
 
     Slots run from January to ``month``; a month without a stored summary gets no bar ("未汇总"),
     nor one whose summary had no assessable section ("无可评价"). The target line is the
-    bulletin month's target (the others' when it is not among ``summaries``).
+    bulletin month's target (the plan's :data:`GOOD_SHARE_TARGET` when it has no summary).
     """
-    width, height, left, top, right, bottom = _frame()
-    first = month.replace(day=1)
-    by_month = {_month_of(s): s for s in summaries if _month_of(s).year == first.year}
-    offset, factor = _scale(0.0, 1.0, top, bottom)
-    current = by_month.get(first)
-    target = (
-        current.target_share
-        if current
-        else max((s.target_share for s in by_month.values()), default=0.692)
-    )
-    months = [first.replace(month=m) for m in range(1, first.month + 1)]
-    bars, gaps, slots = [], [], []
-    for index, day in enumerate(months):
-        centre, bar_width = _slot_x(index, len(months), left, right)
-        slots.append(ChartTick(centre, f"{day.month}月"))
-        found = by_month.get(day)
-        if found is None or found.good_share is None:
-            gaps.append(ChartTick(centre, "未汇总" if found is None else "无可评价"))
-            continue
+    months, by_month, span = _months(summaries, month)
+    current = by_month.get(month.replace(day=1))
+    target = GOOD_SHARE_TARGET if current is None else current.target_share
+    plot = _Plot.up_to(1.0)
+
+    def bar(index: int, found: MonthSummary) -> Bar | str:
         share = found.good_share
-        y = round(offset - share * factor, 1)
+        if share is None:
+            return "无可评价"
         meets = share >= found.target_share
-        bars.append(
-            Bar(
-                key=found.month,
-                x=round(centre - bar_width / 2, 1),
-                y=y,
-                width=bar_width,
-                height=round(bottom - y, 1),
-                fill=_MEETS_COLOUR if meets else MISS_COLOUR,
-                value_text=f"{share:.1%}",
-                title=(
-                    f"{day.year}年{day.month}月：{found.good}/{found.assessable} = {share:.1%}，"
-                    + ("达到目标" if meets else "未达到目标")
-                ),
-            )
+        verdict = "达到目标" if meets else "未达到目标"
+        return _bar(
+            plot,
+            index,
+            len(months),
+            share,
+            key=found.month,
+            fill=_MEETS_COLOUR if meets else MISS_COLOUR,
+            value_text=f"{share:.1%}",
+            title=f"{found.month}：{found.good}/{found.assessable} = {share:.1%}，{verdict}",
         )
-    shown = sorted(by_month)
-    span = _span_text(shown or [first])
+
+    bars, slots, gaps = _monthly_bars(months, by_month, bar)
     return BarChart(
         id="figure-share",
         number=number,
         caption=f"图{number}　{span}全市达到或优于Ⅲ类断面比例（目标 ≥ {target:.1%}）",
-        width=width,
-        height=height,
-        left=left,
-        top=top,
-        right=right,
-        bottom=bottom,
         unit="%",
-        bars=tuple(bars),
-        slots=tuple(slots),
-        gaps=tuple(gaps),
-        lines=(ChartLine(round(offset - target * factor, 1), f"目标 {target:.1%}"),),
+        bars=bars,
+        slots=slots,
+        gaps=gaps,
+        lines=(ChartLine(plot.y(target), f"目标 {target:.1%}"),),
         line_colour=MISS_COLOUR,
-        y_ticks=tuple(
-            ChartTick(round(offset - v / 100 * factor, 1), f"{v}") for v in range(0, 101, 20)
-        ),
+        y_ticks=tuple(ChartTick(plot.y(v / 100), f"{v}") for v in range(0, 101, 20)),
         legend=((_MEETS_COLOUR, "达到目标"), (MISS_COLOUR, "未达到目标")),
         description=(
-            f"{first.year}年1月至{first.month}月各月全市达到或优于Ⅲ类的断面比例（月度汇总），"
-            f"{len(bars)} 个月有比例；虚线为目标 {target:.1%}"
+            f"{span}各月全市达到或优于Ⅲ类的断面比例（月度汇总），{len(bars)} 个月有比例；"
+            f"虚线为目标 {target:.1%}"
         ),
     )
 
@@ -466,59 +485,53 @@ def class_chart(
     The sections are those of the summary (``sections`` of them, ``not_assessable`` apart); a
     last bar counts the ones not assessable (断流, 结冰, 数据不足 …).
     """
-    width, height, left, top, right, bottom = _frame()
-    counted = [s for s in registry.sections if s.counts_in_share]
-    classes = []
-    for section in counted:
-        record = records.get(section.id)
-        if isinstance(record, MonthRecord) and section.id not in summary.not_assessable:
-            classes.append(record.water_class)
-    slots_of: list[tuple[str, str, int, str]] = [
+    classes = [
+        record.water_class
+        for section in registry.sections
+        if section.counts_in_share
+        and section.id not in summary.not_assessable
+        and isinstance(record := records.get(section.id), MonthRecord)
+    ]
+    kinds: list[tuple[str, str, int, str]] = [
         (k.label, k.colour, classes.count(k), f"{k.label}类（{k.quality}）") for k in WaterClass
     ]
-    missing = summary.sections - sum(n for _, _, n, _ in slots_of)
-    slots_of.append(("不参与评价", "#9e9e9e", missing, "不参与评价（断流、结冰、数据不足等）"))
-    ticks = _count_ticks(max([n for _, _, n, _ in slots_of] + [1]))
-    offset, factor = _scale(0.0, float(ticks[-1]), top, bottom)
-    bars, slots = [], []
-    for index, (label, fill, count, title) in enumerate(slots_of):
-        centre, bar_width = _slot_x(index, len(slots_of), left, right)
-        slots.append(ChartTick(centre, label if index < len(WaterClass) else "不评价"))
-        y = round(offset - count * factor, 1)
-        bars.append(
-            Bar(
-                label,
-                round(centre - bar_width / 2, 1),
-                y,
-                bar_width,
-                round(bottom - y, 1),
-                fill,
-                str(count),
-                f"{title}：{count} 个",
-            )
+    missing = summary.sections - sum(n for _, _, n, _ in kinds)
+    kinds.append(("不参与评价", "#9e9e9e", missing, "不参与评价（断流、结冰、数据不足等）"))
+    ticks = _count_ticks(max([n for _, _, n, _ in kinds] + [1]))
+    plot = _Plot.up_to(float(ticks[-1]))
+    bars = tuple(
+        _bar(
+            plot,
+            index,
+            len(kinds),
+            count,
+            key=label,
+            fill=fill,
+            value_text=str(count),
+            title=f"{title}：{count} 个",
         )
-    month = dt.date.fromisoformat(summary.month + "-01")
+        for index, (label, fill, count, title) in enumerate(kinds)
+    )
+    slots = tuple(
+        ChartTick(_slot_x(index, len(kinds))[0], label if index < len(WaterClass) else "不评价")
+        for index, (label, _, _, _) in enumerate(kinds)
+    )
+    month = _month_of(summary)
     return BarChart(
         id="figure-classes",
         number=number,
         caption=f"图{number}　{month.year}年{month.month}月国省考河流断面水质类别分布",
-        width=width,
-        height=height,
-        left=left,
-        top=top,
-        right=right,
-        bottom=bottom,
         unit="个",
-        bars=tuple(bars),
-        slots=tuple(slots),
+        bars=bars,
+        slots=slots,
         gaps=(),
         lines=(),
         line_colour=MISS_COLOUR,
-        y_ticks=tuple(ChartTick(round(offset - v * factor, 1), str(v)) for v in ticks),
+        y_ticks=tuple(ChartTick(plot.y(v), str(v)) for v in ticks),
         legend=(),
         description=(
             f"计入全市比例的 {summary.sections} 个断面中各类别断面数："
-            + "，".join(f"{label}类 {n} 个" for label, _, n, _ in slots_of[:-1])
+            + "，".join(f"{label}类 {n} 个" for label, _, n, _ in kinds[:-1])
             + f"；不参与评价 {missing} 个"
         ),
     )
@@ -526,59 +539,40 @@ def class_chart(
 
 def tli_chart(summaries: Sequence[MonthSummary], *, month: dt.date, number: int = 4) -> BarChart:
     """衡水湖's TLI(Σ) by month of the year to ``month``, with the trophic grade bounds."""
-    width, height, left, top, right, bottom = _frame()
-    first = month.replace(day=1)
-    by_month = {_month_of(s): s for s in summaries if _month_of(s).year == first.year}
+    months, by_month, span = _months(summaries, month)
     values = [s.lake.tli for s in by_month.values() if s.lake and s.lake.tli is not None]
-    high = max(80.0, math.ceil(max(values, default=0.0) / 10) * 10 + 10)
-    offset, factor = _scale(0.0, high, top, bottom)
-    months = [first.replace(month=m) for m in range(1, first.month + 1)]
-    bars, gaps, slots = [], [], []
-    for index, day in enumerate(months):
-        centre, bar_width = _slot_x(index, len(months), left, right)
-        slots.append(ChartTick(centre, f"{day.month}月"))
-        found = by_month.get(day)
-        tli = found.lake.tli if found and found.lake else None
-        if found is None or tli is None:
-            gaps.append(ChartTick(centre, "未汇总" if found is None else "无数据"))
-            continue
-        y = round(offset - tli * factor, 1)
-        state = found.lake.trophic_state if found.lake else None
-        bars.append(
-            Bar(
-                found.month,
-                round(centre - bar_width / 2, 1),
-                y,
-                bar_width,
-                round(bottom - y, 1),
-                _TLI_COLOUR,
-                f"{tli:.1f}",
-                f"{day.year}年{day.month}月 TLI(Σ) {tli:.1f}，{state or '—'}",
-            )
+    plot = _Plot.up_to(max(80.0, math.ceil(max(values, default=0.0) / 10) * 10 + 10))
+
+    def bar(index: int, found: MonthSummary) -> Bar | str:
+        tli = None if found.lake is None else found.lake.tli
+        if found.lake is None or tli is None:
+            return "无数据"
+        state = found.lake.trophic_state or "—"
+        return _bar(
+            plot,
+            index,
+            len(months),
+            tli,
+            key=found.month,
+            fill=_TLI_COLOUR,
+            value_text=f"{tli:.1f}",
+            title=f"{found.month} TLI(Σ) {tli:.1f}，{state}",
         )
-    bounds = [(b, n) for b, n in TROPHIC_GRADES if b < high]
-    lines = tuple(ChartLine(round(offset - b * factor, 1), f"{b:g} {n}上限") for b, n in bounds)
+
+    bars, slots, gaps = _monthly_bars(months, by_month, bar)
+    bounds = [(b, n) for b, n in TROPHIC_GRADES if b < plot.high]
     name = next((s.lake.name for s in by_month.values() if s.lake), "衡水湖")
-    shown = sorted(by_month)
     return BarChart(
         id="figure-tli",
         number=number,
-        caption=f"图{number}　{_span_text(shown or [first])}{name}综合营养状态指数 TLI(Σ)",
-        width=width,
-        height=height,
-        left=left,
-        top=top,
-        right=right,
-        bottom=bottom,
+        caption=f"图{number}　{span}{name}综合营养状态指数 TLI(Σ)",
         unit="",
-        bars=tuple(bars),
-        slots=tuple(slots),
-        gaps=tuple(gaps),
-        lines=lines,
+        bars=bars,
+        slots=slots,
+        gaps=gaps,
+        lines=tuple(ChartLine(plot.y(b), f"{b:g} {n}上限") for b, n in bounds),
         line_colour=_GRADE_COLOUR,
-        y_ticks=tuple(
-            ChartTick(round(offset - v * factor, 1), f"{v:g}") for v in range(0, int(high) + 1, 10)
-        ),
+        y_ticks=tuple(ChartTick(plot.y(v), f"{v:g}") for v in range(0, int(plot.high) + 1, 10)),
         legend=(),
         description=(
             f"{name}各月综合营养状态指数；虚线为营养状态分级界限："

@@ -296,6 +296,7 @@ FIGURE_DATACLASSES = [
     if isinstance(obj, type)
     and dataclasses.is_dataclass(obj)
     and obj.__module__ == bulletin_figures.__name__
+    and not obj.__name__.startswith("_")
 ]
 
 
