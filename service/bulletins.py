@@ -2,16 +2,23 @@
 
 The bulletin is made from what ``qingliu run monthly`` stored (the month's summary and every
 section's monthly result); nothing is recomputed, so its numbers are the API's
-(``/api/summary?month=``). It follows the form of the bulletins Chinese bureaus publish:
+(``/api/summary?month=``). It follows the form of the bulletins Chinese bureaus publish, map
+and charts included: the figures are inline SVG drawn on the server
+(:mod:`service.bulletin_figures`), which WeasyPrint renders into the PDF as they are.
 
 ::
 
     衡水市 YYYY年M月 地表水环境质量月报
     一、总体情况     assessable sections, Class Ⅲ or better and the share against ≥ 69.2 %,
-                     劣Ⅴ, the status word, 衡水湖 (class, TN apart, trophic state), year on year
+                     劣Ⅴ, the status word, 衡水湖 (class, TN apart, trophic state), year on year;
+                     图1 the share of every rolled-up month of the year against the target
+                     line, 图2 the number of sections in each class Ⅰ…劣Ⅴ (and not assessed)
     二、各断面水质   one row per assessed section: river, target, class, meets target, main
-                     pollutants, CODMn / NH3-N / TP; the city share against the target
-    三、衡水湖       the lake as a whole: class, TN class, TLI, trophic state
+                     pollutants, CODMn / NH3-N / TP; the city share against the target;
+                     图3 示意图 [A]: every assessed section at its position in the colour of its
+                     monthly class, ringed when it misses its target, 衡水湖 in the lake's class
+    三、衡水湖       the lake as a whole: class, TN class, TLI, trophic state; 图4 the lake's
+                     TLI(Σ) of every rolled-up month with the trophic grade bounds
     四、说明         automatic-station data are unaudited; [A] marks assumptions
     (issuer)         the issuing office (``QINGLIU_ISSUER_OFFICE``, [A] when the default),
                      the issue number (YYYY年第M期) and the date of the roll-up
