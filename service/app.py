@@ -21,6 +21,7 @@ from service.api.errors import ERROR_RESPONSES, install_error_handlers
 from service.api.middleware import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from service.api.routes import (
     alerts_api,
+    appeals_api,
     bulletin_api,
     compensation_api,
     forecast_api,
@@ -30,12 +31,14 @@ from service.api.routes import (
     outlook_api,
     sections_api,
 )
+from service.appeals.attachments import MAX_FILING_BYTES
 from service.db.engine import make_engine, migrate
 from service.jobs.schedule import JobScheduler
 from service.settings import Settings
 from service.web import (
     account_views,
     alert_views,
+    appeal_views,
     compensation_views,
     monitoring_views,
     quality_views,
@@ -110,6 +113,7 @@ def create_app(
             {"name": "sections", "description": "断面名录 / the section registry"},
             {"name": "monitoring", "description": "观测与评价 / observations and classes"},
             {"name": "compensation", "description": "生态补偿 / ecological compensation"},
+            {"name": "appeals", "description": "申诉 / appeals against issued statements"},
         ],
     )
     app.state.settings = settings
@@ -134,6 +138,7 @@ def create_app(
     app.include_router(bulletin_api.router)
     app.include_router(jobs_api.router)
     app.include_router(alerts_api.router)
+    app.include_router(appeals_api.router)
     app.include_router(views.router)
     app.include_router(compensation_views.router)
     app.include_router(monitoring_views.router)
@@ -142,8 +147,10 @@ def create_app(
     app.include_router(account_views.router)
     app.include_router(alert_views.router)
     app.include_router(quality_views.router)
+    app.include_router(appeal_views.router)
 
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    uploads = {("POST", "/appeals"): MAX_FILING_BYTES, ("POST", "/api/appeals"): MAX_FILING_BYTES}
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, wider=uploads)
     app.add_middleware(SecurityHeaders)  # outermost of ours: also on the 413 of BodyLimit
     return app

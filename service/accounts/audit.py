@@ -54,12 +54,19 @@ def record(
 
 
 def audit_events(
-    *, engine: Engine, action: str | None = None, limit: int = 200, offset: int = 0
+    *,
+    engine: Engine,
+    action: str | None = None,
+    target: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
 ) -> list[AuditEntry]:
-    """The newest events first, optionally of one action."""
+    """The newest events first, optionally of one action or one target (``appeal:12``)."""
     query = select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit).offset(offset)
     if action is not None:
         query = query.where(AUDIT.c.action == action)
+    if target is not None:
+        query = query.where(AUDIT.c.target == target)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [

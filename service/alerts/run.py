@@ -22,8 +22,8 @@ What is read (:func:`gather_inputs`)
   (:func:`service.db.queries.latest_forecasts`), if issued within :data:`FORECAST_MAX_AGE` and
   only its targets still ahead.
 * **Monthly classes**: the newest month with stored results (``monthly_result``, written by the
-  monthly roll-up on the 1st for the month before), this month or the last, against the same
-  month a year earlier where stored. Lake rows (``lake:…``) are left out.
+  morning's roll-up of the month to date, or of the month before on the 1st), this month or
+  the last, against the same month a year earlier where stored. Lake rows (``lake:…``) are left out.
 * **Compensation events** of the current month, the engine's own lines
   (:func:`compensation.engine.section_events` on
   :func:`service.statements.source.measurements_from_db`, as a draft statement computes them):

@@ -14,8 +14,9 @@ every route). Callers are recognised by
   decide — ``read`` for reading, ``issue`` to issue statements, ``review`` for the review queue;
   browsers never send it by themselves, so no CSRF token is needed.
 
-A county user sees only its own unit's statements, a river chief (and a county) only the alerts
-of their own sections (:func:`service.alerts.records.scope_for`); with
+A county user sees only its own unit's statements and appeals (and files appeals for it), a
+river chief (and a county) only the alerts of their own sections
+(:func:`service.alerts.records.scope_for`); with
 ``QINGLIU_PUBLIC_VIEW=on`` anonymous visitors may read the monitoring pages and API (never
 money, alerts, review, jobs or the audit).
 """
@@ -76,6 +77,8 @@ class Access(Enum):
     ADMIN = "admin"  # admin only (the audit log)
     ALERTS = "alerts"  # admin, analyst, tokens with `read`; river chiefs and counties: their own
     ACKNOWLEDGE = "acknowledge"  # as ALERTS, but tokens need `review` (state-changing)
+    APPEALS = "appeals"  # admin, analyst, tokens with `read`; a county: its own unit's
+    APPEAL_FILE = "appeal_file"  # a county for its own unit, the bureau; tokens with `issue`
 
 
 ACCESS: Mapping[tuple[str, str], Access] = {
@@ -129,6 +132,23 @@ ACCESS: Mapping[tuple[str, str], Access] = {
     ("GET", "/api/alerts"): Access.ALERTS,
     ("GET", "/api/alerts/{episode_id}"): Access.ALERTS,
     ("POST", "/api/alerts/{episode_id}/acknowledge"): Access.ACKNOWLEDGE,
+    ("GET", "/appeals"): Access.APPEALS,
+    ("GET", "/appeals/new"): Access.APPEAL_FILE,
+    ("POST", "/appeals"): Access.APPEAL_FILE,
+    ("GET", "/appeals/{appeal_id}"): Access.APPEALS,
+    ("GET", "/appeals/{appeal_id}/attachments/{attachment_id}"): Access.APPEALS,
+    ("POST", "/appeals/{appeal_id}/accept"): Access.ISSUE,
+    ("POST", "/appeals/{appeal_id}/reject"): Access.ISSUE,
+    ("POST", "/appeals/{appeal_id}/settle"): Access.ISSUE,
+    ("POST", "/appeals/{appeal_id}/review/{observation_id}"): Access.REVIEW,
+    ("GET", "/api/appeals"): Access.APPEALS,
+    ("POST", "/api/appeals"): Access.APPEAL_FILE,
+    ("GET", "/api/appeals/{appeal_id}"): Access.APPEALS,
+    ("GET", "/api/appeals/{appeal_id}/attachments/{attachment_id}"): Access.APPEALS,
+    ("POST", "/api/appeals/{appeal_id}/accept"): Access.ISSUE,
+    ("POST", "/api/appeals/{appeal_id}/reject"): Access.ISSUE,
+    ("POST", "/api/appeals/{appeal_id}/settle"): Access.ISSUE,
+    ("POST", "/api/appeals/{appeal_id}/review/{observation_id}"): Access.REVIEW,
     ("GET", "/api/session"): Access.SIGNED_IN,
     ("GET", "/audit"): Access.ADMIN,
     ("GET", "/api/audit"): Access.ADMIN,
@@ -141,7 +161,8 @@ for a test may add its own routes there)."""
 _BUREAU: Final = frozenset({Role.ADMIN, Role.ANALYST})
 _TOKEN_SCOPE: Final = {Access.MONITORING: "read", Access.SIGNED_IN: "read", Access.MONEY: "read",
                        Access.ISSUE: "issue", Access.REVIEW: "review", Access.ALERTS: "read",
-                       Access.ACKNOWLEDGE: "review"}  # fmt: skip
+                       Access.ACKNOWLEDGE: "review", Access.APPEALS: "read",
+                       Access.APPEAL_FILE: "issue"}  # fmt: skip
 _OWN_ALERTS: Final = frozenset({Role.RIVER_CHIEF, Role.COUNTY})
 
 
@@ -282,6 +303,8 @@ async def _decide(request: Request) -> Principal:
         return principal
     if access in (Access.ALERTS, Access.ACKNOWLEDGE) and role in _OWN_ALERTS:
         return principal  # the route keeps to their sections (service.alerts.records.scope_for)
+    if access in (Access.APPEALS, Access.APPEAL_FILE) and role is Role.COUNTY:
+        return principal  # the route keeps to their unit (service.api.routes.appeals_api)
     if access is Access.MONEY and role is Role.COUNTY:
         asked = _unit_asked(request)
         if may_see_money(principal, asked):

@@ -2,7 +2,8 @@
 
 - :class:`BodyLimit` refuses a body larger than ``max_bytes`` with a 413 in the one error shape
   (:class:`service.errors.PayloadTooLarge`): at once when ``Content-Length`` says so, and while
-  reading when a streamed body grows past the limit.
+  reading when a streamed body grows past the limit. A few uploads (an appeal with its
+  attachments) have a larger limit of their own (``wider``: method and exact path → bytes).
 - :class:`SecurityHeaders` adds :data:`~service.api.headers.SECURITY_HEADERS` to every
   answer — pages, API answers, errors, files. A route may send its own
   ``Content-Security-Policy`` (the API documentation page does); the middleware keeps it.
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -47,18 +49,26 @@ class _BodyTooLarge(HTTPException):
 class BodyLimit:
     """Refuse request bodies larger than ``max_bytes`` with a 413 in the one error shape."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int = MAX_BODY_BYTES,
+        wider: Mapping[tuple[str, str], int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.wider = dict(wider or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.wider.get((scope.get("method", ""), scope.get("path", "")), self.max_bytes)
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             request = Request(scope, receive)
-            await error_response(request, _too_large(self.max_bytes))(scope, receive, send)
+            await error_response(request, _too_large(limit))(scope, receive, send)
             return
         received = 0
 
@@ -67,8 +77,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise _BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited, send)

@@ -22,6 +22,7 @@ __all__ = [
     "ALLOWED_KINDS",
     "MAX_ATTACHMENTS",
     "MAX_ATTACHMENT_BYTES",
+    "MAX_FILING_BYTES",
     "MAX_TOTAL_BYTES",
     "Attachment",
     "checked_attachment",
@@ -33,6 +34,8 @@ MAX_ATTACHMENT_BYTES: Final = 10 * 1024 * 1024
 """Bytes per file [A]: a scanned multi-page report fits."""
 MAX_TOTAL_BYTES: Final = 20 * 1024 * 1024
 """Bytes of all files of one appeal [A]."""
+MAX_FILING_BYTES: Final = MAX_TOTAL_BYTES + 256 * 1024
+"""The largest request that files an appeal: its files and the form around them."""
 
 ALLOWED_KINDS: Final = {
     "application/pdf": "PDF",

@@ -218,7 +218,9 @@ def _duration(interval: dt.timedelta) -> str:
 
 
 def run_morning_jobs(*, engine: Engine, registry: Registry, today: dt.date) -> list[str]:
-    """QA/QC and daily classes of yesterday; on the 1st, the previous month's roll-up."""
+    """QA/QC and daily classes of yesterday, then the roll-up of yesterday's month: the month
+    to date (provisional: the overview marks a summary computed before its month ended), and
+    on the 1st the finished month before."""
     from service.jobs.daily import run_daily
     from service.jobs.monthly import run_monthly
     from service.jobs.observations import day_bounds
@@ -230,9 +232,8 @@ def run_morning_jobs(*, engine: Engine, registry: Registry, today: dt.date) -> l
     run_quality(engine=engine, registry=registry, start=low, end=high)
     run_daily(engine=engine, registry=registry, first=yesterday)
     done.append(f"daily {yesterday.isoformat()}")
-    if today.day == 1:
-        run_monthly(engine=engine, registry=registry, month=yesterday.replace(day=1))
-        done.append(f"monthly {yesterday:%Y-%m}")
+    run_monthly(engine=engine, registry=registry, month=yesterday.replace(day=1))
+    done.append(f"monthly {yesterday:%Y-%m}")
     return done
 
 

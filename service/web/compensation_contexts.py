@@ -30,6 +30,7 @@ from service.statements.wording import (
     money_text,
     yuan_text,
 )
+from service.web.appeal_views import AppealRow
 from service.web.contexts import CompensationPageContext
 
 __all__ = [
@@ -191,6 +192,12 @@ class CompensationMonthContext(CompensationOutlookPageContext):
     summary: SummaryTable | None = field(default=None, metadata={"help": "扣缴汇总（含原因）"})
     unit_links: tuple[tuple[str, str], ...] = field(
         default=(), metadata={"help": "可查看的范围（名称, 地址）：全市与各单位；县用户仅本单位"}
+    )
+    appeals: tuple[AppealRow, ...] = field(
+        default=(), metadata={"help": "本月（本单位）的申诉：未办结与已办结"}
+    )
+    appeal_href: str | None = field(
+        default=None, metadata={"help": "提出申诉的地址；不可申诉（草稿、过期、无权）为空"}
     )
 
 

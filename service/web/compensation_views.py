@@ -39,12 +39,14 @@ from service.api.deps import (
     letterhead_of,
     request_month,
 )
+from service.appeals.records import settled_versions
 from service.db.models import MonthlyResult, Observation, SectionStatus, StatementIssue, table_of
 from service.errors import InputError, NotFoundError, QingliuError
 from service.outlook import app_outlook_cache
 from service.statements.issue import issued_versions
 from service.statements.monthly import shown_statement
 from service.time import BEIJING, beijing_today
+from service.web.appeal_views import filing_href, statement_appeals
 from service.web.compensation_contexts import (
     CompensationEmptyContext,
     CompensationMonthContext,
@@ -339,6 +341,8 @@ def _page(
     else:
         outlook_href = f"{_month_href(today, unit)}#outlook"
     months = months_with_data(engine=engine, registry=registry, today=today)
+    scope = principal.unit if principal.role is Role.COUNTY else unit
+    linked = settled_versions(engine=engine, month=first)
     context = CompensationMonthContext(
         title=f"{first:%Y年%m月}生态补偿金扣缴通报" + (f" · {unit_name}" if unit_name else ""),
         month=f"{first:%Y-%m}",
@@ -351,6 +355,7 @@ def _page(
                 r.content_hash,
                 f"{r.issued_at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
                 r.changes,
+                linked.get(r.version, ()),
             )
             for r in issued_versions(engine=engine, month=first)
         ),
@@ -367,7 +372,12 @@ def _page(
         picker=_picker(months, first, unit),
         summary=summary_table(statement, unit=unit, href=lambda u: _month_href(first, u)),
         unit_links=_unit_links(registry, first, principal),
-    )
+        appeals=statement_appeals(engine=engine, registry=registry, month=first, unit=scope),
+        appeal_href=None if record is None or draft else filing_href(
+            engine=engine, settings=request.app.state.settings, principal=principal,
+            month=first, unit=unit,
+        ),
+    )  # fmt: skip
     return render("compensation/month.html", context)
 
 

@@ -132,6 +132,9 @@ class VersionRow:
     content_hash: str = field(metadata={"help": "内容摘要（SHA-256）"})
     issued_at: str = field(metadata={"help": "签发时间（北京时间）"})
     changes: int = field(metadata={"help": "较上一版变动行数"})
+    appeals: tuple[int, ...] = field(
+        default=(), metadata={"help": "因办结申诉而签发本版的申诉编号（本版差异含所申诉的行）"}
+    )
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ router = APIRouter(include_in_schema=False)
 
 STYLESHEETS: Final = (
     "site", "classes", "bulletin", "statement", "alerts", "overview", "quality", "section",
+    "appeals",
 )  # fmt: skip
 """The stylesheets under ``/static/<name>.css``."""
 

@@ -35,9 +35,16 @@ PUBLIC = {"/healthz", "/login", "/logout", "/static/{name}.css", "/static/{name}
 ALERTS = {"/alerts", "/alerts/{episode_id}", "/api/alerts", "/api/alerts/{episode_id}"}
 ACKNOWLEDGE = {"/alerts/{episode_id}/acknowledge", "/api/alerts/{episode_id}/acknowledge"}
 QUALITY = {"/quality", "/quality/review/{observation_id}"}  # the data-quality page, its forms
+APPEALS = {"/appeals", "/appeals/{appeal_id}", "/appeals/{appeal_id}/attachments/{attachment_id}",
+           "/api/appeals", "/api/appeals/{appeal_id}",
+           "/api/appeals/{appeal_id}/attachments/{attachment_id}"}  # fmt: skip
+APPEAL_DECISIONS = {f"{root}/appeals/{{appeal_id}}/{step}" for root in ("", "/api")
+                    for step in ("accept", "reject", "settle")}  # fmt: skip
+APPEAL_REVIEW = {"/appeals/{appeal_id}/review/{observation_id}",
+                 "/api/appeals/{appeal_id}/review/{observation_id}"}  # fmt: skip
 FILL = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "name": "site",
         "episode_id": "1", "token": "not-a-signed-link", "package": "redoc",
-        "observation_id": "1"}  # fmt: skip
+        "observation_id": "1", "appeal_id": "1", "attachment_id": "1"}  # fmt: skip
 WHO = ("anonymous", "admin", "analyst", "county", "river_chief", "api_read", "api_issue")
 
 
@@ -48,7 +55,8 @@ def expected(who: str, method: str, path: str, *, public_view: bool) -> bool:
     monitoring = path in MONITORING_PAGES or (
         path.startswith("/api/") and path not in MONEY
         and path not in {"/api/review", "/api/jobs", "/api/audit", "/api/session",
-                         "/api/compensation/{month}/issue"} | ALERTS | ACKNOWLEDGE
+                         "/api/compensation/{month}/issue"} | ALERTS | ACKNOWLEDGE | APPEALS
+        and path not in APPEAL_DECISIONS | APPEAL_REVIEW | {"/api/appeals"}
     )  # fmt: skip
     if who == "anonymous":
         return public_view and monitoring
@@ -61,6 +69,14 @@ def expected(who: str, method: str, path: str, *, public_view: bool) -> bool:
     if path in ALERTS:  # everyone signed in; river chiefs and counties: their own sections
         return True
     if path in ACKNOWLEDGE:  # tokens need `review`; counties may not
+        return who in ("admin", "analyst")
+    if path in APPEALS and method == "GET":  # a county: its own unit's (the route filters)
+        return who in ("admin", "analyst", "county", "api_read", "api_issue")
+    if path in ("/appeals", "/api/appeals", "/appeals/new"):  # filing: tokens need `issue`
+        return who in ("admin", "analyst", "api_issue")  # the county's token reads only
+    if path in APPEAL_DECISIONS:
+        return who in ("admin", "analyst", "api_issue")
+    if path in APPEAL_REVIEW:
         return who in ("admin", "analyst")
     if path == "/api/review":
         return who in ("admin", "analyst")

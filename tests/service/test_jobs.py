@@ -201,15 +201,19 @@ def test_next_run_is_the_next_morning_in_beijing() -> None:
         Settings.from_env({"QINGLIU_DAILY_AT": "six"})
 
 
-def test_morning_jobs_classify_yesterday_and_roll_up_on_the_first(
+def test_morning_jobs_classify_yesterday_and_roll_up_its_month(
     db: Engine, registry: Registry
 ) -> None:
+    store_rows(db, _rows("xiaofanqiao", dt.date(2025, 7, 30), GOOD))
+    done = run_morning_jobs(engine=db, registry=registry, today=dt.date(2025, 7, 31))
+    assert done == ["daily 2025-07-30", "monthly 2025-07"]  # the month to date
     store_rows(db, _rows("xiaofanqiao", dt.date(2025, 7, 31), GOOD))
     done = run_morning_jobs(engine=db, registry=registry, today=dt.date(2025, 8, 1))
-    assert done == ["daily 2025-07-31", "monthly 2025-07"]
+    assert done == ["daily 2025-07-31", "monthly 2025-07"]  # the finished month
     record, _ = _daily(db, "xiaofanqiao", dt.date(2025, 7, 31))
     assert record.class_number == 2
     assert stored_summary(engine=db, month=dt.date(2025, 7, 1)) is not None
+    assert stored_summary(engine=db, month=dt.date(2025, 8, 1)) is None
 
 
 def test_run_commands(tmp_path: Any) -> None:

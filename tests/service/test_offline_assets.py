@@ -39,7 +39,8 @@ PASSWORD = "a long test password"
 SMALL = ("hutuo-anping", "hengshuihu-dahuxin")
 MONTH = dt.date(2025, 3, 1)
 FILL = {"section_id": "hutuo-anping", "month": "2025-03", "unit": "anping", "name": "site",
-        "episode_id": "1", "token": "not-a-signed-link", "package": "redoc"}  # fmt: skip
+        "episode_id": "1", "token": "not-a-signed-link", "package": "redoc", "appeal_id": "1",
+        "attachment_id": "1", "observation_id": "1"}  # fmt: skip
 PAGES_THAT_MUST_RENDER = {
     "/", "/daily", "/sections/hutuo-anping", "/bulletins", "/bulletins/2025-03", "/compensation",
     "/compensation/2025-03", "/compensation/2025-03/anping", "/alerts", "/audit", "/login",
