@@ -42,8 +42,7 @@ from sections.classes import WaterClass
 from sections.map import MapData, fit_frame, load_map_data
 from sections.registry import Registry, Section
 from sections.trophic import TROPHIC_GRADES
-from service.db import results
-from service.jobs.monthly import GOOD_SHARE_TARGET, stored_summary
+from service.jobs.monthly import GOOD_SHARE_TARGET, year_summaries
 from service.records import LakeRecord, MonthRecord, MonthSummary
 from service.web.contexts import ChartLine, ChartTick
 from service.web.overview import MAP_WIDTH, MapLabel, MapLineShape
@@ -65,7 +64,6 @@ __all__ = [
     "month_map",
     "share_chart",
     "tli_chart",
-    "year_summaries",
 ]
 
 CHART_SIZE: Final = (640, 230)
@@ -196,18 +194,6 @@ class BulletinFigures:
 
 
 # --- reading -----------------------------------------------------------------------------------
-
-
-def year_summaries(*, engine: Engine, month: dt.date) -> list[MonthSummary]:
-    """The stored summaries of ``month``'s year up to that month, oldest first."""
-    first = month.replace(day=1)
-    months = results.rolled_up_months(engine=engine)
-    found = (
-        stored_summary(engine=engine, month=m)
-        for m in sorted(months)
-        if m.year == first.year and m <= first
-    )
-    return [s for s in found if s is not None]
 
 
 def bulletin_figures(

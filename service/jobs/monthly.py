@@ -25,6 +25,7 @@ from sections.registry import Registry, Section
 from service.classification import classify_rows, merged_marks, stored_values
 from service.db import queries
 from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, table_of, utc_now
+from service.db.results import rolled_up_months
 from service.jobs.observations import MergedPeriod, load_observations, merged_month_values
 from service.records import (
     LAKE_PREFIX,
@@ -44,6 +45,7 @@ __all__ = [
     "assessed_rivers",
     "run_monthly",
     "stored_summary",
+    "year_summaries",
 ]
 
 GOOD_SHARE_TARGET = 0.692
@@ -266,3 +268,12 @@ def stored_summary(*, engine: Engine, month: dt.date) -> MonthSummary | None:
             select(table.c.summary).where(table.c.month == month.replace(day=1))
         ).first()
     return None if row is None else MonthSummary.model_validate(row[0])
+
+
+def year_summaries(*, engine: Engine, month: dt.date) -> list[MonthSummary]:
+    """The stored summaries of ``month``'s year up to that month, oldest first."""
+    first = month.replace(day=1)
+    months = sorted(m for m in rolled_up_months(engine=engine)
+                    if m.year == first.year and m <= first)  # fmt: skip
+    found = (stored_summary(engine=engine, month=m) for m in months)
+    return [s for s in found if s is not None]

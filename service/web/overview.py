@@ -40,7 +40,7 @@ from service.api.access import Principal
 from service.db import results
 from service.errors import ForbiddenError
 from service.jobs.daily import AUTOMATIC_INDICATORS
-from service.jobs.monthly import GOOD_SHARE_TARGET, stored_summary
+from service.jobs.monthly import GOOD_SHARE_TARGET, year_summaries
 from service.records import DayRecord, LakeSummary, MonthSummary
 from service.time import BEIJING
 from service.web.contexts import LEVEL_ZH, SectionsPageContext, percent_text
@@ -352,11 +352,7 @@ def _map_section(
 def _year_summaries(engine: Engine) -> list[MonthSummary]:
     """The stored summaries of the newest rolled-up month's year up to that month, oldest first."""
     months = results.rolled_up_months(engine=engine)  # newest first
-    if not months:
-        return []
-    year = months[0].year
-    found = (stored_summary(engine=engine, month=m) for m in reversed(months) if m.year == year)
-    return [s for s in found if s is not None]
+    return year_summaries(engine=engine, month=months[0]) if months else []
 
 
 def _target_text(target: float) -> str:
