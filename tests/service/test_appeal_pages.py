@@ -115,6 +115,9 @@ def test_the_bureau_settles_an_appeal_into_a_version_that_links_it(
     with _client(url, engine, role="county", unit=UNIT) as county:
         statement = county.get("/api/compensation/2025-03/jizhou").json()
         assert statement["issue"]["version"] == 2 and statement["units"][0]["total_wan"] == "0"
+        assert [(a["id"], a["outcome"], a["settled_version"]) for a in statement["appeals"]] == [
+            (appeal, "revised", 2)
+        ]
 
 
 def test_an_attachment_comes_back_as_sent_and_never_renders_inline(

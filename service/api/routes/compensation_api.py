@@ -17,6 +17,7 @@ from sections.registry import Registry
 from service.api.access import Principal, authorize
 from service.api.deps import EngineDep, LetterheadDep, RegistryDep, VersionQuery, request_month
 from service.api.headers import DOCUMENT_CSP
+from service.appeals.records import list_appeals
 from service.errors import NotFoundError
 from service.statements.issue import IssueRecord, issue_statement, issued_versions
 from service.statements.monthly import draft_statement, shown_statement
@@ -52,6 +53,11 @@ def _shown(
     )
 
 
+def _appeals(engine: Engine, month: dt.date, unit: str | None) -> list[dict[str, Any]]:
+    found, _ = list_appeals(engine=engine, month=month, unit=unit, limit=500)
+    return [a.as_dict() for a in found]
+
+
 STATEMENT_EXAMPLE = {
     "month": "2025-03",
     "rule_set": {"id": "hengshui-2021", "document": "衡政办字〔2021〕3号", "assumptions": ["…"]},
@@ -66,6 +72,7 @@ STATEMENT_EXAMPLE = {
         }
     ],
     "issue": {"version": 1, "content_hash": "…", "issued_at": "2025-04-03T09:00:00+00:00"},
+    "appeals": [],
 }  # fmt: skip
 
 
@@ -78,9 +85,11 @@ def get_month(
     month: str, engine: EngineDep, registry: RegistryDep, version: VersionQuery = None,
     draft: DraftQuery = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """The newest issued version of the month (``issue`` set), or a draft (``issue`` null)."""
+    """The newest issued version of the month (``issue`` set), or a draft (``issue`` null),
+    with the month's appeals (``appeals``, newest first)."""
     statement, record, _ = _shown(engine, registry, month, version, draft)
-    return statement_document(statement, issue=record)
+    return {**statement_document(statement, issue=record),
+            "appeals": _appeals(engine, statement.month, None)}  # fmt: skip
 
 
 @router.get("/{month}/versions", summary="已签发版本 / issued versions of a month")
@@ -150,7 +159,8 @@ def get_unit(
     month: str, unit: str, engine: EngineDep, registry: RegistryDep,
     version: VersionQuery = None, draft: DraftQuery = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """One unit of the month's statement."""
+    """One unit of the month's statement, with the unit's appeals of the month."""
     _unit(registry, unit)
     statement, record, _ = _shown(engine, registry, month, version, draft)
-    return statement_document(statement, unit=unit, issue=record)
+    return {**statement_document(statement, unit=unit, issue=record),
+            "appeals": _appeals(engine, statement.month, unit)}  # fmt: skip
