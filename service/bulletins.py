@@ -46,7 +46,7 @@ from sections.standards import precision
 from service.bulletin_figures import BulletinFigures, bulletin_figures
 from service.db import results
 from service.errors import MonthNotRolledUp, UnavailableError
-from service.jobs.monthly import assessed_rivers, stored_summary
+from service.jobs.monthly import assessed_rivers, provisional_as_of, stored_summary
 from service.records import LAKE_PREFIX, LakeRecord, MonthRecord, MonthSummary
 from service.statements.letterhead import Letterhead, letterhead
 from service.statements.render import WEASYPRINT_HELP
@@ -360,8 +360,10 @@ def bulletin_context(
     label = _month_label(first)
     issuer = head or letterhead(registry=registry)
     local = None if computed is None else computed.astimezone(BEIJING)
+    as_of = provisional_as_of(first, computed, dt.datetime.now(BEIJING).date())
+    provisional = "" if as_of is None else f"（截至 {as_of.month}月{as_of.day}日，暂定）"
     return BulletinContext(
-        title=f"{CITY} {label} 地表水环境质量月报",
+        title=f"{CITY} {label} 地表水环境质量月报{provisional}",
         city=CITY,
         month=f"{first:%Y-%m}",
         month_label=label,

@@ -37,12 +37,14 @@ from service.records import (
     Trend,
     encode,
 )
+from service.time import BEIJING
 
 __all__ = [
     "GOOD_SHARE_TARGET",
     "LAKE_PREFIX",
     "MonthlyRun",
     "assessed_rivers",
+    "provisional_as_of",
     "run_monthly",
     "stored_summary",
     "year_summaries",
@@ -277,3 +279,18 @@ def year_summaries(*, engine: Engine, month: dt.date) -> list[MonthSummary]:
                     if m.year == first.year and m <= first)  # fmt: skip
     found = (stored_summary(engine=engine, month=m) for m in months)
     return [s for s in found if s is not None]
+
+
+def provisional_as_of(
+    month: dt.date, computed: dt.datetime | None, today: dt.date
+) -> dt.date | None:
+    """The Beijing day a month's roll-up was computed on when the month was not over then (a
+    month-to-date, provisional summary: 截至 M月D日，暂定); None for a finished month's.
+
+    A roll-up whose computation time is unknown is provisional as of ``today`` while its month
+    lasts, final after.
+    """
+    first = month.replace(day=1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    day = today if computed is None else computed.astimezone(BEIJING).date()
+    return day if day <= last else None

@@ -40,7 +40,7 @@ from service.api.access import Principal
 from service.db import results
 from service.errors import ForbiddenError
 from service.jobs.daily import AUTOMATIC_INDICATORS
-from service.jobs.monthly import GOOD_SHARE_TARGET, year_summaries
+from service.jobs.monthly import GOOD_SHARE_TARGET, provisional_as_of, year_summaries
 from service.records import DayRecord, LakeSummary, MonthSummary
 from service.time import BEIJING
 from service.web.contexts import LEVEL_ZH, SectionsPageContext, percent_text
@@ -364,16 +364,8 @@ def _first_day(summary: MonthSummary) -> dt.date:
 
 
 def _as_of(summary: MonthSummary, computed: dt.datetime | None, today: dt.date) -> dt.date | None:
-    """The Beijing day a summary was computed on when its month was not over then (a
-    month-to-date, provisional summary); None for a summary of a finished month.
-
-    A summary whose computation time is unknown (the column is required; defensive) is
-    provisional as of ``today`` while its month lasts, final after.
-    """
-    first = _first_day(summary)
-    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    day = today if computed is None else computed.astimezone(BEIJING).date()
-    return day if day <= last else None
+    """:func:`service.jobs.monthly.provisional_as_of` of a stored summary."""
+    return provisional_as_of(_first_day(summary), computed, today)
 
 
 def _as_of_text(day: dt.date) -> str:

@@ -304,3 +304,22 @@ FIGURE_DATACLASSES = [
 def test_figure_context_fields_have_help(context: type) -> None:
     for field in dataclasses.fields(context):
         assert field.metadata.get("help"), f"{context.__name__}.{field.name} has no help"
+
+
+def test_a_month_rolled_up_before_it_ended_is_a_provisional_bulletin(
+    rolled_up: Engine, small_registry: Registry
+) -> None:
+    from sqlalchemy import update
+
+    from service.db.models import MonthlySummary, table_of
+
+    finished = bulletin_context(rolled_up, small_registry, MARCH)
+    assert "暂定" not in finished.title
+    mid_month = dt.datetime(2025, 3, 20, 7, 0, tzinfo=dt.UTC)  # 15:00 Beijing on 20 March
+    summaries = table_of(MonthlySummary)
+    with rolled_up.begin() as connection:
+        connection.execute(
+            update(summaries).where(summaries.c.month == MARCH).values(computed_at=mid_month)
+        )
+    provisional = bulletin_context(rolled_up, small_registry, MARCH)
+    assert provisional.title.endswith("地表水环境质量月报（截至 3月20日，暂定）")
