@@ -33,6 +33,7 @@ from PIL import Image  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import Engine, select  # noqa: E402
 
+from compensation.statement import MonthlyStatement  # noqa: E402
 from sections.alert_rules import AlertLevel, Condition  # noqa: E402
 from sections.registry import Registry, load_registry  # noqa: E402
 from sections.river_chiefs import load_river_chiefs  # noqa: E402
@@ -40,6 +41,9 @@ from service.accounts import add_user  # noqa: E402
 from service.alerts.ack_links import AckLinks  # noqa: E402
 from service.alerts.episodes import apply_conditions  # noqa: E402
 from service.app import create_app  # noqa: E402
+from service.appeals.attachments import checked_attachment  # noqa: E402
+from service.appeals.lines import appealable_lines  # noqa: E402
+from service.appeals.workflow import accept_appeal, file_appeal  # noqa: E402
 from service.db.models import AlertEpisode, table_of  # noqa: E402
 from service.demo.run import seed_demo  # noqa: E402
 from service.demo.synthetic import generate_year  # noqa: E402
@@ -74,6 +78,7 @@ DESKTOP_PAGES = (
     ("compensation", f"/compensation/{MONTH:%Y-%m}"),
     ("alerts", "/alerts"),
     ("quality", "/quality"),
+    ("appeal", "/appeals/1"),
 )
 
 
@@ -141,12 +146,27 @@ def _build(engine: Engine, registry: Registry, seeded: Registry, settings: Setti
     _step("December's compensation statement", started)
     statement = draft_statement(engine=engine, registry=registry, month=MONTH)
     issue_statement(engine=engine, statement=statement, actor="screenshots")
+    _step("an appeal against one of its lines, accepted", started)
+    _appeal(engine, statement, settings)
     password = secrets.token_urlsafe(16)
     add_user(engine=engine, username=USER, role="admin", password=password)
     _step(f"the last {RECENT_DAYS} days, as the stations' frames up to yesterday", started)
     _recent_days(engine, seeded)
     _step("data ready", started)
     return password
+
+
+def _appeal(engine: Engine, statement: MonthlyStatement, settings: Settings) -> None:
+    """A county's appeal against the first line charged in December, accepted for review."""
+    unit, line = next((u.unit, found) for u in statement.units
+                      for found in appealable_lines(statement, u.unit))  # fmt: skip
+    report = checked_attachment("复测报告.pdf", b"%PDF-1.4\n%%EOF\n")
+    appeal = file_appeal(
+        engine=engine, month=MONTH, unit=unit, line=line.token, attachments=[report],
+        reason="当日自动站试剂过期，比对监测结果达标，见附件报告。", days=settings.appeal_days,
+        actor=f"{unit}-county",
+    )  # fmt: skip
+    accept_appeal(engine=engine, appeal_id=appeal.id, note="调取运维记录与比对报告", actor=USER)
 
 
 def _recent_days(engine: Engine, seeded: Registry) -> None:
