@@ -13,6 +13,11 @@ Batch jobs (forecast fits, backtests, province- or nation-wide classification) c
   command has it). Starting the pool costs a few tenths of a second.
 - ``workers=1`` or a single item: inline, in the calling process, no pool.
 
+Jobs over many sections (daily classes, QA/QC, the monthly roll-up) send chunks of sections
+rather than single sections: :func:`plan_chunks` sizes them (a few chunks per worker, no chunk
+under a minimum, the whole batch inline when it is small and nobody asked for workers) and
+:func:`chunked` cuts the list.
+
 A failing item never loses the others: every item runs, and at the end one
 :class:`~service.errors.BatchError` names how many failed and the first (in item order), carrying
 each failure and each result. A Dask scheduler that does not answer within ``connect_timeout``
@@ -21,22 +26,33 @@ is an :class:`~service.errors.UnavailableError`.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from service.errors import BatchError, UnavailableError
 from service.settings import Settings
 
-__all__ = ["DASK_CONNECT_TIMEOUT", "START_METHOD", "fan_out"]
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = [
+    "CHUNKS_PER_WORKER", "DASK_CONNECT_TIMEOUT", "START_METHOD", "ChunkPlan", "chunked", "fan_out",
+    "plan_chunks",
+]  # fmt: skip
 
 DASK_CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the Dask scheduler to answer before the batch fails as unavailable."""
 START_METHOD = "spawn"
 """Start method of the local process pool's workers (see the module docstring)."""
+CHUNKS_PER_WORKER = 4
+"""Chunks per worker that :func:`plan_chunks` aims at: few enough that sending a chunk costs little
+beside its work, enough that a slow chunk does not leave the other workers idle at the end."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -175,20 +191,9 @@ def _run_dask(
     address: str,
     connect_timeout: float,
 ) -> None:
-    from distributed import Client
     from distributed import as_completed as arrived
 
-    try:
-        # distributed ships py.typed but leaves Client.__init__ and as_completed unannotated
-        client = Client(  # type: ignore[no-untyped-call]
-            address, timeout=connect_timeout, set_as_default=False
-        )
-    except (OSError, TimeoutError) as exc:  # distributed raises OSError("Timed out trying …")
-        raise UnavailableError(
-            f"Dask 调度器 {address} 在 {connect_timeout:g} 秒内无应答 / the Dask scheduler at "
-            f"{address} did not answer within {connect_timeout:g} s: {exc}"
-        ) from exc
-    with client:
+    with _connect(address, connect_timeout) as client:
         futures = client.map(function, items, pure=False)
         positions = {future.key: index for index, future in enumerate(futures)}
         for future in arrived(futures, loop=client.loop):  # type: ignore[no-untyped-call]
@@ -196,6 +201,117 @@ def _run_dask(
                 batch.done(positions[future.key], future.result())
             except Exception as exc:
                 batch.failed(positions[future.key], exc)
+
+
+def _connect(address: str, connect_timeout: float) -> Client:
+    """A client of the Dask scheduler at ``address``; unavailable when it does not answer."""
+    from distributed import Client
+
+    try:
+        # distributed ships py.typed but leaves Client.__init__ and as_completed unannotated
+        return Client(  # type: ignore[no-untyped-call]
+            address, timeout=connect_timeout, set_as_default=False
+        )
+    except (OSError, TimeoutError) as exc:  # distributed raises OSError("Timed out trying …")
+        raise UnavailableError(
+            f"Dask 调度器 {address} 在 {connect_timeout:g} 秒内无应答 / the Dask scheduler at "
+            f"{address} did not answer within {connect_timeout:g} s: {exc}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How a job cuts its items for :func:`fan_out`: ``size`` items per chunk, and the
+    ``workers`` argument to give it (``1``: inline, in the calling process)."""
+
+    size: int
+    workers: int | None
+
+
+def plan_chunks(
+    count: int,
+    *,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    size: int | None = None,
+    inline_up_to: int = 0,
+    min_size: int = 1,
+    connect_timeout: float = DASK_CONNECT_TIMEOUT,
+) -> ChunkPlan:
+    """How many of ``count`` items go in one chunk, and where the chunks run.
+
+    - ``size`` given: chunks of that size, run as ``settings`` and ``workers`` say;
+    - no Dask scheduler and ``workers=1``, or ``workers`` not given and ``count`` at most
+      ``inline_up_to``: one chunk, inline (small batches cost more to send than to compute);
+    - otherwise :data:`CHUNKS_PER_WORKER` chunks per worker, at least ``min_size`` items each.
+      The workers are the local pool's (``workers``, default ``os.cpu_count()``) or the Dask
+      cluster's threads, asked from its scheduler.
+
+    Parameters
+    ----------
+    count : int
+        Items to cut (sections, stations).
+    settings : Settings, optional
+        ``settings.dask_scheduler`` sends the chunks to that Dask cluster.
+    workers : int, optional
+        Processes of the local pool; ``1`` runs inline (unless a Dask scheduler is set).
+    size : int, optional
+        Items per chunk, when the caller knows better.
+    inline_up_to : int
+        Batches of at most this many items run inline unless ``workers`` or a Dask scheduler
+        asks otherwise.
+    min_size : int
+        The fewest items worth a chunk of their own.
+    connect_timeout : float
+        Seconds to wait for the Dask scheduler [s].
+
+    Returns
+    -------
+    ChunkPlan
+
+    Raises
+    ------
+    UnavailableError
+        When the Dask scheduler does not answer within ``connect_timeout``.
+    ValueError
+        When ``workers`` or ``size`` is less than 1.
+
+    Examples
+    --------
+    >>> plan_chunks(3600, workers=2, min_size=25)
+    ChunkPlan(size=450, workers=2)
+    >>> plan_chunks(19, inline_up_to=200)
+    ChunkPlan(size=19, workers=1)
+    """
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if size is not None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        return ChunkPlan(size, workers)
+    address = settings.dask_scheduler if settings is not None else None
+    if address is None and (workers == 1 or (workers is None and count <= inline_up_to)):
+        return ChunkPlan(max(count, 1), 1)
+    if address is not None:
+        with _connect(address, connect_timeout) as client:
+            slots = sum(client.nthreads().values())
+    else:
+        slots = workers or os.cpu_count() or 1
+    per_chunk = math.ceil(count / (max(slots, 1) * CHUNKS_PER_WORKER))
+    return ChunkPlan(max(min_size, per_chunk, 1), workers)
+
+
+def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` cut into consecutive chunks of ``size`` (the last one shorter).
+
+    Examples
+    --------
+    >>> chunked("abcde", 2)
+    ['ab', 'cd', 'e']
+    """
+    if size < 1:
+        raise ValueError(f"size must be at least 1, got {size}")
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _one_thread_per_worker() -> None:

@@ -7,11 +7,21 @@ values need at least the validity threshold of valid values; the section is clas
 GB 3838-2002 against Class Ⅲ and its target class; the result is stored with its provenance
 (the ids of the observations used, the count excluded per reason). Re-running a day replaces
 its results and is recorded as a new job run.
+
+The classification of a chunk of days is pure work on the loaded observations: for a large
+registry (more than :data:`INLINE_SECTIONS` sections), or when the caller gives ``workers`` or
+``QINGLIU_DASK_SCHEDULER`` is set, it is fanned out by groups of sections
+(:func:`classify_chunk` through :func:`service.fanout.fan_out`); the reading and the writing stay
+here, one transaction per chunk of days. The stored rows are the same either way. A chunk of
+sections that fails loses neither the others' results nor its own earlier ones: the others are
+stored, its sections keep what they had, and the run ends in a
+:class:`~service.errors.BatchError` (the job run is logged as failed, naming the sections).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -27,18 +37,39 @@ from sections.registry import Registry
 from service.classification import classify_rows, period_marks, stored_values
 from service.db import queries
 from service.db.models import DailyResult, table_of, utc_now
-from service.jobs.observations import day_bounds, load_observations, valid_period_values
+from service.errors import BatchError
+from service.fanout import fan_out, plan_chunks
+from service.jobs.observations import (
+    day_bounds,
+    load_observations,
+    period_columns,
+    portable_registry,
+    section_chunks,
+    valid_period_values,
+)
 from service.records import DayRecord, Provenance, encode
+from service.settings import Settings
 
 __all__ = [
     "AUTOMATIC_INDICATORS",
+    "INLINE_SECTIONS",
+    "MIN_CHUNK_SECTIONS",
     "DailySummary",
+    "DayChunk",
+    "classify_chunk",
     "day_bounds",
     "run_daily",
 ]
 
+log = logging.getLogger("qingliu.daily")
+
 AUTOMATIC_INDICATORS = ("ph", "do", "codmn", "nh3n", "tp")
 """The deciding indicators an automatic station measures: the basis of completeness."""
+INLINE_SECTIONS = 200
+"""Registries of at most this many sections are classified in the calling process unless the
+caller gives ``workers`` or a Dask scheduler is set: their day costs less than starting a pool."""
+MIN_CHUNK_SECTIONS = 25
+"""The fewest sections sent to a worker as one chunk (a chunk's day costs ~10 ms per section)."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +93,43 @@ def run_daily(
     min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
     progress: Callable[[int], None] | None = None,
     chunk_days: int = 31,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    chunk_sections: int | None = None,
 ) -> DailySummary:
-    """Classify every section on every day from ``first`` to ``last`` (inclusive) and store it."""
+    """Classify every section on every day from ``first`` to ``last`` (inclusive) and store it.
+
+    Parameters
+    ----------
+    engine, registry
+        The database and the sections.
+    first, last : datetime.date
+        The Beijing days (``last`` defaults to ``first``).
+    min_daily_values : int
+        Valid values a daily value needs [A].
+    progress : callable, optional
+        ``progress(days)`` after each chunk of days is stored.
+    chunk_days : int
+        Days read, classified and stored together.
+    settings : Settings, optional
+        ``settings.dask_scheduler`` (``QINGLIU_DASK_SCHEDULER``) sends the chunks of sections to
+        that Dask cluster.
+    workers : int, optional
+        Processes of the local pool (``1``: in this process); by default the pool is used only
+        for registries of more than :data:`INLINE_SECTIONS` sections.
+    chunk_sections : int, optional
+        Sections per chunk (default: a few chunks per worker,
+        :func:`service.fanout.plan_chunks`).
+
+    Returns
+    -------
+    DailySummary
+
+    Raises
+    ------
+    BatchError
+        When chunks of sections failed; every other chunk's rows are stored.
+    """
     last = last or first
     if last < first:
         raise ValueError("the last day comes before the first")
@@ -71,25 +137,32 @@ def run_daily(
         engine=engine, job="daily", detail={"first": first.isoformat(), "last": last.isoformat()}
     )
     results = classified = insufficient = 0
+    failures = _Failures()
     try:
+        plan = plan_chunks(
+            len(registry.sections), settings=settings, workers=workers, size=chunk_sections,
+            inline_up_to=INLINE_SECTIONS, min_size=MIN_CHUNK_SECTIONS,
+        )  # fmt: skip
         day = first
         while day <= last:
             chunk_last = min(last, day + dt.timedelta(days=chunk_days - 1))
-            rows = _classify_days(
-                engine=engine, registry=registry, first=day, last=chunk_last,
-                min_daily_values=min_daily_values, run_id=run_id,
-            )  # fmt: skip
-            _store(engine, rows, day, chunk_last, [s.id for s in registry.sections])
+            frame = load_observations(engine, registry, day, chunk_last)
+            chunks = _chunks(frame, registry, plan.size, min_daily_values, run_id)
+            rows = failures.run(chunks, settings=settings, workers=plan.workers)
+            kept = failures.sections_kept(registry)
+            _store(engine, rows, day, chunk_last, kept)
             results += len(rows)
-            classified += sum(r.record.class_number is not None for r in rows)
-            insufficient += sum(r.record.class_number is None for r in rows)
+            classified += sum(r["class_number"] is not None for r in rows)
+            insufficient += sum(r["class_number"] is None for r in rows)
             if progress is not None:
                 progress((chunk_last - day).days + 1)
             day = chunk_last + dt.timedelta(days=1)
+        failures.check()
     except Exception as exc:
-        queries.finish_job_run(
-            engine=engine, run_id=run_id, status="failed", detail={"error": repr(exc)}
-        )
+        failed: dict[str, JsonValue] = {"error": repr(exc)}
+        if failures.sections:
+            failed["failed_sections"] = list(failures.sections)
+        queries.finish_job_run(engine=engine, run_id=run_id, status="failed", detail=failed)
         raise
     detail: dict[str, JsonValue] = {
         "first": first.isoformat(), "last": last.isoformat(), "results": results,
@@ -97,6 +170,99 @@ def run_daily(
     }  # fmt: skip
     queries.finish_job_run(engine=engine, run_id=run_id, status="ok", detail=detail)
     return DailySummary(first, last, results, classified, insufficient, run_id)
+
+
+_Row = dict[str, object]  # a daily_result row
+
+
+class _Failures:
+    """Runs the chunks of each chunk of days and keeps their failures: one
+    :class:`~service.errors.BatchError` at the end of the run (positions over every chunk)."""
+
+    def __init__(self) -> None:
+        self.failures: dict[int, BaseException] = {}
+        self.results: dict[int, object] = {}
+        self.total = 0
+        self.sections: list[str] = []
+        self._latest: set[str] = set()
+
+    def run(
+        self,
+        chunks: list[tuple[tuple[str, ...], DayChunk]],
+        *,
+        settings: Settings | None,
+        workers: int | None,
+    ) -> list[_Row]:
+        """The rows of every chunk that succeeded, in chunk order."""
+        try:
+            found = fan_out(classify_chunk, [c for _, c in chunks], settings=settings,
+                            workers=workers)  # fmt: skip
+            outcomes: dict[int, list[_Row]] = dict(enumerate(found))
+            failed: dict[int, BaseException] = {}
+        except BatchError as error:
+            outcomes = cast(dict[int, list[_Row]], error.results)
+            failed = error.failures
+        self._latest = set()
+        for i, exc in sorted(failed.items()):
+            ids = chunks[i][0]
+            day = chunks[i][1].frame["day"]
+            log.error("逐日评价失败 / daily classification failed (%s – %s) for sections %s: %r",
+                      day.min(), day.max(), ", ".join(ids), exc)  # fmt: skip
+            self._latest.update(ids)
+            self.sections.extend(s for s in ids if s not in self.sections)
+            self.failures[self.total + i] = exc
+        self.results.update({self.total + i: len(rows) for i, rows in outcomes.items()})
+        self.total += len(chunks)
+        return [row for _, rows in sorted(outcomes.items()) for row in rows]
+
+    def sections_kept(self, registry: Registry) -> list[str]:
+        """The sections whose rows the last chunk of days replaces: all but the failed ones."""
+        return [s.id for s in registry.sections if s.id not in self._latest]
+
+    def check(self) -> None:
+        if self.failures:
+            error = BatchError(self.failures, self.results, self.total)
+            raise error from self.failures[min(self.failures)]
+
+
+@dataclass(frozen=True)
+class DayChunk:
+    """The observations of a group of sections over some days, as sent to a worker."""
+
+    frame: pd.DataFrame
+    """Rows of :func:`service.jobs.observations.load_observations` for these sections."""
+    registry: Registry
+    """The chunk's sections (:func:`service.jobs.observations.portable_registry`)."""
+    columns: tuple[str, ...]
+    """The whole frame's value columns (:func:`service.jobs.observations.period_columns`)."""
+    min_daily_values: int
+    run_id: int
+    computed_at: dt.datetime
+
+
+def classify_chunk(chunk: DayChunk) -> list[dict[str, object]]:
+    """The ``daily_result`` rows of a chunk, by section (registry order) and day (the
+    module-level function :func:`service.fanout.fan_out` runs)."""
+    rows = _classify_frame(
+        chunk.frame, chunk.registry, columns=chunk.columns,
+        min_daily_values=chunk.min_daily_values, run_id=chunk.run_id, now=chunk.computed_at,
+    )  # fmt: skip
+    order = {s.id: i for i, s in enumerate(chunk.registry.sections)}
+    rows.sort(key=lambda r: (order[r.record.section], r.record.day))
+    return [r.columns() for r in rows]
+
+
+def _chunks(
+    frame: pd.DataFrame, registry: Registry, size: int, min_daily_values: int, run_id: int
+) -> list[tuple[tuple[str, ...], DayChunk]]:
+    """The frame cut into chunks of sections, each with the section ids it covers."""
+    now = utc_now()
+    columns = period_columns(frame)
+    return [
+        (ids, DayChunk(part, portable_registry(registry, ids), columns, min_daily_values,
+                       run_id, now))
+        for ids, part in section_chunks(frame, registry, size)
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -128,22 +294,23 @@ def _completeness(present: set[str]) -> float:
     return len(present & set(AUTOMATIC_INDICATORS)) / len(AUTOMATIC_INDICATORS)
 
 
-def _classify_days(
-    *,
-    engine: Engine,
+def _classify_frame(
+    frame: pd.DataFrame,
     registry: Registry,
-    first: dt.date,
-    last: dt.date,
+    *,
+    columns: tuple[str, ...] | None,
     min_daily_values: int,
     run_id: int,
+    now: dt.datetime,
 ) -> list[_DayRow]:
-    frame = load_observations(engine, registry, first, last)
     if frame.empty:
         return []
     valid = frame[frame["counts"]]
-    result = valid_period_values(valid, period="day", min_daily_values=min_daily_values)
+    result = valid_period_values(
+        valid, period="day", min_daily_values=min_daily_values, columns=columns
+    )
     if result is None:
-        return _provenance_only(frame, registry, run_id)
+        return _provenance_only(frame, registry, run_id, now)
     index = result.values.index
     sections = [registry.section(s) for s in index.get_level_values("group")]
     days = [d.date() for d in index.get_level_values("period_start")]
@@ -160,7 +327,6 @@ def _classify_days(
     excluded = frame[~frame["counts"]].groupby(["section_id", "day"])["reason"]
     excluded_counts = excluded.value_counts()
     review_counts = _review_counts(frame)
-    now = utc_now()
     rows: list[_DayRow] = []
     seen: set[tuple[str, dt.date]] = set()
     for i, (classification, section, day, target) in enumerate(
@@ -238,8 +404,9 @@ def _empty(
     return _DayRow(record, provenance, 0.0, run_id, now)
 
 
-def _provenance_only(frame: pd.DataFrame, registry: Registry, run_id: int) -> list[_DayRow]:
-    now = utc_now()
+def _provenance_only(
+    frame: pd.DataFrame, registry: Registry, run_id: int, now: dt.datetime
+) -> list[_DayRow]:
     rows: list[_DayRow] = []
     for group_key, group in frame.groupby(["section_id", "day"]):
         section_id, day = cast(tuple[str, dt.date], group_key)
@@ -248,7 +415,7 @@ def _provenance_only(frame: pd.DataFrame, registry: Registry, run_id: int) -> li
 
 
 def _store(
-    engine: Engine, rows: list[_DayRow], first: dt.date, last: dt.date, sections: list[str]
+    engine: Engine, rows: list[_Row], first: dt.date, last: dt.date, sections: list[str]
 ) -> None:
     table = table_of(DailyResult)
     with engine.begin() as connection:
@@ -258,4 +425,4 @@ def _store(
             )
         )
         if rows:
-            connection.execute(insert(table), [r.columns() for r in rows])
+            connection.execute(insert(table), rows)

@@ -7,11 +7,20 @@ the items stations do not measure), classes against Class Ⅲ and the target; �
 the mean of its points; the city's share of assessable river sections at Class Ⅲ or better
 against the 2025 target (≥ 69.2 %), the 劣Ⅴ count, the lake's class with TN apart and its
 trophic state, and the change against the same month last year.
+
+The monthly values and classes of a group of sections are pure work on the month's
+observations: for a large registry (more than :data:`INLINE_SECTIONS` sections), or when the
+caller gives ``workers`` or ``QINGLIU_DASK_SCHEDULER`` is set, they are fanned out by groups of
+sections (:func:`month_chunk` through :func:`service.fanout.fan_out`); the lake, the city summary
+(which needs every section) and the one writing transaction stay here. A failing chunk fails the
+roll-up (a summary without some sections would be wrong): nothing is stored, the previous
+roll-up stays, the run is logged as failed and a :class:`~service.errors.BatchError` is raised.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +35,16 @@ from service.classification import classify_rows, merged_marks, stored_values
 from service.db import queries
 from service.db.models import MonthlyResult, MonthlySummary, SectionStatus, table_of, utc_now
 from service.db.results import rolled_up_months
-from service.jobs.observations import MergedPeriod, load_observations, merged_month_values
+from service.errors import BatchError
+from service.fanout import fan_out, plan_chunks
+from service.jobs.observations import (
+    MergedPeriod,
+    load_observations,
+    merged_columns,
+    merged_month_values,
+    portable_registry,
+    section_chunks,
+)
 from service.records import (
     LAKE_PREFIX,
     ClassChange,
@@ -37,22 +55,34 @@ from service.records import (
     Trend,
     encode,
 )
+from service.settings import Settings
 from service.time import BEIJING
 
 __all__ = [
     "GOOD_SHARE_TARGET",
+    "INLINE_SECTIONS",
     "LAKE_PREFIX",
+    "MIN_CHUNK_SECTIONS",
+    "MonthChunk",
     "MonthlyRun",
     "assessed_rivers",
+    "month_chunk",
     "provisional_as_of",
     "run_monthly",
     "stored_summary",
     "year_summaries",
 ]
 
+log = logging.getLogger("qingliu.monthly")
+
 GOOD_SHARE_TARGET = 0.692
 """2025 target of the city's 14th Five-Year plan: ≥ 69.2 % of sections at Class Ⅲ or better [V]."""
 STATUS_WORDS = {"no_flow": "断流", "dry": "无水", "frozen": "结冰", "excluded": "剔除"}
+INLINE_SECTIONS = 200
+"""Registries of at most this many sections are rolled up in the calling process unless the
+caller gives ``workers`` or a Dask scheduler is set."""
+MIN_CHUNK_SECTIONS = 25
+"""The fewest sections sent to a worker as one chunk."""
 
 
 @dataclass(frozen=True)
@@ -75,18 +105,89 @@ def run_monthly(
     registry: Registry,
     month: dt.date,
     min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    chunk_sections: int | None = None,
 ) -> MonthlyRun:
-    """Compute and store the month's results and the city summary."""
+    """Compute and store the month's results and the city summary.
+
+    ``settings`` (its ``dask_scheduler``), ``workers`` and ``chunk_sections`` say where the
+    per-section work runs and in which chunks, as for :func:`service.jobs.daily.run_daily`;
+    the stored rows are the same either way. Raises :class:`~service.errors.BatchError`, having
+    stored nothing, when a chunk of sections fails.
+    """
     first = month.replace(day=1)
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     run_id = queries.start_job_run(engine=engine, job="monthly", detail={"month": f"{first:%Y-%m}"})
-    frame = load_observations(engine, registry, first, last, kind="all")
-    statuses = _statuses(engine, first)
+    try:
+        plan = plan_chunks(
+            len(registry.sections), settings=settings, workers=workers, size=chunk_sections,
+            inline_up_to=INLINE_SECTIONS, min_size=MIN_CHUNK_SECTIONS,
+        )  # fmt: skip
+        frame = load_observations(engine, registry, first, last, kind="all")
+        columns = merged_columns(frame)
+        cut = section_chunks(frame, registry, plan.size)
+        chunks = [
+            MonthChunk(part, portable_registry(registry, ids), first, columns, min_daily_values)
+            for ids, part in cut
+        ]
+        try:
+            done = fan_out(month_chunk, chunks, settings=settings, workers=plan.workers)
+        except BatchError as error:
+            for i, exc in sorted(error.failures.items()):
+                log.error("月度汇总失败 / monthly roll-up failed for sections %s: %r",
+                          ", ".join(cut[i][0]), exc)  # fmt: skip
+            raise
+        stored = _roll_up(engine, registry, first, done)
+    except Exception as exc:
+        queries.finish_job_run(
+            engine=engine, run_id=run_id, status="failed", detail={"error": repr(exc)}
+        )
+        raise
+    queries.finish_job_run(
+        engine=engine, run_id=run_id, status="ok", detail={"month": f"{first:%Y-%m}"}
+    )
+    return stored
+
+
+@dataclass(frozen=True)
+class MonthChunk:
+    """The month's observations of a group of sections, as sent to a worker."""
+
+    frame: pd.DataFrame
+    """Rows of :func:`service.jobs.observations.load_observations` (``kind="all"``)."""
+    registry: Registry
+    """The chunk's sections (:func:`service.jobs.observations.portable_registry`)."""
+    first: dt.date
+    columns: tuple[str, ...]
+    """The whole month's value columns (:func:`service.jobs.observations.merged_columns`)."""
+    min_daily_values: int
+
+
+def month_chunk(chunk: MonthChunk) -> tuple[dict[str, MonthRecord], dict[str, pd.Series]]:
+    """The classified month records and the monthly values of a chunk's sections with values
+    (the module-level function :func:`service.fanout.fan_out` runs)."""
+    merged = merged_month_values(
+        chunk.frame, min_daily_values=chunk.min_daily_values, columns=chunk.columns
+    )
+    if merged is None:
+        return {}, {}
+    return _month_records(chunk.registry, merged, chunk.first)
+
+
+def _roll_up(
+    engine: Engine,
+    registry: Registry,
+    first: dt.date,
+    chunks: list[tuple[dict[str, MonthRecord], dict[str, pd.Series]]],
+) -> MonthlyRun:
+    """Targets and statuses on every section's record, the lake, the summary; store them."""
     classified: dict[str, MonthRecord] = {}
     values_by_section: dict[str, pd.Series] = {}
-    merged = merged_month_values(frame, min_daily_values=min_daily_values)
-    if merged is not None:
-        classified, values_by_section = _month_records(registry, merged, first)
+    for found_records, found_values in chunks:
+        classified.update(found_records)
+        values_by_section.update(found_values)
+    statuses = _statuses(engine, first)
     records: dict[str, MonthRecord] = {}
     for section in registry.sections:
         found = classified.get(section.id)
@@ -120,9 +221,6 @@ def run_monthly(
         connection.execute(
             insert(summaries).values(month=first, summary=encode(summary), computed_at=now)
         )
-    queries.finish_job_run(
-        engine=engine, run_id=run_id, status="ok", detail={"month": f"{first:%Y-%m}"}
-    )
     return MonthlyRun(first, len(records), summary)
 
 

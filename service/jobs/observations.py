@@ -5,12 +5,19 @@ statements: it reads the observations of a window, asks :func:`sections.validity
 whether each value counts (and whether as a lower bound, suspect, or waiting for review),
 enters an over-range reading at max(reading, instrument span) and drops nothing: excluded
 values stay in the frame with their reason, for provenance.
+
+Jobs that fan their work out by groups of sections (:func:`service.fanout.fan_out`) load the
+frame here once, cut it with :func:`section_chunks`, send each chunk with
+:func:`portable_registry` (its sections as a registry that pickles) and the whole frame's value
+columns (:func:`period_columns`, :func:`merged_columns`), so that every chunk's period values have
+the columns the whole frame's would: a chunk's results are then those of the single run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -39,7 +46,11 @@ __all__ = [
     "day_bounds",
     "load_observations",
     "manual_period_values",
+    "merged_columns",
     "merged_month_values",
+    "period_columns",
+    "portable_registry",
+    "section_chunks",
     "valid_period_values",
 ]
 
@@ -133,11 +144,14 @@ def valid_period_values(
     *,
     period: str,
     min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
+    columns: Sequence[str] | None = None,
 ) -> PeriodValues | None:
     """Period values per section from the counted rows of :func:`load_observations`.
 
     None when no row counts. Lower-bound and suspect marks and "<DL" values are carried into
-    :func:`sections.periods.period_values`.
+    :func:`sections.periods.period_values`. ``columns`` (default: the parameters with a counted
+    value, :func:`period_columns`) fixes the value columns: a chunk of sections passes the whole
+    frame's, so that its rows equal the single run's.
     """
     valid = frame[frame["counts"]] if "counts" in frame else frame
     if valid.empty:
@@ -150,6 +164,8 @@ def valid_period_values(
     values = wide("value", "mean")
     if values.empty:
         return None
+    if columns is not None:
+        values = values.reindex(columns=pd.Index(list(columns), name=values.columns.name))
     marks = {
         name: wide(name, "max").reindex_like(values).fillna(0).astype(bool)
         for name in ("censored", "lower_bound", "suspect")
@@ -196,6 +212,60 @@ def manual_period_values(frame: pd.DataFrame, *, kinds: tuple[str, ...] = ("rout
     return values, censored.fillna(False).astype(bool)
 
 
+def period_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The value columns :func:`valid_period_values` gives for a frame of
+    :func:`load_observations`: the parameters with a counted value, sorted."""
+    if frame.empty:
+        return ()
+    valid = frame[frame["counts"] & frame["value"].notna()] if "counts" in frame else frame
+    return tuple(sorted(str(key) for key in valid["parameter"].unique()))
+
+
+def merged_columns(
+    frame: pd.DataFrame, *, kinds: tuple[str, ...] = ("routine",)
+) -> tuple[str, ...]:
+    """The value columns :func:`merged_month_values` gives for a frame of
+    :func:`load_observations`: automatic parameters with a counted value and laboratory
+    parameters with a counted sample, sorted."""
+    if frame.empty:
+        return ()
+    automatic = period_columns(frame[frame["sample_kind"].isna()])
+    lab = frame.loc[frame["counts"] & frame["sample_kind"].isin(kinds), "parameter"]
+    return tuple(sorted({*automatic, *(str(key) for key in lab.unique())}))
+
+
+def portable_registry(registry: Registry, section_ids: Iterable[str]) -> Registry:
+    """The registry's units and the sections ``section_ids`` (in registry order), as a registry
+    that pickles for a worker process: the sections' read-only target and standard tables are
+    copied into plain dicts (a ``mappingproxy`` does not pickle); nothing else changes."""
+    wanted = set(section_ids)
+    sections = tuple(
+        replace(s, targets=dict(s.targets), standards=dict(s.standards))
+        for s in registry.sections
+        if s.id in wanted
+    )
+    return Registry(units=registry.units, sections=sections, source=registry.source)
+
+
+def section_chunks(
+    frame: pd.DataFrame, registry: Registry, size: int
+) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
+    """The frame's rows cut by consecutive groups of ``size`` registry sections.
+
+    Each chunk is its section ids (registry order) and their rows in the frame's order; a group
+    without rows is left out. Rows of sections not in the registry are in no chunk.
+    """
+    positions = frame.groupby("section_id", sort=False).indices if not frame.empty else {}
+    ids = [s.id for s in registry.sections]
+    chunks: list[tuple[tuple[str, ...], pd.DataFrame]] = []
+    for start in range(0, len(ids), size):
+        group = tuple(ids[start : start + size])
+        parts = [positions[s] for s in group if s in positions]
+        if parts:
+            chunks.append((group, frame.take(np.sort(np.concatenate(parts)))))
+    return chunks
+
+
 def _flat(marks: pd.DataFrame | None) -> pd.DataFrame | None:
     return None if marks is None else marks.reset_index(drop=True)
 
@@ -216,14 +286,19 @@ class MergedPeriod:
 
 
 def merged_month_values(
-    frame: pd.DataFrame, *, min_daily_values: int = DEFAULT_MIN_DAILY_VALUES
+    frame: pd.DataFrame,
+    *,
+    min_daily_values: int = DEFAULT_MIN_DAILY_VALUES,
+    columns: Sequence[str] | None = None,
 ) -> MergedPeriod | None:
     """Monthly values merged from automatic and laboratory rows of :func:`load_observations`.
 
     The automatic monthly value (valid days on ≥ 2/3 of the month) is preferred for the
     automatic parameters, the laboratory value for the rest
     (:func:`sections.sources.merge_sources`); a parameter whose automatic month was
-    insufficient and that no laboratory value fills is listed as insufficient.
+    insufficient and that no laboratory value fills is listed as insufficient. ``columns``
+    (default :func:`merged_columns` of the frame) fixes the value columns, as in
+    :func:`valid_period_values`.
     """
     if frame.empty:
         return None
@@ -235,6 +310,13 @@ def merged_month_values(
     lab_values = _by_section(manual[0]) if manual is not None else empty
     if auto_values.empty and lab_values.empty:
         return None
+    if columns is not None:
+        auto_values = auto_values.reindex(
+            columns=pd.Index(list(columns), name=auto_values.columns.name)
+        )
+        lab_values = lab_values.reindex(
+            columns=pd.Index(list(columns), name=lab_values.columns.name)
+        )
     values, sources = merge_sources(auto_values, lab_values)
     from_auto = sources == Source.AUTOMATIC.value
     from_lab = sources == Source.MANUAL.value
@@ -242,7 +324,8 @@ def merged_month_values(
     def marks(source: pd.DataFrame | None, where: pd.DataFrame, fill: int) -> pd.DataFrame:
         if source is None:
             return pd.DataFrame(fill, index=values.index, columns=values.columns)
-        aligned = _by_section(source).reindex(
+        # as integers: a bool frame cannot hold the fill (pandas deprecates the silent cast)
+        aligned = _by_section(source).astype("int64").reindex(
             index=values.index, columns=values.columns, fill_value=fill
         )
         return aligned.where(where, fill)

@@ -10,6 +10,7 @@ Values are never removed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,12 +23,33 @@ from sections.registry import Registry
 from sections.validity import ReviewStatus, validity_frame
 from service.db import queries
 from service.db.models import Observation, table_of
+from service.errors import BatchError
+from service.fanout import chunked, fan_out, plan_chunks
+from service.jobs.observations import portable_registry
+from service.settings import Settings
 
-__all__ = ["QualitySummary", "run_quality"]
+__all__ = [
+    "INLINE_STATIONS",
+    "MIN_CHUNK_STATIONS",
+    "QualityChunk",
+    "QualityFlags",
+    "QualitySummary",
+    "flag_chunk",
+    "run_quality",
+]
+
+log = logging.getLogger("qingliu.quality")
 
 OBSERVATION = table_of(Observation)
 
 LOOKBACK = dt.timedelta(days=2)  # context before the window, so spikes at its start are seen
+INLINE_STATIONS = 200
+"""Windows with at most this many stations are checked in the calling process unless the caller
+gives ``workers`` or a Dask scheduler is set."""
+MIN_CHUNK_STATIONS = 25
+"""The fewest stations sent to a worker as one chunk."""
+
+_Update = tuple[int, str, str | None, int]  # qc_flag, qc_test, review_status, observation id
 
 
 @dataclass(frozen=True)
@@ -40,6 +62,28 @@ class QualitySummary:
     flags: dict[int, int]
 
 
+@dataclass(frozen=True)
+class QualityChunk:
+    """The observations of a group of stations, as sent to a worker."""
+
+    frame: pd.DataFrame
+    """The stations' rows of the window and its look-back, ``observed_at`` in UTC."""
+    registry: Registry
+    """The sections the stations report for
+    (:func:`service.jobs.observations.portable_registry`)."""
+    window_start: pd.Timestamp
+    """Flags before it are context only: neither counted nor written."""
+
+
+@dataclass(frozen=True)
+class QualityFlags:
+    """What :func:`flag_chunk` found: series checked, flag counts, changed observations."""
+
+    series: int
+    flags: dict[int, int]
+    updates: list[_Update]
+
+
 def run_quality(
     *,
     engine: Engine,
@@ -47,8 +91,20 @@ def run_quality(
     start: dt.datetime,
     end: dt.datetime,
     progress: Callable[[int], None] | None = None,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    chunk_stations: int | None = None,
 ) -> QualitySummary:
-    """Flag every automatic series in [start, end); returns counts."""
+    """Flag every automatic series in [start, end); returns counts.
+
+    The checks of a group of stations are pure work on the read observations: for many stations
+    (more than :data:`INLINE_STATIONS`), or when the caller gives ``workers`` or
+    ``settings.dask_scheduler`` (``QINGLIU_DASK_SCHEDULER``) is set, they are fanned out by
+    groups of stations (:func:`flag_chunk` through :func:`service.fanout.fan_out`); the reading
+    and the one writing transaction stay here. ``progress(series)`` follows the chunks. When a
+    chunk fails, the others' flags are still written, then a
+    :class:`~service.errors.BatchError` is raised.
+    """
     checked = set(qc_table())
     columns = [OBSERVATION.c[name] for name in (
         "id", "station", "section_id", "parameter", "observed_at", "value", "station_flag",
@@ -66,7 +122,74 @@ def run_quality(
         return QualitySummary(0, 0, 0, {})
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
     window_start = pd.Timestamp(start).tz_convert("UTC")
-    updates: list[tuple[int, str, str | None, int]] = []
+    stations = sorted(frame["station"].unique())
+    plan = plan_chunks(
+        len(stations), settings=settings, workers=workers, size=chunk_stations,
+        inline_up_to=INLINE_STATIONS, min_size=MIN_CHUNK_STATIONS,
+    )  # fmt: skip
+    chunks = _chunks(frame, registry, stations, plan.size, window_start)
+    sizes = [c.frame.groupby(["station", "parameter"]).ngroups for c in chunks]
+
+    def report(done: int, _total: int) -> None:
+        if progress is not None:
+            progress(sizes[done - 1])
+
+    try:
+        outcomes = dict(enumerate(
+            fan_out(flag_chunk, chunks, settings=settings, workers=plan.workers, progress=report)
+        ))  # fmt: skip
+        failures: dict[int, BaseException] = {}
+    except BatchError as error:
+        outcomes = {i: r for i, r in error.results.items() if isinstance(r, QualityFlags)}
+        failures = error.failures
+        for i, exc in sorted(failures.items()):
+            names = sorted(chunks[i].frame["station"].unique())
+            log.error("质控失败 / QA/QC failed for stations %s: %r", ", ".join(names), exc)
+    updates: list[_Update] = []
+    totals: dict[int, int] = {}
+    for _, result in sorted(outcomes.items()):
+        updates.extend(result.updates)
+        for flag, count in result.flags.items():
+            totals[flag] = totals.get(flag, 0) + count
+    if updates:
+        with engine.begin() as connection:
+            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            connection.exec_driver_sql(
+                f"UPDATE observation SET qc_flag = {mark}, qc_test = {mark}, "
+                f"review_status = {mark} WHERE id = {mark}",
+                updates,
+            )
+    if failures:
+        batch = BatchError(failures, dict(outcomes), len(chunks))
+        raise batch from failures[min(failures)]
+    series = sum(r.series for r in outcomes.values())
+    return QualitySummary(series, sum(totals.values()), len(updates), totals)
+
+
+def _chunks(
+    frame: pd.DataFrame,
+    registry: Registry,
+    stations: list[str],
+    size: int,
+    window_start: pd.Timestamp,
+) -> list[QualityChunk]:
+    """The frame cut by consecutive groups of stations (sorted), rows in the frame's order."""
+    positions = frame.groupby("station", sort=False).indices
+    known = {s.id for s in registry.sections}
+    chunks: list[QualityChunk] = []
+    for group in chunked(stations, size):
+        part = frame.take(np.sort(np.concatenate([positions[s] for s in group])))
+        ids = known.intersection(str(s) for s in part["section_id"].unique())
+        chunks.append(QualityChunk(part, portable_registry(registry, ids), window_start))
+    return chunks
+
+
+def flag_chunk(chunk: QualityChunk) -> QualityFlags:
+    """Check every series of a chunk of stations (the module-level function
+    :func:`service.fanout.fan_out` runs)."""
+    frame, registry, window_start = chunk.frame, chunk.registry, chunk.window_start
+    known = {s.id for s in registry.sections}
+    updates: list[_Update] = []
     totals: dict[int, int] = {}
     series = 0
     for (_station, key), group in frame.groupby(["station", "parameter"], sort=True):
@@ -74,7 +197,6 @@ def run_quality(
         series += 1
         first_day = group["observed_at"].iloc[0].date()
         section_id = group["section_id"].iloc[0]
-        known = {s.id for s in registry.sections}
         limit = (
             target_limit(registry.section(str(section_id)), str(key), first_day)
             if section_id in known
@@ -115,17 +237,7 @@ def run_quality(
                 strict=True,
             )
         )
-        if progress is not None:
-            progress(1)
-    if updates:
-        with engine.begin() as connection:
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            connection.exec_driver_sql(
-                f"UPDATE observation SET qc_flag = {mark}, qc_test = {mark}, "
-                f"review_status = {mark} WHERE id = {mark}",
-                updates,
-            )
-    return QualitySummary(series, sum(totals.values()), len(updates), totals)
+    return QualityFlags(series, totals, updates)
 
 
 def _review_status(
