@@ -1,5 +1,8 @@
 """Jobs run by hand: QA/QC, daily classes (or a backfill), the monthly roll-up, the year, the
-exceedance forecasts."""
+exceedance forecasts.
+
+The batch jobs take the service settings, so ``QINGLIU_DASK_SCHEDULER`` sends their work to a Dask
+cluster, and ``--workers`` (processes of the local pool; 1: in this process)."""
 
 from __future__ import annotations
 
@@ -15,11 +18,22 @@ from service.errors import InputError
 from service.time import beijing_today
 
 __all__ = [
+    "WorkersOption",
     "run_annual_command",
     "run_daily_command",
     "run_forecast_command",
     "run_monthly_command",
     "run_qc_command",
+]
+
+
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="本机进程数（1 为本进程），缺省按断面数自定（设 QINGLIU_DASK_SCHEDULER 则用 Dask）"
+        " / local worker processes (1: this process); default by the number of sections",
+    ),
 ]
 
 
@@ -51,6 +65,7 @@ def run_daily_command(
         bool, typer.Option("--qc/--no-qc", help="先运行质控 / run QA/QC first")
     ] = True,
     allow_empty: AllowEmptyOption = False,
+    workers: WorkersOption = None,
 ) -> None:
     """逐日水质评价（可补算区间）。Classify every section for a day, or backfill a range.
 
@@ -63,17 +78,18 @@ def run_daily_command(
 
     first, last = _days(date, start, end)
     state = state_of(ctx)
-    registry, engine = state.registry(), state.engine()
+    registry, engine, settings = state.registry(), state.engine(), state.settings()
     with _report.progress_bar() as progress:
         if quality:
             qc_task = progress.add_task("质控 / QA/QC", total=None)
             low, high = day_bounds(first, last)
-            run_quality(engine=engine, registry=registry, start=low, end=high)
+            run_quality(engine=engine, registry=registry, start=low, end=high, settings=settings,
+                        workers=workers)  # fmt: skip
             progress.update(qc_task, total=1, completed=1)
         task = progress.add_task("逐日评价 / daily classification", total=(last - first).days + 1)
         summary = run_daily(
             engine=engine, registry=registry, first=first, last=last,
-            progress=lambda n: progress.advance(task, n),
+            progress=lambda n: progress.advance(task, n), settings=settings, workers=workers,
         )  # fmt: skip
     typer.echo(_report.daily_line(summary))
     if summary.classified == 0:
@@ -86,7 +102,10 @@ def run_daily_command(
 
 
 def run_monthly_command(
-    ctx: typer.Context, month: MonthOption, allow_empty: AllowEmptyOption = False
+    ctx: typer.Context,
+    month: MonthOption,
+    allow_empty: AllowEmptyOption = False,
+    workers: WorkersOption = None,
 ) -> None:
     """月度汇总：月均值、类别、优良比例、劣Ⅴ、衡水湖。Roll up a month.
 
@@ -97,7 +116,10 @@ def run_monthly_command(
 
     first = _options.month(month)
     state = state_of(ctx)
-    result = run_monthly(engine=state.engine(), registry=state.registry(), month=first)
+    result = run_monthly(
+        engine=state.engine(), registry=state.registry(), month=first,
+        settings=state.settings(), workers=workers,
+    )  # fmt: skip
     summary = result.record
     typer.echo(_report.monthly_line(summary))
     if summary.assessable == 0 and (summary.lake is None or summary.lake.class_number is None):
@@ -125,6 +147,7 @@ def run_qc_command(
     ctx: typer.Context,
     start: Annotated[str, typer.Option("--from", help="起始日 YYYY-MM-DD / first day")],
     end: Annotated[str, typer.Option("--to", help="截止日 YYYY-MM-DD / last day")],
+    workers: WorkersOption = None,
 ) -> None:
     """质控：为自动站数据打 QARTOD 标记。Flag stored series (QA/QC)."""
     from service.jobs.observations import day_bounds
@@ -133,7 +156,10 @@ def run_qc_command(
     first, last = _options.day(start, "--from"), _options.day(end, "--to")
     state = state_of(ctx)
     low, high = day_bounds(first, last)
-    summary = run_quality(engine=state.engine(), registry=state.registry(), start=low, end=high)
+    summary = run_quality(
+        engine=state.engine(), registry=state.registry(), start=low, end=high,
+        settings=state.settings(), workers=workers,
+    )  # fmt: skip
     typer.echo(_report.quality_line(summary))
 
 
