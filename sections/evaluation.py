@@ -19,14 +19,23 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sections._kernel import (
+    IntervalTable,
+    Scratch,
+    classes_into,
+    interval_table,
+    pollutant_order,
+)
+from sections._kernel import round_array as _round_array
 from sections.classes import WaterClass
 from sections.standards import (
     DEFAULT_STANDARD,
@@ -55,9 +64,7 @@ Selector = slice | npt.NDArray[np.bool_]
 NO_MULTIPLE: frozenset[str] = frozenset({"temp", "ph", "do"})
 """Items without an exceedance multiple (环办〔2011〕22号)."""
 
-_HALF_TOLERANCE = 1e-9  # relative: a float this close to a decimal half is that half
-_CHUNK_ROWS = 1 << 16  # rows per chunk in classify_frame: the working set stays in cache
-_NEAR_HALF = 0.5 - 1e-6  # candidates for the exact half test (scaled fraction beyond this)
+_CHUNK_ROWS = 1 << 15  # rows per chunk: the working set stays in the processor's cache
 
 
 @overload
@@ -103,53 +110,14 @@ def round_half_even(
     return _like(values, _round_array(array.reshape(-1), decimals).reshape(array.shape))
 
 
-def _round_array(array: FloatArray, decimals: int) -> FloatArray:
-    """Half-even rounding of a 1-d array; see :func:`round_half_even`. Returns a new array."""
-    scale = 10.0**decimals
-    scaled = np.multiply(array, scale)
-    rounded = np.rint(scaled)
-    # only a value whose scaled fraction lies near .5 can be misread through its binary form
-    distance = np.subtract(scaled, rounded, out=scaled)
-    np.abs(distance, out=distance)
-    near = distance > _NEAR_HALF
-    if near.any():
-        index = np.flatnonzero(near)
-        part = array[index] * scale
-        doubled = part * 2.0
-        nearest_half = np.rint(doubled)
-        tolerance = _HALF_TOLERANCE * np.maximum(1.0, np.abs(doubled))
-        snapped = np.where(np.abs(doubled - nearest_half) <= tolerance, nearest_half / 2.0, part)
-        rounded[index] = np.rint(snapped)
-    np.divide(rounded, scale, out=rounded)
-    return rounded
-
-
 def _like(template: object, result: FloatArray) -> float | FloatArray | pd.Series:
     if isinstance(template, pd.Series):
-        return pd.Series(result, index=template.index, name=template.name, dtype="float64")
+        return pd.Series(
+            result, index=template.index, name=template.name, dtype="float64", copy=False
+        )
     if np.ndim(np.asarray(template)) == 0 and not isinstance(template, np.ndarray):
         return float(result)
     return result
-
-
-def _classes_from_limits(rounded: FloatArray, lim: IndicatorLimits) -> FloatArray:
-    """Class numbers 1–6 (NaN for NaN) of values already rounded to the evaluation precision.
-
-    The class is one more than the number of limits the value fails: above an upper limit, or
-    below DO's lower limit. Equal limits of neighbouring classes make the best class win.
-    """
-    if lim.direction == "range":  # pH: 6–9 for all classes; outside is 劣Ⅴ [A]
-        outside = (rounded < 6.0) | (rounded > 9.0)
-        classes = outside.astype(np.float64)
-        classes *= 5.0
-    else:
-        failed = np.zeros(rounded.shape, dtype=np.int8)
-        for limit in lim.limits:
-            failed += rounded < limit if lim.direction == "ge" else rounded > limit
-        classes = failed.astype(np.float64)
-    classes += 1.0
-    classes[np.isnan(rounded)] = np.nan
-    return classes
 
 
 def _lake_mask(water_body: WaterBodyLike, size: int) -> npt.NDArray[np.bool_] | bool:
@@ -173,22 +141,52 @@ def _lake_mask(water_body: WaterBodyLike, size: int) -> npt.NDArray[np.bool_] | 
     return lake
 
 
-def _per_water_body(
-    size: int,
-    key: str,
-    water_body: WaterBodyLike,
-    standard: str,
-    compute: Callable[[IndicatorLimits, Selector], FloatArray],
-) -> FloatArray:
-    """Fill a result with ``compute(limits, mask)`` for the river rows and the lake rows.
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """An item's limits in one water body and their interval table (:mod:`sections._kernel`)."""
 
-    With one water body for all values, a missing limit raises (e.g. TN in rivers); with one
-    per value, rows whose water body has no limit stay NaN.
+    limits: IndicatorLimits
+    table: IntervalTable
+
+    @property
+    def sorted_upper(self) -> bool:
+        """Upper limits that never decrease: a value exceeds class k's limit iff its class > k."""
+        values = self.limits.limits
+        return self.limits.direction == "le" and all(a <= b for a, b in pairwise(values))
+
+
+def _with_table(limits: IndicatorLimits | None, decimals: int) -> _Limits | None:
+    if limits is None:
+        return None
+    return _Limits(limits, interval_table(limits.direction, limits.limits, decimals))
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """How one item is classified in a run: one table for every row, or river and lake apart.
+
+    ``everywhere`` serves all rows; otherwise rows take ``river`` and lake rows ``lake``, and a
+    water body without limits gives NaN (TN in rivers).
     """
-    lake = _lake_mask(water_body, size)
+
+    key: str
+    decimals: int
+    everywhere: _Limits | None
+    river: _Limits | None
+    lake: _Limits | None
+
+    @property
+    def sorted_upper(self) -> bool:
+        parts = (self.everywhere, self.river, self.lake)
+        return all(part.sorted_upper for part in parts if part is not None)
+
+
+def _item(key: str, lake: npt.NDArray[np.bool_] | bool, standard: str) -> _Item:
+    """The :class:`_Item` of ``key``; raises like :func:`_per_water_body` for a missing limit."""
+    decimals = precision(key, standard=standard)
     if isinstance(lake, bool):
         limits = indicator_limits(key, "lake" if lake else "river", standard=standard)
-        return compute(limits, slice(None))
+        return _Item(key, decimals, _with_table(limits, decimals), None, None)
     table = limit_table(standard)
     river_limits, lake_limits = table.get((key, "river")), table.get((key, "lake"))
     same = (
@@ -197,53 +195,116 @@ def _per_water_body(
         and (river_limits.direction, river_limits.limits)
         == (lake_limits.direction, lake_limits.limits)
     )
-    if river_limits is not None and (same or not lake.any()):  # `same` implies river limits
-        return compute(river_limits, slice(None))
-    # lakes are few: compute every row as a river, then redo the lake rows
-    if river_limits is not None:
-        result = compute(river_limits, slice(None))
-        result[lake] = np.nan
+    if river_limits is not None and (same or not lake.any()):
+        return _Item(key, decimals, _with_table(river_limits, decimals), None, None)
+    river, in_lake = _with_table(river_limits, decimals), _with_table(lake_limits, decimals)
+    return _Item(key, decimals, None, river, in_lake)
+
+
+def _classes_chunk(
+    values: FloatArray,
+    item: _Item,
+    lake_rows: npt.NDArray[np.intp],
+    out: FloatArray,
+    scratch: Scratch,
+) -> None:
+    """Write the classes of one chunk of an item into ``out`` (``lake_rows``: its lake rows)."""
+    if item.everywhere is not None:
+        classes_into(values, item.everywhere.table, out, scratch)
+        return
+    if item.river is not None:
+        classes_into(values, item.river.table, out, scratch)
     else:
-        result = np.full(size, np.nan)
-    if lake_limits is not None and lake.any():
-        result[lake] = compute(lake_limits, lake)
-    return result
+        out.fill(np.nan)
+    if lake_rows.size:  # lakes are few: redo their rows
+        if item.lake is None:
+            out[lake_rows] = np.nan
+        else:
+            part = np.empty(lake_rows.size)
+            classes_into(values[lake_rows], item.lake.table, part, scratch)
+            out[lake_rows] = part
 
 
-def _class_of_rounded(
-    rounded: FloatArray, key: str, water_body: WaterBodyLike, standard: str
+def _multiples_at(
+    values: FloatArray,
+    item: _Item,
+    against: int | npt.NDArray[np.int64],
+    lake: npt.NDArray[np.bool_] | None,
 ) -> FloatArray:
-    def compute(lim: IndicatorLimits, selector: Selector) -> FloatArray:
-        return _classes_from_limits(rounded[selector], lim)
+    """Exceedance multiples of some values: (C − L) / L, at least 0, NaN without a limit.
 
-    return _per_water_body(rounded.size, key, water_body, standard, compute)
+    ``against`` is one class or one per value; ``lake`` marks lake values when the item's
+    limits differ by water body.
+    """
+    rounded = _round_array(values, item.decimals)
+    if item.everywhere is not None:
+        limit: float | FloatArray = _limit_of(item.everywhere, against)
+    else:
+        river = _limit_of(item.river, against)
+        limit = np.where(lake, _limit_of(item.lake, against), river) if lake is not None else river
+    multiple = np.subtract(rounded, limit)
+    multiple /= limit
+    return np.maximum(multiple, 0.0, out=multiple)  # NaN stays NaN
 
 
-def _multiple_of_rounded(
-    rounded: FloatArray,
-    key: str,
-    against: WaterClass | int | npt.ArrayLike,
-    water_body: WaterBodyLike,
-    standard: str,
-) -> FloatArray:
-    if key in NO_MULTIPLE:
-        raise ValueError(f"{key!r} has no exceedance multiple (temp, pH, DO)")
+def _limit_of(limits: _Limits | None, against: int | npt.NDArray[np.int64]) -> float | FloatArray:
+    if limits is None:
+        return np.nan
+    if isinstance(against, int):
+        return limits.limits.limits[against - 1]
+    return np.asarray(limits.limits.limits)[against - 1]
+
+
+def _against(against: WaterClass | int | npt.ArrayLike, size: int) -> int | npt.NDArray[np.int64]:
+    """The reference class Ⅰ–Ⅴ of a multiple: one for all values, or one per value."""
     classes = np.asarray(against, dtype=np.int64)
     if ((classes < 1) | (classes > 5)).any():
         raise ValueError("against must be a class Ⅰ–Ⅴ (1–5)")
-    if classes.ndim:
-        classes = np.broadcast_to(classes, rounded.shape)
+    return np.broadcast_to(classes, (size,)) if classes.ndim else int(classes)
 
-    def compute(lim: IndicatorLimits, selector: Selector) -> FloatArray:
-        if classes.ndim:
-            limit: float | FloatArray = np.asarray(lim.limits)[classes[selector] - 1]
-        else:
-            limit = lim.limits[int(classes) - 1]
-        multiple = np.subtract(rounded[selector], limit)
-        multiple /= limit
-        return np.maximum(multiple, 0.0, out=multiple)  # NaN stays NaN
 
-    return _per_water_body(rounded.size, key, water_body, standard, compute)
+def _lake_rows(
+    lake: npt.NDArray[np.bool_] | bool, rows: slice, item: _Item
+) -> npt.NDArray[np.intp]:
+    """Positions of the lake rows of a chunk, when ``item`` treats them apart (else none)."""
+    if item.everywhere is not None or isinstance(lake, bool):
+        return _NO_ROWS
+    return np.flatnonzero(lake[rows])
+
+
+_NO_ROWS: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
+
+
+def _part_lake(lake: npt.NDArray[np.bool_] | bool, rows: slice) -> npt.NDArray[np.bool_] | None:
+    return None if isinstance(lake, bool) else lake[rows]
+
+
+def _multiples_chunk(
+    values: FloatArray,
+    item: _Item,
+    classes: FloatArray,
+    against: int | npt.NDArray[np.int64],
+    lake: npt.NDArray[np.bool_] | None,
+    out: FloatArray,
+    candidates: npt.NDArray[np.intp] | None,
+) -> FloatArray:
+    """Write one chunk's multiples of an item against class ``against`` into ``out``; return it.
+
+    With upper limits that never decrease, a value exceeds the limit of class k exactly when its
+    class is worse than k: only those rows are computed (``candidates``, when the caller knows
+    a superset of them), the others are class × 0, that is 0, or NaN without a value or limit.
+    """
+    if not item.sorted_upper:
+        out[:] = _multiples_at(values, item, against, lake)
+        return out
+    np.multiply(classes, 0.0, out=out)
+    if candidates is None:
+        candidates = np.flatnonzero(classes > against)
+    if candidates.size:
+        part_against = against if isinstance(against, int) else against[candidates]
+        part_lake = None if lake is None else lake[candidates]
+        out[candidates] = _multiples_at(values[candidates], item, part_against, part_lake)
+    return out
 
 
 def indicator_class(
@@ -295,16 +356,15 @@ def indicator_class(
     4.0
     """
     array = np.asarray(values, dtype=np.float64).reshape(-1)
-    digits = precision(key, standard=standard)
+    precision(key, standard=standard)  # an unknown key fails here first
     lake = _lake_mask(water_body, array.size)
+    item = _item(key, lake, standard)  # checks the key and water body even without values
     result = np.empty(array.size)
+    scratch = Scratch(min(array.size, _CHUNK_ROWS))
     for start in range(0, array.size, _CHUNK_ROWS):  # chunks stay in the processor's cache
         rows = slice(start, start + _CHUNK_ROWS)
-        part_lake = lake if isinstance(lake, bool) else lake[rows]
-        rounded = _round_array(array[rows], digits)
-        result[rows] = _class_of_rounded(rounded, key, part_lake, standard)
-    if not array.size:  # still check the key and water body
-        _class_of_rounded(array, key, lake, standard)
+        lake_rows = _lake_rows(lake, rows, item)
+        _classes_chunk(array[rows], item, lake_rows, result[rows], scratch)
     return _like(values, result.reshape(np.shape(values)))  # type: ignore[return-value]  # the overloads above give each input kind its output kind
 
 
@@ -349,8 +409,11 @@ def exceedance_multiple(
     if key in NO_MULTIPLE:
         raise ValueError(f"{key!r} has no exceedance multiple (temp, pH, DO)")
     array = np.asarray(values, dtype=np.float64).reshape(-1)
-    rounded = _round_array(array, precision(key, standard=standard))
-    result = _multiple_of_rounded(rounded, key, against, water_body, standard)
+    precision(key, standard=standard)  # an unknown key fails here first
+    classes = _against(against, array.size)
+    lake = _lake_mask(water_body, array.size)
+    item = _item(key, lake, standard)
+    result = _multiples_at(array, item, classes, None if isinstance(lake, bool) else lake)
     return _like(values, result.reshape(np.shape(values)))  # type: ignore[return-value]  # the overloads above give each input kind its output kind
 
 
@@ -385,7 +448,7 @@ def section_class(
     worst = classes[deciding[0]].to_numpy(dtype=np.float64, copy=True)
     for key in deciding[1:]:
         np.fmax(worst, classes[key].to_numpy(dtype=np.float64), out=worst)  # fmax skips NaN
-    return pd.Series(worst, index=classes.index, dtype="float64")
+    return pd.Series(worst, index=classes.index, dtype="float64", copy=False)
 
 
 def _deciding_columns(columns: Iterable[object], standard: str) -> list[str]:
@@ -442,12 +505,20 @@ def main_pollutants(
         _priorities(deciding, standard),
         count,
     )
+    return _pollutant_frame(codes, pd.Index(deciding), classes.index)
+
+
+def _pollutant_frame(
+    codes: npt.NDArray[np.int8], categories: pd.Index, index: pd.Index
+) -> pd.DataFrame:
+    """Categorical columns ``pollutant_1`` … of item keys from column numbers (−1: none)."""
     return pd.DataFrame(
         {
-            name: pd.Categorical.from_codes(codes[:, i], categories=pd.Index(deciding))
-            for i, name in enumerate(names)
+            f"pollutant_{i + 1}": pd.Categorical.from_codes(codes[:, i], categories=categories)
+            for i in range(codes.shape[1])
         },
-        index=classes.index,
+        index=index,
+        copy=False,
     )
 
 
@@ -464,23 +535,19 @@ def _pollutant_codes(
     overall: FloatArray,
     priority: npt.NDArray[np.bool_],
     count: int,
-) -> npt.NDArray[np.int64]:
+) -> npt.NDArray[np.int8]:
     """Column numbers of each row's main pollutants (−1: none); see :func:`main_pollutants`."""
-    codes = np.full((classes.shape[0], count), -1, dtype=np.int64)
+    codes = np.full((classes.shape[0], count), -1, dtype=np.int8)
     rows = np.flatnonzero(overall >= 4)  # worse than Ⅲ only
     if not rows.size or not classes.shape[1]:
         return codes
-    klass = np.nan_to_num(classes[rows])
-    multiple = np.nan_to_num(multiples[rows], nan=0.0)
-    eligible = klass >= 4
-    # rank: eligible, then cyanide and heavy metals, then class (one small number), then the
-    # multiple; two stable sorts (least significant first) keep the table order on ties
-    rank = eligible * 16.0 + priority * 8.0 + klass
-    order = np.argsort(-multiple, axis=1, kind="stable")
-    ranked = np.take_along_axis(rank, order, axis=1)
-    order = np.take_along_axis(order, np.argsort(-ranked, axis=1, kind="stable"), axis=1)
-    top = order[:, :count]
-    codes[rows, : top.shape[1]] = np.where(np.take_along_axis(eligible, top, axis=1), top, -1)
+    columns = range(classes.shape[1])
+    codes[rows] = pollutant_order(
+        [classes[rows, j] for j in columns],
+        [multiples[rows, j] for j in columns],
+        priority.tolist(),
+        count,
+    )
     return codes
 
 
@@ -538,51 +605,68 @@ def classify_frame(
     present = [str(c) for c in values.columns if c in keyed]
     size = len(values)
     keys = [key for key in present if _has_limit(key, lake, standard)]
+    items = [_item(key, lake, standard) for key in keys]
     with_multiple = [key for key in keys if key not in NO_MULTIPLE]
     deciding = _deciding_columns(keys, standard)
-    raw = {key: np.asarray(values[key], dtype=np.float64) for key in keys}
-    digits = {key: precision(key, standard=standard) for key in keys}
+    raw = [np.asarray(values[key], dtype=np.float64) for key in keys]
+    targets = None
+    if target is not None and with_multiple:
+        targets = _against(target, size)
     # results go straight into column-major blocks, which become frames without a copy; rows
     # are done in chunks that stay in the processor's cache
     class_block = np.empty((size, len(keys)), order="F")
     iii_block = np.empty((size, len(with_multiple)), order="F")
     target_block = np.empty((size, len(with_multiple) if target is not None else 0), order="F")
     overall = np.empty(size)
-    codes = np.empty((size, 3), dtype=np.int64)
-    priority = _priorities(deciding, standard)
-    targets = None if target is None else np.asarray(target, dtype=np.int64)
+    codes = np.empty((size, 3), dtype=np.int8, order="F")
+    scratch = Scratch(min(size, _CHUNK_ROWS))
+    decides = [keys.index(key) for key in deciding]
+    priority = _priorities(deciding, standard).tolist()
     for start in range(0, size, _CHUNK_ROWS):
         rows = slice(start, min(size, start + _CHUNK_ROWS))
-        part_lake = lake if isinstance(lake, bool) else lake[rows]
-        for j, key in enumerate(keys):
-            rounded = _round_array(raw[key][rows], digits[key])
-            class_block[rows, j] = _class_of_rounded(rounded, key, part_lake, standard)
-            if key in with_multiple:
-                column = with_multiple.index(key)
-                iii_block[rows, column] = _multiple_of_rounded(rounded, key, 3, part_lake, standard)
-                if targets is not None:
-                    part_target = targets if targets.ndim == 0 else targets[rows]
-                    target_block[rows, column] = _multiple_of_rounded(
-                        rounded, key, part_target, part_lake, standard
-                    )
-        chunk_classes = class_block[rows][:, [keys.index(k) for k in deciding]]
-        worst = np.fmax.reduce(chunk_classes, axis=1) if deciding else np.nan
-        overall[rows] = worst
-        chunk_multiples = np.zeros_like(chunk_classes)
-        for j, key in enumerate(deciding):
-            if key in with_multiple:
-                chunk_multiples[:, j] = iii_block[rows, with_multiple.index(key)]
-        codes[rows] = _pollutant_codes(chunk_classes, chunk_multiples, overall[rows], priority, 3)
+        classes = class_block[rows]
+        for j, item in enumerate(items):
+            _classes_chunk(raw[j][rows], item, _lake_rows(lake, rows, item), classes[:, j], scratch)
+        worst = overall[rows]
+        if decides:  # the single-factor method: fmax skips NaN
+            np.copyto(worst, classes[:, decides[0]])
+            for j in decides[1:]:
+                np.fmax(worst, classes[:, j], out=worst)
+        else:
+            worst.fill(np.nan)
+        # only a row worse than Ⅲ has an item beyond its Class Ⅲ limit, and main pollutants
+        polluted = np.flatnonzero(worst >= 4.0)
+        chunk_multiples: dict[str, FloatArray] = {}
+        for j, item in enumerate(items):
+            if item.key not in with_multiple:
+                continue
+            column = with_multiple.index(item.key)
+            chunk_multiples[item.key] = _multiples_chunk(
+                raw[j][rows], item, classes[:, j], 3, _part_lake(lake, rows),
+                iii_block[rows, column], polluted if j in decides else None,
+            )  # fmt: skip
+            if targets is not None:
+                _multiples_chunk(
+                    raw[j][rows], item, classes[:, j],
+                    targets if isinstance(targets, int) else targets[rows],
+                    _part_lake(lake, rows), target_block[rows, column], None,
+                )  # fmt: skip
+        codes[rows].fill(-1)
+        if polluted.size and decides:
+            codes[start + polluted] = pollutant_order(
+                [classes[polluted, j] for j in decides],
+                [
+                    chunk_multiples[key][polluted]
+                    if key in chunk_multiples
+                    else np.zeros(polluted.size)
+                    for key in deciding
+                ],
+                priority,
+                3,
+            )
     class_frame = pd.DataFrame(class_block, index=index, columns=keys, copy=False)
     multiples = pd.DataFrame(iii_block, index=index, columns=with_multiple, copy=False)
-    categories = pd.Index(deciding, dtype=object)
-    pollutants = pd.DataFrame(
-        {
-            f"pollutant_{i + 1}": pd.Categorical.from_codes(codes[:, i], categories=categories)
-            for i in range(3)
-        },
-        index=index,
-    )
+    pollutants = _pollutant_frame(codes, pd.Index(deciding, dtype=object), index)
     tn = class_frame["tn"] if "tn" in class_frame else pd.Series(np.nan, index=index)
     return ClassifiedFrame(
         classes=class_frame,
@@ -592,7 +676,7 @@ def classify_frame(
             if target is not None
             else None
         ),
-        section_class=pd.Series(overall, index=index, dtype="float64"),
+        section_class=pd.Series(overall, index=index, dtype="float64", copy=False),
         pollutants=pollutants,
         tn_class=tn.astype("float64"),
     )
