@@ -72,16 +72,24 @@ def bulk_insert(
 
 
 def bulk_update(
-    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    keys: Sequence[str] = ("id",),
 ) -> None:
-    """Update rows by id in one driver call; each row is the new values of ``columns``, then id."""
+    """Update rows in one driver call; each row is the new values of ``columns``, then the
+    values of ``keys`` that find it (by id; on a partitioned table also its partition key, so
+    only that partition is read)."""
     if not rows:
         return
     if connection.dialect.name == "sqlite":
         rows = _sqlite_rows(rows)
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
-    connection.exec_driver_sql(f"UPDATE {table} SET {assignments} WHERE id = {mark}", list(rows))
+    where = " AND ".join(f"{k} = {mark}" for k in keys)
+    connection.exec_driver_sql(f"UPDATE {table} SET {assignments} WHERE {where}", list(rows))
 
 
 def insert_returning_ids(

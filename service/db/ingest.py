@@ -113,9 +113,7 @@ def add_station(*, engine: Engine, mn: str, section_id: str, password: str) -> S
     return StationRecord(mn, section_id, hashed, True, now)
 
 
-def list_stations(
-    *, engine: Engine, mns: Iterable[str] | None = None
-) -> list[StationRecord]:
+def list_stations(*, engine: Engine, mns: Iterable[str] | None = None) -> list[StationRecord]:
     """Every registered station (or those of ``mns``), by MN."""
     table = table_of(Station)
     query = select(table).order_by(table.c.mn)
@@ -198,14 +196,16 @@ def _same(a: float | None, b: float | None) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
 
 
-def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) -> UpsertCounts:
-    """Insert new observations, leave identical ones, and update changed ones with history.
+_KEY = ("station", "parameter", "observed_at", "source")
+_STAGE = "qingliu_observation_stage"
+_COMPARED = ("id", "station", "parameter", "observed_at", "source", "value", "station_flag",
+             "qc_flag", "raw_message_id", "censored", "review_status")  # fmt: skip
+_Key = tuple[str, str, dt.datetime, str]
 
-    Each row is a mapping with the keys of :data:`OBSERVATION_FIELDS` (``observed_at`` zone-
-    aware); missing optional keys are None. Runs in the caller's transaction.
-    """
-    counts = UpsertCounts()
-    batch: dict[tuple[str, str, dt.datetime, str], dict[str, Any]] = {}
+
+def _clean_batch(rows: Iterable[dict[str, Any]]) -> dict[_Key, dict[str, Any]]:
+    """Rows by key, columns completed and normalised; the last delivery of a key wins."""
+    batch: dict[_Key, dict[str, Any]] = {}
     for row in rows:
         # a row mixes str, float, bool and datetime columns: Any until rows are typed records
         clean: dict[str, Any] = {name: row.get(name) for name in OBSERVATION_FIELDS}
@@ -219,43 +219,126 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
             else float(value)
         )
         key = (clean["station"], clean["parameter"], clean["observed_at"], clean["source"])
-        batch[key] = clean  # the last delivery in a batch wins
-    if not batch:
-        return counts
+        batch[key] = clean
+    return batch
+
+
+def _existing(connection: Connection, keys: Iterable[_Key]) -> dict[_Key, Any]:
+    """The stored rows of ``keys`` (the columns of :data:`_COMPARED`), by key."""
+    wanted = set(keys)
     table = table_of(Observation)
     by_station: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
-    for station, _, when, source in batch:
+    for station, _, when, source in wanted:
         by_station[(station, source)].append(when)
-    existing: dict[tuple[str, str, dt.datetime, str], Any] = {}
+    existing: dict[_Key, Any] = {}
     for (station, source), times in by_station.items():
-        query = select(
-            table.c.id, table.c.station, table.c.parameter, table.c.observed_at, table.c.source,
-            table.c.value, table.c.station_flag, table.c.qc_flag, table.c.raw_message_id,
-            table.c.censored, table.c.review_status,
-        ).where(
+        query = select(*(table.c[name] for name in _COMPARED)).where(
             table.c.station == station, table.c.source == source,
             table.c.observed_at >= min(times), table.c.observed_at <= max(times),
         )  # fmt: skip
         for found in connection.execute(query):
             key = (found.station, found.parameter, _utc(found.observed_at), found.source)
-            if key in batch:
+            if key in wanted:
                 existing[key] = found
+    return existing
+
+
+def _insert_staged(connection: Connection, new_rows: Sequence[dict[str, Any]]) -> set[_Key]:
+    """PostgreSQL: COPY the rows into a temporary table, then ``INSERT … SELECT … ON CONFLICT
+    DO NOTHING``; returns the keys actually inserted.
+
+    A key that another transaction (another receiver) stored meanwhile is left alone, not an
+    error: the caller treats it as an existing row. Rows go in key order, so two transactions
+    inserting overlapping keys wait for each other in one order and never deadlock.
+    """
+    names = (*OBSERVATION_FIELDS, "received_at")
+    listed = ", ".join(names)
+    # one staging table per database session, emptied at every commit (and here, for a second
+    # batch in the same transaction)
+    connection.exec_driver_sql(
+        f"DO $$ BEGIN IF to_regclass('pg_temp.{_STAGE}') IS NULL THEN "
+        f"CREATE TEMP TABLE {_STAGE} ON COMMIT DELETE ROWS AS "
+        f"SELECT {listed} FROM observation WITH NO DATA; "
+        f"ELSE DELETE FROM {_STAGE}; END IF; END $$"
+    )
+    bulk_insert(connection, _STAGE, names, [tuple(r[n] for n in names) for r in new_rows])
+    key = ", ".join(_KEY)
+    inserted = connection.exec_driver_sql(
+        f"INSERT INTO observation ({listed}) SELECT {listed} FROM {_STAGE} ORDER BY {key} "
+        f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+    )
+    return {(r[0], r[1], _utc(r[2]), r[3]) for r in inserted}
+
+
+def _locked(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
+    """PostgreSQL: the rows of ``ids`` read again under a row lock, in id order (no deadlock
+    between two writers), so a value changed meanwhile by another writer is compared, and
+    kept in the history, as it now stands."""
+    table = table_of(Observation)
+    query = (
+        select(*(table.c[name] for name in _COMPARED))
+        .where(table.c.id.in_(sorted(ids)))
+        .order_by(table.c.id)
+        .with_for_update()
+    )
+    return {int(row.id): row for row in connection.execute(query)}
+
+
+def _unchanged(old: Any, row: dict[str, Any]) -> bool:
+    return bool(
+        _same(old.value, row["value"])
+        and old.station_flag == row["station_flag"]
+        and bool(old.censored) == row["censored"]
+    )
+
+
+def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) -> UpsertCounts:
+    """Insert new observations, leave identical ones, and update changed ones with history.
+
+    Each row is a mapping with the keys of :data:`OBSERVATION_FIELDS` (``observed_at`` zone-
+    aware); missing optional keys are None. Runs in the caller's transaction.
+
+    On PostgreSQL several writers (receivers in separate processes) may store the same keys at
+    the same time: new rows go through a staging table and ``INSERT … ON CONFLICT DO NOTHING``,
+    a key stored meanwhile by another writer is then treated as an existing row (unchanged, or
+    changed with history), and changed rows are read again under a row lock before they are
+    updated. Neither writer fails and no key is stored twice. SQLite has one writer at a time.
+    """
+    counts = UpsertCounts()
+    batch = _clean_batch(rows)
+    if not batch:
+        return counts
     now = utc_now()
-    new_rows = []
+    postgres = connection.dialect.name == "postgresql"
+    existing = _existing(connection, batch)
+    new_rows = [{**row, "received_at": now} for key, row in batch.items() if key not in existing]
+    if new_rows and postgres:
+        inserted = _insert_staged(connection, new_rows)
+        counts.inserted += len(inserted)
+        raced = [key for key in batch if key not in existing and key not in inserted]
+        if raced:  # stored by another writer since we looked: existing rows after all
+            existing.update(_existing(connection, raced))
+    elif new_rows:
+        names = (*OBSERVATION_FIELDS, "received_at")
+        bulk_insert(
+            connection, "observation", names, [tuple(r[n] for n in names) for r in new_rows]
+        )
+        counts.inserted += len(new_rows)
+    changed = {key: old for key, old in existing.items() if not _unchanged(old, batch[key])}
+    counts.unchanged += len(existing) - len(changed)
+    if postgres and changed:
+        fresh = _locked(connection, [int(old.id) for old in changed.values()])
+        for key, old in list(changed.items()):
+            now_stored = fresh.get(int(old.id), old)
+            if _unchanged(now_stored, batch[key]):  # another writer stored this very value
+                del changed[key]
+                counts.unchanged += 1
+            else:
+                changed[key] = now_stored
     history: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
-    for key, row in batch.items():
-        old = existing.get(key)
-        if old is None:
-            new_rows.append({**row, "received_at": now})
-            continue
-        if (
-            _same(old.value, row["value"])
-            and old.station_flag == row["station_flag"]
-            and bool(old.censored) == row["censored"]
-        ):
-            counts.unchanged += 1
-            continue
+    for key, old in sorted(changed.items(), key=lambda item: int(item[1].id)):
+        row = batch[key]
         history.append(
             (old.id, old.value, old.station_flag, old.qc_flag, bool(old.censored),
              old.raw_message_id, REDELIVERY, now)
@@ -265,17 +348,13 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
         updates.append(
             (row["value"], row["station_flag"], row["qc_flag"], row["qc_test"],
              row["raw_message_id"], now, row["unit"], row["method"], row["censored"], review,
-             old.id)
+             old.id, row["observed_at"])
         )  # fmt: skip
         counts.changed += 1
         counts.changed_ids.append(int(old.id))
     if history:
         bulk_insert(connection, "observation_history", _HISTORY_COLUMNS, history)
-        bulk_update(connection, "observation", _UPDATED_COLUMNS, updates)
-    if new_rows:
-        names = (*OBSERVATION_FIELDS, "received_at")
-        bulk_insert(
-            connection, "observation", names, [tuple(r[n] for n in names) for r in new_rows]
-        )
-        counts.inserted += len(new_rows)
+        # the time with the id: PostgreSQL reads only the month's partition
+        bulk_update(connection, "observation", _UPDATED_COLUMNS, updates,
+                    keys=("id", "observed_at"))  # fmt: skip
     return counts

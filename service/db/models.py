@@ -109,7 +109,10 @@ PROCESSING_LEVELS = ("raw", "checked", "reviewed")
 class Observation(SQLModel, table=True):
     """One value of one parameter at one station and time, from one source.
 
-    Unique per (station, parameter, observed_at, source): a re-delivery is idempotent.
+    Unique per (station, parameter, observed_at, source): a re-delivery is idempotent. On
+    PostgreSQL the table is partitioned by Beijing month of ``observed_at`` and its primary key
+    is ``(id, observed_at)`` (migration 0014, :mod:`service.db.partitions`); ``id`` is unique
+    on both databases.
     """
 
     __tablename__ = "observation"
@@ -185,7 +188,11 @@ class SectionStatus(SQLModel, table=True):
 
 
 class ObservationHistory(SQLModel, table=True):
-    """An earlier value of an observation, kept when a re-delivery changed it."""
+    """An earlier value of an observation, kept when a re-delivery changed it.
+
+    ``observation_id`` is a foreign key on SQLite; on PostgreSQL, where ``observation`` is
+    partitioned and ``id`` alone cannot be referred to, a trigger checks it (migration 0014).
+    """
 
     __tablename__ = "observation_history"
 
@@ -222,7 +229,13 @@ class ObservationHistory(SQLModel, table=True):
 
 
 class RawMessage(SQLModel, table=True):
-    """Every byte received, kept before parsing: never changed, never deleted."""
+    """Every byte received, kept before parsing.
+
+    A row is never deleted and never changed, except that after the retention period its
+    payload moves to a checksummed archive file (:mod:`service.db.retention`): ``payload``
+    becomes empty and ``archive`` names the file; id, hash, status and reason stay, so the
+    observations keep their ``raw_message_id``.
+    """
 
     __tablename__ = "raw_message"
     __table_args__ = (one_of("parse_status", PARSE_STATUSES, name="ck_raw_message_parse_status"),)
@@ -238,6 +251,13 @@ class RawMessage(SQLModel, table=True):
     )
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     station: str | None = Field(default=None, max_length=24, index=True)
+    archived_at: dt.datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True),
+        description="报文移入归档文件的时间（UTC）",
+    )  # fmt: skip
+    archive: str | None = Field(
+        default=None, max_length=128, description="存放该报文的归档文件名；为空则报文仍在库中"
+    )
 
 
 class Station(SQLModel, table=True):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
 from sqlmodel import SQLModel
 
 from service.db.engine import current_revision, make_engine, migrate, migrations_config
@@ -21,14 +22,44 @@ def _head() -> str:
     return head
 
 
+PARTITIONED_LAYOUT = {("observation_history", "observation")}
+"""What PostgreSQL's partitioned ``observation`` legitimately lacks against the models
+(migration 0014): ``observation_history.observation_id`` cannot refer to a partitioned table's
+``id`` alone, so a trigger checks it instead of the foreign key the models (and SQLite) have."""
+
+
+def _partitions(connection: Connection) -> set[str]:
+    """Tables that are partitions of another (on PostgreSQL): their parent is what is compared
+    with the models, each partition carries the parent's columns and indexes."""
+    if connection.dialect.name != "postgresql":
+        return set()
+    found = connection.exec_driver_sql("SELECT relname FROM pg_class WHERE relispartition")
+    return {str(name) for name in found.scalars()}
+
+
+def _differences(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        partitions = _partitions(connection)
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True,
+                  "include_name": lambda name, kind, _: kind != "table" or name not in partitions},
+        )  # fmt: skip
+        differences = compare_metadata(context, SQLModel.metadata)
+    if engine.dialect.name != "postgresql":
+        return list(differences)
+    return [
+        d for d in differences
+        if not (d[0] == "add_fk"
+                and (d[1].parent.name, d[1].referred_table.name) in PARTITIONED_LAYOUT)
+    ]  # fmt: skip
+
+
 def test_empty_database_upgrades_to_head_and_matches_the_models(engine: Engine) -> None:
     assert current_revision(engine) is None
     migrate(engine)
     assert current_revision(engine) == _head()
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, SQLModel.metadata)
-    assert differences == []
+    assert _differences(engine) == []
     tables = set(inspect(engine).get_table_names())
     assert {"observation", "section_status", "job_run", "alembic_version"} <= tables
 
