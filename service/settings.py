@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "DEFAULT_DOCUMENT_NUMBER_PATTERN",
     "DEFAULT_ISSUER_OFFICE",
+    "DEFAULT_RAW_RETENTION_DAYS",
     "ENV_PREFIX",
     "Settings",
     "parse_interval",
@@ -52,6 +53,10 @@ page), all of China about 8; a server claiming more is not followed beyond this.
 DEFAULT_CNEMC_MAX_ANSWER_BYTES = 4 * 1024 * 1024
 """Largest answer read from the national publish API [bytes] [A]: a full page of 200 rows is
 about 0.2 MiB."""
+
+DEFAULT_RAW_RETENTION_DAYS = 400
+"""Days a raw payload stays in the database [A]: a year of data for the annual assessment, its
+re-computation and appeals, and a month's margin; older payloads move to archive files."""
 
 DEFAULT_ISSUER_OFFICE = "衡水市生态环境局"
 """The office that issues statements and bulletins [A]: the compensation notices name the city
@@ -310,6 +315,22 @@ class Settings(BaseSettings):
         examples=["15"],
         description="县（市、区）对已签发通报提出申诉的期限：签发后的天数（北京时间当日 24 时止）；"
         "缺省 15 天为假设 [A]。Days after a version is issued during which a county may appeal.",
+    )
+
+    raw_retention_days: int = Field(
+        default=DEFAULT_RAW_RETENTION_DAYS,
+        ge=0,
+        examples=["400", "0"],
+        description="原始报文在库中保留的天数：更早的报文每日写入压缩、带校验和的月归档文件，"
+        "核验后才从库中移除报文内容（记录、哈希与观测值的来源编号保留）；0 表示永久保留在库中；"
+        "缺省 400 天为假设 [A]。Days raw payloads stay in the database before they move to "
+        "archive files; 0 keeps them forever.",
+    )
+    raw_archive_dir: Path | None = Field(
+        default=None,
+        description="原始报文归档目录；缺省为数据目录下的 raw-archive。"
+        "几个服务进程共用一个数据库时，应指向它们共享的存储。"
+        "Directory of the raw-message archive files (default DATA_DIR/raw-archive).",
     )
 
     def __init__(self, **values: Any) -> None:

@@ -11,7 +11,8 @@ the global options (before or after the command name) and the one error wrapper.
 - ``statements`` — ``statement``, ``bulletin``;
 - ``stations``, ``transfer`` (``import``, ``export``), ``feeds`` (``receive``, ``simulate``,
   ``pull``), ``jobs`` (``run``), ``review``, ``accounts`` (``users``, ``tokens``, ``audit``),
-  ``serve`` (``demo``, ``serve``), ``db`` (``migrate``);
+  ``serve`` (``demo``, ``serve``), ``db`` (``migrate``), ``storage`` (``raw archive``,
+  ``raw verify``, ``partitions``);
 - ``_context`` (settings, registries, engine: made on first use), ``_options`` (shared options and
   option readers), ``_errors`` (the wrapper), ``_report`` (what commands print), ``_output``
   (where output goes: the format from ``--output``, binary never to a terminal, "nothing found"
@@ -39,6 +40,7 @@ from service.cli import (
     serve,
     statements,
     stations,
+    storage,
     transfer,
 )
 from service.cli._command import command
@@ -80,6 +82,7 @@ command(app, "backtest")(forecast.backtest_command)
 command(app, "statement")(statements.statement_command)
 command(app, "simulate")(feeds.simulate_command)
 command(app, "bulletin")(statements.bulletin_command)
+command(app, "partitions")(storage.partitions_command)
 
 _stations = _group("stations", "自动站登记（MN 与密码）/ station credentials")
 command(_stations, "add")(stations.stations_add_command)
@@ -123,6 +126,10 @@ command(_tokens, "revoke")(accounts.tokens_revoke_command)
 
 _audit = _group("audit", "审计日志 / the audit log")
 command(_audit, "list")(accounts.audit_list_command)
+
+_raw = _group("raw", "原始报文归档 / the raw-message archive")
+command(_raw, "archive")(storage.raw_archive_command)
+command(_raw, "verify")(storage.raw_verify_command)
 
 _alerts = _group("alerts", "预警：通道测试、告警事件与确认 / alert channels and episodes")
 command(_alerts, "test")(alerts.alerts_test_command)

@@ -24,6 +24,12 @@ alerting   evaluate the alert rules, fold into episodes  every :data:`ALERTS_EVE
            (escalate, close) and send the outbox         (one minute)
 =========  ===========================================  ==============================
 
+Two storage jobs: ``partitions`` (every day and at start) gives ``observation`` its monthly
+partitions ahead on PostgreSQL (:func:`service.db.partitions.ensure_partitions`; nothing on
+SQLite); ``raw-archive`` (every day at :data:`RAW_ARCHIVE_AT`, unless
+``QINGLIU_RAW_RETENTION_DAYS`` is 0) moves raw payloads older than the retention period to
+checksummed archive files (:func:`service.db.retention.archive_expired`).
+
 The hourly slot runs :func:`service.jobs.forecast.run_forecasts` (logged in ``job_run`` as
 ``forecast``, inside the slot's own ``hourly`` row, as the morning slot logs ``daily``): each
 run issues from the newest 4-hourly bin with data (a bin of hourly pH and DO values fills over
@@ -334,7 +340,38 @@ ALERTING = Job(
     run=_alerts,
 )
 
-JOBS: tuple[Job, ...] = (MORNING, HOURLY, CNEMC, ALERTING)
+RAW_ARCHIVE_AT = dt.time(3, 30)
+"""The raw-message archive runs at this Beijing time, away from the morning job."""
+
+
+def _partitions(context: JobContext) -> str:
+    from service.db.partitions import ensure_partitions
+
+    today = dt.datetime.now(TIMEZONE).date()
+    return ensure_partitions(engine=context.engine, today=today).describe()
+
+
+def _raw_archive(context: JobContext) -> str:
+    from service.db.retention import archive_expired
+
+    return archive_expired(engine=context.engine, settings=context.settings).describe()
+
+
+PARTITIONS = Job(
+    name="partitions",
+    title="观测表月分区 / monthly partitions of observations (PostgreSQL)",
+    schedule=lambda _settings: every(dt.timedelta(days=1)),
+    run=_partitions,
+)
+RAW_ARCHIVE = Job(
+    name="raw-archive",
+    title="原始报文归档 / archive old raw messages to files",
+    schedule=lambda settings: daily(RAW_ARCHIVE_AT) if settings.raw_retention_days else None,
+    run=_raw_archive,
+    needs="QINGLIU_RAW_RETENTION_DAYS",
+)
+
+JOBS: tuple[Job, ...] = (MORNING, HOURLY, CNEMC, ALERTING, PARTITIONS, RAW_ARCHIVE)
 """Every periodic job of the service."""
 
 
