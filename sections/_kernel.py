@@ -250,21 +250,48 @@ def pollutant_order(
     Notes
     -----
     Only items of Class Ⅳ or worse are listed. They are ordered by (priority item, class,
-    multiple) descending, ties keeping the column order: the order of two stable sorts. Here each
-    item's place is the number of items that beat it, counted over the pairs of items; nothing is
-    sorted per row.
+    multiple) descending, ties keeping the column order: the order of two stable sorts. A row with
+    one such item (most rows worse than Ⅲ) lists it; in the others each item's place is the
+    number of items that beat it, counted over the pairs of items; nothing is sorted per row.
     """
     size = classes[0].size if classes else 0
     codes = np.full((size, count), -1, dtype=np.int8, order="F")
-    if not size:
+    if not size or not count:
         return codes
-    eligible = [np.asarray(klass >= 4.0) for klass in classes]
+    eligible = [klass >= 4.0 for klass in classes]
+    number = np.zeros(size, dtype=np.uint8)
+    only = np.zeros(size, dtype=np.int8)
+    for j, ok in enumerate(eligible):
+        np.add(number, ok.view(np.uint8), out=number)
+        np.copyto(only, j, where=ok)
+    np.copyto(codes[:, 0], only, where=number == 1)
+    several = np.flatnonzero(number > 1)
+    if several.size:
+        codes[several] = _ranked(
+            [klass[several] for klass in classes],
+            [multiple[several] for multiple in multiples],
+            priority,
+            count,
+        )
+    return codes
+
+
+def _ranked(
+    classes: Sequence[FloatArray],
+    multiples: Sequence[FloatArray],
+    priority: Sequence[bool],
+    count: int,
+) -> npt.NDArray[np.int8]:
+    """:func:`pollutant_order` by counting, for each item, the items that beat it."""
+    size = classes[0].size
+    codes = np.full((size, count), -1, dtype=np.int8, order="F")
+    eligible = [klass >= 4.0 for klass in classes]
     # one rank per eligible item: priority first, then class; ineligible items rank below all
     ranks = [
         np.where(ok, klass + (8.0 if first else 0.0), -1.0)
         for ok, klass, first in zip(eligible, classes, priority, strict=True)
     ]
-    weights = multiples  # NaN only without a value: such an item is never eligible
+    weights = [np.nan_to_num(multiple, nan=0.0) for multiple in multiples]
     place = [np.zeros(size, dtype=np.uint8) for _ in classes]
     beats = np.empty(size, dtype=np.bool_)
     tie = np.empty(size, dtype=np.bool_)

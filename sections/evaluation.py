@@ -628,10 +628,12 @@ def classify_frame(
         for j, item in enumerate(items):
             _classes_chunk(raw[j][rows], item, _lake_rows(lake, rows, item), classes[:, j], scratch)
         worst = overall[rows]
-        if decides:  # the single-factor method: fmax skips NaN
-            np.copyto(worst, classes[:, decides[0]])
-            for j in decides[1:]:
+        if len(decides) > 1:  # the single-factor method: fmax skips NaN
+            np.fmax(classes[:, decides[0]], classes[:, decides[1]], out=worst)
+            for j in decides[2:]:
                 np.fmax(worst, classes[:, j], out=worst)
+        elif decides:
+            np.copyto(worst, classes[:, decides[0]])
         else:
             worst.fill(np.nan)
         # only a row worse than Ⅲ has an item beyond its Class Ⅲ limit, and main pollutants

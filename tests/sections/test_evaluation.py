@@ -13,9 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_series_equal
 
+from sections._kernel import interval_table
 from sections.classes import WaterClass
 from sections.errors import DataTableError
 from sections.evaluation import (
+    NO_MULTIPLE,
     classify_frame,
     exceedance_multiple,
     indicator_class,
@@ -23,6 +25,7 @@ from sections.evaluation import (
     round_half_even,
     section_class,
 )
+from sections.standards import indicator_limits, limit_table, precision
 from tests.reference import SHARED_DATA, require
 
 SOURCE = "GB 3838-2002 表1"
@@ -652,3 +655,158 @@ def test_national_snapshot_reproduces_every_published_class() -> None:
     assert wrong.empty, f"{len(wrong)} rows differ, e.g. {wrong.head(10).to_dict('records')}"
     # both Hengshui sections are in the snapshot
     assert {"小范桥", "衡水湖大湖心"} <= set(data["section"])
+
+
+# --- the fast path against a straightforward reference ------------------------------------------
+#
+# The reference reads the rule as written, one value at a time: round half to even
+# (round_half_even, the definition), then the best class whose limit the value meets (pH: 6–9),
+# (C − L) / L against Class Ⅲ and the target class, and the main pollutants by sorting each row.
+# Inputs mix plain floats with decimal values written to one more place than the precision
+# (exact halves such as 0.2005), every limit and one unit and half a unit either side of it,
+# negatives and NaN, in rivers and lakes.
+
+_KEYS = ("ph", "do", "codmn", "nh3n", "tp", "tn", "cd")  # cd: a priority item with equal limits
+_SPANS = {"ph": 12.0, "do": 12.0, "codmn": 25.0, "nh3n": 3.0, "tp": 0.6, "tn": 3.0, "cd": 0.02}
+
+
+def _edges(key: str) -> list[float]:
+    decimals = precision(key)
+    unit = Decimal(1).scaleb(-decimals)
+    table = limit_table()
+    limits = {limit for (k, _), lim in table.items() if k == key for limit in lim.limits}
+    values = set()
+    for limit in (6, 9) if key == "ph" else limits:
+        exact = Decimal(str(limit))
+        for step in (-unit, -unit / 2, 0, unit / 2, unit):
+            values.add(float(exact + step))
+    return sorted(values)
+
+
+def _values(key: str) -> st.SearchStrategy[float]:
+    places = precision(key) + 1
+    span = _SPANS[key]
+    top = int(span * 10**places)
+    return st.one_of(
+        st.floats(-0.1 * span, span),
+        st.integers(0, top).map(lambda n: float(Decimal(n).scaleb(-places))),
+        st.sampled_from(_edges(key)),
+        st.just(float("nan")),
+    )
+
+
+_reference_rows = st.lists(
+    st.fixed_dictionaries(
+        {key: _values(key) for key in _KEYS}
+        | {"water_body": st.sampled_from(["river", "lake"]), "target": st.integers(1, 5)}
+    ),
+    min_size=1,
+    max_size=40,
+).map(pd.DataFrame)
+
+
+def _reference_class(value: float, key: str, body: str) -> float:
+    table = limit_table()
+    if np.isnan(value) or (key, body) not in table:
+        return np.nan
+    rounded = float(round_half_even(value, precision(key)))
+    limits = table[(key, body)]
+    if limits.direction == "range":
+        return 1.0 if 6 <= rounded <= 9 else 6.0
+    for number, limit in enumerate(limits.limits, start=1):
+        if (rounded >= limit) if limits.direction == "ge" else (rounded <= limit):
+            return float(number)  # the best class whose limit the value meets
+    return 6.0
+
+
+def _reference_multiple(value: float, key: str, body: str, against: int) -> float:
+    table = limit_table()
+    if np.isnan(value) or (key, body) not in table:
+        return np.nan
+    limit = table[(key, body)].limits[against - 1]
+    return max((float(round_half_even(value, precision(key))) - limit) / limit, 0.0)
+
+
+def _reference_pollutants(
+    classes: dict[str, float], multiples: dict[str, float], deciding: list[str]
+) -> list[str | None]:
+    worst = max((classes[k] for k in deciding if not np.isnan(classes[k])), default=np.nan)
+    if not worst >= 4:
+        return [None, None, None]
+    table = limit_table()
+    exceeding = [k for k in deciding if classes[k] >= 4]
+    exceeding.sort(
+        key=lambda k: (
+            -(8 * table[(k, "river")].priority + classes[k]),
+            -np.nan_to_num(multiples.get(k, 0.0)),
+            deciding.index(k),
+        )
+    )
+    listed: list[str | None] = [*exceeding, None, None, None]
+    return listed[:3]
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(frame=_reference_rows)
+def test_classify_frame_matches_the_rule_value_by_value(frame: pd.DataFrame) -> None:
+    values = frame[list(_KEYS)]
+    bodies, targets = frame["water_body"], frame["target"].to_numpy()
+    result = classify_frame(values, water_body=bodies, target=targets)
+    deciding = [k for k in _KEYS if k != "tn"]
+    assert result.multiples_vs_target is not None
+    for i, (_, row) in enumerate(values.iterrows()):
+        body = bodies.iloc[i]
+        classes = {k: _reference_class(row[k], k, body) for k in _KEYS}
+        multiples = {
+            k: _reference_multiple(row[k], k, body, 3) for k in _KEYS if k not in NO_MULTIPLE
+        }
+        for key in _KEYS:  # a column no row has a limit for is left out (TN, all rivers)
+            _assert_same(_at(result.classes, key, i), classes[key], f"class of {key}={row[key]!r}")
+        for key, expected in multiples.items():
+            _assert_same(_at(result.multiples_vs_iii, key, i), expected, f"multiple of {key}")
+            against = int(targets[i])
+            _assert_same(
+                _at(result.multiples_vs_target, key, i),
+                _reference_multiple(row[key], key, body, against),
+                f"multiple of {key} against {against}",
+            )
+        worst = max((classes[k] for k in deciding if not np.isnan(classes[k])), default=np.nan)
+        _assert_same(result.section_class.iloc[i], worst, "section class")
+        _assert_same(result.tn_class.iloc[i], classes["tn"], "lake TN")
+        assert _keys(result.pollutants)[i] == _reference_pollutants(classes, multiples, deciding)
+
+
+def _at(frame: pd.DataFrame, key: str, row: int) -> float:
+    return float(frame[key].iloc[row]) if key in frame else np.nan
+
+
+def _assert_same(got: float, expected: float, what: str) -> None:
+    """Equal as floats, NaN equal to NaN."""
+    assert (np.isnan(got) and np.isnan(expected)) or got == expected, (what, got, expected)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(data=st.data(), key=st.sampled_from(_KEYS), body=st.sampled_from(["river", "lake"]))
+def test_indicator_class_matches_the_rule(data: st.DataObject, key: str, body: str) -> None:
+    if (key, body) not in limit_table():
+        return
+    values = data.draw(st.lists(_values(key), min_size=1, max_size=50))
+    result = indicator_class(np.array(values), key, water_body=body)
+    for value, got in zip(values, result, strict=True):
+        _assert_same(got, _reference_class(value, key, body), f"{key}={value!r} in a {body}")
+
+
+@pytest.mark.parametrize(
+    ("key", "body"),
+    sorted(limit_table()),
+    ids=[f"{SOURCE} {k} {b}" for k, b in sorted(limit_table())],
+)
+def test_class_on_both_sides_of_every_bound_matches_the_rule(key: str, body: str) -> None:
+    # the kernel's bounds are where the rule's class changes: check the float at each bound
+    # and the next one up, for every item of the table
+    limits = indicator_limits(key, body)
+    table = interval_table(limits.direction, limits.limits, precision(key))
+    points = np.concatenate([table.bounds, np.nextafter(table.bounds, np.inf)])
+    result = indicator_class(points, key, water_body=body)
+    expected = [_reference_class(float(p), key, body) for p in points]
+    np.testing.assert_array_equal(result, expected)
