@@ -40,6 +40,9 @@ BAD_PATH = {
     "month": ["2025-13", "march", "0000-00", "2099-01", "9999-12", "0001-01", "1999-12"],
     "unit": ["nowhere"],
     "episode_id": ["0", "-1", "x", "9223372036854775808"],
+    "appeal_id": ["0", "-1", "x", "9223372036854775808"],
+    "attachment_id": ["0", "-1", "x", "9223372036854775808"],
+    "observation_id": ["0", "-1", "x", "9223372036854775808"],
 }
 BAD_QUERY: dict[str, list[str]] = {
     "page": ["0", "-1", "x", "100001", "9223372036854775808", "1" + "0" * 40],
@@ -58,7 +61,8 @@ BAD_QUERY: dict[str, list[str]] = {
     "state": ["closed", "x"],
     "size": ["0", "501", "x"],
 }
-GOOD_PATH = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "episode_id": "1"}
+GOOD_PATH = {"section_id": "xiaofanqiao", "month": "2025-07", "unit": "taocheng", "episode_id": "1",
+             "appeal_id": "1", "attachment_id": "1", "observation_id": "1"}  # fmt: skip
 
 
 @pytest.fixture
