@@ -64,7 +64,7 @@ Selector = slice | npt.NDArray[np.bool_]
 NO_MULTIPLE: frozenset[str] = frozenset({"temp", "ph", "do"})
 """Items without an exceedance multiple (环办〔2011〕22号)."""
 
-_CHUNK_ROWS = 1 << 15  # rows per chunk: the working set stays in the processor's cache
+_CHUNK_ROWS = 1 << 16  # rows per chunk: the working set stays in the processor's cache
 
 
 @overload
