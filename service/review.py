@@ -155,9 +155,12 @@ def review_observation(
             )  # fmt: skip
             assert value is not None  # checked above for a replacement
             changes.update(value=float(value), censored=False)
-        connection.execute(
-            update(OBSERVATION).where(OBSERVATION.c.id == observation_id).values(**changes)
-        )
+        connection.execute(  # the time as well: one partition on PostgreSQL
+            update(OBSERVATION)
+            .where(OBSERVATION.c.id == observation_id,
+                   OBSERVATION.c.observed_at == row.observed_at)
+            .values(**changes)
+        )  # fmt: skip
         record(connection, actor=actor, action=f"review.{action}", target=str(observation_id),
                detail={"old": row.value, "new": value, "note": note.strip()[:256]})  # fmt: skip
     return row.section_id, _aware(row.observed_at).astimezone(BEIJING).date()

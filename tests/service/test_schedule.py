@@ -93,7 +93,7 @@ def no_thread_left() -> Iterator[None]:
 
 def test_job_table_names_fit_the_job_log() -> None:
     names = [job.name for job in JOBS]
-    assert names == ["morning", "hourly", "cnemc", "alerting"]
+    assert names == ["morning", "hourly", "cnemc", "alerting", "partitions", "raw-archive"]
     assert len(set(names)) == len(names) and all(len(name) <= 32 for name in names)
     assert all(" / " in job.title for job in JOBS)  # Chinese first, then English
 
@@ -325,8 +325,9 @@ def test_api_lists_jobs_with_next_and_last_runs(
             assert answer.status_code == 200
             body = answer.json()
             assert body["scheduled"] is True and body["timezone"] == "Asia/Shanghai"
-            assert body["count"] == 4 == len(body["data"])
-            morning, hourly, cnemc, alerting = body["data"]
+            assert body["count"] == 6 == len(body["data"])
+            morning, hourly, cnemc, alerting, partitions, archive = body["data"]
+            assert (partitions["name"], archive["name"]) == ("partitions", "raw-archive")
             assert alerting["name"] == "alerting" and alerting["scheduled"] is True
             assert alerting["kind"] == "interval" and alerting["configured"] is True
             assert hourly["name"] == "hourly" and hourly["scheduled"] is True
@@ -361,7 +362,9 @@ def test_api_lists_jobs_when_the_scheduler_is_off(settings: Settings) -> None:
     finally:
         app.state.engine.dispose()
     assert body["scheduled"] is False and "QINGLIU_SCHEDULER=off" in body["note"]
-    assert [job["name"] for job in body["data"]] == ["morning", "hourly", "cnemc", "alerting"]
+    assert [job["name"] for job in body["data"]] == [
+        "morning", "hourly", "cnemc", "alerting", "partitions", "raw-archive"
+    ]  # fmt: skip
     assert all(job["scheduled"] is False and job["next_run"] is None for job in body["data"])
     assert body["data"][2]["configured"] is True
     assert body["data"][2]["schedule"].startswith("每 30 分钟")
