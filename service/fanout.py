@@ -4,7 +4,8 @@ Batch jobs (forecast fits, backtests, province- or nation-wide classification) c
 :func:`fan_out` with a module-level function and a sequence of items. Where the work runs:
 
 - ``settings.dask_scheduler`` set (``QINGLIU_DASK_SCHEDULER``): on that **Dask distributed**
-  cluster, ``client.map(function, items, pure=False)``; the workers need Qingliu installed.
+  cluster, the items scattered to the workers, then ``client.map(function, …, pure=False)``;
+  the workers need Qingliu installed.
 - otherwise a local :class:`~concurrent.futures.ProcessPoolExecutor` with the **spawn** start
   method: a fresh interpreter per worker, never a fork of a service that runs threads (the
   scheduler, the HJ 212 receiver, database pools), and the same behaviour on every platform. The
@@ -194,7 +195,10 @@ def _run_dask(
     from distributed import as_completed as arrived
 
     with _connect(address, connect_timeout) as client:
-        futures = client.map(function, items, pure=False)
+        # the items go straight to the workers, not inside the task graph through the scheduler
+        # (a day of a national registry is ~20 MB of observations)
+        data = client.scatter(list(items), hash=False)
+        futures = client.map(function, data, pure=False)
         positions = {future.key: index for index, future in enumerate(futures)}
         for future in arrived(futures, loop=client.loop):  # type: ignore[no-untyped-call]
             try:
