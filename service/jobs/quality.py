@@ -22,6 +22,7 @@ from sections.quality import qc_table, quality_flags, target_limit
 from sections.registry import Registry
 from sections.validity import ReviewStatus, validity_frame
 from service.db import queries
+from service.db.bulk import bulk_update
 from service.db.models import Observation, table_of
 from service.errors import BatchError
 from service.fanout import chunked, fan_out, plan_chunks
@@ -49,7 +50,8 @@ gives ``workers`` or a Dask scheduler is set."""
 MIN_CHUNK_STATIONS = 25
 """The fewest stations sent to a worker as one chunk."""
 
-_Update = tuple[int, str, str | None, int]  # qc_flag, qc_test, review_status, observation id
+_Update = tuple[int, str, str | None, int, dt.datetime]
+"""qc_flag, qc_test, review_status, then the observation's id and time (its partition)."""
 
 
 @dataclass(frozen=True)
@@ -152,13 +154,9 @@ def run_quality(
         for flag, count in result.flags.items():
             totals[flag] = totals.get(flag, 0) + count
     if updates:
-        with engine.begin() as connection:
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            connection.exec_driver_sql(
-                f"UPDATE observation SET qc_flag = {mark}, qc_test = {mark}, "
-                f"review_status = {mark} WHERE id = {mark}",
-                updates,
-            )
+        with engine.begin() as connection:  # by id and time: one partition on PostgreSQL
+            bulk_update(connection, "observation", ("qc_flag", "qc_test", "review_status"),
+                        updates, keys=("id", "observed_at"))  # fmt: skip
     if failures:
         batch = BatchError(failures, dict(outcomes), len(chunks))
         raise batch from failures[min(failures)]
@@ -216,6 +214,7 @@ def flag_chunk(chunk: QualityChunk) -> QualityFlags:
         old_flags = group["qc_flag"].to_numpy(dtype=object)
         old_tests = group["qc_test"].to_numpy(dtype=object)
         ids = group["id"].to_numpy()
+        times = group["observed_at"].dt.to_pydatetime()
         values, counts = np.unique(flags[inside], return_counts=True)
         for flag, count in zip(values.tolist(), counts.tolist(), strict=True):
             totals[int(flag)] = totals.get(int(flag), 0) + int(count)
@@ -234,6 +233,7 @@ def flag_chunk(chunk: QualityChunk) -> QualityFlags:
                 [str(t)[:32] for t in tests[changed]],
                 review[changed].tolist(),
                 ids[changed].astype(int).tolist(),
+                list(times[changed]),
                 strict=True,
             )
         )

@@ -223,10 +223,13 @@ def _duration(interval: dt.timedelta) -> str:
     return f"{interval.total_seconds():g} 秒"
 
 
-def run_morning_jobs(*, engine: Engine, registry: Registry, today: dt.date) -> list[str]:
+def run_morning_jobs(
+    *, engine: Engine, registry: Registry, today: dt.date, settings: Settings | None = None
+) -> list[str]:
     """QA/QC and daily classes of yesterday, then the roll-up of yesterday's month: the month
     to date (provisional: the overview marks a summary computed before its month ended), and
-    on the 1st the finished month before."""
+    on the 1st the finished month before. With ``settings`` the jobs fan out as they say
+    (``QINGLIU_DASK_SCHEDULER``: on that cluster)."""
     from service.jobs.daily import run_daily
     from service.jobs.monthly import run_monthly
     from service.jobs.observations import day_bounds
@@ -235,10 +238,11 @@ def run_morning_jobs(*, engine: Engine, registry: Registry, today: dt.date) -> l
     done: list[str] = []
     yesterday = today - dt.timedelta(days=1)
     low, high = day_bounds(yesterday, yesterday)
-    run_quality(engine=engine, registry=registry, start=low, end=high)
-    run_daily(engine=engine, registry=registry, first=yesterday)
+    run_quality(engine=engine, registry=registry, start=low, end=high, settings=settings)
+    run_daily(engine=engine, registry=registry, first=yesterday, settings=settings)
     done.append(f"daily {yesterday.isoformat()}")
-    run_monthly(engine=engine, registry=registry, month=yesterday.replace(day=1))
+    run_monthly(engine=engine, registry=registry, month=yesterday.replace(day=1),
+                settings=settings)  # fmt: skip
     done.append(f"monthly {yesterday:%Y-%m}")
     return done
 
@@ -246,7 +250,8 @@ def run_morning_jobs(*, engine: Engine, registry: Registry, today: dt.date) -> l
 def _morning(context: JobContext) -> str:
     def work() -> str:
         today = dt.datetime.now(TIMEZONE).date()
-        done = run_morning_jobs(engine=context.engine, registry=context.registry, today=today)
+        done = run_morning_jobs(engine=context.engine, registry=context.registry, today=today,
+                                settings=context.settings)  # fmt: skip
         return ", ".join(done)
 
     return _then_heartbeat(context, work)
