@@ -163,19 +163,29 @@ class Registry:
     units: tuple[Unit, ...]
     sections: tuple[Section, ...]
     source: str = BUNDLED_REGISTRY
+    _by_id: Mapping[str, Section | Unit] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+    """Sections and units by id (``s:`` and ``u:`` prefixes): one lookup, not a scan, in a
+    national registry of thousands of sections."""
+
+    def __post_init__(self) -> None:
+        index: dict[str, Section | Unit] = {f"u:{u.id}": u for u in self.units}
+        index.update((f"s:{s.id}", s) for s in self.sections)
+        object.__setattr__(self, "_by_id", index)
 
     def unit(self, unit_id: str) -> Unit:
         """The unit with this id; ``KeyError`` naming the valid ids otherwise."""
-        for unit in self.units:
-            if unit.id == unit_id:
-                return unit
+        found = self._by_id.get(f"u:{unit_id}")
+        if isinstance(found, Unit):
+            return found
         raise KeyError(f"unknown unit {unit_id!r}; valid: {', '.join(u.id for u in self.units)}")
 
     def section(self, section_id: str) -> Section:
         """The section with this id; ``KeyError`` naming the valid ids otherwise."""
-        for section in self.sections:
-            if section.id == section_id:
-                return section
+        found = self._by_id.get(f"s:{section_id}")
+        if isinstance(found, Section):
+            return found
         valid = ", ".join(s.id for s in self.sections)
         raise KeyError(f"unknown section {section_id!r}; valid: {valid}")
 
