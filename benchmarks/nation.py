@@ -433,6 +433,50 @@ def prepared_database(
         engine.dispose()
 
 
+def loaded_database(
+    *, database_url: str | None = None, keep: Path | None = None
+) -> tuple[Target, str, dict[str, Any]] | str:
+    """A nation database loaded earlier (on ``database_url``'s server or kept in ``keep``),
+    never loading: the target (stop its ``cluster`` when done), its URL and its load marker;
+    or why there is none."""
+    if database_url is None and keep is None:
+        return f"no nation database given (--database-url, --keep-database or {KEEP_ENV})"
+    if keep is not None and not (keep / "data" / "PG_VERSION").exists():
+        return f"no PostgreSQL data directory in {keep}: run `python -m benchmarks nation` first"
+    target = _target(database_url, keep)
+    if isinstance(target, str):
+        return target
+    url = make_url(target.url).set(database=DATABASE).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    try:
+        marker = _marker(engine)
+    except Exception as exc:  # no such database: a server that never held the nation's year
+        marker = None
+        reason = str(exc).splitlines()[0]
+    else:
+        reason = f"{DATABASE} holds no complete load"
+    finally:
+        engine.dispose()
+    if marker is None:
+        if target.cluster is not None:
+            target.cluster.stop()
+        return f"{reason}: run `python -m benchmarks nation` with the same server first"
+    return target, url, marker
+
+
+def query_day(months: Sequence[dt.date]) -> dt.date:
+    """The day the daily job and the day's pages are measured on: 1 July, or the 15th of the
+    last loaded month when July is not loaded."""
+    july = dt.date(YEAR, 7, 1)
+    return july if july in months else months[-1].replace(day=15)
+
+
+def months_of(marker: dict[str, Any]) -> list[dt.date]:
+    """The loaded months, from a load marker's ``YYYY-MM..YYYY-MM``."""
+    first, last = (dt.date.fromisoformat(f"{m}-01") for m in str(marker["months"]).split(".."))
+    return [m for m in _months(12) if first <= m <= last]
+
+
 # --- queries ------------------------------------------------------------------------------------
 
 
@@ -503,13 +547,6 @@ def timed(engine: Engine, run: Callable[[], object], repeats: int = REPEATS,
     return figures
 
 
-def _query_day(months: Sequence[dt.date]) -> dt.date:
-    """The day the daily job and the day's pages are measured on: 1 July, or the 15th of the
-    only loaded month when July is not loaded."""
-    july = dt.date(YEAR, 7, 1)
-    return july if july in months else months[-1].replace(day=15)
-
-
 def measure_queries(
     url: str, registry: Registry, months: Sequence[dt.date], *, progress: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -519,7 +556,7 @@ def measure_queries(
     from service.jobs.monthly import run_monthly
     from service.web.section_charts import section_values
 
-    day = _query_day(months)
+    day = query_day(months)
     section: Section = registry.sections[min(1234, len(registry.sections) - 1)]
     last = max(months)
     end = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
