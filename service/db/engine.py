@@ -5,7 +5,10 @@ Nothing is built at import time; the app and the CLI make their engine from expl
 
 from __future__ import annotations
 
+import fcntl
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from service.errors import DatabaseError
 from service.settings import Settings
 
-__all__ = ["current_revision", "make_engine", "migrate", "migrations_config"]
+__all__ = ["MIGRATION_LOCK", "current_revision", "make_engine", "migrate", "migrations_config"]
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -57,8 +60,32 @@ def migrations_config() -> Config:
     return config
 
 
+MIGRATION_LOCK = 7_212_2017
+"""The PostgreSQL advisory lock key that serialises migrations (any constant of our own)."""
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock on ``<database file>.migrate.lock`` while migrating (no file for an
+    in-memory database)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` (default: the newest schema).
+
+    Processes that start together (web workers, a receiver, a job) migrate one after another:
+    PostgreSQL holds an advisory lock for the migrating transaction, SQLite a lock file next to
+    the database; the later ones then find the schema current and do nothing.
 
     Raises
     ------
@@ -67,7 +94,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """
     config = migrations_config()
     try:
-        with engine.begin() as connection:
+        with _sqlite_migration_lock(engine), engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except OperationalError as exc:
