@@ -35,7 +35,6 @@ import datetime as dt
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -101,12 +100,6 @@ def endpoints(data: Dataset) -> list[tuple[str, str]]:
 # --- the server ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(argv: list[str]) -> None:
     """The child process: build the app and serve it until SIGINT."""
     import uvicorn
@@ -145,7 +138,9 @@ def _proc(pid: int) -> tuple[float, float]:
 @contextmanager
 def served(data: Dataset) -> Iterator[tuple[str, int]]:
     """The app of ``data`` served by uvicorn in a child process: (base URL, its pid)."""
-    port = _free_port()
+    from benchmarks.pg_cluster import free_port
+
+    port = free_port()
     command = [sys.executable, "-m", "benchmarks.api", "--serve", "--data-dir",
                str(data.settings.data_dir), "--registry", data.registry,
                "--port", str(port)]  # fmt: skip

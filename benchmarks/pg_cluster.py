@@ -10,17 +10,20 @@ a temporary folder removed on stop.
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SERVER_OPTIONS", "Cluster", "start_cluster"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the tests' server helpers: one home for finding the binaries and running them as postgres
+from tests.pg_server import _as_user, _bin_dir, _free_port
+
+__all__ = ["SERVER_OPTIONS", "Cluster", "free_port", "start_cluster"]
 
 SERVER_OPTIONS = (
     "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -53,40 +56,24 @@ class Cluster:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def _as_user(user: str | None) -> list[str]:
-    return ["runuser", "-u", user, "--"] if user else []
-
-
-def _bin_dir() -> Path | None:
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
-    )
-    for candidate in candidates:
-        if (Path(candidate) / "pg_ctl").exists():
-            return Path(candidate)
-    found = shutil.which("pg_ctl")
-    return Path(found).resolve().parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _binaries_and_user() -> tuple[Path, str | None] | str:
+    """The PostgreSQL binaries and the user to run them as (``postgres`` under root)."""
+    bin_dir = _bin_dir()
+    run_as = "postgres" if os.geteuid() == 0 else None
+    if bin_dir is None:
+        return "PostgreSQL binaries (pg_ctl, initdb) not found; install Debian's postgresql package"
+    if run_as is not None and run_as not in {entry.pw_name for entry in pwd.getpwall()}:
+        return f"running as root but there is no {run_as!r} user to run the server as"
+    return bin_dir, run_as
 
 
 def start_cluster(keep: Path | None = None) -> Cluster | str:
     """Start a server in ``keep`` (created by ``initdb`` when it holds none) or in a temporary
     folder; or return why it cannot start."""
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        return "PostgreSQL binaries (pg_ctl, initdb) not found; install Debian's postgresql package"
-    run_as: str | None = None
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            return "running as root but there is no 'postgres' user to run the server as"
-        run_as = "postgres"
+    found = _binaries_and_user()
+    if isinstance(found, str):
+        return found
+    bin_dir, run_as = found
     if keep is None:
         base = Path(tempfile.mkdtemp(prefix="qingliu-bench-pg-"))
     else:
@@ -119,3 +106,8 @@ def start_cluster(keep: Path | None = None) -> Cluster | str:
         cluster.stop()
         return f"could not start PostgreSQL from {bin_dir} in {base}: {exc} {detail} {tail}"
     return cluster
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    return _free_port()
