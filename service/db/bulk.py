@@ -2,16 +2,32 @@
 inserts that hand back their new ids through SQLAlchemy's ``INSERT … RETURNING``.
 
 Rows are tuples in the order of ``columns``. Zone-aware datetimes are written in UTC; on SQLite
-in the text form SQLAlchemy itself uses, so the ORM reads them back unchanged.
+in the text form SQLAlchemy itself uses, so the ORM reads them back unchanged. On PostgreSQL
+the ``COPY`` is binary when every column's type is known from the models (psycopg then writes
+each value with its C dumper, several times faster than the text form), else text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    insert,
+)
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 import service.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -50,17 +66,60 @@ def _sqlite_rows(rows: Sequence[Sequence[object]]) -> list[tuple[object, ...]]:
     return prepared
 
 
+def _pg_type(column_type: object) -> str | None:
+    """The PostgreSQL type name psycopg dumps a column of ``column_type`` as, or None."""
+    kinds: list[tuple[type, str]] = [
+        (BigInteger, "int8"), (SmallInteger, "int2"), (Integer, "int4"), (Boolean, "bool"),
+        (LargeBinary, "bytea"), (String, "text"),
+    ]  # fmt: skip
+    if isinstance(column_type, TypeDecorator):  # SQLModel's AutoString wraps String
+        return _pg_type(column_type.impl_instance)
+    if isinstance(column_type, Float):  # a precision may make it real (float4): text then
+        return "float8" if column_type.precision is None else None
+    if isinstance(column_type, DateTime):
+        return "timestamptz" if column_type.timezone else "timestamp"
+    if isinstance(column_type, Date):
+        return "date"
+    for kind, name in kinds:
+        if isinstance(column_type, kind):
+            return name
+    return None
+
+
+@cache
+def _pg_types(table: str, columns: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The binary ``COPY`` types of ``columns`` of a model table, or None (text ``COPY``)."""
+    target = SQLModel.metadata.tables.get(table)
+    if target is None:
+        return None
+    types = [_pg_type(target.c[name].type) if name in target.c else None for name in columns]
+    return None if None in types else tuple(t for t in types if t is not None)
+
+
 def bulk_insert(
-    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    types_of: str | None = None,
 ) -> None:
-    """Insert ``rows`` into ``table`` in one driver call."""
+    """Insert ``rows`` into ``table`` in one driver call.
+
+    ``types_of``: the model table whose column types ``columns`` have (for a table that is not
+    a model, such as a temporary staging table); default ``table``.
+    """
     if not rows:
         return
     names = ", ".join(columns)
     if connection.dialect.name == "postgresql":
+        types = _pg_types(types_of or table, tuple(columns))
         # Any: psycopg's cursor and its COPY are not part of the DB-API types SQLAlchemy declares
         cursor: Any = connection.connection.cursor()
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        binary = " (FORMAT BINARY)" if types else ""
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN{binary}") as copy:
+            if types:
+                copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
         return

@@ -13,8 +13,9 @@ import hmac
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -33,6 +34,7 @@ __all__ = [
     "hash_password",
     "list_stations",
     "load_stations",
+    "store_observations",
     "upsert_observations",
     "verify_password",
 ]
@@ -159,7 +161,17 @@ def archive_raw(connection: Connection, records: Sequence[RawRecord]) -> list[in
          record.station)
         for record in records
     ]  # fmt: skip
-    ids: list[int] = []
+    if connection.dialect.name == "postgresql":
+        # ids from the sequence first, then one binary COPY: no statement to parse per chunk
+        drawn = connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('raw_message', 'id')) "
+            "FROM generate_series(1, %s)", (len(rows),)
+        )  # fmt: skip
+        ids = sorted(int(i) for (i,) in drawn)
+        bulk_insert(connection, "raw_message", ("id", *_RAW_COLUMNS),
+                    [(i, *row) for i, row in zip(ids, rows, strict=True)])  # fmt: skip
+        return ids
+    ids = []
     for start in range(0, len(rows), _RAW_CHUNK):  # bounded statement size on PostgreSQL
         ids.extend(
             insert_returning_ids(
@@ -200,12 +212,20 @@ _KEY = ("station", "parameter", "observed_at", "source")
 _STAGE = "qingliu_observation_stage"
 _COMPARED = ("id", "station", "parameter", "observed_at", "source", "value", "station_flag",
              "qc_flag", "raw_message_id", "censored", "review_status")  # fmt: skip
+_DEFAULTS: dict[str, Any] = {"processing_level": "raw", "censored": False}
+"""Values of the columns a row does not carry that are not None."""
+_IN_KEY_ORDER = 'station COLLATE "C", parameter COLLATE "C", observed_at, source COLLATE "C"'
+"""The order of Python's sort of keys (code points), so every writer inserts keys in one order."""
+_RACED = {"23505", "40P01"}
+"""SQLSTATEs of a direct COPY that met a key stored meanwhile: unique violation, deadlock."""
 _Key = tuple[str, str, dt.datetime, str]
+Row = Sequence[Any]
+"""An observation row as a tuple, in the order of its columns (see :func:`store_observations`)."""
 
 
-def _clean_batch(rows: Iterable[dict[str, Any]]) -> dict[_Key, dict[str, Any]]:
-    """Rows by key, columns completed and normalised; the last delivery of a key wins."""
-    batch: dict[_Key, dict[str, Any]] = {}
+def _clean_batch(rows: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as tuples in the order of :data:`OBSERVATION_FIELDS`, completed and normalised."""
+    batch: list[tuple[Any, ...]] = []
     for row in rows:
         # a row mixes str, float, bool and datetime columns: Any until rows are typed records
         clean: dict[str, Any] = {name: row.get(name) for name in OBSERVATION_FIELDS}
@@ -218,8 +238,7 @@ def _clean_batch(rows: Iterable[dict[str, Any]]) -> dict[_Key, dict[str, Any]]:
             if value is None or (isinstance(value, float) and math.isnan(value))
             else float(value)
         )
-        key = (clean["station"], clean["parameter"], clean["observed_at"], clean["source"])
-        batch[key] = clean
+        batch.append(tuple(clean.values()))
     return batch
 
 
@@ -232,18 +251,21 @@ def _existing(connection: Connection, keys: Iterable[_Key]) -> dict[_Key, Any]:
         by_station[(station, source)].append(when)
     existing: dict[_Key, Any] = {}
     for (station, source), times in by_station.items():
+        # bounds in UTC: SQLite compares the stored UTC text
         query = select(*(table.c[name] for name in _COMPARED)).where(
             table.c.station == station, table.c.source == source,
-            table.c.observed_at >= min(times), table.c.observed_at <= max(times),
+            table.c.observed_at >= _utc(min(times)), table.c.observed_at <= _utc(max(times)),
         )  # fmt: skip
         for found in connection.execute(query):
             key = (found.station, found.parameter, _utc(found.observed_at), found.source)
-            if key in wanted:
+            if key in wanted:  # aware times: equal (and hash equal) in any zone
                 existing[key] = found
     return existing
 
 
-def _insert_staged(connection: Connection, new_rows: Sequence[dict[str, Any]]) -> set[_Key]:
+def _insert_staged(
+    connection: Connection, names: Sequence[str], rows: Sequence[Row]
+) -> set[_Key]:
     """PostgreSQL: COPY the rows into a temporary table, then ``INSERT … SELECT … ON CONFLICT
     DO NOTHING``; returns the keys actually inserted.
 
@@ -251,23 +273,46 @@ def _insert_staged(connection: Connection, new_rows: Sequence[dict[str, Any]]) -
     error: the caller treats it as an existing row. Rows go in key order, so two transactions
     inserting overlapping keys wait for each other in one order and never deadlock.
     """
-    names = (*OBSERVATION_FIELDS, "received_at")
-    listed = ", ".join(names)
+    every = ", ".join((*OBSERVATION_FIELDS, "received_at"))
     # one staging table per database session, emptied at every commit (and here, for a second
     # batch in the same transaction)
     connection.exec_driver_sql(
         f"DO $$ BEGIN IF to_regclass('pg_temp.{_STAGE}') IS NULL THEN "
         f"CREATE TEMP TABLE {_STAGE} ON COMMIT DELETE ROWS AS "
-        f"SELECT {listed} FROM observation WITH NO DATA; "
+        f"SELECT {every} FROM observation WITH NO DATA; "
         f"ELSE DELETE FROM {_STAGE}; END IF; END $$"
     )
-    bulk_insert(connection, _STAGE, names, [tuple(r[n] for n in names) for r in new_rows])
+    bulk_insert(connection, _STAGE, names, rows, types_of="observation")
+    listed = ", ".join(names)
     key = ", ".join(_KEY)
     inserted = connection.exec_driver_sql(
-        f"INSERT INTO observation ({listed}) SELECT {listed} FROM {_STAGE} ORDER BY {key} "
-        f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+        f"INSERT INTO observation ({listed}) SELECT {listed} FROM {_STAGE} "
+        f"ORDER BY {_IN_KEY_ORDER} ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
     )
     return {(r[0], r[1], _utc(r[2]), r[3]) for r in inserted}
+
+
+def _insert_new(
+    connection: Connection, names: Sequence[str], rows: Sequence[Row]
+) -> set[_Key] | None:
+    """Insert rows of keys not stored when looked up (in key order); returns the keys
+    inserted, or None for all of them.
+
+    PostgreSQL: one binary COPY straight into ``observation`` inside a savepoint; when a key
+    was stored meanwhile by another writer, the savepoint is rolled back and the rows go
+    through :func:`_insert_staged`, which leaves such keys alone.
+    """
+    if connection.dialect.name != "postgresql":
+        bulk_insert(connection, "observation", names, rows)
+        return None
+    try:
+        with connection.begin_nested():
+            bulk_insert(connection, "observation", names, rows)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) not in _RACED:
+            raise
+        return _insert_staged(connection, names, rows)
+    return None
 
 
 def _locked(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
@@ -284,53 +329,86 @@ def _locked(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
     return {int(row.id): row for row in connection.execute(query)}
 
 
-def _unchanged(old: Any, row: dict[str, Any]) -> bool:
-    return bool(
-        _same(old.value, row["value"])
-        and old.station_flag == row["station_flag"]
-        and bool(old.censored) == row["censored"]
-    )
-
-
-def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) -> UpsertCounts:
+def upsert_observations(
+    connection: Connection, rows: Iterable[Mapping[str, Any]]
+) -> UpsertCounts:
     """Insert new observations, leave identical ones, and update changed ones with history.
 
     Each row is a mapping with the keys of :data:`OBSERVATION_FIELDS` (``observed_at`` zone-
-    aware); missing optional keys are None. Runs in the caller's transaction.
-
-    On PostgreSQL several writers (receivers in separate processes) may store the same keys at
-    the same time: new rows go through a staging table and ``INSERT … ON CONFLICT DO NOTHING``,
-    a key stored meanwhile by another writer is then treated as an existing row (unchanged, or
-    changed with history), and changed rows are read again under a row lock before they are
-    updated. Neither writer fails and no key is stored twice. SQLite has one writer at a time.
+    aware); missing optional keys are None. Runs in the caller's transaction. See
+    :func:`store_observations` for how several writers share a PostgreSQL database.
     """
+    return store_observations(connection, OBSERVATION_FIELDS, _clean_batch(rows))
+
+
+def store_observations(
+    connection: Connection, columns: Sequence[str], rows: Iterable[Row]
+) -> UpsertCounts:
+    """:func:`upsert_observations` for rows that are tuples already, in the order of
+    ``columns``: the path of the HJ 212 receiver, without a mapping per row.
+
+    ``columns`` are names of :data:`OBSERVATION_FIELDS` and include the key (station,
+    parameter, observed_at, source) and ``value``; a column not given is None, except
+    ``processing_level`` ("raw") and ``censored`` (False). Rows are taken as they are:
+    ``observed_at`` zone-aware, ``value`` a float or None (never NaN). A later row of a key in
+    ``rows`` wins over an earlier one.
+
+    New keys are inserted with the driver's bulk path (:func:`~service.db.bulk.bulk_insert`,
+    ``COPY`` on PostgreSQL), in key order. On PostgreSQL several writers (receivers in separate
+    processes) may store the same keys at the same time: a key stored meanwhile by another
+    writer makes the direct ``COPY`` fail inside a savepoint, and the rows then go through a
+    staging table and ``INSERT … ON CONFLICT DO NOTHING``; such a key is then treated as an
+    existing row (unchanged, or changed with history), and changed rows are read again under a
+    row lock before they are updated. Neither writer fails and no key is stored twice. SQLite
+    has one writer at a time.
+    """
+    unknown = [name for name in columns if name not in OBSERVATION_FIELDS]
+    if unknown or not {*_KEY, "value"} <= set(columns):
+        raise ValueError(f"observation columns {list(columns)}: unknown {unknown}, or the key "
+                         f"{_KEY} or value missing")  # fmt: skip
     counts = UpsertCounts()
-    batch = _clean_batch(rows)
+    index = {name: i for i, name in enumerate(columns)}
+    key_of = itemgetter(*(index[name] for name in _KEY))
+    batch: dict[_Key, Row] = {key_of(row): row for row in rows}
     if not batch:
         return counts
+
+    def column(row: Row, name: str) -> Any:
+        at = index.get(name)
+        return _DEFAULTS.get(name) if at is None else row[at]
+
     now = utc_now()
-    postgres = connection.dialect.name == "postgresql"
     existing = _existing(connection, batch)
-    new_rows = [{**row, "received_at": now} for key, row in batch.items() if key not in existing]
-    if new_rows and postgres:
-        inserted = _insert_staged(connection, new_rows)
-        counts.inserted += len(inserted)
-        raced = [key for key in batch if key not in existing and key not in inserted]
-        if raced:  # stored by another writer since we looked: existing rows after all
-            existing.update(_existing(connection, raced))
-    elif new_rows:
-        names = (*OBSERVATION_FIELDS, "received_at")
-        bulk_insert(
-            connection, "observation", names, [tuple(r[n] for n in names) for r in new_rows]
+    absent = tuple(name for name in _DEFAULTS if name not in index)
+    tail = (now, *(_DEFAULTS[name] for name in absent))
+    names = (*columns, "received_at", *absent)
+    new_keys = sorted(key for key in batch if key not in existing)
+    if new_keys:
+        inserted = _insert_new(connection, names, [(*batch[key], *tail) for key in new_keys])
+        if inserted is None:
+            counts.inserted += len(new_keys)
+        else:
+            counts.inserted += len(inserted)
+            raced = [key for key in new_keys if key not in inserted]
+            if raced:  # stored by another writer since we looked: existing rows after all
+                existing.update(_existing(connection, raced))
+    value_at, flag_at = index["value"], index.get("station_flag")
+    censored_at = index.get("censored")
+
+    def unchanged(old: Any, row: Row) -> bool:
+        return bool(
+            _same(old.value, row[value_at])
+            and old.station_flag == (None if flag_at is None else row[flag_at])
+            and bool(old.censored) == (False if censored_at is None else bool(row[censored_at]))
         )
-        counts.inserted += len(new_rows)
-    changed = {key: old for key, old in existing.items() if not _unchanged(old, batch[key])}
+
+    changed = {key: old for key, old in existing.items() if not unchanged(old, batch[key])}
     counts.unchanged += len(existing) - len(changed)
-    if postgres and changed:
+    if connection.dialect.name == "postgresql" and changed:
         fresh = _locked(connection, [int(old.id) for old in changed.values()])
         for key, old in list(changed.items()):
             now_stored = fresh.get(int(old.id), old)
-            if _unchanged(now_stored, batch[key]):  # another writer stored this very value
+            if unchanged(now_stored, batch[key]):  # another writer stored this very value
                 del changed[key]
                 counts.unchanged += 1
             else:
@@ -344,11 +422,11 @@ def upsert_observations(connection: Connection, rows: Iterable[dict[str, Any]]) 
              old.raw_message_id, REDELIVERY, now)
         )  # fmt: skip
         # a changed value that waits for review still does; otherwise the reviewer's word stays
-        review = row["review_status"] or old.review_status
+        review = column(row, "review_status") or old.review_status
         updates.append(
-            (row["value"], row["station_flag"], row["qc_flag"], row["qc_test"],
-             row["raw_message_id"], now, row["unit"], row["method"], row["censored"], review,
-             old.id, row["observed_at"])
+            (*(column(row, name) for name in _UPDATED_COLUMNS[:5]), now,
+             *(column(row, name) for name in _UPDATED_COLUMNS[6:9]), review, old.id,
+             column(row, "observed_at"))
         )  # fmt: skip
         counts.changed += 1
         counts.changed_ids.append(int(old.id))

@@ -16,11 +16,11 @@ import math
 from typing import Any
 
 from sections.dates import EARLIEST_DAY
-from sections.plausibility import plausibility_reason
+from sections.plausibility import physical_ranges, plausibility_reason
 from service.feeds.hj212.frame import Hj212Frame
 from service.time import BEIJING
 
-__all__ = ["EARLIEST_TIME", "frame_time_refusal", "screen_rows"]
+__all__ = ["EARLIEST_TIME", "frame_time_refusal", "screen_rows", "screen_tuples"]
 
 EARLIEST_TIME = dt.datetime.combine(EARLIEST_DAY, dt.time(), BEIJING)
 """Default floor of frame times: older DataTime or SampleTime is refused ``bad_time`` [A]."""
@@ -62,7 +62,8 @@ def frame_time_refusal(
     """
     latest = now + dt.timedelta(seconds=tolerance)
     times = [("DataTime", frame.data_time)]
-    times += [(f"{value.code}-SampleTime", value.sample_time) for value in frame.values]
+    times += [(f"{value.code}-SampleTime", value.sample_time)
+              for value in frame.values if value.sample_time is not None]  # fmt: skip
     for name, when in times:
         if when is None:
             continue
@@ -74,6 +75,10 @@ def frame_time_refusal(
             return (f"future_time: {name} {when:%Y-%m-%d %H:%M:%S} 超前于接收时钟 / is more "
                     f"than {tolerance:g} s ahead of the receiver's clock")  # fmt: skip
     return ""
+
+
+def _not_finite(parameter: str, value: float) -> str:
+    return f"{parameter} = {value} 不是有限数 / is not a finite number"
 
 
 def screen_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -99,10 +104,48 @@ def screen_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[
             kept.append(row)
             continue
         if not math.isfinite(value):
-            reasons.append(f"{row['parameter']} = {value} 不是有限数 / is not a finite number")
+            reasons.append(_not_finite(row["parameter"], value))
             continue
         if row.get("review_status") is None:
             why = plausibility_reason(row["parameter"], value)
+            if why:
+                reasons.append(why)
+                continue
+        kept.append(row)
+    return kept, reasons
+
+
+def screen_tuples(
+    rows: list[tuple[Any, ...]], *, parameter_at: int = 1, value_at: int = 5, review_at: int = 8
+) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """:func:`screen_rows` for tuple rows (by default those of
+    :func:`~service.feeds.hj212.rows.frame_tuples`), the same checks in the same order.
+
+    Examples
+    --------
+    >>> kept, why = screen_tuples([("nh3n", 5000.0, None), ("tp", 0.1, None)],
+    ...                           parameter_at=0, value_at=1, review_at=2)
+    >>> kept, why[0].startswith("nh3n = 5000")
+    ([('tp', 0.1, None)], True)
+    """
+    ranges = physical_ranges()
+    kept: list[tuple[Any, ...]] = []
+    reasons: list[str] = []
+    for row in rows:
+        value = row[value_at]
+        if value is None:
+            kept.append(row)
+            continue
+        if not math.isfinite(value):
+            reasons.append(_not_finite(row[parameter_at], value))
+            continue
+        if row[review_at] is None:
+            limits = ranges.get(row[parameter_at])
+            why = (
+                plausibility_reason(row[parameter_at], value)  # names the table's valid keys
+                if limits is None
+                else limits.reason(float(value))
+            )
             if why:
                 reasons.append(why)
                 continue

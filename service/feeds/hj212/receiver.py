@@ -26,9 +26,10 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from sqlalchemy import Engine
 
@@ -37,18 +38,30 @@ from service.db.ingest import (
     StationRecord,
     UpsertCounts,
     archive_raw,
+    store_observations,
     upsert_observations,
 )
 from service.db.models import utc_now
 from service.errors import FrameError
 from service.feeds.hj212.build import response_frame
-from service.feeds.hj212.checks import EARLIEST_TIME, frame_time_refusal, screen_rows
+from service.feeds.hj212.checks import (
+    EARLIEST_TIME,
+    frame_time_refusal,
+    screen_rows,
+    screen_tuples,
+)
 from service.feeds.hj212.config import ReceiverConfig, ReceiverStats, parse_listen
 from service.feeds.hj212.credentials import StationCredentials
 from service.feeds.hj212.frame import DATA_COMMANDS, Hj212Frame
 from service.feeds.hj212.guard import AddressGuard, Refusal, RefusedBytes, TokenBucket
 from service.feeds.hj212.parse import parse_frame
-from service.feeds.hj212.rows import MAX_UNKNOWN_CODE, UNKNOWN_CODE_REVIEW, frame_rows
+from service.feeds.hj212.rows import (
+    MAX_UNKNOWN_CODE,
+    ROW_COLUMNS,
+    UNKNOWN_CODE_REVIEW,
+    frame_rows,
+    frame_tuples,
+)
 from service.feeds.hj212.stream import FrameSplitter, PacketAssembler, StreamError
 
 __all__ = [
@@ -79,14 +92,36 @@ class _Connection:
     closing: str = ""  # why the connection is to be closed after this read
 
 
-@dataclass
+_STORED_COLUMNS = (*ROW_COLUMNS, "raw_message_id")
+"""The columns of the observation rows the writer stores: a frame's rows and its raw id."""
+
+
+@dataclass(slots=True)
 class _Pending:
+    """One frame (or refused bytes) to store: its raw record and its observation rows.
+
+    Rows are tuples in the order of :data:`ROW_COLUMNS`, or mappings as
+    :func:`~service.db.ingest.upsert_observations` takes them. ``stored`` is set by the writer.
+    """
+
     raw: RawRecord
-    rows: list[dict[str, Any]]
-    done: asyncio.Future[bool] | None = None
+    rows: Sequence[tuple[Any, ...] | Mapping[str, Any]]
+    stored: bool | None = None
 
 
-_Checked = tuple[RawRecord, list[dict[str, Any]], bytes | None, bool]
+@dataclass(slots=True)
+class _Group:
+    """What one read (or one event) submits: stored in order, ``done`` when the last is."""
+
+    items: list[_Pending]
+    done: asyncio.Future[None]
+    left: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.left = len(self.items)
+
+
+_Checked = tuple[RawRecord, list[tuple[Any, ...]], bytes | None, bool]
 """What checking one candidate gives: its raw record, its observation rows, its answer, and
 whether it is a failure of its sender (unknown MN, wrong password)."""
 _Verdicts = dict[tuple[str, str], tuple[StationRecord | None, bool]]
@@ -119,7 +154,7 @@ class Hj212Receiver:
             rate=cfg.garbage_global_rate, burst=cfg.garbage_global_burst, clock=clock
         )
         self._credentials = StationCredentials(engine)
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Group] = asyncio.Queue()
         self._server: asyncio.Server | None = None
         self._writer: asyncio.Task[None] | None = None
         self._expirer: asyncio.Task[None] | None = None
@@ -157,8 +192,8 @@ class Hj212Receiver:
             task.cancel()
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
-        for raw in self._expired(everything=True, why="receiver stopped / 服务停止"):
-            await self._submit(raw, [])
+        expired = self._expired(everything=True, why="receiver stopped / 服务停止")
+        await self._submit([_Pending(raw, []) for raw in expired])
         await self.drained()
         for background in (self._expirer, self._writer):
             if background is not None:
@@ -227,24 +262,26 @@ class Hj212Receiver:
                 pending = splitter.take_pending()
                 self.stats.garbage_bytes += len(pending)
                 if refused.frame(pending):
-                    await self._submit(RawRecord(SOURCE, pending, "rejected", peer,
-                                                 "incomplete: connection closed inside a frame"),
-                                       [])  # fmt: skip
-            await self._refuse(refused.flush(), connection)
+                    self._submit([_Pending(RawRecord(
+                        SOURCE, pending, "rejected", peer,
+                        "incomplete: connection closed inside a frame"), [])])  # fmt: skip
+            # archived without waiting for their storage: a connection always ends at once
+            self._submit(self._refusals(refused.flush(), connection))
             self.stats.garbage_unarchived += refused.dropped
             summary = refused.summary()
             if summary is not None:
-                await self._refuse([summary], connection)
+                self._submit(self._refusals([summary], connection))
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _refuse(self, refusals: list[Refusal], connection: _Connection) -> None:
-        """Archive refused bytes (``rejected``), without waiting for their storage."""
-        for refusal in refusals:
-            await self._submit(
-                RawRecord(SOURCE, refusal.payload, "rejected", connection.peer, refusal.reason), []
-            )
+    @staticmethod
+    def _refusals(refusals: list[Refusal], connection: _Connection) -> list[_Pending]:
+        """Refused bytes to archive (``rejected``)."""
+        return [
+            _Pending(RawRecord(SOURCE, r.payload, "rejected", connection.peer, r.reason), [])
+            for r in refusals
+        ]
 
     async def _receive(
         self, items: list[bytes | StreamError], connection: _Connection
@@ -264,15 +301,16 @@ class Hj212Receiver:
             verdicts = await loop.run_in_executor(None, self._authorise, frames, None)
         refused = connection.refused
         now = self._wall_clock()
-        waits: list[tuple[asyncio.Future[bool], bytes | None]] = []
+        group: list[_Pending] = []  # what this read stores, in the order received
+        waits: list[tuple[_Pending, bytes | None]] = []
         for item, candidate in zip(parsed, items, strict=True):
             if isinstance(item, StreamError):
                 self.stats.frames += 1
                 self.stats.refused += 1
                 self.stats.garbage_bytes += len(item.payload)
-                await self._refuse(refused.garbage(item.payload, item.reason), connection)
+                group += self._refusals(refused.garbage(item.payload, item.reason), connection)
                 continue
-            await self._refuse(refused.flush(), connection)
+            group += self._refusals(refused.flush(), connection)
             raw, rows, answer, failure = self._check(item, candidate, connection.peer, verdicts,
                                                      now=now)  # fmt: skip
             if isinstance(item, FrameError):
@@ -282,20 +320,25 @@ class Hj212Receiver:
             if failure and not connection.closing and self._guard.fail(connection.host):
                 self.stats.backoffs += 1
                 connection.closing = "repeated failures (unknown MN or wrong PW): backed off"
-            waits.append((await self._submit(raw, rows), answer))
-        await self._refuse(refused.flush(), connection)
+            pending = _Pending(raw, rows)
+            group.append(pending)
+            waits.append((pending, answer))
+        group += self._refusals(refused.flush(), connection)
         limit = self.config.max_garbage_bytes
         if 0 < limit < refused.total and not connection.closing:
             connection.closing = f"more than {limit} bytes that are not frames"
             if self._guard.fail(connection.host, weight=max(self.config.failure_limit, 1)):
                 self.stats.backoffs += 1
                 connection.closing += ": backed off"
+        stored = self._submit(group)
+        if not waits:  # refused bytes only: archived without waiting for their storage
+            return []
+        await stored
         answers: list[bytes] = []
-        for done, answer in waits:
-            stored = await done
-            if stored and answer is not None:
+        for pending, answer in waits:
+            if pending.stored and answer is not None:
                 answers.append(answer)
-                self.stats.answered += 1
+        self.stats.answered += len(answers)
         return answers
 
     def _authorise(
@@ -368,11 +411,11 @@ class Hj212Receiver:
                 return refused, [], None, False
             if whole is None:
                 status = "partial"
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         notes: list[str] = []
         if whole is not None:
-            rows, unknown = frame_rows(whole, section_id=station.section_id)
-            rows, implausible = screen_rows(rows)
+            rows, unknown = frame_tuples(whole, section_id=station.section_id)
+            rows, implausible = screen_tuples(rows)
             if implausible:
                 self.stats.implausible_values += len(implausible)
                 status = "partial"
@@ -383,9 +426,10 @@ class Hj212Receiver:
         self.stats.accepted += 1
         return RawRecord(SOURCE, raw, status, peer, "; ".join(notes), frame.mn), rows, reply, False
 
-    def _note_unknown(self, rows: list[dict[str, Any]], unknown: list[str], mn: str) -> str:
+    def _note_unknown(self, rows: list[tuple[Any, ...]], unknown: list[str], mn: str) -> str:
         """Count the values of unknown codes, log a code the first time, return the reason."""
-        kept = [row["parameter"] for row in rows if row.get("review_status")]
+        review_at, parameter_at = ROW_COLUMNS.index("review_status"), ROW_COLUMNS.index("parameter")
+        kept = [row[parameter_at] for row in rows if row[review_at]]
         self.stats.unknown_code_values += len(kept)
         for code in kept:
             if code not in self.stats.unknown_codes:
@@ -437,8 +481,7 @@ class Hj212Receiver:
         interval = min(max(self.config.packet_timeout / 4, 0.01), 5.0)
         while True:
             await asyncio.sleep(interval)
-            for raw in self._expired():
-                await self._submit(raw, [])
+            await self._submit([_Pending(raw, []) for raw in self._expired()])
 
     # --- in-process ingestion -------------------------------------------------------------------
 
@@ -490,38 +533,67 @@ class Hj212Receiver:
         flush()
         return self.stats
 
-    async def _submit(self, raw: RawRecord, rows: list[dict[str, Any]]) -> asyncio.Future[bool]:
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(raw, rows, done))
+    def _submit(self, items: list[_Pending]) -> asyncio.Future[None]:
+        """Queue ``items`` for the writer; the future is done when all of them are stored (or
+        their storage failed: see each item's ``stored``)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if items:
+            self._queue.put_nowait(_Group(items, done))  # unbounded: never waits
+        else:
+            done.set_result(None)
         return done
 
     # --- storage --------------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
+        """Store what the connections queued, in order, ``batch_size`` frames a transaction at
+        most; a read's group may span two batches and is done when its last frame is stored."""
         loop = asyncio.get_running_loop()
+        size = max(self.config.batch_size, 1)
+        backlog: deque[_Pending] = deque()
+        open_groups: deque[_Group] = deque()
+
+        def take(group: _Group) -> None:
+            open_groups.append(group)
+            backlog.extend(group.items)
+
         while True:
-            first = await self._queue.get()
-            batch = [first]
+            if not backlog:
+                take(await self._queue.get())
             deadline = loop.time() + self.config.flush_interval
-            while len(batch) < self.config.batch_size:
+            while len(backlog) < size:
+                try:
+                    take(self._queue.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
                 timeout = deadline - loop.time()
                 if timeout <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                    take(await asyncio.wait_for(self._queue.get(), timeout))
                 except TimeoutError:
                     break
+            batch = [backlog.popleft() for _ in range(min(size, len(backlog)))]
             try:
                 stored = await loop.run_in_executor(None, self._store_safely, batch)
             except Exception as exc:  # even the fallback failed: nothing answered, stream goes on
                 log.exception("写入数据库失败 / storing a batch failed: %s", exc)
                 stored = [False] * len(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
             for pending, ok in zip(batch, stored, strict=True):
-                if pending.done is not None and not pending.done.done():
-                    pending.done.set_result(ok)
+                pending.stored = ok
+            done = len(batch)
+            while done and open_groups:
+                group = open_groups[0]
+                used = min(group.left, done)
+                group.left -= used
+                done -= used
+                if group.left:
+                    break
+                open_groups.popleft()
+                if not group.done.done():
+                    group.done.set_result(None)
+                self._queue.task_done()
 
     def _store_safely(self, batch: list[_Pending]) -> list[bool]:
         """Store a batch in one transaction; when that fails, frame by frame.
@@ -569,11 +641,22 @@ class Hj212Receiver:
                     for p in batch
                 ],
             )  # fmt: skip
-            rows = []
+            rows: list[tuple[Any, ...]] = []
+            mappings: list[dict[str, Any]] = []  # rows handed in as mappings (not the receiver's)
             for pending, raw_id in zip(batch, ids, strict=True):
-                for row in pending.rows:
-                    rows.append({**row, "raw_message_id": raw_id})
-            return upsert_observations(connection, rows)
+                if not pending.rows:
+                    continue
+                if isinstance(pending.rows[0], Mapping):
+                    for mapping in cast(Sequence[Mapping[str, Any]], pending.rows):
+                        mappings.append({**mapping, "raw_message_id": raw_id})
+                    continue
+                tail = (raw_id,)
+                for row in cast(Sequence[tuple[Any, ...]], pending.rows):
+                    rows.append(row + tail)
+            counts = store_observations(connection, _STORED_COLUMNS, rows)
+            if mappings:
+                counts += upsert_observations(connection, mappings)
+            return counts
 
 
 def _parse(candidate: bytes) -> Hj212Frame | FrameError:

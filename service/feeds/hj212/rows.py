@@ -8,7 +8,14 @@ from sections.parameters import parameters
 from service.feeds.hj212.codes import canonical_value
 from service.feeds.hj212.frame import Hj212Frame
 
-__all__ = ["MAX_UNKNOWN_CODE", "SOURCE", "UNKNOWN_CODE_REVIEW", "frame_rows"]
+__all__ = [
+    "MAX_UNKNOWN_CODE",
+    "ROW_COLUMNS",
+    "SOURCE",
+    "UNKNOWN_CODE_REVIEW",
+    "frame_rows",
+    "frame_tuples",
+]
 
 SOURCE = "hj212"
 _VALUE_FIELDS = {"2011": "Rtd", "2051": "Avg", "2061": "Avg", "2031": "Avg"}
@@ -16,6 +23,9 @@ MAX_UNKNOWN_CODE = 16
 """Longest unknown pollutant code stored as an observation's parameter (the column's size)."""
 UNKNOWN_CODE_REVIEW = "pending"
 """``review_status`` of a value whose pollutant code is not in ``pollutant_codes.csv``."""
+ROW_COLUMNS = ("station", "parameter", "observed_at", "source", "section_id", "value", "unit",
+               "station_flag", "review_status")  # fmt: skip
+"""The observation columns of a :func:`frame_tuples` row, in order (the key first)."""
 
 
 def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -32,47 +42,47 @@ def frame_rows(frame: Hj212Frame, *, section_id: str) -> tuple[list[dict[str, An
     ``parameters.csv`` never enter daily or monthly values. A code longer than
     :data:`MAX_UNKNOWN_CODE` characters cannot be stored as a parameter and stays in the raw
     archive (it is still listed in the returned codes).
+
+    The rows of :func:`frame_tuples` as mappings (a row of a known code has no
+    ``review_status``).
     """
+    rows, unknown = frame_tuples(frame, section_id=section_id)
+    mappings = []
+    for row in rows:
+        mapping = dict(zip(ROW_COLUMNS, row, strict=True))
+        if mapping["review_status"] is None:
+            del mapping["review_status"]
+        mappings.append(mapping)
+    return mappings, unknown
+
+
+def frame_tuples(
+    frame: Hj212Frame, *, section_id: str
+) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """:func:`frame_rows` as tuples in the order of :data:`ROW_COLUMNS` (the receiver's form:
+    no mapping per value)."""
     known = parameters()
     wanted = _VALUE_FIELDS.get(frame.cn, "Rtd")
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     unknown: list[str] = []
+    mn, data_time = frame.mn, frame.data_time
     for value in frame.values:
         if value.field != wanted:
             if value.parameter is None:
                 unknown.append(value.code)
             continue
-        observed = value.sample_time or frame.data_time
+        observed = value.sample_time or data_time
         if observed is None:
             continue
-        if value.parameter is None:
+        parameter = value.parameter
+        if parameter is None:
             unknown.append(value.code)
             if len(value.code) > MAX_UNKNOWN_CODE:
                 continue
-            rows.append(
-                {
-                    "station": frame.mn,
-                    "section_id": section_id,
-                    "parameter": value.code,
-                    "observed_at": observed,
-                    "value": None if value.missing else value.value,
-                    "unit": "",
-                    "station_flag": value.flag or "N",
-                    "source": SOURCE,
-                    "review_status": UNKNOWN_CODE_REVIEW,
-                }
-            )
+            rows.append((mn, value.code, observed, SOURCE, section_id,
+                         None if value.missing else value.value, "", value.flag or "N",
+                         UNKNOWN_CODE_REVIEW))  # fmt: skip
             continue
-        rows.append(
-            {
-                "station": frame.mn,
-                "section_id": section_id,
-                "parameter": value.parameter,
-                "observed_at": observed,
-                "value": canonical_value(value),
-                "unit": known[value.parameter].unit,
-                "station_flag": value.flag or "N",
-                "source": SOURCE,
-            }
-        )
-    return rows, sorted(set(unknown))
+        rows.append((mn, parameter, observed, SOURCE, section_id, canonical_value(value),
+                     known[parameter].unit, value.flag or "N", None))  # fmt: skip
+    return rows, sorted(set(unknown)) if unknown else unknown
