@@ -3,14 +3,19 @@
 20 station connections send 2011 frames with 9 parameters each as fast as the receiver answers;
 the clock stops when every frame has its 9014 answer (so every observation is committed).
 Baseline, measured in the same run on the same database: the same observations written with the
-driver's fastest bulk path and no checks (``executemany`` / ``COPY``), the floor of storing them.
+driver's fastest bulk path and no checks (:func:`~service.db.bulk.bulk_insert`: ``executemany``
+/ binary ``COPY``), the floor of storing them; it is measured before and after the receiver's run
+and the faster of the two is the floor (the ratio is the conservative one).
 PostgreSQL runs on a throwaway server started as the tests do (skipped when none can start).
+Each database's results carry the peak resident memory of this process so far
+(``resource.getrusage``); the target is a ratio of at least :data:`TARGET_RATIO` on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +35,9 @@ from service.time import BEIJING
 
 STATIONS, FRAMES = 20, 1_000
 KEYS = ("temp", "ph", "do", "conductivity", "turbidity", "codmn", "nh3n", "tp", "tn")
+TARGET_RATIO = 0.5
+"""PostgreSQL observations/s through the receiver over the bulk floor, at least (issue "Beyond
+one city")."""
 
 
 def _frames() -> dict[str, list[bytes]]:
@@ -68,11 +76,15 @@ async def _run(engine: Any, frames: dict[str, list[bytes]]) -> float:
     return seconds
 
 
-def _baseline(engine: Any) -> float:
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
+
+
+def _baseline(engine: Any, tag: str) -> float:
     now = utc_now()
     start_time = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
     rows = [
-        (f"BASE{s:02d}", "xiaofanqiao", key, start_time + dt.timedelta(hours=i), 1.0, "mg/L", "N",
+        (f"{tag}{s:02d}", "xiaofanqiao", key, start_time + dt.timedelta(hours=i), 1.0, "mg/L", "N",
          "baseline", "raw", now)
         for s in range(STATIONS) for i in range(FRAMES) for key in KEYS
     ]  # fmt: skip
@@ -90,8 +102,10 @@ def _measure(url: str | None, folder: Path) -> dict[str, Any]:
     for mn in (f"HS131100B{s:02d}0001" for s in range(STATIONS)):
         add_station(engine=engine, mn=mn, section_id="xiaofanqiao", password="pw")
     frames = _frames()
+    before = _baseline(engine, "BASA")
     seconds = asyncio.run(_run(engine, frames))
-    baseline = _baseline(engine)
+    after = _baseline(engine, "BASB")
+    baseline = min(before, after)
     engine.dispose()
     observations = STATIONS * FRAMES * len(KEYS)
     return {
@@ -101,7 +115,9 @@ def _measure(url: str | None, folder: Path) -> dict[str, Any]:
         "observations_per_second": round(observations / seconds),
         "frames_per_second": round(STATIONS * FRAMES / seconds),
         "baseline_bulk_insert_per_second": round(observations / baseline),
+        "baseline_before_after_seconds": [round(before, 2), round(after, 2)],
         "ratio_to_bulk_insert": round((observations / seconds) / (observations / baseline), 3),
+        "peak_rss_mb": _peak_rss_mb(),
     }
 
 
@@ -133,6 +149,7 @@ def run() -> dict[str, Any]:
         finally:
             server.stop()
     pg = result.get("postgresql")
-    result["target"] = "≥ 10,000 observations/s into PostgreSQL"
-    result["met"] = isinstance(pg, dict) and pg["observations_per_second"] >= 10_000
+    result["target"] = f"≥ {TARGET_RATIO} of the bulk floor (COPY) on PostgreSQL"
+    result["met"] = isinstance(pg, dict) and pg["ratio_to_bulk_insert"] >= TARGET_RATIO
+    result["peak_rss_mb_in_process"] = _peak_rss_mb()
     return result

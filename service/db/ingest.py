@@ -295,16 +295,12 @@ def _insert_staged(
 def _insert_new(
     connection: Connection, names: Sequence[str], rows: Sequence[Row]
 ) -> set[_Key] | None:
-    """Insert rows of keys not stored when looked up (in key order); returns the keys
-    inserted, or None for all of them.
+    """PostgreSQL: insert rows (in key order); returns the keys inserted, or None for all.
 
-    PostgreSQL: one binary COPY straight into ``observation`` inside a savepoint; when a key
-    was stored meanwhile by another writer, the savepoint is rolled back and the rows go
+    One binary COPY straight into ``observation`` inside a savepoint; when a key is stored
+    already (or meanwhile by another writer), the savepoint is rolled back and the rows go
     through :func:`_insert_staged`, which leaves such keys alone.
     """
-    if connection.dialect.name != "postgresql":
-        bulk_insert(connection, "observation", names, rows)
-        return None
     try:
         with connection.begin_nested():
             bulk_insert(connection, "observation", names, rows)
@@ -353,14 +349,15 @@ def store_observations(
     ``observed_at`` zone-aware, ``value`` a float or None (never NaN). A later row of a key in
     ``rows`` wins over an earlier one.
 
-    New keys are inserted with the driver's bulk path (:func:`~service.db.bulk.bulk_insert`,
-    ``COPY`` on PostgreSQL), in key order. On PostgreSQL several writers (receivers in separate
-    processes) may store the same keys at the same time: a key stored meanwhile by another
-    writer makes the direct ``COPY`` fail inside a savepoint, and the rows then go through a
-    staging table and ``INSERT … ON CONFLICT DO NOTHING``; such a key is then treated as an
-    existing row (unchanged, or changed with history), and changed rows are read again under a
-    row lock before they are updated. Neither writer fails and no key is stored twice. SQLite
-    has one writer at a time.
+    New keys are inserted with the driver's bulk path (:func:`~service.db.bulk.bulk_insert`),
+    in key order. SQLite (one writer at a time) looks the keys up first and inserts the new
+    ones. PostgreSQL copies every row straight into ``observation`` (binary ``COPY``) inside a
+    savepoint; a key stored before, or meanwhile by another writer (several receivers in
+    separate processes may store the same keys at the same time), makes that ``COPY`` fail, and
+    the rows then go through a staging table and ``INSERT … ON CONFLICT DO NOTHING``; a key not
+    inserted is then treated as an existing row (unchanged, or changed with history), and
+    changed rows are read again under a row lock before they are updated. Neither writer fails
+    and no key is stored twice.
     """
     unknown = [name for name in columns if name not in OBSERVATION_FIELDS]
     if unknown or not {*_KEY, "value"} <= set(columns):
@@ -378,20 +375,25 @@ def store_observations(
         return _DEFAULTS.get(name) if at is None else row[at]
 
     now = utc_now()
-    existing = _existing(connection, batch)
     absent = tuple(name for name in _DEFAULTS if name not in index)
     tail = (now, *(_DEFAULTS[name] for name in absent))
     names = (*columns, "received_at", *absent)
-    new_keys = sorted(key for key in batch if key not in existing)
-    if new_keys:
-        inserted = _insert_new(connection, names, [(*batch[key], *tail) for key in new_keys])
-        if inserted is None:
+    if connection.dialect.name == "postgresql":
+        # no look-up first: the COPY of every key fails on a key stored before or meanwhile,
+        # and the staging path then inserts the others and leaves such keys to the comparison
+        keys = sorted(batch)
+        inserted = _insert_new(connection, names, [(*batch[key], *tail) for key in keys])
+        counts.inserted += len(keys) if inserted is None else len(inserted)
+        existing = {} if inserted is None else _existing(
+            connection, [key for key in keys if key not in inserted]
+        )
+    else:
+        existing = _existing(connection, batch)
+        new_keys = sorted(key for key in batch if key not in existing)
+        if new_keys:
+            bulk_insert(connection, "observation", names,
+                        [(*batch[key], *tail) for key in new_keys])  # fmt: skip
             counts.inserted += len(new_keys)
-        else:
-            counts.inserted += len(inserted)
-            raced = [key for key in new_keys if key not in inserted]
-            if raced:  # stored by another writer since we looked: existing rows after all
-                existing.update(_existing(connection, raced))
     value_at, flag_at = index["value"], index.get("station_flag")
     censored_at = index.get("censored")
 

@@ -6,6 +6,8 @@ accepted, refused or from an unknown station — is archived raw with its status
 Accepted frames' values become observations. A writer task stores what all connections
 received in batches, in one transaction each; only after that commit is a frame answered with
 9014 (when its Flag asks for an answer), so nothing answered can be lost by a crash or restart.
+A connection's next reads are checked and queued while earlier ones wait for their commit (at
+most :data:`READS_IN_FLIGHT`), and answers go out in the order received.
 A bad frame never closes the connection: the next frame is read as usual.
 
 Stations and passwords are read from the database for every read of a connection
@@ -68,6 +70,7 @@ __all__ = [
     "DEFAULT_LISTEN",
     "EARLIEST_TIME",
     "MAX_UNKNOWN_CODE",
+    "READS_IN_FLIGHT",
     "UNKNOWN_CODE_REVIEW",
     "Hj212Receiver",
     "ReceiverConfig",
@@ -82,6 +85,10 @@ log = logging.getLogger("qingliu.hj212")
 
 DEFAULT_LISTEN = "0.0.0.0:9212"
 SOURCE = "hj212"
+READS_IN_FLIGHT = 4
+"""Reads of one connection checked and queued while earlier reads wait for their commit [A].
+The writer then gets full batches from a few connections; each read's answers still go out in
+order, only after its frames are committed, and a sender past the limit is held back by TCP."""
 @dataclass
 class _Connection:
     """What the receiver knows about one open connection."""
@@ -121,6 +128,8 @@ class _Group:
         self.left = len(self.items)
 
 
+_Read = tuple[asyncio.Future[None], list[tuple[_Pending, bytes | None]]]
+"""What one read of a connection queued: done when stored, and each frame with its answer."""
 _Checked = tuple[RawRecord, list[tuple[Any, ...]], bytes | None, bool]
 """What checking one candidate gives: its raw record, its observation rows, its answer, and
 whether it is a failure of its sender (unknown MN, wrong password)."""
@@ -232,8 +241,12 @@ class Hj212Receiver:
         ))  # fmt: skip
         rate = TokenBucket(rate=cfg.read_rate, burst=cfg.read_burst, clock=self._clock)
         splitter = FrameSplitter(max_frame_bytes=cfg.max_frame_bytes)
+        reads: asyncio.Queue[_Read | None] = asyncio.Queue()
+        room = asyncio.Semaphore(READS_IN_FLIGHT)
+        answerer = asyncio.create_task(self._answer(reads, room, writer, connection))
         try:
             while True:
+                await room.acquire()
                 try:
                     data = await asyncio.wait_for(reader.read(65536), cfg.idle_timeout)
                 except TimeoutError:
@@ -241,21 +254,24 @@ class Hj212Receiver:
                     break
                 if not data:
                     break
-                answers = await self._receive(splitter.feed(data), connection)
-                if answers:
-                    writer.write(b"".join(answers))
-                    await writer.drain()
+                reads.put_nowait(await self._receive(splitter.feed(data), connection))
                 if connection.closing:
                     log.warning("关闭连接 / closing %s: %s", peer, connection.closing)
                     break
                 wait = rate.debt(len(data))
                 if wait > 0:  # over its read rate: TCP holds the sender back meanwhile
                     await asyncio.sleep(wait)
+            reads.put_nowait(None)  # what was read is still answered, after its commit
+            await answerer
         except (ConnectionError, OSError) as exc:
             log.info("连接中断 / connection lost %s: %s", peer, exc)
         except asyncio.CancelledError:
             log.info("服务停止，关闭连接 / shutting down, closing %s", peer)
         finally:
+            if not answerer.done():
+                answerer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await answerer
             self._guard.release(host)
             refused = connection.refused
             if splitter.pending:
@@ -283,10 +299,33 @@ class Hj212Receiver:
             for r in refusals
         ]
 
-    async def _receive(
-        self, items: list[bytes | StreamError], connection: _Connection
-    ) -> list[bytes]:
-        """Check and queue every item of one read; answers for the accepted, after storage.
+    async def _answer(
+        self,
+        reads: asyncio.Queue[_Read | None],
+        room: asyncio.Semaphore,
+        writer: asyncio.StreamWriter,
+        connection: _Connection,
+    ) -> None:
+        """Send the answers of a connection's reads in order, each after its frames' commit."""
+        lost = False
+        while (read := await reads.get()) is not None:
+            stored, waits = read
+            await stored
+            answers = [answer for pending, answer in waits
+                       if pending.stored and answer is not None]  # fmt: skip
+            if answers and not lost:
+                try:
+                    writer.write(b"".join(answers))
+                    await writer.drain()
+                    self.stats.answered += len(answers)
+                except (ConnectionError, OSError) as exc:  # the reader sees the end too
+                    lost = True
+                    connection.closing = connection.closing or f"connection lost: {exc}"
+            room.release()
+
+    async def _receive(self, items: list[bytes | StreamError], connection: _Connection) -> _Read:
+        """Check and queue every item of one read; returns when its storage is done, and the
+        answer of each frame (sent when the frame is stored).
 
         The stations of the read's frames are read from the database (with the password
         checks, in the executor), so a changed password or station applies to the next frame.
@@ -330,16 +369,7 @@ class Hj212Receiver:
             if self._guard.fail(connection.host, weight=max(self.config.failure_limit, 1)):
                 self.stats.backoffs += 1
                 connection.closing += ": backed off"
-        stored = self._submit(group)
-        if not waits:  # refused bytes only: archived without waiting for their storage
-            return []
-        await stored
-        answers: list[bytes] = []
-        for pending, answer in waits:
-            if pending.stored and answer is not None:
-                answers.append(answer)
-        self.stats.answered += len(answers)
-        return answers
+        return self._submit(group), waits
 
     def _authorise(
         self, frames: list[Hj212Frame], stations: Mapping[str, StationRecord] | None
