@@ -64,6 +64,8 @@ def _stem(name: str, options: dict[str, Any], taken: dict[str, Any]) -> str:
     if "database_url" in taken:
         parts.append("database-url")
     parts += [f"{key}{options[key]}" for key in ("stations", "months") if key in taken]
+    if taken.get("load_only"):
+        parts.append("load-only")
     return "-".join(parts)
 
 
