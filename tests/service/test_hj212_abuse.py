@@ -23,7 +23,7 @@ from service.db.ingest import RawRecord, add_station
 from service.db.models import Observation, RawMessage, utc_now
 from service.feeds.hj212 import build_frame, data_frame, parse_frame
 from service.feeds.hj212.guard import ROW_COST, AddressGuard, RefusedBytes, TokenBucket
-from service.feeds.hj212.receiver import _Pending
+from service.feeds.hj212.writer import PendingFrame
 from service.feeds.hj212_receiver import Hj212Receiver, ReceiverConfig
 from service.time import BEIJING
 from tests.service.test_hj212_receiver import (  # noqa: F401  (fixtures, used by name)
@@ -225,11 +225,11 @@ async def test_a_batch_that_fails_anyway_is_stored_frame_by_frame(db: Engine) ->
     when = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     row = {"station": MN, "section_id": "xiaofanqiao", "parameter": "nh3n", "value": 0.2,
            "unit": "mg/L", "station_flag": "N", "source": "hj212"}  # fmt: skip
-    good = _Pending(RawRecord("hj212", b"good", "accepted", "test", "", MN),
+    good = PendingFrame(RawRecord("hj212", b"good", "accepted", "test", "", MN),
                     [{**row, "observed_at": when}])  # fmt: skip
     # a value check could not foresee: year 1 in Beijing cannot be converted to UTC
     year_one = dt.datetime(1, 1, 1, tzinfo=BEIJING)
-    bad = _Pending(RawRecord("hj212", b"bad", "accepted", "test", "", MN),
+    bad = PendingFrame(RawRecord("hj212", b"bad", "accepted", "test", "", MN),
                    [{**row, "observed_at": year_one}])  # fmt: skip
     assert server._store_safely([good, bad]) == [True, False]
     assert _count(db, Observation) == 1

@@ -4,10 +4,11 @@ Per connection, bytes are cut into frames (:class:`~service.feeds.hj212.FrameSpl
 frame is parsed and checked (length, CRC, fields, station MN and password), and every frame —
 accepted, refused or from an unknown station — is archived raw with its status and reason.
 Accepted frames' values become observations. A writer task stores what all connections
-received in batches, in one transaction each; only after that commit is a frame answered with
-9014 (when its Flag asks for an answer), so nothing answered can be lost by a crash or restart.
-A connection's next reads are checked and queued while earlier ones wait for their commit (at
-most :data:`READS_IN_FLIGHT`), and answers go out in the order received.
+received in batches, in one transaction each (:mod:`service.feeds.hj212.writer`); only after
+that commit is a frame answered with 9014 (when its Flag asks for an answer), so nothing
+answered can be lost by a crash or restart. A connection's next reads are checked and queued
+while earlier ones wait for their commit (at most :data:`READS_IN_FLIGHT`), and answers go out
+in the order received.
 A bad frame never closes the connection: the next frame is read as usual.
 
 Stations and passwords are read from the database for every read of a connection
@@ -28,20 +29,15 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
 from service.db.ingest import (
     RawRecord,
     StationRecord,
-    UpsertCounts,
-    archive_raw,
-    store_observations,
-    upsert_observations,
 )
 from service.db.models import utc_now
 from service.errors import FrameError
@@ -65,6 +61,7 @@ from service.feeds.hj212.rows import (
     frame_tuples,
 )
 from service.feeds.hj212.stream import FrameSplitter, PacketAssembler, StreamError
+from service.feeds.hj212.writer import BatchWriter, PendingFrame
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -99,36 +96,7 @@ class _Connection:
     closing: str = ""  # why the connection is to be closed after this read
 
 
-_STORED_COLUMNS = (*ROW_COLUMNS, "raw_message_id")
-"""The columns of the observation rows the writer stores: a frame's rows and its raw id."""
-
-
-@dataclass(slots=True)
-class _Pending:
-    """One frame (or refused bytes) to store: its raw record and its observation rows.
-
-    Rows are tuples in the order of :data:`ROW_COLUMNS`, or mappings as
-    :func:`~service.db.ingest.upsert_observations` takes them. ``stored`` is set by the writer.
-    """
-
-    raw: RawRecord
-    rows: Sequence[tuple[Any, ...] | Mapping[str, Any]]
-    stored: bool | None = None
-
-
-@dataclass(slots=True)
-class _Group:
-    """What one read (or one event) submits: stored in order, ``done`` when the last is."""
-
-    items: list[_Pending]
-    done: asyncio.Future[None]
-    left: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.left = len(self.items)
-
-
-_Read = tuple[asyncio.Future[None], list[tuple[_Pending, bytes | None]]]
+_Read = tuple[asyncio.Future[None], list[tuple[PendingFrame, bytes | None]]]
 """What one read of a connection queued: done when stored, and each frame with its answer."""
 _Checked = tuple[RawRecord, list[tuple[Any, ...]], bytes | None, bool]
 """What checking one candidate gives: its raw record, its observation rows, its answer, and
@@ -163,7 +131,7 @@ class Hj212Receiver:
             rate=cfg.garbage_global_rate, burst=cfg.garbage_global_burst, clock=clock
         )
         self._credentials = StationCredentials(engine)
-        self._queue: asyncio.Queue[_Group] = asyncio.Queue()
+        self._batches = BatchWriter(engine=engine, config=self.config, stats=self.stats)
         self._server: asyncio.Server | None = None
         self._writer: asyncio.Task[None] | None = None
         self._expirer: asyncio.Task[None] | None = None
@@ -174,7 +142,7 @@ class Hj212Receiver:
 
     async def start(self) -> tuple[str, int]:
         """Start listening; returns the bound (host, port) (port 0 picks a free one)."""
-        self._writer = asyncio.create_task(self._write_loop(), name="hj212-writer")
+        self._writer = asyncio.create_task(self._batches.run(), name="hj212-writer")
         self._expirer = asyncio.create_task(self._expire_loop(), name="hj212-packet-timeout")
         self._server = await asyncio.start_server(
             self._handle, self.config.host, self.config.port, limit=1 << 20
@@ -202,7 +170,7 @@ class Hj212Receiver:
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
         expired = self._expired(everything=True, why="receiver stopped / 服务停止")
-        await self._submit([_Pending(raw, []) for raw in expired])
+        await self._submit([PendingFrame(raw, []) for raw in expired])
         await self.drained()
         for background in (self._expirer, self._writer):
             if background is not None:
@@ -213,7 +181,7 @@ class Hj212Receiver:
 
     async def drained(self) -> None:
         """Wait until everything queued so far is stored (or its storage has failed)."""
-        await self._queue.join()
+        await self._batches.drained()
 
     # --- connections ----------------------------------------------------------------------------
 
@@ -278,7 +246,7 @@ class Hj212Receiver:
                 pending = splitter.take_pending()
                 self.stats.garbage_bytes += len(pending)
                 if refused.frame(pending):
-                    self._submit([_Pending(RawRecord(
+                    self._submit([PendingFrame(RawRecord(
                         SOURCE, pending, "rejected", peer,
                         "incomplete: connection closed inside a frame"), [])])  # fmt: skip
             # archived without waiting for their storage: a connection always ends at once
@@ -292,10 +260,10 @@ class Hj212Receiver:
                 await writer.wait_closed()
 
     @staticmethod
-    def _refusals(refusals: list[Refusal], connection: _Connection) -> list[_Pending]:
+    def _refusals(refusals: list[Refusal], connection: _Connection) -> list[PendingFrame]:
         """Refused bytes to archive (``rejected``)."""
         return [
-            _Pending(RawRecord(SOURCE, r.payload, "rejected", connection.peer, r.reason), [])
+            PendingFrame(RawRecord(SOURCE, r.payload, "rejected", connection.peer, r.reason), [])
             for r in refusals
         ]
 
@@ -340,8 +308,8 @@ class Hj212Receiver:
             verdicts = await loop.run_in_executor(None, self._authorise, frames, None)
         refused = connection.refused
         now = self._wall_clock()
-        group: list[_Pending] = []  # what this read stores, in the order received
-        waits: list[tuple[_Pending, bytes | None]] = []
+        group: list[PendingFrame] = []  # what this read stores, in the order received
+        waits: list[tuple[PendingFrame, bytes | None]] = []
         for item, candidate in zip(parsed, items, strict=True):
             if isinstance(item, StreamError):
                 self.stats.frames += 1
@@ -359,7 +327,7 @@ class Hj212Receiver:
             if failure and not connection.closing and self._guard.fail(connection.host):
                 self.stats.backoffs += 1
                 connection.closing = "repeated failures (unknown MN or wrong PW): backed off"
-            pending = _Pending(raw, rows)
+            pending = PendingFrame(raw, rows)
             group.append(pending)
             waits.append((pending, answer))
         group += self._refusals(refused.flush(), connection)
@@ -511,7 +479,7 @@ class Hj212Receiver:
         interval = min(max(self.config.packet_timeout / 4, 0.01), 5.0)
         while True:
             await asyncio.sleep(interval)
-            await self._submit([_Pending(raw, []) for raw in self._expired()])
+            await self._submit([PendingFrame(raw, []) for raw in self._expired()])
 
     # --- in-process ingestion -------------------------------------------------------------------
 
@@ -529,7 +497,7 @@ class Hj212Receiver:
         stream ends are given up (archived ``expired``).
         """
         splitter = FrameSplitter(max_frame_bytes=self.config.max_frame_bytes)
-        batch: list[_Pending] = []
+        batch: list[PendingFrame] = []
         stations = self._credentials.stations()
 
         def flush() -> None:
@@ -550,143 +518,26 @@ class Hj212Receiver:
             for item, candidate in zip(parsed, items, strict=True):
                 raw, rows, _, _ = self._check(item, candidate, peer, verdicts, now=now,
                                               answer=False)  # fmt: skip
-                batch.append(_Pending(raw, rows))
+                batch.append(PendingFrame(raw, rows))
                 if len(batch) >= self.config.batch_size:
                     flush()
         if splitter.pending:
             reason = "incomplete: the stream ended inside a frame"
-            batch.append(_Pending(RawRecord(SOURCE, splitter.take_pending(), "rejected", peer,
+            batch.append(PendingFrame(RawRecord(SOURCE, splitter.take_pending(), "rejected", peer,
                                             reason), []))  # fmt: skip
         batch.extend(
-            _Pending(raw, []) for raw in self._expired(everything=True, why="stream ended")
+            PendingFrame(raw, []) for raw in self._expired(everything=True, why="stream ended")
         )
         flush()
         return self.stats
 
-    def _submit(self, items: list[_Pending]) -> asyncio.Future[None]:
-        """Queue ``items`` for the writer; the future is done when all of them are stored (or
-        their storage failed: see each item's ``stored``)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if items:
-            self._queue.put_nowait(_Group(items, done))  # unbounded: never waits
-        else:
-            done.set_result(None)
-        return done
+    def _submit(self, items: list[PendingFrame]) -> asyncio.Future[None]:
+        """Queue ``items`` for the writer (:meth:`BatchWriter.submit`)."""
+        return self._batches.submit(items)
 
-    # --- storage --------------------------------------------------------------------------------
-
-    async def _write_loop(self) -> None:
-        """Store what the connections queued, in order, ``batch_size`` frames a transaction at
-        most; a read's group may span two batches and is done when its last frame is stored."""
-        loop = asyncio.get_running_loop()
-        size = max(self.config.batch_size, 1)
-        backlog: deque[_Pending] = deque()
-        open_groups: deque[_Group] = deque()
-
-        def take(group: _Group) -> None:
-            open_groups.append(group)
-            backlog.extend(group.items)
-
-        while True:
-            if not backlog:
-                take(await self._queue.get())
-            deadline = loop.time() + self.config.flush_interval
-            while len(backlog) < size:
-                try:
-                    take(self._queue.get_nowait())
-                    continue
-                except asyncio.QueueEmpty:
-                    pass
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    take(await asyncio.wait_for(self._queue.get(), timeout))
-                except TimeoutError:
-                    break
-            batch = [backlog.popleft() for _ in range(min(size, len(backlog)))]
-            try:
-                stored = await loop.run_in_executor(None, self._store_safely, batch)
-            except Exception as exc:  # even the fallback failed: nothing answered, stream goes on
-                log.exception("写入数据库失败 / storing a batch failed: %s", exc)
-                stored = [False] * len(batch)
-            for pending, ok in zip(batch, stored, strict=True):
-                pending.stored = ok
-            done = len(batch)
-            while done and open_groups:
-                group = open_groups[0]
-                used = min(group.left, done)
-                group.left -= used
-                done -= used
-                if group.left:
-                    break
-                open_groups.popleft()
-                if not group.done.done():
-                    group.done.set_result(None)
-                self._queue.task_done()
-
-    def _store_safely(self, batch: list[_Pending]) -> list[bool]:
-        """Store a batch in one transaction; when that fails, frame by frame.
-
-        Returns whether each frame is stored. A frame that fails alone is archived
-        ``rejected`` with reason ``storage_failed: …`` (its values not stored), so one bad
-        frame never costs another frame of the batch.
-        """
-        try:
-            self.stats.observations += self._store(batch)
-            return [True] * len(batch)
-        except Exception as exc:
-            log.warning("批量写入失败，逐帧写入 / a batch of %d failed (%s), storing frame by "
-                        "frame", len(batch), exc)  # fmt: skip
-        results: list[bool] = []
-        for pending in batch:
-            try:
-                self.stats.observations += self._store([pending])
-                results.append(True)
-                continue
-            except Exception as exc:
-                self.stats.storage_failures += 1
-                log.warning("帧写入失败，已存档 / a frame failed to store, archived: %s", exc)
-                reason = f"storage_failed: {type(exc).__name__}: {exc}"[:500]
-                if pending.raw.reason:
-                    reason += f"; {pending.raw.reason}"
-                raw = pending.raw
-                failed = RawRecord(raw.source, raw.payload, "rejected", raw.peer, reason,
-                                   raw.station)  # fmt: skip
-            try:
-                self._store([_Pending(failed, [])])
-            except Exception:
-                log.exception("存档失败 / archiving a frame failed")
-            results.append(False)
-        return results
-
-    def _store(self, batch: list[_Pending]) -> UpsertCounts:
-        received = utc_now()
-        with self.engine.begin() as connection:
-            ids = archive_raw(
-                connection,
-                [
-                    RawRecord(p.raw.source, p.raw.payload, p.raw.parse_status, p.raw.peer,
-                              p.raw.reason, p.raw.station, received)
-                    for p in batch
-                ],
-            )  # fmt: skip
-            rows: list[tuple[Any, ...]] = []
-            mappings: list[dict[str, Any]] = []  # rows handed in as mappings (not the receiver's)
-            for pending, raw_id in zip(batch, ids, strict=True):
-                if not pending.rows:
-                    continue
-                if isinstance(pending.rows[0], Mapping):
-                    for mapping in cast(Sequence[Mapping[str, Any]], pending.rows):
-                        mappings.append({**mapping, "raw_message_id": raw_id})
-                    continue
-                tail = (raw_id,)
-                for row in cast(Sequence[tuple[Any, ...]], pending.rows):
-                    rows.append(row + tail)
-            counts = store_observations(connection, _STORED_COLUMNS, rows)
-            if mappings:
-                counts += upsert_observations(connection, mappings)
-            return counts
+    def _store_safely(self, batch: list[PendingFrame]) -> list[bool]:
+        """Store a batch now, in this thread (:meth:`BatchWriter.store_safely`)."""
+        return self._batches.store_safely(batch)
 
 
 def _parse(candidate: bytes) -> Hj212Frame | FrameError:
