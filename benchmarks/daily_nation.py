@@ -136,7 +136,7 @@ def _cluster(workers: int) -> Iterator[str]:
 
     with LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=workers, threads_per_worker=1, processes=True, protocol="tcp",
-        host="127.0.0.1", dashboard_address=None,
+        host="127.0.0.1", dashboard_address=":0",
     ) as cluster, Client(cluster, set_as_default=False) as client:  # type: ignore[no-untyped-call]  # fmt: skip
         client.wait_for_workers(workers, timeout=120)
         yield str(cluster.scheduler_address)

@@ -70,7 +70,7 @@ def cluster() -> Iterator[str]:
     started = time.monotonic()
     with LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=2, threads_per_worker=1, processes=True, protocol="tcp", host="127.0.0.1",
-        dashboard_address=None, timeout=CLUSTER_DEADLINE,
+        dashboard_address=":0", timeout=CLUSTER_DEADLINE,  # any free port: never a clash
     ) as local, Client(local, set_as_default=False) as client:  # type: ignore[no-untyped-call]  # fmt: skip
         left = CLUSTER_DEADLINE - (time.monotonic() - started)
         client.wait_for_workers(2, timeout=max(left, 1.0))

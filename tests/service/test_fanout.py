@@ -31,7 +31,7 @@ def dask_settings() -> Iterator[Settings]:
         processes=False,  # a worker thread here: starts in ~0.1 s, no spawned interpreters
         protocol="tcp",
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: never a clash with another cluster
     ) as cluster:
         yield Settings(dask_scheduler=cluster.scheduler_address)
 
