@@ -50,7 +50,7 @@ from service.jobs.monthly import assessed_rivers, provisional_as_of, stored_summ
 from service.records import LAKE_PREFIX, LakeRecord, MonthRecord, MonthSummary
 from service.statements.letterhead import Letterhead, letterhead
 from service.statements.render import WEASYPRINT_HELP
-from service.time import BEIJING
+from service.time import BEIJING, beijing_today
 from service.web.contexts import LEVEL_ZH, pollutant_names
 from service.web.templates import template_environment
 
@@ -360,7 +360,7 @@ def bulletin_context(
     label = _month_label(first)
     issuer = head or letterhead(registry=registry)
     local = None if computed is None else computed.astimezone(BEIJING)
-    as_of = provisional_as_of(first, computed, dt.datetime.now(BEIJING).date())
+    as_of = provisional_as_of(first, computed, beijing_today())
     provisional = "" if as_of is None else f"（截至 {as_of.month}月{as_of.day}日，暂定）"
     return BulletinContext(
         title=f"{CITY} {label} 地表水环境质量月报{provisional}",

@@ -28,6 +28,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
 from sections.basin import basin_status, trend_wording
+from sections.dates import month_last_day
 from sections.evaluation import classify_frame
 from sections.periods import DEFAULT_MIN_DAILY_VALUES, mean_values
 from sections.registry import Registry, Section
@@ -389,6 +390,6 @@ def provisional_as_of(
     lasts, final after.
     """
     first = month.replace(day=1)
-    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    last = month_last_day(first)
     day = today if computed is None else computed.astimezone(BEIJING).date()
     return day if day <= last else None

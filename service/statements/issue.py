@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue, TypeAdapter
 from sqlalchemy import Engine
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -18,7 +19,14 @@ from service.db.models import StatementIssue, utc_now
 from service.errors import ConflictError, NotFoundError, QingliuError
 from service.statements.codec import canonical_json, content_hash, statement_from_json
 
-__all__ = ["IssueRecord", "IssueResult", "issue_statement", "issued_statement", "issued_versions"]
+__all__ = [
+    "IssueRecord",
+    "IssueResult",
+    "issue_statement",
+    "issued_months",
+    "issued_statement",
+    "issued_versions",
+]
 
 _DIFF: TypeAdapter[tuple[LineChange, ...]] = TypeAdapter(tuple[LineChange, ...])
 """The codec of ``statement_issue.diff``: the line changes against the previous version."""
@@ -75,6 +83,14 @@ def issued_versions(*, engine: Engine, month: dt.date) -> list[IssueRecord]:
     )
     with Session(engine) as session:
         return [_record(row) for row in session.exec(query)]
+
+
+def issued_months(*, engine: Engine) -> list[dt.date]:
+    """The months with at least one issued version, newest first."""
+    month = col(StatementIssue.month)
+    with engine.connect() as connection:
+        rows = connection.execute(sa_select(month).distinct().order_by(month.desc()))
+        return [row[0] for row in rows]
 
 
 def issued_statement(

@@ -32,7 +32,7 @@ from service.api.access import Principal, authorize
 from service.api.deps import ChiefsDep, EngineDep, EpisodeIdPath, RegistryDep, SettingsDep
 from service.api.routes.alerts_api import acknowledger, caller_scope, visible_episode
 from service.errors import ConflictError, NotFoundError
-from service.time import BEIJING
+from service.time import beijing_minute
 from service.web.views import render
 
 __all__ = ["router"]
@@ -127,21 +127,17 @@ class AckPageContext:
     note_max: int = field(metadata={"help": "确认说明的最大长度"})
 
 
-def _local(value: dt.datetime | None) -> str:
-    return "" if value is None else f"{value.astimezone(BEIJING):%Y-%m-%d %H:%M}"
-
-
 def episode_row(e: EpisodeRecord, registry: Registry) -> EpisodeRow:
     """An episode as the pages show it."""
     acknowledged = ""
     if e.acknowledged_by:
-        acknowledged = f"{e.acknowledged_by}（{_local(e.acknowledged_at)}）"
+        acknowledged = f"{e.acknowledged_by}（{beijing_minute(e.acknowledged_at)}）"
     return EpisodeRow(
         e.id, e.level, e.level_label, _LEVEL_CLASSES.get(e.level, ""), e.section_id,
         e.section_name(registry), e.factor_name, AUDIENCE_LABELS.get(e.audience, e.audience),
-        e.state, e.state_label, _local(e.opened_at), _local(e.updated_at),
-        _local(e.last_observed_at or e.last_condition_at), e.last_detail, e.escalation_step,
-        _local(e.next_escalation_at) if e.state == "open" else "", acknowledged,
+        e.state, e.state_label, beijing_minute(e.opened_at), beijing_minute(e.updated_at),
+        beijing_minute(e.last_observed_at or e.last_condition_at), e.last_detail, e.escalation_step,
+        beijing_minute(e.next_escalation_at) if e.state == "open" else "", acknowledged,
         e.acknowledged_note or "",
     )  # fmt: skip
 
@@ -179,12 +175,13 @@ def _episode_page(
     scope = caller_scope(principal, registry=registry, chiefs=chiefs)
     episode = visible_episode(engine, episode_id, scope)
     events = tuple(
-        HistoryLine(_local(e.at), e.label, _event_detail(e.kind, e.detail))
+        HistoryLine(beijing_minute(e.at), e.label, _event_detail(e.kind, e.detail))
         for e in episode_events(engine, episode_id)
     )
     sends = tuple(
-        HistoryLine(_local(s.sent_at or s.created_at), f"{_recipient(chiefs, s.recipient_id)} · "
-                    f"{s.channel_id}", f"{s.status_label}（{s.attempts} 次尝试）")
+        HistoryLine(beijing_minute(s.sent_at or s.created_at),
+                    f"{_recipient(chiefs, s.recipient_id)} · {s.channel_id}",
+                    f"{s.status_label}（{s.attempts} 次尝试）")
         for s in episode_sends(engine, episode_id)
     )  # fmt: skip
     can = (
@@ -283,7 +280,7 @@ def _ack_context(
 ) -> AckPageContext:  # fmt: skip
     return AckPageContext(
         "确认预警", status, message, episode_row(episode, registry),
-        _recipient(chiefs, grant.recipient_id), _local(grant.expires_at),
+        _recipient(chiefs, grant.recipient_id), beijing_minute(grant.expires_at),
         f"/alerts/ack/{token}", NOTE_MAX,
     )  # fmt: skip
 
@@ -312,7 +309,7 @@ def ack_page(
                                         NOTE_MAX), 404)  # fmt: skip
     message = _STATE_MESSAGES.get(episode.state, "")
     if episode.state == "acknowledged":
-        at = _local(episode.acknowledged_at)
+        at = beijing_minute(episode.acknowledged_at)
         message = f"此预警已由 {episode.acknowledged_by} 于 {at} 确认。"
     return _ack_page(_ack_context(grant, episode, registry, chiefs, token, episode.state,
                                   message))  # fmt: skip

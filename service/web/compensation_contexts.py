@@ -30,7 +30,7 @@ from service.statements.wording import (
     money_text,
     yuan_text,
 )
-from service.web.appeal_views import AppealRow
+from service.web.appeal_contexts import AppealRow
 from service.web.contexts import CompensationPageContext
 
 __all__ = [

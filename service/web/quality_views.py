@@ -42,7 +42,7 @@ from service.errors import InputError
 from service.jobs.daily import AUTOMATIC_INDICATORS
 from service.jobs.observations import day_bounds
 from service.review import ReviewItem, pending_reviews, review_and_recompute
-from service.time import BEIJING
+from service.time import BEIJING, beijing_minute
 from service.web.views import render
 
 __all__ = [
@@ -171,10 +171,6 @@ class QualityPageContext:
     message: str = field(metadata={"help": "刚完成或失败的操作的说明；无则为空"})
 
 
-def _local(value: dt.datetime) -> str:
-    return f"{value.astimezone(BEIJING):%Y-%m-%d %H:%M}"
-
-
 def _age(hours: float) -> str:
     if hours < 48:
         return f"{max(hours, 0.0):.1f} 小时"
@@ -285,7 +281,7 @@ def _station_rows(
         hours = None if seen is None else (now - seen.observed_at) / dt.timedelta(hours=1)
         rows.append(StationRow(
             mn, section_id or "", _section_name(registry, section_id), registration,
-            "" if seen is None else _local(seen.observed_at),
+            "" if seen is None else beijing_minute(seen.observed_at),
             "无数据" if hours is None else _age(hours),
             stale_station(None if seen is None else seen.observed_at, now, max_silence=silence),
             tuple(cells),
@@ -305,7 +301,7 @@ def _review_row(item: ReviewItem, registry: Registry) -> ReviewRow:
                      if x)  # fmt: skip
     return ReviewRow(
         item.id, item.station, _section_name(registry, item.section_id), name,
-        _local(item.observed_at), "—" if item.value is None else f"{item.value:g}",
+        beijing_minute(item.observed_at), "—" if item.value is None else f"{item.value:g}",
         flags or "—", item.why,
     )  # fmt: skip
 
@@ -321,7 +317,7 @@ def _refused(
     engine: Engine, since: dt.datetime
 ) -> tuple[tuple[RefusedRow, ...], tuple[ReasonCount, ...], int]:
     rows = tuple(
-        RefusedRow(m.id, _local(m.received_at), m.source, m.peer, m.station or "",
+        RefusedRow(m.id, beijing_minute(m.received_at), m.source, m.peer, m.station or "",
                    _STATUS_LABELS.get(m.parse_status, m.parse_status), m.reason, m.size)
         for m in qq.refused_messages(engine=engine, since=since, limit=REFUSED_ROWS)
     )  # fmt: skip
@@ -357,7 +353,7 @@ def _page(
     page = render("quality/index.html", QualityPageContext(
         "数据质量", days, tuple(sorted({DEFAULT_DAYS, 14, MAX_DAYS, days})),
         window[0].isoformat(), window[-1].isoformat(),
-        tuple(f"{d:%m-%d}" for d in window), _local(now),
+        tuple(f"{d:%m-%d}" for d in window), beijing_minute(now),
         load_alert_rules().rule("station_silent").number("hours"), basis, stations,
         sum(s.silent for s in stations), tuple(_review_row(i, registry) for i in items),
         review_count, can, principal.csrf or "", NOTE_MAX, refused, reasons, refused_total,
