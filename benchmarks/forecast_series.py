@@ -9,6 +9,11 @@ stations of a Hebei plain river (domain.md §3–5) but by other rules than the 
   station for ``days`` days, at the station's sampling interval (chemistry every 4 hours at 00,
   04, …, 20 Beijing time; DO every hour), with AR(1)-correlated multiplicative noise, gaps (runs
   of NaN from a few hours to 2 days, about 3 % of the values) and a target limit and direction;
+- :data:`REACH_SHAPES` and :func:`make_reach`: a reach of river — the upstream section's series
+  of a shape and the section downstream of it, where the upstream water arrives a travel time
+  later (24–40 h at low flow, shorter in the summer floods, varying from day to day), spread by
+  dispersion, partly decayed, and mixed with a local inflow that has episodes of its own; for
+  backtesting the ``upstream`` forecast candidate;
 - :func:`demo_series`: the demo's own automatic-station series of one section and parameter,
   valid values only (flag ``N``), with the section's target-class limit, for comparison;
 - :func:`main`: ``python -m benchmarks.forecast_series OUTDIR [--seeds 1,2,3]`` writes the
@@ -78,6 +83,10 @@ SHAPES: tuple[str, ...] = (
     distribution fixed) around 4–7 mg/L, so the Class Ⅲ limit 6 mg/L is exceeded in runs of
     many days (daily means over the limit up to one to three weeks). Limit 6, ``"above"``.
 """
+
+
+REACH_SHAPES: tuple[str, ...] = ("nh3n_winter_episodes", "tp_rain_pulses", "codmn_slow_load")
+"""The shapes :func:`make_reach` draws reaches of: the concentrations with episodes."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +193,91 @@ def make_series(
     values[_gaps(rng, grid)] = np.nan
     series = pd.Series(values, index=grid.index, name=spec.key, dtype="float64")
     return series, spec.limit, spec.direction
+
+
+def make_reach(
+    shape: str, *, seed: int, days: int = 365, start: str = "2025-01-01"
+) -> tuple[pd.Series, pd.Series, float, str]:
+    """Draw a reach: the upstream section's series of a shape and the section's downstream.
+
+    The upstream series is a draw of the shape (:func:`make_series`'s generator). Downstream
+    [1]_:
+
+    - the upstream water arrives after a **travel time** of 24–40 h at low flow (drawn per
+      reach), a third shorter in the summer floods, varying ±12 % from day to day (AR(1) over
+      days) [A];
+    - **dispersion** spreads it: a Gaussian kernel with a standard deviation of a fifth of the
+      travel time;
+    - it **decays** on the way (first order: NH3-N 0.1–0.3 per day by nitrification; TP and
+      CODMn 0.03–0.1 per day by settling);
+    - it **mixes** with a local inflow (15–35 % of the flow, a second independent draw of the
+      shape: its own episodes are the section's local pollution), the mixture kept at the
+      upstream level (the local inflow is the more polluted) [A];
+    - own measurement noise, rounding and gaps.
+
+    Parameters
+    ----------
+    shape : str
+        One of :data:`REACH_SHAPES`.
+    seed : int
+        Non-negative seed (``SeedSequence([seed, crc32("reach:" + shape)])``).
+    days, start
+        As :func:`make_series`.
+
+    Returns
+    -------
+    downstream, upstream : pandas.Series
+        The section's series and its upstream section's, on the same grid (NaN in gaps).
+    limit : float
+        The target limit [mg/L].
+    direction : {"above", "below"}
+
+    Examples
+    --------
+    >>> down, up, limit, direction = make_reach("nh3n_winter_episodes", seed=1, days=30)
+    >>> len(down) == len(up) == 180, limit
+    (True, 1.0)
+
+    References
+    ----------
+    .. [1] Chapra, S.C. (1997) *Surface water-quality modeling*, lectures 9–10 (advection,
+       dispersion and first-order decay along a river).
+    """
+    if shape not in REACH_SHAPES:
+        raise ValueError(f"unknown reach shape {shape!r}; valid: {', '.join(REACH_SHAPES)}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    spec = _SPECS[shape]
+    grid = _make_grid(start, int(days), spec.step_hours)
+    rng = np.random.default_rng(
+        np.random.SeedSequence([int(seed), zlib.crc32(f"reach:{shape}".encode())])
+    )
+    upstream = _DRAW[shape](rng, grid)
+    local = _DRAW[shape](rng, grid)
+    t = grid.day * 24.0
+    n_days = math.ceil(grid.n / grid.per_day)
+    typical = rng.uniform(24.0, 40.0)  # travel time at low flow [h]
+    daily = np.exp(_ar1(rng, n_days, phi=0.8, sd=0.12))
+    travel = typical * (1.0 - 0.33 * grid.summer) * np.repeat(daily, grid.per_day)[: grid.n]
+    spread = 0.2 * typical / grid.step_hours  # dispersion [steps]
+    offsets = np.arange(-math.ceil(3 * spread), math.ceil(3 * spread) + 1)
+    kernel = np.exp(-0.5 * (offsets / spread) ** 2)
+    padded = np.pad(upstream, offsets.size // 2, mode="edge")
+    dispersed = np.convolve(padded, kernel / kernel.sum(), mode="valid")
+    arrived = np.interp(t - travel, t, dispersed)
+    low, high = {"nh3n": (0.1, 0.3)}.get(spec.key, (0.03, 0.1))
+    decay = np.exp(-rng.uniform(low, high) * travel / 24.0)
+    share = rng.uniform(0.65, 0.85)  # upstream water in the section's flow
+    mixed = (share * decay * arrived + (1.0 - share) * local) / (share * decay.mean() + 1 - share)
+    noise = _ar1(rng, grid.n, phi=_phi(spec.step_hours, 8.0), sd=0.04)
+    noise += 0.02 * rng.standard_normal(grid.n)
+    downstream = mixed * np.exp(noise)
+    series = []
+    for values in (downstream, upstream):
+        values = np.maximum(values, spec.floor).round(spec.decimals)
+        values[_gaps(rng, grid)] = np.nan
+        series.append(pd.Series(values, index=grid.index, name=spec.key, dtype="float64"))
+    return series[0], series[1], spec.limit, spec.direction
 
 
 def exceedance_share(values: pd.Series, limit: float, direction: str) -> float:

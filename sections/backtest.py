@@ -41,6 +41,7 @@ from sections.forecast import (
     MEMBERS,
     QUANTILES,
     SKILL_DAYS,
+    UPSTREAM,
     ForecastOptions,
     Predictive,
     Threshold,
@@ -79,7 +80,7 @@ Progress = Callable[[int, int], None]
 BACKTEST_HORIZONS: tuple[int, ...] = (4, 8, 12, 24, 48, 72)
 """The horizons a backtest reports by default [h]."""
 MODEL_NAMES: tuple[str, ...] = (*CANDIDATES, "persistence_01", "auto")
-"""Every model a backtest scores."""
+"""Every model a backtest scores (``upstream`` only when an upstream series is given)."""
 _BASELINE_NAMES = ("persistence", "persistence_01", "seasonal_naive", "climatology")
 
 
@@ -189,6 +190,7 @@ def backtest(
     threshold: Threshold,
     options: BacktestOptions | None = None,
     progress: Progress | None = None,
+    upstream: pd.Series | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of one series against its target-class threshold.
 
@@ -202,6 +204,10 @@ def backtest(
     options : BacktestOptions
     progress : callable, optional
         Called with (refits done, refits in all) after each refit.
+    upstream : Series, optional
+        The upstream section's observations of the same parameter (tz-aware index): the
+        ``upstream`` candidate is fitted and scored too. Each forecast reads upstream data up
+        to its origin only.
 
     Returns
     -------
@@ -209,6 +215,7 @@ def backtest(
     """
     options = options or BacktestOptions()
     grid = to_grid(values)
+    upstream_grid = to_grid(upstream) if upstream is not None else None
     blocks = rolling_origins(
         len(grid), warmup_days=options.warmup_days, refit_days=options.refit_days
     )
@@ -218,7 +225,7 @@ def backtest(
             f"{options.warmup_days * STEPS_PER_DAY}"
         )
     horizons = tuple(sorted(options.horizons))
-    names = [*CANDIDATES, "auto"]
+    names = [c for c in CANDIDATES if c != UPSTREAM or upstream is not None] + ["auto"]
     parts: dict[str, list[FloatArray]] = {name: [] for name in names}
     chosen: dict[int, Counter[str]] = {h: Counter() for h in horizons}
     whys: Counter[str] = Counter()
@@ -231,9 +238,12 @@ def backtest(
         forecaster = fit_forecaster(
             grid, end=end, threshold=threshold, horizons=horizons, options=options.forecast,
             skill=record.table(block.train_end), previous_selection=previous,
+            upstream=upstream_grid,
         )  # fmt: skip
         previous = forecaster.selection
-        issued = forecaster.predict_all(grid, pd.DatetimeIndex(grid.index[block.origins]))
+        issued = forecaster.predict_all(
+            grid, pd.DatetimeIndex(grid.index[block.origins]), upstream=upstream_grid
+        )
         origins = pd.DatetimeIndex(grid.index[block.origins])
         observed = _truth(grid, origins, horizons)
         truth = np.where(np.isnan(observed), np.nan, threshold.exceeds(observed))
@@ -367,7 +377,9 @@ def score_forecasts(
 
     ``truth`` has shape (n_origins, n_horizons); ``persistence_now`` is the last valid value at
     each origin (the ``persistence_01`` warning). Rows where a model has no forecast, or the
-    truth is missing, are left out for every model so that the comparison is like for like.
+    truth is missing, are left out for every model so that the comparison is like for like —
+    except the ``upstream`` candidate's: it is fitted only where the upstream series leads this
+    one, and is scored on the rows it forecast.
     """
     any_model = next(iter(forecasts.values()))
     horizons = any_model.horizons
@@ -380,7 +392,8 @@ def score_forecasts(
     medians["persistence_01"] = np.repeat(persistence_now[:, None], len(horizons), axis=1)
     common = np.isfinite(truth) & np.isfinite(persistence_now)[:, None]
     for name in forecasts:
-        common &= np.isfinite(medians[name])
+        if name != UPSTREAM:  # fitted only where the upstream leads: scored where it forecast
+            common &= np.isfinite(medians[name])
     outcome = threshold.exceeds(truth)
     levels = np.asarray(list(QUANTILES.values()))
     scores: dict[str, dict[str, dict[str, Any]]] = {}
@@ -390,7 +403,7 @@ def score_forecasts(
             continue
         per_h: dict[str, dict[str, Any]] = {}
         for j, h in enumerate(horizons):
-            rows = common[:, j]
+            rows = common[:, j] & np.isfinite(medians[name][:, j])
             y = truth[rows, j]
             p = probabilities[name][rows, j]
             o = outcome[rows, j]

@@ -5,9 +5,12 @@ A series of valid values (flagged values never enter: the caller passes the verd
 averaged per 4-hour bin, gaps stay gaps), transformed to stabilise its variance
 (:class:`BoxCox`), and forecast 4–72 h ahead by every candidate:
 
-- ``sarima``: SARIMAX(2,0,0)(1,0,1)₆ on the centred transformed series — the daily cycle is six
-  steps of the grid (statsmodels state space, missing values handled by the Kalman filter);
+- ``sarima``: SARIMAX(1,0,1)(1,0,0)₆ on the anomaly from the mean daily profile — the daily
+  cycle is six steps of the grid (statsmodels state space, missing values handled by the Kalman
+  filter);
 - ``ets``: additive exponential smoothing with a six-step season (statsmodels' state-space ETS);
+- ``upstream``: where the upstream section measures the same parameter, a regression on its
+  values a travel time earlier with SARIMA errors (:mod:`sections.forecast_upstream`);
 - ``persistence``: the last valid value;
 - ``seasonal_naive``: the value at the same hour of the latest day before the origin;
 - ``climatology``: the distribution of the hour-of-day × month values of the history.
@@ -72,6 +75,7 @@ from sections.forecast_models import (
     last_valid,
     mix,
 )
+from sections.forecast_upstream import UPSTREAM, fit_upstream
 from sections.quality import target_limit
 from sections.registry import Section
 from sections.scoring import brier_score, crps_ensemble
@@ -91,6 +95,7 @@ __all__ = [
     "QUANTILES",
     "SKILL_DAYS",
     "STEP_HOURS",
+    "UPSTREAM",
     "BoxCox",
     "Forecast",
     "ForecastOptions",
@@ -119,8 +124,10 @@ ENSEMBLE = "ensemble"
 """The equal-weight mixture of the statsmodels candidates that fitted (when two or more)."""
 BASELINES: tuple[str, ...] = ("persistence", "seasonal_naive", "climatology")
 """The forecasts anyone could make without a model; computed the same way as the models."""
-CANDIDATES: tuple[str, ...] = (*MODELS, ENSEMBLE, *BASELINES)
-_MODEL_LIKE = (*MODELS, ENSEMBLE)
+CANDIDATES: tuple[str, ...] = (*MODELS, ENSEMBLE, UPSTREAM, *BASELINES)
+"""Every candidate; ``upstream`` (:mod:`sections.forecast_upstream`) only where the section's
+upstream section has data of the same parameter."""
+_MODEL_LIKE = (*MODELS, ENSEMBLE, UPSTREAM)
 _ISSUABLE_BASELINES = ("persistence", "seasonal_naive")
 FORECAST_KEYS: tuple[str, ...] = ("ph", "do", "codmn", "nh3n", "tp", "tn")
 """The indicators forecast for every section: the automatic-station chemistry and DO, pH [A]."""
@@ -456,6 +463,8 @@ class Forecaster:
     data_end: pd.Timestamp
     threshold: Threshold | None = None
     max_gap_steps: int = 12
+    upstream_transform: BoxCox | None = None
+    """The upstream series' transform, where an ``upstream`` candidate was tried."""
 
     @property
     def selected(self) -> str:
@@ -465,13 +474,16 @@ class Forecaster:
 
     def predict(
         self, grid: pd.Series, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
-        *, model: str | None = None,
+        *, model: str | None = None, upstream: pd.Series | None = None,
     ) -> Predictive:  # fmt: skip
         """Predictive distributions from ``origins`` (grid bins).
 
         ``model`` None uses the selection per horizon; a candidate name forecasts with it alone.
+        ``upstream`` is the upstream section's grid (:func:`to_grid`), read up to each origin
+        only; without it the ``upstream`` candidate gives no forecast.
         """
         z, positions, origin_index = self._positions(grid, origins)
+        exog = self._exog(grid, upstream)
         steps = np.asarray(self.horizons, dtype=np.int64) // STEP_HOURS
         if model is None:
             names = [self.selection[h] for h in self.horizons]
@@ -486,23 +498,25 @@ class Forecaster:
         for name in dict.fromkeys(names):
             columns = np.asarray([n == name for n in names])
             members[:, columns] = self.candidates[name].members(
-                z, positions, steps[columns], regime
+                z, positions, steps[columns], regime, exog
             )
         original = np.sort(self.transform.inverse(members), axis=-1)
         return Predictive(origin_index, self.horizons, original, np.asarray(names, dtype=np.str_))
 
     def predict_all(
-        self, grid: pd.Series, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex
-    ) -> dict[str, Predictive]:
+        self, grid: pd.Series, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+        *, upstream: pd.Series | None = None,
+    ) -> dict[str, Predictive]:  # fmt: skip
         """Every candidate's forecasts and the selection's (``"auto"``), each computed once."""
         z, positions, origin_index = self._positions(grid, origins)
+        exog = self._exog(grid, upstream)
         steps = np.asarray(self.horizons, dtype=np.int64) // STEP_HOURS
         regime = _regime(grid.to_numpy(dtype=np.float64), self.threshold, self.max_gap_steps)
         raw: dict[str, FloatArray] = {}
         for name, candidate in self.candidates.items():
             if isinstance(candidate, Mixture):
                 continue
-            raw[name] = candidate.members(z, positions, steps, regime)
+            raw[name] = candidate.members(z, positions, steps, regime, exog)
         for name, candidate in self.candidates.items():
             if isinstance(candidate, Mixture):
                 raw[name] = mix([raw[p.name] for p in candidate.parts])
@@ -516,6 +530,11 @@ class Forecaster:
         result = {n: wrap(m, [n] * len(self.horizons)) for n, m in raw.items()}
         result["auto"] = wrap(auto, names)
         return result
+
+    def _exog(self, grid: pd.Series, upstream: pd.Series | None) -> FloatArray | None:
+        if upstream is None or self.upstream_transform is None:
+            return None
+        return self.upstream_transform.forward(_aligned(upstream, grid))
 
     def _positions(
         self, grid: pd.Series, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex
@@ -540,6 +559,7 @@ def fit_forecaster(
     options: ForecastOptions | None = None,
     skill: pd.DataFrame | None = None,
     previous_selection: Mapping[int, str] | None = None,
+    upstream: pd.Series | None = None,
 ) -> Forecaster:
     """Fit every candidate on the training window before ``end`` and choose per horizon.
 
@@ -564,6 +584,11 @@ def fit_forecaster(
     previous_selection : mapping of int to str, optional
         The selection of the previous fit, kept unless the other contender wins by
         :attr:`ForecastOptions.selection_margin`.
+    upstream : Series, optional
+        The upstream section's values of the same parameter on the 4-hourly grid
+        (:func:`to_grid`); gives the ``upstream`` candidate where its changes lead this
+        section's (:func:`sections.forecast_upstream.fit_upstream`). Nothing at or after
+        ``end`` is read.
 
     Returns
     -------
@@ -600,6 +625,25 @@ def fit_forecaster(
             notes.append(str(failure))
             continue
         candidates[name] = fitted
+    exog: FloatArray | None = None
+    upstream_transform: BoxCox | None = None
+    if upstream is not None:
+        aligned = _aligned(upstream, grid)[:stop]
+        upstream_transform = fit_box_cox(aligned[start:stop])
+        exog = upstream_transform.forward(aligned)
+        informed, failure = fit_upstream(
+            z, exog, start, stop, options.maxiter.get("sarima", MAXITER["sarima"]),
+            history_start=history_start,
+        )  # fmt: skip
+        if informed is None:
+            notes.append(str(failure))
+        else:
+            candidates[UPSTREAM] = informed
+            hours = informed.lag * STEP_HOURS
+            notes.append(
+                f"{UPSTREAM}: 上游来水约 {hours} 小时后到达本断面（变化相关 r = "
+                f"{informed.correlation:.2f}）/ upstream water arrives after about {hours} h"
+            )
     for baseline in (Persistence(max_gap_steps), SeasonalNaive(options.max_gap_hours)):
         candidates[baseline.name] = baseline
     for point_model in candidates.values():
@@ -608,7 +652,8 @@ def fit_forecaster(
             point_model.calibrate(
                 z, hour_bins(np.arange(stop, dtype=np.int64), hour0),
                 (history_start, calibration_start, stop), max_step, options.min_bin_errors,
-                regime if point_model.name in MODELS else None,  # baselines as defined
+                regime if point_model.name in _MODEL_LIKE else None,  # baselines as defined
+                exog,
             )  # fmt: skip
     fitted_models = [candidates[m] for m in options.models if m in candidates]
     if len(fitted_models) >= 2:
@@ -625,8 +670,9 @@ def fit_forecaster(
     )
 
     scores, metric = _score_candidates(
-        scoring, z, transform, calibration_start + max_step, stop, horizons, threshold, regime
-    )
+        scoring, z, transform, calibration_start + max_step, stop, horizons, threshold, regime,
+        exog,
+    )  # fmt: skip
     if skill is not None:
         scores, metric = _with_skill(scores, skill, metric, horizons)
     margin = options.selection_margin if metric == "brier_verified" else options.calibration_margin
@@ -645,7 +691,17 @@ def fit_forecaster(
         data_end=pd.Timestamp(index[stop - 1]) if stop > 0 else grid_start,
         threshold=threshold,
         max_gap_steps=max_gap_steps,
+        upstream_transform=upstream_transform,
     )
+
+
+def _aligned(upstream: pd.Series, grid: pd.Series) -> FloatArray:
+    """The upstream grid's values at the grid's bins (NaN where it has none)."""
+    if not isinstance(upstream.index, pd.DatetimeIndex) or upstream.index.tz is None:
+        raise ValueError("upstream needs a tz-aware DatetimeIndex (to_grid)")
+    index = upstream.index.tz_convert(BEIJING)
+    values = pd.Series(upstream.to_numpy(dtype=np.float64), index=index)
+    return values.reindex(grid.index).to_numpy(dtype=np.float64)
 
 
 MIN_VERIFIED = 6 * 14
@@ -802,6 +858,7 @@ def _score_candidates(
     horizons: tuple[int, ...],
     threshold: Threshold | None,
     regime: BoolArray | None,
+    exog: FloatArray | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Score per candidate and horizon on the calibration origins (lower is better)."""
     steps = np.asarray(horizons, dtype=np.int64) // STEP_HOURS
@@ -823,7 +880,7 @@ def _score_candidates(
         if origins.size == 0:
             continue
         members = np.sort(
-            transform.inverse(candidate.members(z[:stop], origins, steps, regime)), axis=-1
+            transform.inverse(candidate.members(z[:stop], origins, steps, regime, exog)), axis=-1
         )
         for j, h in enumerate(horizons):
             ok = np.isfinite(truth[:, j]) & np.isfinite(members[:, j, 0])
@@ -848,14 +905,14 @@ def _select(
 ) -> tuple[dict[int, str], str]:
     """The candidate per horizon, and why (in Chinese).
 
-    Two contenders per horizon: the model (the ensemble when both statsmodels candidates
-    fitted, else the one that did) and the better of persistence and the seasonal naive
-    forecast (climatology ignores the present state: it is a reference for skill, never the
-    forecast issued — chosen from a few calm weeks, it then misses every episode). The
-    previous choice (or the model, at the first fit) is kept unless the other contender scores
-    better by ``margin``:
-    a switch needs evidence, so noise does not flip the forecast from week to week, and a
-    model that stops beating the baseline is replaced.
+    Two contenders per horizon: the model (the better of the ensemble — or the statsmodels
+    candidate that fitted — and the ``upstream`` regression where it fitted) and the better of
+    persistence and the seasonal naive forecast (climatology ignores the present state: it is a
+    reference for skill, never the forecast issued — chosen from a few calm weeks, it then misses
+    every episode). The previous choice (or the model, at the first fit) is kept unless the
+    other contender scores better by ``margin``: a switch needs evidence, so noise does not
+    flip the forecast from week to week, and a model that stops beating the baseline is
+    replaced.
     """
     selection: dict[int, str] = {}
     by_model: list[int] = []
@@ -864,6 +921,7 @@ def _select(
         column = scores[h].dropna()
         baselines = column[[b for b in _ISSUABLE_BASELINES if b in column.index]]
         model_names = [ENSEMBLE] if ENSEMBLE in column.index else list(MODELS)
+        model_names.append(UPSTREAM)
         models = column[[m for m in model_names if m in column.index]]
         if baselines.empty or models.empty:
             fallback = models if baselines.empty else baselines
@@ -912,6 +970,8 @@ def forecast(
     options: ForecastOptions | None = None,
     skill: pd.DataFrame | None = None,
     previous_selection: Mapping[int, str] | None = None,
+    upstream: pd.Series | None = None,
+    upstream_valid: pd.Series | None = None,
 ) -> Forecast:
     """Forecast one series from its latest data (or from ``origin``), every horizon.
 
@@ -932,6 +992,9 @@ def forecast(
         The running skill record of verified forecasts (:func:`fit_forecaster`).
     previous_selection : mapping of int to str, optional
         The models of the previous issue per horizon [h] (:func:`fit_forecaster`).
+    upstream, upstream_valid : Series, optional
+        The upstream section's observations of the same parameter and which of them count
+        (the ``upstream`` candidate, :func:`fit_forecaster`); data after the origin are not read.
 
     Returns
     -------
@@ -952,11 +1015,15 @@ def forecast(
     last = _bin(origin) if origin is not None else _bin(grid.dropna().index[-1])
     grid = grid[grid.index <= last]
     end = last + pd.Timedelta(hours=STEP_HOURS)
+    upstream_grid = None
+    if upstream is not None:
+        upstream_grid = to_grid(upstream, valid=upstream_valid)
+        upstream_grid = upstream_grid[upstream_grid.index <= last]
     forecaster = fit_forecaster(
         grid, end=end, threshold=threshold, horizons=horizons, options=options, skill=skill,
-        previous_selection=previous_selection,
+        previous_selection=previous_selection, upstream=upstream_grid,
     )  # fmt: skip
-    issued = forecaster.predict_all(grid, [last])
+    issued = forecaster.predict_all(grid, [last], upstream=upstream_grid)
     frame = issued.pop("auto").frame(threshold).drop(columns="origin").set_index("horizon")
     candidates = pd.DataFrame(index=pd.Index(forecaster.horizons, name="horizon"))
     if threshold is not None:

@@ -122,15 +122,18 @@ class Fitted(Protocol):
     name: str
 
     def members(
-        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None
-    ) -> FloatArray:
+        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None,
+        exog: FloatArray | None = None,
+    ) -> FloatArray:  # fmt: skip
         """Members on the transformed scale, shape (len(origins), len(steps), MEMBERS).
 
         ``regime`` marks, per grid position, whether the last valid value exceeded the
         threshold (point models calibrate their errors per regime).
 
         ``z`` is the whole transformed grid known at the latest origin; a forecast from origin
-        ``o`` reads ``z[:o + 1]`` only.
+        ``o`` reads ``z[:o + 1]`` only. ``exog`` is the upstream section's transformed grid on
+        the same positions (NaN where missing), read up to ``o`` only; candidates without an
+        upstream input ignore it.
         """
         ...
 
@@ -141,7 +144,9 @@ class PointModel:
     name: str
     errors: FloatArray  # (regime 2, n_steps_max, 6, MEMBERS), sorted; NaN where uncalibrated
 
-    def points(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
+    def points(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, exog: FloatArray | None = None
+    ) -> FloatArray:
         raise NotImplementedError
 
     def calibrate(
@@ -152,6 +157,7 @@ class PointModel:
         max_step: int,
         min_bin: int,
         regime: BoolArray | None = None,
+        exog: FloatArray | None = None,
     ) -> None:
         """Error quantiles per step and target hour, and per regime of the origin.
 
@@ -168,7 +174,7 @@ class PointModel:
         recent = np.arange(first, end - 1, dtype=np.int64)
         if recent.size == 0:
             return
-        errors, bins = self._errors(z, recent, steps, end, hours)
+        errors, bins = self._errors(z, recent, steps, end, hours, exog)
         for s in range(max_step):
             column = errors[:, s]
             ok = np.isfinite(column)
@@ -187,7 +193,7 @@ class PointModel:
         high = high[regime[high]]
         if high.size == 0:
             return
-        errors, _ = self._errors(z, high, steps, end, hours)
+        errors, _ = self._errors(z, high, steps, end, hours, exog)
         for s in range(max_step):
             column = errors[:, s]
             ok = np.isfinite(column)
@@ -195,18 +201,20 @@ class PointModel:
                 table[1, s, :] = np.quantile(column[ok], LEVELS)
 
     def _errors(
-        self, z: FloatArray, origins: IntArray, steps: IntArray, end: int, hours: IntArray
-    ) -> tuple[FloatArray, IntArray]:
-        points = self.points(z[:end], origins, steps)
+        self, z: FloatArray, origins: IntArray, steps: IntArray, end: int, hours: IntArray,
+        exog: FloatArray | None,
+    ) -> tuple[FloatArray, IntArray]:  # fmt: skip
+        points = self.points(z[:end], origins, steps, None if exog is None else exog[:end])
         targets = origins[:, None] + steps[None, :]
         inside = targets < end
         truth = np.where(inside, z[np.minimum(targets, end - 1)], np.nan)
         return truth - points, hours[np.minimum(targets, end - 1)]
 
     def members(
-        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None
-    ) -> FloatArray:
-        points = self.points(z, origins, steps)
+        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None,
+        exog: FloatArray | None = None,
+    ) -> FloatArray:  # fmt: skip
+        points = self.points(z, origins, steps, exog)
         hours = hour_bins(origins[:, None] + steps[None, :], self._hour0)
         state = (
             np.zeros(origins.size, dtype=np.int64)
@@ -240,7 +248,9 @@ class StateSpace(PointModel):
         self._start = start
         self._profile = profile  # subtracted per phase of the grid position (len 6), or a level
 
-    def points(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
+    def points(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, exog: FloatArray | None = None
+    ) -> FloatArray:
         out = np.full((origins.size, steps.size), np.nan)
         if origins.size == 0:
             return out
@@ -274,7 +284,9 @@ class Persistence(PointModel):
     def __init__(self, max_gap: int) -> None:
         self._max_gap = max_gap
 
-    def points(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
+    def points(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, exog: FloatArray | None = None
+    ) -> FloatArray:
         last = last_valid(z, self._max_gap)[origins]
         return np.repeat(last[:, None], steps.size, axis=1)
 
@@ -285,7 +297,9 @@ class SeasonalNaive(PointModel):
     def __init__(self, max_gap: int) -> None:
         self._max_days = max(1, max_gap // 24)
 
-    def points(self, z: FloatArray, origins: IntArray, steps: IntArray) -> FloatArray:
+    def points(
+        self, z: FloatArray, origins: IntArray, steps: IntArray, exog: FloatArray | None = None
+    ) -> FloatArray:
         # same hour of day, latest day at or before the origin (a missing day: the one before)
         back = STEPS_PER_DAY * np.ceil(steps / STEPS_PER_DAY).astype(np.int64)
         source = origins[:, None] + (steps - back)[None, :]
@@ -330,8 +344,9 @@ class Climatology:
         self._month_of = month_of
 
     def members(
-        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None
-    ) -> FloatArray:
+        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None,
+        exog: FloatArray | None = None,
+    ) -> FloatArray:  # fmt: skip
         targets = origins[:, None] + steps[None, :]
         return self._table[self._month_of(targets), hour_bins(targets, self._hour0)]
 
@@ -441,9 +456,10 @@ class Mixture:
         self._parts = parts
 
     def members(
-        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None
-    ) -> FloatArray:
-        return mix([p.members(z, origins, steps, regime) for p in self._parts])
+        self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None,
+        exog: FloatArray | None = None,
+    ) -> FloatArray:  # fmt: skip
+        return mix([p.members(z, origins, steps, regime, exog) for p in self._parts])
 
     @property
     def parts(self) -> list[Fitted]:

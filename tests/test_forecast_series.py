@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 from benchmarks.forecast_series import (
+    REACH_SHAPES,
     SHAPES,
     demo_series,
     exceedance_share,
     main,
+    make_reach,
     make_series,
     write_series_csv,
 )
@@ -169,3 +171,25 @@ def test_demo_series_keeps_only_normal_values() -> None:
     assert len(do_values) == 365 * 24
     with pytest.raises(KeyError):
         demo_series("no-such-section", "nh3n")
+
+
+@pytest.mark.parametrize("shape", REACH_SHAPES)
+def test_a_reach_carries_the_upstream_water_down_a_day_or_so_later(shape: str) -> None:
+    from sections.forecast_upstream import travel_lag
+
+    down, up, limit, direction = make_reach(shape, seed=1)
+    again = make_reach(shape, seed=1)
+    pd.testing.assert_series_equal(again[0], down)
+    pd.testing.assert_series_equal(again[1], up)
+    assert (limit, direction) == make_series(shape, seed=1)[1:]
+    assert down.index.equals(up.index)
+    assert 0.02 < down.isna().mean() < 0.05 and 0.02 < up.isna().mean() < 0.05
+    lag, r, _ = travel_lag(np.log(down.to_numpy()), np.log(up.to_numpy()))
+    assert 4 <= lag <= 10  # 16–40 h in steps of 4 h: summer floods travel faster
+    assert r > 0.3
+    assert 0.02 < exceedance_share(down, limit, direction) < 0.2
+
+
+def test_a_reach_of_an_unknown_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown reach shape"):
+        make_reach("do_summer_diurnal", seed=1)

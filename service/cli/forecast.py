@@ -90,6 +90,7 @@ _MODEL_ZH = {
     "sarima": "SARIMA",
     "ets": "指数平滑",
     "ensemble": "集成",
+    "upstream": "上游回归",
     "persistence": "持续",
     "seasonal_naive": "季节朴素",
     "climatology": "气候态",
@@ -135,6 +136,14 @@ def backtest_command(
     probability: Annotated[
         float, typer.Option(help="预警的超标概率阈值 [A] / warning threshold on P(exceed)")
     ] = DEFAULT_PROBABILITY,
+    upstream: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="UPSTREAM.csv",
+            help="上游断面同一参数的序列（列同 INPUT），加入上游回归模型 "
+            "/ the upstream section's series of the same parameter: adds the upstream model",
+        ),
+    ] = None,
     output: OutputOption = None,
 ) -> None:
     """回测超标预报：滚动起报，与基准比较。Backtest exceedance forecasts of a series, offline.
@@ -144,7 +153,8 @@ def backtest_command(
     model and horizon (Brier, skill against persistence, MAE, CRPS, interval coverage, hit rate,
     false-alarm ratio, reliability), the model the service would select, and lead times.
     Columns: time (ISO 8601 with offset, e.g. 2025-01-01T04:00:00+08:00), value (canonical unit;
-    empty = no value; <x = below the detection limit x).
+    empty = no value; <x = below the detection limit x). With --upstream, the upstream
+    section's series of the same parameter (same columns) feeds the upstream model.
     """
     from sections.backtest import backtest
     from service.offline.series import read_series
@@ -161,6 +171,7 @@ def backtest_command(
     )  # fmt: skip
     values = read_series(input_file, key=key)
     _check_length(values, options)
+    upstream_values = read_series(upstream, key=key) if upstream is not None else None
     bar = _report.progress_bar()
     task = bar.add_task("回测 / backtest: 重新拟合 refits", total=None)
 
@@ -168,7 +179,10 @@ def backtest_command(
         bar.update(task, completed=done, total=total)
 
     with bar if bar.console.is_terminal else contextlib.nullcontext():
-        result = backtest(values, threshold=threshold, options=options, progress=advance)
+        result = backtest(
+            values, threshold=threshold, options=options, progress=advance,
+            upstream=upstream_values,
+        )  # fmt: skip
     if target.fmt == BacktestFormat.json:
         text = backtest_json(result)
     else:

@@ -120,13 +120,18 @@ class SeriesTask:
     """The running skill record (rows: candidates, columns: horizons [h]), or None."""
     previous: dict[int, str] | None = None
     """The model of the previous issue per horizon [h]: kept unless the other contender wins."""
+    upstream: pd.Series | None = None
+    """The upstream section's observations of the same parameter (registry ``upstream``)."""
+    upstream_valid: pd.Series | None = None
+    """Whether each upstream value counts."""
 
 
 def forecast_series(task: SeriesTask) -> Forecast:
     """Forecast one series (the module-level function :func:`service.fanout.fan_out` runs)."""
     return forecast(
         task.values, threshold=task.threshold, valid=task.valid, skill=task.skill,
-        previous_selection=task.previous,
+        previous_selection=task.previous, upstream=task.upstream,
+        upstream_valid=task.upstream_valid,
     )  # fmt: skip
 
 
@@ -338,8 +343,10 @@ def _tasks(
                 continue
             threshold = target_threshold(section, key, day)
             record = records.get((section.id, key))
+            upstream_values, upstream_valid = found.get((section.upstream or "", key), (None, None))
             tasks.append(SeriesTask(
-                section.id, key, values, valid, threshold, record, previous.get((section.id, key))
+                section.id, key, values, valid, threshold, record, previous.get((section.id, key)),
+                upstream_values, upstream_valid,
             ))  # fmt: skip
     return tasks, skipped
 

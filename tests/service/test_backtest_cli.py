@@ -231,3 +231,29 @@ def test_censored_values_and_other_offsets_are_read(tmp_path: Path) -> None:
     assert [t.hour for t in values.index] == [4, 5, 8]
     assert values.iloc[:2].tolist() == [0.42, 0.025]
     assert values.isna().tolist() == [False, False, True]
+
+
+def test_an_upstream_series_adds_the_upstream_model(tmp_path: Path) -> None:
+    from benchmarks.forecast_series import make_reach
+
+    down, up, limit, _ = make_reach("nh3n_winter_episodes", seed=1, days=70)
+    write_series_csv(down, tmp_path / "down.csv")
+    write_series_csv(up, tmp_path / "up.csv")
+    code, out, err = _run(
+        str(tmp_path / "down.csv"), "--upstream", str(tmp_path / "up.csv"), "--parameter", "nh3n",
+        "--limit", str(limit), "--format", "json", *FAST,
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out, parse_constant=_no_constant)
+    assert set(data["models"]) >= REQUIRED_MODELS | {"upstream"}
+    assert data["models"]["upstream"]["24"]["n"] > 0
+
+
+def test_an_unreadable_upstream_file_is_refused_clearly(nh3n_csv: Path, tmp_path: Path) -> None:
+    bad = _write(tmp_path, "time,value\nnot-a-time,1.0\n", "up.csv")
+    code, _, err = _run(
+        str(nh3n_csv), "--upstream", str(bad), "--parameter", "nh3n", "--limit", "1.0", *FAST
+    )
+    assert code != 0
+    assert "up.csv" in err or "not-a-time" in err
+    assert "Traceback" not in err

@@ -263,6 +263,34 @@ def test_candidates_past_every_skill_record_are_pruned_issues_kept(
 # --------------------------------------------------------------------------- the scheduler
 
 
+def test_a_section_downstream_of_another_is_forecast_with_what_the_upstream_shows(
+    db: Engine, registry: Registry, settings: Settings
+) -> None:
+    """The registry's ``upstream`` link feeds the upstream section's series to the fit: the
+    ``upstream`` candidate is issued for the section below and not for the one above (its own
+    upstream section has no data)."""
+    upstream_id = registry.section(SECTION).upstream
+    assert upstream_id is not None and registry.section(upstream_id).upstream is not None
+    bins, lag = DAYS * 6, 8  # the water takes 32 h from the upstream section
+    rng = np.random.default_rng(7)
+    level = np.full(bins + lag, np.log(0.5)) + rng.normal(0.0, 0.03, bins + lag)
+    for start in range(20, bins, 70):  # an episode every 11–12 days
+        level[start : start + 12] += 1.0
+    above = list(np.exp(level[lag:]))
+    below = list(np.exp(level[:bins] + rng.normal(0.0, 0.03, bins)))
+    store_rows(db, _rows(upstream_id, "nh3n", START, bins, values=above))
+    store_rows(db, _rows(SECTION, "nh3n", START, bins, values=below))
+
+    summary = run_forecasts(engine=db, registry=registry, settings=settings, now=NOW, workers=1,
+                            keys=("nh3n",))  # fmt: skip
+
+    assert set(summary.issued) == {f"{upstream_id}/nh3n", f"{SECTION}/nh3n"}
+    candidates = _candidates(db)
+    by_section = candidates.groupby("section_id")["candidate"].agg(set)
+    assert "upstream" in by_section[SECTION]
+    assert "upstream" not in by_section[upstream_id]
+
+
 def test_the_hourly_job_forecasts_at_ten_past_every_hour_beijing_time() -> None:
     assert HOURLY in JOBS and FORECAST_MINUTE == 10
     schedule = HOURLY.schedule(Settings())
