@@ -2,7 +2,9 @@
 
 - ``pool``: every section × indicator of the demo (19 × 6 = 114 series) fitted and forecast
   from its last 120 days of valid values (:func:`sections.forecast.forecast`: two statsmodels
-  fits, every baseline, the predictive distributions), fanned out over the local process pool
+  fits, every baseline, the predictive distributions; with the upstream section's series where
+  the registry names one, as the service does: the ``upstream`` candidate's lag search and,
+  where it leads, its fit), fanned out over the local process pool
   (:func:`service.fanout.fan_out`, one BLAS thread per worker). Target: under 60 s on this
   2-core machine.
 - ``one_core``: the same work in this process, on a sample of 24 series: seconds per series and
@@ -31,35 +33,44 @@ DEMO_YEAR, DEMO_SEED = 2025, 2025
 SAMPLE = 24  # series timed on one core
 
 
-def forecast_item(item: tuple[pd.Series, float | None, float | None]) -> float:
+Item = tuple[pd.Series, float | None, float | None, pd.Series | None]
+
+
+def forecast_item(item: Item) -> float:
     """Fit and forecast one series; returns the seconds it took (module-level for the pool)."""
-    values, lower, upper = item
+    values, lower, upper, upstream = item
     threshold = None if lower is None and upper is None else Threshold(lower=lower, upper=upper)
     started = time.perf_counter()
-    forecast(values, threshold=threshold)
+    forecast(values, threshold=threshold, upstream=upstream)
     return time.perf_counter() - started
 
 
-def _throughput_items() -> list[tuple[pd.Series, float | None, float | None]]:
+def _throughput_items() -> list[Item]:
     from benchmarks.forecast_series import _demo_groups
 
     registry = load_registry()
     groups = _demo_groups(DEMO_SEED, DEMO_YEAR)
     end = pd.Timestamp(f"{DEMO_YEAR}-11-30T00:00", tz="Asia/Shanghai")
-    items = []
+    def window(section_id: str, key: str) -> pd.Series | None:
+        rows = groups.get((section_id, key))
+        if rows is None:
+            return None
+        index = pd.DatetimeIndex(rows["observed_at"]).tz_convert("Asia/Shanghai")
+        valid = (rows["station_flag"] == "N").to_numpy()
+        values = pd.Series(np.where(valid, rows["value"], np.nan), index=index)
+        return values[(index < end) & (index >= end - pd.Timedelta(days=HISTORY_DAYS))]
+
+    items: list[Item] = []
     for section in registry.sections:
         for key in FORECAST_KEYS:
-            rows = groups.get((section.id, key))
-            if rows is None:
+            values = window(section.id, key)
+            if values is None:
                 continue
-            index = pd.DatetimeIndex(rows["observed_at"]).tz_convert("Asia/Shanghai")
-            valid = (rows["station_flag"] == "N").to_numpy()
-            values = pd.Series(np.where(valid, rows["value"], np.nan), index=index)
-            values = values[(index < end) & (index >= end - pd.Timedelta(days=HISTORY_DAYS))]
+            upstream = window(section.upstream, key) if section.upstream else None
             threshold = target_threshold(section, key, dt.date(DEMO_YEAR, 11, 30))
             items.append(
                 (values, threshold.lower if threshold else None,
-                 threshold.upper if threshold else None)
+                 threshold.upper if threshold else None, upstream)
             )  # fmt: skip
     return items
 

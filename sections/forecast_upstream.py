@@ -4,9 +4,9 @@ A river section's water was at its upstream section (registry ``upstream``) a tr
 earlier. A pollution episode seen upstream reaches the section a day or two later, diluted by
 tributaries and local inflow and spread out by dispersion — information the section's own
 series does not hold until the episode arrives. The ``upstream`` candidate is a regression with
-SARIMA errors [1]_:
+AR(1) errors [1]_:
 
-    z(t) − p(t) = β · x(t − L) + u(t),   u ~ SARIMA(1,0,1)(1,0,0)₆,
+    z(t) − p(t) = β · x(t − L) + u(t),   u(t) = φ · u(t − 1) + ε(t),
 
 where ``z`` is the section's transformed value, ``p`` its mean daily profile (as the ``sarima``
 candidate), ``x`` the upstream section's transformed anomaly from its own daily profile and
@@ -62,9 +62,9 @@ UPSTREAM = "upstream"
 """Name of the candidate."""
 MAX_LAG_STEPS = 18
 """Longest travel lag considered: 18 steps of 4 h = 72 h [A]."""
-CHANGES_PER_DAY = 1.0
-"""Independent changes a day counted by :func:`required_correlation` [A]: the 12-hour changes
-of 12-hour means overlap, and pollution episodes last days."""
+CHANGES_PER_DAY = 2.0
+"""Independent changes a day counted by :func:`required_correlation` [A]: two 12-hour changes
+of 12-hour means do not overlap."""
 _CRITICAL_Z = 3.5  # about 1 % by chance after trying 19 lags (Bonferroni) [A]
 MAX_GAP_STEPS = 12
 """An upstream gap repeats the last value for at most this many steps (48 h) [A]."""
@@ -77,12 +77,12 @@ def required_correlation(pairs: int) -> float:
 
     ``z / √n`` with n the independent changes (:data:`CHANGES_PER_DAY` per day of ``pairs``
     4-hourly pairs) and z = 3.5, the normal quantile that, tried at 19 lags, leaves about a 1 %
-    chance of passing for two unrelated series [A]. Two months need r ≥ 0.45, a year r ≥ 0.18.
+    chance of passing for two unrelated series [A]. Two months need r ≥ 0.32, a year r ≥ 0.13.
 
     Examples
     --------
     >>> round(required_correlation(6 * 60), 2), round(required_correlation(6 * 366), 2)
-    (0.45, 0.18)
+    (0.32, 0.13)
     """
     days = max(pairs / STEPS_PER_DAY, 1.0)
     return min(_CRITICAL_Z / float(np.sqrt(days * CHANGES_PER_DAY)), 1.0)
@@ -156,7 +156,7 @@ def _daily_centred_changes(values: FloatArray) -> FloatArray:
 
 
 class UpstreamRegression(PointModel):
-    """Regression on the upstream section's lagged anomaly with SARIMA errors, fixed parameters.
+    """Regression on the upstream section's lagged anomaly with AR(1) errors, fixed parameters.
 
     Like :class:`sections.forecast_models.StateSpace`, one causal Kalman filter pass gives the
     forecasts of every origin; the regression term is added per target from the upstream
@@ -279,7 +279,7 @@ def fit_upstream(
     """Fit the upstream candidate on ``z[start:end]``; (None, why) when it is not worth one.
 
     The travel lag comes from the history ``[history_start, end)`` (more episodes than the
-    training window alone); the regression and its SARIMA errors are fitted on the training
+    training window alone); the regression and its AR(1) errors are fitted on the training
     window; the model filters from ``history_start`` (its errors are calibrated there).
     """
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
@@ -305,8 +305,7 @@ def fit_upstream(
 
     def build(endog: FloatArray, exog: FloatArray) -> Any:
         return SARIMAX(
-            endog, exog=exog[:, None], order=(1, 0, 1), seasonal_order=(1, 0, 0, STEPS_PER_DAY),
-            trend="n", concentrate_scale=True,
+            endog, exog=exog[:, None], order=(1, 0, 0), trend="n", concentrate_scale=True,
         )  # fmt: skip
 
     draft = UpstreamRegression(
