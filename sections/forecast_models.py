@@ -37,10 +37,12 @@ __all__ = [
     "SeasonalNaive",
     "StateSpace",
     "fit_box_cox",
+    "fit_checked",
     "fit_state_space",
     "hour_bins",
     "last_valid",
     "mix",
+    "state_means",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -262,20 +264,56 @@ class StateSpace(PointModel):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = self._build(endog).filter(self._params)
-        filtered = result.filter_results
-        design = np.asarray(filtered.design)[:, :, 0]
-        transition = np.asarray(filtered.transition)[:, :, 0]
-        obs_intercept = np.asarray(filtered.obs_intercept)[:, 0]
-        state_intercept = np.asarray(filtered.state_intercept)[:, -1]
-        states = np.asarray(filtered.predicted_state)[:, origins - self._start + 1]
-        wanted = {int(s): i for i, s in enumerate(steps)}
-        for step in range(1, int(steps.max()) + 1):
-            if step in wanted:
-                level = self._profile[(origins + step) % STEPS_PER_DAY]
-                out[:, wanted[step]] = (design @ states)[0] + obs_intercept[0] + level
-            states = transition @ states + state_intercept[:, None]
-        out[origins < self._start] = np.nan
-        return out
+        intercept = float(np.asarray(result.filter_results.obs_intercept)[0, 0])
+        levels = self._profile[(origins[:, None] + steps[None, :]) % STEPS_PER_DAY]
+        points: FloatArray = state_means(result, origins - self._start, steps) + intercept + levels
+        points[origins < self._start] = np.nan
+        return points
+
+
+def state_means(result: Any, positions: IntArray, steps: IntArray) -> FloatArray:
+    """The state part of the k-step forecasts from a filtered statsmodels state-space model.
+
+    ``positions`` index the filtered data (the forecast from position ``p`` uses data up to
+    ``p``; negative positions give the unconditional start); shape (len(positions),
+    len(steps)). The observation intercept (an exogenous term, a mean) is the caller's: it is
+    what differs between the candidates. The states propagate by the time-invariant transition
+    from the filter's one-step prediction, vectorised over positions.
+    """
+    filtered = result.filter_results
+    design = np.asarray(filtered.design)[:, :, 0]
+    transition = np.asarray(filtered.transition)[:, :, 0]
+    state_intercept = np.asarray(filtered.state_intercept)[:, -1]
+    states = np.asarray(filtered.predicted_state)[:, np.maximum(positions, -1) + 1]
+    out = np.full((positions.size, steps.size), np.nan)
+    wanted = {int(s): i for i, s in enumerate(steps)}
+    for step in range(1, int(steps.max()) + 1):
+        if step in wanted:
+            out[:, wanted[step]] = (design @ states)[0]
+        states = transition @ states + state_intercept[:, None]
+    return out
+
+
+def fit_checked(name: str, model: Any, maxiter: int) -> tuple[FloatArray | None, str]:
+    """Fit a statsmodels model by maximum likelihood; (parameters, "") or (None, why).
+
+    A fit that raises, warns that it did not converge or gives non-finite parameters or
+    likelihood fails, and the reason names the candidate (in Chinese and English).
+    """
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = model.fit(disp=False, maxiter=maxiter)
+    except (ValueError, np.linalg.LinAlgError) as error:
+        return None, f"{name}: 拟合失败 / fit failed ({error})"
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        return None, f"{name}: 未收敛 / did not converge in {maxiter} iterations"
+    params = np.asarray(result.params, dtype=np.float64)
+    if not (np.all(np.isfinite(params)) and np.isfinite(float(result.llf))):
+        return None, f"{name}: 参数非有限值 / non-finite parameters"
+    return params, ""
 
 
 class Persistence(PointModel):
@@ -415,7 +453,6 @@ def fit_state_space(
     The fitted model filters from ``filter_start`` (≤ ``start``: the history its errors are
     calibrated on) with the parameters fitted on the training window.
     """
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     train = z[start:end]
     if np.isfinite(train).sum() < 7 * STEPS_PER_DAY:
@@ -429,17 +466,9 @@ def fit_state_space(
             profile[p] = float(mine.mean()) if mine.size else centre
     anomaly = train - profile[phase]
     build = BUILDERS[name](anomaly)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = build(anomaly).fit(disp=False, maxiter=maxiter)
-    except (ValueError, np.linalg.LinAlgError) as error:
-        return None, f"{name}: 拟合失败 / fit failed ({error})"
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        return None, f"{name}: 未收敛 / did not converge in {maxiter} iterations"
-    params = np.asarray(result.params, dtype=np.float64)
-    if not (np.all(np.isfinite(params)) and np.isfinite(float(result.llf))):
-        return None, f"{name}: 参数非有限值 / non-finite parameters"
+    params, failure = fit_checked(name, build(anomaly), maxiter)
+    if params is None:
+        return None, failure
     return StateSpace(name, build, params, min(filter_start, start), profile), None
 
 

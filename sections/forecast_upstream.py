@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sections.forecast_models import STEPS_PER_DAY, PointModel, mix
+from sections.forecast_models import STEPS_PER_DAY, PointModel, fit_checked, mix, state_means
 
 __all__ = [
     "CHANGES_PER_DAY",
@@ -255,21 +255,13 @@ class UpstreamRegression(PointModel):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = self._build(endog, lagged).filter(self._params)
-        filtered = result.filter_results
-        design = np.asarray(filtered.design)[:, :, 0]
-        transition = np.asarray(filtered.transition)[:, :, 0]
-        state_intercept = np.asarray(filtered.state_intercept)[:, -1]
-        inside = origins >= self._start
-        states = np.asarray(filtered.predicted_state)[:, np.maximum(origins - self._start, -1) + 1]
-        wanted = {int(s): i for i, s in enumerate(steps)}
-        for step in range(1, int(steps.max()) + 1):
-            if step in wanted:
-                source = origins + step - self.lag if step <= self.lag else origins
-                drive = np.where(source >= 0, x[np.clip(source, 0, last)], 0.0)
-                level = self._profile[(origins + step) % STEPS_PER_DAY]
-                out[:, wanted[step]] = (design @ states)[0] + self.beta * drive + level
-            states = transition @ states + state_intercept[:, None]
-        out[~inside] = np.nan
+        out = state_means(result, origins - self._start, steps)
+        for j, step in enumerate(int(s) for s in steps):
+            # measured upstream a travel time before the target, or the latest upstream value
+            source = origins + step - self.lag if step <= self.lag else origins
+            drive = np.where(source >= 0, x[np.clip(source, 0, last)], 0.0)
+            out[:, j] += self.beta * drive + self._profile[(origins + step) % STEPS_PER_DAY]
+        out[origins < self._start] = np.nan
         return out
 
 
@@ -282,7 +274,6 @@ def fit_upstream(
     training window alone); the regression and its AR(1) errors are fitted on the training
     window; the model filters from ``history_start`` (its errors are calibrated there).
     """
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     x = np.asarray(x[:end], dtype=np.float64)
@@ -314,18 +305,11 @@ def fit_upstream(
     known = draft.anomaly(x)
     positions = np.arange(start, end)
     lagged = np.where(positions - lag >= 0, known[np.maximum(positions - lag, 0)], 0.0)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = build(train - profile[phase], lagged).fit(disp=False, maxiter=maxiter)
-    except (ValueError, np.linalg.LinAlgError) as error:
-        return None, f"{UPSTREAM}: 拟合失败 / fit failed ({error})"
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        return None, f"{UPSTREAM}: 未收敛 / did not converge in {maxiter} iterations"
-    params = np.asarray(result.params, dtype=np.float64)
-    if not (np.all(np.isfinite(params)) and np.isfinite(float(result.llf))):
-        return None, f"{UPSTREAM}: 参数非有限值 / non-finite parameters"
-    beta = float(params[list(result.model.param_names).index("x1")])
+    model = build(train - profile[phase], lagged)
+    params, failure = fit_checked(UPSTREAM, model, maxiter)
+    if params is None:
+        return None, failure
+    beta = float(params[list(model.param_names).index("x1")])
     if not beta > 0.0:
         return None, f"{UPSTREAM}: 上游系数不为正（β = {beta:.2f}）/ upstream coefficient ≤ 0"
     fitted = UpstreamRegression(
