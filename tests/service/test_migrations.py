@@ -22,10 +22,11 @@ def _head() -> str:
     return head
 
 
-PARTITIONED_LAYOUT = {("observation_history", "observation")}
-"""What PostgreSQL's partitioned ``observation`` legitimately lacks against the models
-(migration 0014): ``observation_history.observation_id`` cannot refer to a partitioned table's
-``id`` alone, so a trigger checks it instead of the foreign key the models (and SQLite) have."""
+PARTITIONED_LAYOUT = {("observation_history", "observation"), ("observation", "raw_message")}
+"""What PostgreSQL legitimately lacks against the models: ``observation_history.observation_id``
+cannot refer to a partitioned table's ``id`` alone (migration 0014), and
+``observation.raw_message_id`` is checked once per statement (migration 0015); triggers keep
+both rules instead of the foreign keys the models (and SQLite) have."""
 
 
 def _partitions(connection: Connection) -> set[str]:

@@ -149,3 +149,41 @@ def test_migration_partitions_a_populated_table_and_back(engine: Engine) -> None
             "INSERT INTO observation_history (observation_id, value, censored, reason, "
             "replaced_at) VALUES (999999, 0.05, false, 'redelivery', now())"
         )
+
+
+def test_an_observation_must_refer_to_a_stored_raw_message(db: Engine) -> None:
+    """The rule of the foreign key ``observation.raw_message_id → raw_message.id`` holds on
+    both databases: on PostgreSQL a statement-level check (migration 0015) keeps it for COPY,
+    INSERT and UPDATE, and a referred raw message cannot be deleted or truncated away."""
+    from service.db.ingest import RawRecord, archive_raw, store_observations
+
+    when = dt.datetime(2025, 7, 1, 8, tzinfo=BEIJING)
+    columns = ("station", "section_id", "parameter", "observed_at", "value", "unit", "source",
+               "station_flag", "raw_message_id")  # fmt: skip
+    with db.begin() as connection:
+        raw_ids = archive_raw(connection, [RawRecord("hj212", b"##0101QN=1", "accepted", "peer"),
+                                           RawRecord("hj212", b"##0101QN=2", "accepted", "peer")])
+        stored = [("HS0001", "xiaofanqiao", p, when, 0.5, "mg/L", "hj212", "N", raw_ids[0])
+                  for p in ("nh3n", "tp")]  # fmt: skip
+        assert store_observations(connection, columns, stored).inserted == 2
+    missing = max(raw_ids) + 1000
+    dangling = ("HS0001", "xiaofanqiao", "codmn", when, 4.0, "mg/L", "hj212", "N", missing)
+    import psycopg
+
+    refused = (IntegrityError, psycopg.errors.IntegrityError)  # COPY speaks psycopg directly
+    with pytest.raises(refused, match="raw"), db.begin() as connection:  # the bulk path
+        store_observations(connection, columns, [dangling])
+    with pytest.raises(IntegrityError), db.begin() as connection:
+        connection.execute(sa.update(table_of(Observation)).values(raw_message_id=missing))
+    with pytest.raises(IntegrityError), db.begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM raw_message WHERE id = {raw_ids[0]}")
+    if db.dialect.name == "postgresql":
+        with pytest.raises(IntegrityError), db.begin() as connection:
+            connection.exec_driver_sql("TRUNCATE raw_message CASCADE")
+    with db.begin() as connection:  # a raw message nothing refers to may go
+        connection.exec_driver_sql(f"DELETE FROM raw_message WHERE id = {raw_ids[1]}")
+    with db.connect() as connection:
+        count = select(func.count()).select_from(table_of(Observation))
+        assert connection.execute(count).scalar() == 2
+        kept = connection.exec_driver_sql("SELECT id FROM raw_message").scalars().all()
+    assert kept == [raw_ids[0]]
