@@ -639,10 +639,13 @@ def fit_forecaster(
             notes.append(str(failure))
         else:
             candidates[UPSTREAM] = informed
-            hours = informed.lag * STEP_HOURS
+            hours, r = informed.lag * STEP_HOURS, informed.correlation
             notes.append(
-                f"{UPSTREAM}: 上游来水约 {hours} 小时后到达本断面（变化相关 r = "
-                f"{informed.correlation:.2f}）/ upstream water arrives after about {hours} h"
+                f"{UPSTREAM}: 上游来水约 {hours} 小时后到达本断面（变化相关 r = {r:.2f}）"
+                f"/ upstream water arrives after about {hours} h"
+                if hours
+                else f"{UPSTREAM}: 与上游断面同步变化，无提前量（变化相关 r = {r:.2f}），"
+                f"预报用上游最新值 / moves with the upstream section, no lead (r = {r:.2f})"
             )
     for baseline in (Persistence(max_gap_steps), SeasonalNaive(options.max_gap_hours)):
         candidates[baseline.name] = baseline

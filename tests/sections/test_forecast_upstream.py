@@ -45,7 +45,7 @@ def _reach(
 
     upstream = draw()
     if linked:
-        downstream = np.concatenate([np.full(lag, upstream[0]), upstream[:-lag]])
+        downstream = np.concatenate([np.full(lag, upstream[0]), upstream[: n - lag]])
         downstream = downstream - 0.05 + rng.normal(0.0, 0.04, n)
     else:
         downstream = draw()
@@ -72,6 +72,16 @@ def test_an_upstream_that_leads_gives_a_candidate_with_its_lag() -> None:
     assert informed.beta > 0.5  # type: ignore[attr-defined]
     (note,) = [n for n in forecaster.notes if n.startswith(UPSTREAM)]
     assert f"约 {LAG * 4} 小时后到达" in note and f"after about {LAG * 4} h" in note
+
+
+def test_a_section_moving_with_its_upstream_is_not_said_to_receive_its_water() -> None:
+    down, up = _reach(lag=0)  # common weather and load: no travel time to speak of
+    forecaster = fit_forecaster(
+        to_grid(down), threshold=Threshold(upper=1.0), upstream=to_grid(up), horizons=[4, 24]
+    )
+    assert forecaster.candidates[UPSTREAM].lag == 0  # type: ignore[attr-defined]
+    (note,) = [n for n in forecaster.notes if n.startswith(UPSTREAM)]
+    assert "同步变化" in note and "no lead" in note and "到达" not in note
 
 
 def test_an_upstream_that_tells_nothing_is_dropped_and_the_notes_say_why() -> None:
