@@ -379,7 +379,8 @@ def score_forecasts(
     each origin (the ``persistence_01`` warning). Rows where a model has no forecast, or the
     truth is missing, are left out for every model so that the comparison is like for like —
     except the ``upstream`` candidate's: it is fitted only where the upstream series leads this
-    one, and is scored on the rows it forecast.
+    one, and is scored on the rows it forecast (its Brier skill against persistence's Brier on
+    those same rows).
     """
     any_model = next(iter(forecasts.values()))
     horizons = any_model.horizons
@@ -423,6 +424,8 @@ def score_forecasts(
                 entry["coverage80"] = interval_coverage(y, quantiles[:, 1], quantiles[:, 3])
                 entry["coverage95"] = interval_coverage(y, quantiles[:, 0], quantiles[:, 4])
             entry["brier"] = brier_score(p, o)
+            if name == UPSTREAM:  # its skill against persistence on the rows it forecast
+                entry["reference_brier"] = brier_score(probabilities["persistence"][rows, j], o)
             hit, false_alarm = warning_scores(p, o, threshold=options.probability)
             entry["hit_rate"], entry["false_alarm_ratio"] = hit, false_alarm
             table = reliability(p, o, bins=options.reliability_bins)
@@ -434,7 +437,8 @@ def score_forecasts(
         scores[name] = per_h
     for per_h in scores.values():
         for key, entry in per_h.items():
-            entry["brier_skill"] = brier_skill(entry["brier"], scores["persistence"][key]["brier"])
+            reference = entry.pop("reference_brier", scores["persistence"][key]["brier"])
+            entry["brier_skill"] = brier_skill(entry["brier"], reference)
     leads: dict[str, dict[str, float]] = {}
     observed = pd.Series(
         np.where(np.isnan(truth[:, 0]), np.nan, outcome[:, 0].astype(np.float64)),

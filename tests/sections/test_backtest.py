@@ -141,3 +141,32 @@ def test_a_series_shorter_than_the_warm_up_is_refused() -> None:
 
 def test_blocks_are_plain_data() -> None:
     assert Block(42, range(41, 53)) == rolling_origins(60, warmup_days=7, refit_days=2)[0]
+
+
+def test_the_upstream_model_is_scored_against_persistence_on_the_rows_it_forecast() -> None:
+    """``upstream`` is fitted only where the upstream series leads: its rows are a subset, and
+    its Brier skill compares it with persistence on that subset, not on every row."""
+    origins = pd.date_range("2025-03-01", periods=4, freq="4h", tz=BEIJING)
+    high, low = np.full(MEMBERS, 2.0), np.full(MEMBERS, 0.0)
+    half = np.where(np.arange(MEMBERS) < MEMBERS // 2, 2.0, 0.0)
+
+    def predictive(rows: list[np.ndarray], name: str) -> Predictive:
+        return Predictive(origins, (24,), np.stack(rows)[:, None, :], np.asarray([name]))
+
+    persistence = predictive([high, high, low, low], "persistence")
+    upstream = predictive([half, half, np.full(MEMBERS, np.nan), np.full(MEMBERS, np.nan)],
+                          "upstream")  # fmt: skip
+    truth = np.asarray([[2.0], [0.0], [0.0], [0.0]])  # exceeded, then not
+    models, _ = score_forecasts(
+        {"persistence": persistence, "upstream": upstream, "auto": persistence}, truth,
+        threshold=Threshold(upper=1.0), persistence_now=np.asarray([2.0, 2.0, 0.0, 0.0]),
+        options=BacktestOptions(horizons=(24,)),
+    )  # fmt: skip
+    assert models["persistence"]["24"]["brier"] == pytest.approx(0.25)  # all four rows
+    assert models["upstream"]["24"]["n"] == 2
+    assert models["upstream"]["24"]["brier"] == pytest.approx(0.25 - 0.5 / 99, abs=0.02)
+    # against persistence's 0.5 on the two rows upstream forecast, not its 0.25 on all four
+    assert models["upstream"]["24"]["brier_skill"] == pytest.approx(
+        1 - models["upstream"]["24"]["brier"] / 0.5
+    )
+    assert "reference_brier" not in models["upstream"]["24"]
