@@ -380,7 +380,10 @@ RAW_SIGNER = URLSafeTimedSerializer(SECRET, salt=ACK_SALT)
 
 
 def _changed_signature(token: str) -> str:
-    return token[:-1] + ("A" if token[-1] != "A" else "B")
+    """The signature's first character changed: every bit of it counts (the last base64
+    character of a signature may carry padding bits, so changing it can decode the same)."""
+    head, signature = token.rsplit(".", 1)
+    return f"{head}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
 
 
 def _swapped_payload(token: str) -> str:
