@@ -36,6 +36,7 @@ __all__ = [
     "PointModel",
     "SeasonalNaive",
     "StateSpace",
+    "daily_profile",
     "fit_box_cox",
     "fit_checked",
     "fit_state_space",
@@ -294,6 +295,19 @@ def state_means(result: Any, positions: IntArray, steps: IntArray) -> FloatArray
     return out
 
 
+def daily_profile(values: FloatArray, phase: IntArray) -> FloatArray:
+    """The mean per 4-hour bin of the day (``phase``: 0–5 per value) of the finite values; a bin
+    without any takes the mean of all (0 when there is none)."""
+    finite = np.isfinite(values)
+    centre = float(values[finite].mean()) if finite.any() else 0.0
+    profile = np.full(STEPS_PER_DAY, centre)
+    for p in range(STEPS_PER_DAY):
+        mine = values[(phase == p) & finite]
+        if mine.size:
+            profile[p] = float(mine.mean())
+    return profile
+
+
 def fit_checked(name: str, model: Any, maxiter: int) -> tuple[FloatArray | None, str]:
     """Fit a statsmodels model by maximum likelihood; (parameters, "") or (None, why).
 
@@ -458,12 +472,10 @@ def fit_state_space(
     if np.isfinite(train).sum() < 7 * STEPS_PER_DAY:
         return None, f"{name}: 训练数据不足（少于 7 天）/ fewer than 7 days of data"
     phase = np.arange(start, end) % STEPS_PER_DAY
-    centre = float(np.nanmean(train))
-    profile = np.full(STEPS_PER_DAY, centre)
     if name in _PROFILED:
-        for p in range(STEPS_PER_DAY):
-            mine = train[(phase == p) & np.isfinite(train)]
-            profile[p] = float(mine.mean()) if mine.size else centre
+        profile = daily_profile(train, phase)
+    else:
+        profile = np.full(STEPS_PER_DAY, float(np.nanmean(train)))
     anomaly = train - profile[phase]
     build = BUILDERS[name](anomaly)
     params, failure = fit_checked(name, build(anomaly), maxiter)

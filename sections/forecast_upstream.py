@@ -41,7 +41,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sections.forecast_models import STEPS_PER_DAY, PointModel, fit_checked, mix, state_means
+from sections.forecast_models import (
+    STEPS_PER_DAY,
+    PointModel,
+    daily_profile,
+    fit_checked,
+    mix,
+    state_means,
+)
 
 __all__ = [
     "CHANGES_PER_DAY",
@@ -52,6 +59,7 @@ __all__ = [
     "fit_upstream",
     "required_correlation",
     "travel_lag",
+    "upstream_anomaly",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -221,22 +229,11 @@ class UpstreamRegression(PointModel):
     ) -> BoolArray | None:
         if exog is None:
             return regime
-        known = np.full(size, np.nan)
-        length = min(size, exog.size)
-        known[:length] = exog[:length]
-        x = self.anomaly(known)
+        x = upstream_anomaly(exog, self._upstream_profile, size)
         window = max(self.lag, 1)
         recent = pd.Series(x).rolling(window, min_periods=1).max().to_numpy(dtype=np.float64)
         high: BoolArray = recent > self.high_anomaly
         return high if regime is None else (regime[:size] | high)
-
-    def anomaly(self, exog: FloatArray) -> FloatArray:
-        """The upstream anomaly known at each position: gaps repeat the last value, then 0."""
-        phase = np.arange(exog.size) % STEPS_PER_DAY
-        raw = exog - self._upstream_profile[phase]
-        filled = pd.Series(raw).ffill(limit=MAX_GAP_STEPS).to_numpy(dtype=np.float64)
-        known: FloatArray = np.nan_to_num(filled, nan=0.0)
-        return known
 
     def points(
         self, z: FloatArray, origins: IntArray, steps: IntArray, exog: FloatArray | None = None
@@ -245,10 +242,7 @@ class UpstreamRegression(PointModel):
         if origins.size == 0 or exog is None:
             return out
         last = int(origins.max())
-        known = np.full(last + 1, np.nan)
-        length = min(exog.size, last + 1)
-        known[:length] = exog[:length]
-        x = self.anomaly(known)
+        x = upstream_anomaly(exog, self._upstream_profile, last + 1)
         positions = np.arange(self._start, last + 1)
         lagged = np.where(positions - self.lag >= 0, x[np.maximum(positions - self.lag, 0)], 0.0)
         endog = z[self._start : last + 1] - self._profile[positions % STEPS_PER_DAY]
@@ -291,18 +285,15 @@ def fit_upstream(
             f"lead this section's (r = {r:.2f} < {needed:.2f} over {pairs // STEPS_PER_DAY} days)"
         )
     phase = np.arange(start, end) % STEPS_PER_DAY
-    profile = _profile(train, phase)
-    upstream_profile = _profile(upstream, phase)
+    profile = daily_profile(train, phase)
+    upstream_profile = daily_profile(upstream, phase)
 
     def build(endog: FloatArray, exog: FloatArray) -> Any:
         return SARIMAX(
             endog, exog=exog[:, None], order=(1, 0, 0), trend="n", concentrate_scale=True,
         )  # fmt: skip
 
-    draft = UpstreamRegression(
-        build, np.zeros(0), 0.0, start, profile, upstream_profile, lag, r
-    )
-    known = draft.anomaly(x)
+    known = upstream_anomaly(x, upstream_profile, end)
     positions = np.arange(start, end)
     lagged = np.where(positions - lag >= 0, known[np.maximum(positions - lag, 0)], 0.0)
     model = build(train - profile[phase], lagged)
@@ -319,13 +310,15 @@ def fit_upstream(
     return fitted, None
 
 
-def _profile(values: FloatArray, phase: IntArray) -> FloatArray:
-    finite = values[np.isfinite(values)]
-    centre = float(finite.mean()) if finite.size else 0.0
-    profile = np.full(STEPS_PER_DAY, centre)
-    for p in range(STEPS_PER_DAY):
-        mine = values[(phase == p) & np.isfinite(values)]
-        if mine.size:
-            profile[p] = float(mine.mean())
-    return profile
+def upstream_anomaly(exog: FloatArray, profile: FloatArray, size: int) -> FloatArray:
+    """The upstream anomaly from its daily profile known at positions 0 … ``size`` − 1: values
+    past ``exog`` are unknown, a gap repeats the last value for :data:`MAX_GAP_STEPS` steps,
+    then counts as 0 (the mean)."""
+    known = np.full(size, np.nan)
+    length = min(size, exog.size)
+    known[:length] = exog[:length]
+    raw = known - profile[np.arange(size) % STEPS_PER_DAY]
+    filled = pd.Series(raw).ffill(limit=MAX_GAP_STEPS).to_numpy(dtype=np.float64)
+    anomaly: FloatArray = np.nan_to_num(filled, nan=0.0)
+    return anomaly
 
