@@ -323,7 +323,9 @@ def _classify_frame(
     used: dict[tuple[str, dt.date], dict[str, tuple[int, ...]]] = {}
     for group_key, ids in valid.groupby(["section_id", "day", "parameter"])["id"]:
         section_id, day, key = cast(tuple[str, dt.date, str], group_key)
-        used.setdefault((str(section_id), day), {})[str(key)] = tuple(int(i) for i in ids)
+        # sorted: the database returns rows in no fixed order (PostgreSQL's heap order differs
+        # between a single run and a fan-out), the provenance must not depend on it
+        used.setdefault((str(section_id), day), {})[str(key)] = tuple(sorted(int(i) for i in ids))
     excluded = frame[~frame["counts"]].groupby(["section_id", "day"])["reason"]
     excluded_counts = excluded.value_counts()
     review_counts = _review_counts(frame)
