@@ -369,6 +369,17 @@ def demo_series(
     return pd.Series(values, index=index, name=key, dtype="float64"), limit, direction
 
 
+def demo_upstream(section_id: str) -> str | None:
+    """The registry's upstream section of a demo section (None for a section without one).
+
+    >>> demo_upstream("weiyun-gucheng"), demo_upstream("aixinzhuang")
+    ('youfangqiao', None)
+    """
+    from sections.registry import load_registry
+
+    return load_registry().section(section_id).upstream
+
+
 def demo_section_most_exceeding(key: str, *, seed: int = 2025, year: int = 2025) -> str:
     """The assessed section whose valid demo values of ``key`` exceed its limit most often.
 

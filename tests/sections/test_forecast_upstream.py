@@ -16,7 +16,12 @@ from sections.forecast import (
     forecast,
     to_grid,
 )
-from sections.forecast_upstream import required_correlation, travel_lag
+from sections.forecast_upstream import (
+    ERROR_ORDERS,
+    UpstreamCandidate,
+    required_correlation,
+    travel_lag,
+)
 
 LAG = 8  # steps of 4 h: 32 h from the upstream section to this one
 DAYS = 70
@@ -68,8 +73,12 @@ def test_an_upstream_that_leads_gives_a_candidate_with_its_lag() -> None:
         to_grid(down), threshold=Threshold(upper=1.0), upstream=to_grid(up), horizons=[4, 24]
     )
     informed = forecaster.candidates[UPSTREAM]
-    assert informed.lag == LAG  # type: ignore[attr-defined]
-    assert informed.beta > 0.5  # type: ignore[attr-defined]
+    assert isinstance(informed, UpstreamCandidate)
+    assert informed.lag == LAG
+    # both error models fitted (ARMA around the level, ARIMA with a wandering level), each
+    # reading the upstream section with a clearly positive coefficient
+    assert [part.order for part in informed.parts] == list(ERROR_ORDERS)
+    assert all(part.beta > 0.5 for part in informed.parts)
     (note,) = [n for n in forecaster.notes if n.startswith(UPSTREAM)]
     assert f"约 {LAG * 4} 小时后到达" in note and f"after about {LAG * 4} h" in note
 
