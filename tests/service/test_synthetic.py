@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from sections.forecast_upstream import required_correlation, travel_lag
 from sections.parameters import parameter
 from sections.registry import Registry, Section, load_registry
 from service.demo.synthetic import SyntheticYear, demo_station, generate_year
+from service.demo.synthetic._events import _arriving, _Episode, _Reach, _reach
 
 YEAR = 2025
 BEIJING = dt.timedelta(hours=8)
@@ -94,14 +97,58 @@ def test_different_seed_gives_different_data(hengshui: Registry, synthetic: Synt
     assert same.mean() < 0.5
 
 
-def test_a_section_does_not_depend_on_the_rest_of_the_registry(
+def _chain(registry: Registry, section_id: str) -> list[Section]:
+    """The section and its upstream sections, upstream first."""
+    section = registry.section(section_id)
+    above = _chain(registry, section.upstream) if section.upstream else []
+    return [*above, section]
+
+
+def test_a_section_depends_only_on_itself_and_its_upstream_sections(
     hengshui: Registry, synthetic: SyntheticYear
 ) -> None:
-    alone = Registry(units=hengshui.units, sections=(hengshui.section("xiaofanqiao"),))
-    frame = generate_year(alone, year=YEAR).observations
+    chain = _chain(hengshui, "xiaofanqiao")
+    assert [s.id for s in chain][:2] == ["aixinzhuang", "fuyang-jizhou"]  # the 滏阳河 chain
+    reach = Registry(units=hengshui.units, sections=tuple(chain))
+    frame = generate_year(reach, year=YEAR).observations
     full = synthetic.observations
+    mine = frame[frame["section_id"] == "xiaofanqiao"].reset_index(drop=True)
     expected = full[full["section_id"] == "xiaofanqiao"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(frame, expected)
+    pd.testing.assert_frame_equal(mine, expected)
+
+
+def test_the_water_travels_downstream(hengshui: Registry, synthetic: SyntheticYear) -> None:
+    # the river's shared variation reaches each section of the 滏阳河 one travel time after its
+    # upstream section: the lag of the best-matching 12-hour changes is 24–40 h (not 0)
+    obs = synthetic.observations
+
+    def nh3n(section_id: str) -> np.ndarray:
+        mine = obs[(obs["section_id"] == section_id) & (obs["parameter"] == "nh3n")]
+        valid = mine["station_flag"] == "N"
+        return np.log(np.where(valid, mine["value"], np.nan))
+
+    for section in _chain(hengshui, "xiaofanqiao")[1:]:
+        assert section.upstream is not None
+        lag, r, pairs = travel_lag(nh3n(section.id), nh3n(section.upstream))
+        assert 24 <= lag * 4 <= 40, (section.id, lag * 4, r)
+        assert r > required_correlation(pairs)
+
+
+def test_an_episode_arrives_later_with_part_of_its_excess() -> None:
+    upstream = [
+        _Episode(start=100, end=172, factors=MappingProxyType({"nh3n": 3.0, "tp": 2.0}),
+                 tn_rise=0.5, do_drop=0.2),
+        _Episode(start=8740, end=8750, factors=MappingProxyType({"nh3n": 3.0}), tn_rise=0.5,
+                 do_drop=0.2),
+    ]  # fmt: skip
+    (arrived,) = _arriving(upstream, _Reach(travel_hours=30, carried=0.5), n_hours=8760)
+    assert (arrived.start, arrived.end) == (130, 202)  # the second arrives after the year
+    assert dict(arrived.factors) == {"nh3n": 2.0, "tp": 1.5}  # half the excess is left
+    assert (arrived.tn_rise, arrived.do_drop) == (0.25, 0.1)
+    # every reach of the registry draws its travel time and share within the stated ranges
+    for seed in range(50):
+        reach = _reach(np.random.default_rng(seed))
+        assert 24 <= reach.travel_hours <= 40 and 0.5 <= reach.carried <= 0.8
 
 
 # --- shape ------------------------------------------------------------------------------------

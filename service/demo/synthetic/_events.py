@@ -1,8 +1,9 @@
 """Episodes, maintenance, faults and calibration: what disturbs a station's undisturbed series.
 
-Pollution episodes raise CODMn, NH3-N and TP over the target-class limit for a few days;
-maintenance windows (flag ``M``), analyser faults (``D``) and calibration checks on a standard
-solution (``C``) replace values in place.
+Pollution episodes raise CODMn, NH3-N and TP over the target-class limit for a few days, and
+travel downstream: a section sees its upstream section's episodes a travel time later, diluted
+and partly decayed (:func:`_arriving`); maintenance windows (flag ``M``), analyser faults
+(``D``) and calibration checks on a standard solution (``C``) replace values in place.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ _MAINTENANCE_HOURS = (4, 36)  # inclusive range of one window
 _EPISODES_PER_YEAR = (1, 3)  # inclusive
 _EPISODE_DAYS = (1, 6)  # inclusive; the first episode of a section lasts 3 days or more
 _LONG_EPISODE_DAYS = 3
+# Downstream travel of an episode [A]: the water of the upstream section arrives 24–40 h later
+# at the plains rivers' low flow (tens of kilometres between sections at 0.2–0.4 m/s), and
+# 50–80 % of its excess is left after dilution by tributaries and decay on the way.
+_TRAVEL_HOURS = (24, 40)  # inclusive
+_CARRIED = (0.5, 0.8)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,40 @@ def _episode_shape(hours: IntArray, episode: _Episode) -> FloatArray:
     rise = np.clip((hours - (episode.start - 3)) / 3.0, 0.0, 1.0)
     tail = np.exp(-np.maximum(hours - episode.end + 1, 0) / 4.0)
     return rise * np.where(hours < episode.end, 1.0, tail)
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """How the water of a section's upstream section reaches it (drawn per reach) [A]."""
+
+    travel_hours: int
+    carried: float  # share of an episode's excess left on arrival
+
+
+def _reach(rng: np.random.Generator) -> _Reach:
+    """A reach's travel time (:data:`_TRAVEL_HOURS`) and carried share (:data:`_CARRIED`)."""
+    travel = int(rng.integers(_TRAVEL_HOURS[0], _TRAVEL_HOURS[1] + 1))
+    return _Reach(travel_hours=travel, carried=float(rng.uniform(*_CARRIED)))
+
+
+def _arriving(upstream: list[_Episode], reach: _Reach, *, n_hours: int) -> list[_Episode]:
+    """The upstream section's episodes as they arrive here: one travel time later, each excess
+    over the undisturbed water scaled by the share carried; those arriving after the year's end
+    are dropped."""
+    travel, carried = reach.travel_hours, reach.carried
+    return [
+        _Episode(
+            start=episode.start + travel,
+            end=episode.end + travel,
+            factors=MappingProxyType(
+                {key: 1.0 + carried * (factor - 1.0) for key, factor in episode.factors.items()}
+            ),
+            tn_rise=carried * episode.tn_rise,
+            do_drop=carried * episode.do_drop,
+        )
+        for episode in upstream
+        if episode.start + travel < n_hours
+    ]
 
 
 def _place_episodes(rng: np.random.Generator, *, allowed: BoolArray) -> list[tuple[int, int]]:

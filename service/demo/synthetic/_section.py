@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -43,6 +43,7 @@ from service.demo.synthetic._types import FloatArray, IntArray, Status
 
 _CODMN_SUMMER_RISE = 0.2  # relative rise of CODMn from winter to late July (rainy-season runoff)
 _DO_SUMMER_DROP = 0.05  # relative drop of DO saturation in late July (respiration) [A]
+_MAX_TRAVEL_STEPS = 90  # longest travel along a river kept: 90 × 4 h = 15 days
 _PRESSURE_PHI = math.exp(-1.0 / 90.0)  # slow pollution load: e-folding 90 × 4 h = 15 days
 # How strongly each quantity follows the slow load (log-space exponent) [A, calibrated].
 _PRESSURE_WEIGHT: Mapping[str, float] = MappingProxyType(
@@ -69,7 +70,12 @@ def _section_pieces(
     weather: FloatArray,
     status_months: Mapping[int, Status],
     river_noise: dict[tuple[str, str], FloatArray],
-) -> tuple[list[_Piece], list[_LabRow]]:
+    arriving: Sequence[_Episode] = (),
+    travelled_hours: int = 0,
+) -> tuple[list[_Piece], list[_LabRow], list[_Episode]]:
+    """The section's pieces, laboratory rows, and the episodes its water carries downstream
+    (its own and those ``arriving`` from its upstream section). ``travelled_hours``: how long
+    the river's water took from the river's first section to this one."""
     year = grid.year
     lake = section.water_body == "lake"
     jan1 = dt.date(year, 1, 1)
@@ -88,13 +94,18 @@ def _section_pieces(
     episodes_rng = _rng(seed, year, "episodes", section.id)
     spans = _place_episodes(episodes_rng, allowed=~stopped_day)
 
+    lag = min(travelled_hours // 4, _MAX_TRAVEL_STEPS)  # steps of the 4-hourly chemistry
+
     def shared(key: str, phi: float, sd: float) -> FloatArray:
-        """Log noise shared along a river (same year), half the variance of the total."""
+        """Log noise shared along a river (same year), half the variance of the total; it
+        travels with the water (``travelled_hours`` later than at the river's first section)."""
         if (section.river, key) not in river_noise:
             river_rng = _rng(seed, year, "river-noise", section.river, key)
-            river_noise[(section.river, key)] = _ar1(river_rng, n_chem, phi=phi, sd=sd)
+            length = n_chem + _MAX_TRAVEL_STEPS
+            river_noise[(section.river, key)] = _ar1(river_rng, length, phi=phi, sd=sd)
+        river = river_noise[(section.river, key)][_MAX_TRAVEL_STEPS - lag :][:n_chem]
         own = _ar1(rng, n_chem, phi=phi, sd=sd)
-        return (river_noise[(section.river, key)] + own) / math.sqrt(2.0)
+        return (river + own) / math.sqrt(2.0)
 
     summer_c, winter_c = grid.summer[chem], grid.winter[chem]
     # the slow pollution load (weeks): months differ, and a month's items move together
@@ -125,6 +136,7 @@ def _section_pieces(
                 do_drop=float(episodes_rng.uniform(0.15, 0.35)),
             )
         )
+    episodes.extend(arriving)
     shapes = [_episode_shape(hours, e) for e in episodes]
     stress = np.zeros(grid.n_hours)  # 0…1, how strongly an episode is under way
     do_loss = np.zeros(grid.n_hours)  # relative DO drop
@@ -245,7 +257,7 @@ def _section_pieces(
         status_months=status_months,
         spans=spans,
     )
-    return pieces, lab
+    return pieces, lab, episodes
 
 
 def _do_saturation(temp: FloatArray) -> FloatArray:

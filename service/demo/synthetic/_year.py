@@ -11,6 +11,7 @@ import pandas as pd
 from sections.parameters import parameter
 from sections.registry import Registry, Section
 from service.demo.synthetic._constants import FLAGS
+from service.demo.synthetic._events import _arriving, _Episode, _reach
 from service.demo.synthetic._grid import _ar1, _Grid, _rng
 from service.demo.synthetic._lab import _lab_frame, _LabRow
 from service.demo.synthetic._section import _Piece, _section_pieces
@@ -107,7 +108,11 @@ def generate_year(registry: Registry, *, year: int, seed: int = 2025) -> Synthet
     :math:`DO_{sat}` the APHA freshwater saturation polynomial. In an episode each of CODMn,
     NH3-N and TP is multiplied by :math:`\\max(U(2, 5), U(1.4, 2.5) \\cdot L / \\bar c)`, with
     :math:`L` the target-class limit and :math:`\\bar c` the undisturbed level, so that its
-    daily means lie well above :math:`L` while the episode lasts.
+    daily means lie well above :math:`L` while the episode lasts. Episodes travel downstream:
+    a section with an upstream section (registry ``upstream``) also sees that section's
+    episodes (its own and those that reached it) 24–40 h later with 50–80 % of their excess
+    (drawn per reach) [A]; the part of the noise shared along a river travels too (a section
+    sees it as its river's first section saw it, the summed travel times earlier).
 
     Examples
     --------
@@ -126,20 +131,39 @@ def generate_year(registry: Registry, *, year: int, seed: int = 2025) -> Synthet
     status_rows = _draw_statuses(registry, year=year, seed=seed)
     river_noise: dict[tuple[str, str], FloatArray] = {}
 
+    made: dict[str, tuple[list[_Piece], list[_LabRow], list[_Episode]]] = {}
+    travelled: dict[str, int] = {}  # hours the river's water took from its first section
+
+    def make(section: Section) -> list[_Episode]:
+        """The section's series (its upstream section's first: its water arrives here)."""
+        if section.id not in made:
+            arriving: list[_Episode] = []
+            travelled[section.id] = 0
+            upstream = next((s for s in registry.sections if s.id == section.upstream), None)
+            if upstream is not None:  # water from outside the registry carries nothing known
+                carried = make(upstream)
+                reach = _reach(_rng(seed, year, "reach", section.id))
+                arriving = _arriving(carried, reach, n_hours=grid.n_hours)
+                travelled[section.id] = travelled[upstream.id] + reach.travel_hours
+            months = {row[1].month: row[2] for row in status_rows if row[0] == section.id}
+            made[section.id] = _section_pieces(
+                section,
+                grid=grid,
+                seed=seed,
+                weather=weather,
+                status_months=months,
+                river_noise=river_noise,
+                arriving=arriving,
+                travelled_hours=travelled[section.id],
+            )
+        return made[section.id][2]
+
     pieces: list[_Piece] = []
     lab: list[_LabRow] = []
     for section in registry.sections:
-        months = {row[1].month: row[2] for row in status_rows if row[0] == section.id}
-        section_pieces, section_lab = _section_pieces(
-            section,
-            grid=grid,
-            seed=seed,
-            weather=weather,
-            status_months=months,
-            river_noise=river_noise,
-        )
-        pieces.extend(section_pieces)
-        lab.extend(section_lab)
+        make(section)
+        pieces.extend(made[section.id][0])
+        lab.extend(made[section.id][1])
     return SyntheticYear(
         observations=_observations_frame(pieces, grid),
         statuses=_statuses_frame(status_rows),
