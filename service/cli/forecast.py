@@ -157,6 +157,7 @@ def backtest_command(
     section's series of the same parameter (same columns) feeds the upstream model.
     """
     from sections.backtest import backtest
+    from sections.forecast_upstream import CARRIED_DOWNSTREAM, carried_downstream
     from service.offline.series import read_series
 
     target = _output.destination(
@@ -171,6 +172,13 @@ def backtest_command(
     )  # fmt: skip
     values = read_series(input_file, key=key)
     _check_length(values, options)
+    if upstream is not None and not carried_downstream(key):
+        carried = "、".join(sorted(CARRIED_DOWNSTREAM))
+        raise InputError(
+            f"--upstream: {key} 在本断面就地形成（复氧、光合作用），不随水流从上游传来；上游回归"
+            f"只用于 {carried} / {key} is set where the water is, not carried from upstream: "
+            f"--upstream applies to {', '.join(sorted(CARRIED_DOWNSTREAM))} only"
+        )
     upstream_values = read_series(upstream, key=key) if upstream is not None else None
     bar = _report.progress_bar()
     task = bar.add_task("回测 / backtest: 重新拟合 refits", total=None)

@@ -49,6 +49,7 @@ from sections.forecast import (
     target_threshold,
     to_grid,
 )
+from sections.forecast_upstream import carried_downstream
 from sections.registry import Registry
 from sections.scoring import brier_skill
 from service.db import queries
@@ -343,7 +344,11 @@ def _tasks(
                 continue
             threshold = target_threshold(section, key, day)
             record = records.get((section.id, key))
-            upstream_values, upstream_valid = found.get((section.upstream or "", key), (None, None))
+            upstream_values, upstream_valid = (
+                found.get((section.upstream or "", key), (None, None))
+                if carried_downstream(key)
+                else (None, None)
+            )
             tasks.append(SeriesTask(
                 section.id, key, values, valid, threshold, record, previous.get((section.id, key)),
                 upstream_values, upstream_valid,

@@ -249,6 +249,23 @@ def test_an_upstream_series_adds_the_upstream_model(tmp_path: Path) -> None:
     assert data["models"]["upstream"]["24"]["n"] > 0
 
 
+def test_an_upstream_series_of_a_parameter_set_locally_is_refused(tmp_path: Path) -> None:
+    # DO is set where the water is (reaeration, photosynthesis): the upstream section's DO
+    # does not travel, and reading it made the demo's DO forecasts worse
+    from benchmarks.forecast_series import make_series
+
+    values, limit, _ = make_series("do_summer_diurnal", seed=1, days=70)
+    write_series_csv(values, tmp_path / "down.csv")
+    write_series_csv(values, tmp_path / "up.csv")
+    code, out, err = _run(
+        str(tmp_path / "down.csv"), "--upstream", str(tmp_path / "up.csv"), "--parameter", "do",
+        "--limit", str(limit), *FAST,
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert "--upstream" in err and "不随水流" in err and "codmn, nh3n, tn, tp only" in err
+    assert "Traceback" not in err
+
+
 def test_an_unreadable_upstream_file_is_refused_clearly(nh3n_csv: Path, tmp_path: Path) -> None:
     bad = _write(tmp_path, "time,value\nnot-a-time,1.0\n", "up.csv")
     code, _, err = _run(

@@ -291,6 +291,30 @@ def test_a_section_downstream_of_another_is_forecast_with_what_the_upstream_show
     assert "upstream" not in by_section[upstream_id]
 
 
+def test_dissolved_oxygen_is_forecast_without_the_upstream_section(
+    db: Engine, registry: Registry, settings: Settings
+) -> None:
+    """DO is set where the water is: even an upstream DO that leads this section's by 32 h
+    gives no ``upstream`` candidate (sections.forecast_upstream.CARRIED_DOWNSTREAM)."""
+    upstream_id = registry.section(SECTION).upstream
+    assert upstream_id is not None
+    bins, lag = DAYS * 6, 8
+    rng = np.random.default_rng(7)
+    level = np.full(bins + lag, 8.0) + rng.normal(0.0, 0.1, bins + lag)
+    for start in range(20, bins, 70):
+        level[start : start + 12] -= 4.0
+    store_rows(db, _rows(upstream_id, "do", START, bins, values=list(level[lag:])))
+    store_rows(db, _rows(SECTION, "do", START, bins, values=list(level[:bins])))
+
+    summary = run_forecasts(engine=db, registry=registry, settings=settings, now=NOW, workers=1,
+                            keys=("do",))  # fmt: skip
+
+    assert f"{SECTION}/do" in summary.issued
+    candidates = _candidates(db)
+    assert "upstream" not in set(candidates[candidates["section_id"] == SECTION]["candidate"])
+    assert {"sarima", "persistence"} <= set(candidates["candidate"])
+
+
 def test_the_hourly_job_forecasts_at_ten_past_every_hour_beijing_time() -> None:
     assert HOURLY in JOBS and FORECAST_MINUTE == 10
     schedule = HOURLY.schedule(Settings())
