@@ -140,8 +140,9 @@ def backtest_command(
         Path | None,
         typer.Option(
             metavar="UPSTREAM.csv",
-            help="上游断面同一参数的序列（列同 INPUT），加入上游回归模型 "
-            "/ the upstream section's series of the same parameter: adds the upstream model",
+            help="上游断面同一参数的序列（列同 INPUT；CODMn、NH3-N、TP、TN），加入上游回归模型 "
+            "/ the upstream section's series of the same parameter (CODMn, NH3-N, TP, TN): "
+            "adds the upstream model",
         ),
     ] = None,
     output: OutputOption = None,
