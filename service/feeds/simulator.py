@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sections.registry import Registry, Section
-from service.demo.synthetic import demo_station, generate_year
+from service.demo.synthetic import demo_station, generate_year, with_upstream
 from service.feeds.hj212 import data_frame
 from service.time import BEIJING
 
@@ -44,8 +44,8 @@ def demo_frames(
     its station flag, as loggers do.
     """
     chosen = list(sections) if sections is not None else list(registry.sections)
-    subset = Registry(units=registry.units, sections=tuple(chosen), source=registry.source)
-    observations = generate_year(subset, year=year, seed=seed).observations
+    # the chosen sections' series as in the whole demo: their upstream sections are drawn too
+    observations = generate_year(with_upstream(registry, chosen), year=year, seed=seed).observations
     yield from frames_of(observations, chosen, password=password)
 
 

@@ -12,7 +12,7 @@ import pytest
 from sections.forecast_upstream import required_correlation, travel_lag
 from sections.parameters import parameter
 from sections.registry import Registry, Section, load_registry
-from service.demo.synthetic import SyntheticYear, demo_station, generate_year
+from service.demo.synthetic import SyntheticYear, demo_station, generate_year, with_upstream
 from service.demo.synthetic._events import _arriving, _Episode, _Reach, _reach
 
 YEAR = 2025
@@ -109,7 +109,8 @@ def test_a_section_depends_only_on_itself_and_its_upstream_sections(
 ) -> None:
     chain = _chain(hengshui, "xiaofanqiao")
     assert [s.id for s in chain][:2] == ["aixinzhuang", "fuyang-jizhou"]  # the 滏阳河 chain
-    reach = Registry(units=hengshui.units, sections=tuple(chain))
+    reach = with_upstream(hengshui, [hengshui.section("xiaofanqiao")])
+    assert {s.id for s in reach.sections} == {s.id for s in chain}
     frame = generate_year(reach, year=YEAR).observations
     full = synthetic.observations
     mine = frame[frame["section_id"] == "xiaofanqiao"].reset_index(drop=True)
@@ -702,3 +703,27 @@ def test_most_units_pay_in_some_month_not_only_the_lake(
     assert cod_paid > 0  # laboratory COD is assessed and charged
     assert 3 <= events <= 120
     assert sum(totals.values()) < 10_000  # 万元 in a year: large but not absurd
+
+
+def test_the_simulator_sends_a_downstream_section_as_the_whole_demo_has_it(
+    hengshui: Registry, synthetic: SyntheticYear
+) -> None:
+    from itertools import islice
+
+    from service.feeds.hj212 import parse_frame
+    from service.feeds.simulator import demo_frames
+
+    section = hengshui.section("fuyang-jizhou")  # its upstream section is not sent
+    sent = islice(demo_frames(hengshui, year=YEAR, seed=2025, sections=[section]), 48)
+    obs = synthetic.observations
+    mine = obs[(obs["section_id"] == section.id) & (obs["parameter"] == "nh3n")]
+    expected = mine.set_index("observed_at")["value"]
+    compared = 0
+    for _, raw in sent:
+        frame = parse_frame(raw)
+        for value in frame.values:
+            if value.parameter == "nh3n" and not value.missing:
+                when = pd.Timestamp(frame.data_time).tz_convert("UTC")
+                assert value.value == expected[when], when
+                compared += 1
+    assert compared >= 8

@@ -67,7 +67,7 @@ from service.demo.synthetic._lab import (
     write_lab_csv,
 )
 from service.demo.synthetic._statuses import DRY_SEASON, STATUS_NOTES
-from service.demo.synthetic._year import SyntheticYear, demo_station, generate_year
+from service.demo.synthetic._year import SyntheticYear, demo_station, generate_year, with_upstream
 
 __all__ = [
     "CHEMISTRY_HOURS",
@@ -85,5 +85,6 @@ __all__ = [
     "SyntheticYear",
     "demo_station",
     "generate_year",
+    "with_upstream",
     "write_lab_csv",
 ]

@@ -171,6 +171,30 @@ def generate_year(registry: Registry, *, year: int, seed: int = 2025) -> Synthet
     )
 
 
+def with_upstream(registry: Registry, sections: Sequence[Section]) -> Registry:
+    """A registry of ``sections`` and every section upstream of them, in registry order.
+
+    A section's synthetic series depends on the sections upstream of it (their water arrives
+    there): generate this registry to get the same series as from the whole ``registry``.
+
+    Examples
+    --------
+    >>> from sections.registry import load_registry
+    >>> registry = load_registry()
+    >>> [s.id for s in with_upstream(registry, [registry.section("fuyang-taocheng")]).sections]
+    ['fuyang-jizhou', 'fuyang-taocheng', 'aixinzhuang']
+    """
+    by_id = {s.id: s for s in registry.sections}
+    wanted: set[str] = set()
+    for section in sections:
+        current: Section | None = section
+        while current is not None and current.id not in wanted:
+            wanted.add(current.id)
+            current = by_id.get(current.upstream or "")
+    chosen = tuple(s for s in registry.sections if s.id in wanted)
+    return Registry(units=registry.units, sections=chosen, source=registry.source)
+
+
 def _check_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ValueError(f"{name} must be an integer, got {value!r}")
