@@ -32,7 +32,8 @@ publication (CNEMC, 7 Nov 2025). The data are invented: they must never be shown
 
 Modules (private; the public names are re-exported here):
 
-- ``_year`` — :class:`SyntheticYear`, :func:`demo_station`, :func:`generate_year`, assembly;
+- ``_year`` — :class:`SyntheticYear`, :func:`demo_station`, :func:`generate_year`, assembly,
+  :func:`with_upstream` (a section with the sections its water comes from);
 - ``_constants`` — parameters, chemistry hours, flags, output precision (shared);
 - ``_grid`` — the hourly time grid, the seeded generators and AR(1) noise;
 - ``_statuses`` — no-flow and frozen months;
