@@ -36,6 +36,7 @@ from service.db.engine import make_engine, migrate
 from service.db.ingest import add_station
 from service.db.models import utc_now
 from service.feeds.hj212 import data_frame
+from service.feeds.hj212.process import tune_garbage_collector
 from service.feeds.hj212_receiver import Hj212Receiver, ReceiverConfig
 from service.settings import Settings
 from service.time import BEIJING
@@ -75,6 +76,7 @@ async def _send(port: int, frames: list[bytes]) -> None:
 
 async def _run(engine: Any, frames: dict[str, list[bytes]]) -> float:
     receiver = Hj212Receiver(engine=engine, config=ReceiverConfig(host="127.0.0.1", port=0))
+    tune_garbage_collector()  # as `qingliu receive hj212` does
     _, port = await receiver.start()
     start = time.perf_counter()
     await asyncio.gather(*(_send(port, f) for f in frames.values()))
@@ -89,6 +91,7 @@ def _serve(url: str, folder: str, ports: Any, stop: Any) -> None:
     async def serve() -> None:
         engine = make_engine(Settings(data_dir=Path(folder), database_url=url))
         receiver = Hj212Receiver(engine=engine, config=ReceiverConfig(host="127.0.0.1", port=0))
+        tune_garbage_collector()  # as `qingliu receive hj212` does
         _, port = await receiver.start()
         ports.put(port)
         while not stop.is_set():

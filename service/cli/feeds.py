@@ -28,6 +28,7 @@ def receive_hj212_command(
     ] = 600.0,
 ) -> None:
     """启动 HJ 212-2017 数据接收服务。Run the HJ 212 TCP receiver."""
+    from service.feeds.hj212.process import tune_garbage_collector
     from service.feeds.hj212.receiver import Hj212Receiver, ReceiverConfig
 
     host, port = _options.listen(listen, "--listen")
@@ -36,6 +37,8 @@ def receive_hj212_command(
     receiver = Hj212Receiver(
         engine=engine, config=ReceiverConfig(host=host, port=port, idle_timeout=idle_timeout)
     )
+
+    tune_garbage_collector()
 
     async def run() -> None:
         bound = await receiver.start()
