@@ -132,6 +132,7 @@ def generate_year(registry: Registry, *, year: int, seed: int = 2025) -> Synthet
     river_noise: dict[tuple[str, str], FloatArray] = {}
 
     made: dict[str, tuple[list[_Piece], list[_LabRow], list[_Episode]]] = {}
+    by_id = {s.id: s for s in registry.sections}
     travelled: dict[str, int] = {}  # hours the river's water took from its first section
 
     def make(section: Section) -> list[_Episode]:
@@ -139,7 +140,7 @@ def generate_year(registry: Registry, *, year: int, seed: int = 2025) -> Synthet
         if section.id not in made:
             arriving: list[_Episode] = []
             travelled[section.id] = 0
-            upstream = next((s for s in registry.sections if s.id == section.upstream), None)
+            upstream = by_id.get(section.upstream or "")
             if upstream is not None:  # water from outside the registry carries nothing known
                 carried = make(upstream)
                 reach = _reach(_rng(seed, year, "reach", section.id))
