@@ -53,6 +53,7 @@ from sections.forecast_models import STEP_HOURS, STEPS_PER_DAY, last_valid
 from sections.scoring import (
     brier_score,
     brier_skill,
+    brier_skill_interval,
     crps_ensemble,
     exceedance_onsets,
     interval_coverage,
@@ -75,6 +76,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 Progress = Callable[[int, int], None]
 
 BACKTEST_HORIZONS: tuple[int, ...] = (4, 8, 12, 24, 48, 72)
@@ -275,6 +277,7 @@ def backtest(
     key = str(min(horizons, key=lambda h: (abs(h - 24), h)))
     selected = chosen[int(key)].most_common(1)[0][0]
     summary = _summary(models, horizons)
+    _skill_details(forecasts, truth, persistence_now, threshold, summary)
     why = _why(chosen, int(key), len(blocks), summary.get(key, {}), notes)
     return BacktestResult(
         models=models,
@@ -391,10 +394,7 @@ def score_forecasts(
     persistence_p[np.isnan(persistence_now)] = np.nan
     probabilities["persistence_01"] = np.repeat(persistence_p[:, None], len(horizons), axis=1)
     medians["persistence_01"] = np.repeat(persistence_now[:, None], len(horizons), axis=1)
-    common = np.isfinite(truth) & np.isfinite(persistence_now)[:, None]
-    for name in forecasts:
-        if name != UPSTREAM:  # fitted only where the upstream leads: scored where it forecast
-            common &= np.isfinite(medians[name])
+    common = _common_rows(forecasts, truth, persistence_now)
     outcome = threshold.exceeds(truth)
     levels = np.asarray(list(QUANTILES.values()))
     scores: dict[str, dict[str, dict[str, Any]]] = {}
@@ -466,6 +466,69 @@ def score_forecasts(
     return scores, leads
 
 
+def _common_rows(
+    forecasts: Mapping[str, Predictive], truth: FloatArray, persistence_now: FloatArray
+) -> BoolArray:
+    """Rows (origin × horizon) every model forecast and whose truth is known: the rows scored.
+
+    The ``upstream`` candidate is fitted only where the upstream section leads: it is scored on
+    the rows it forecast and does not narrow the others'.
+    """
+    common = np.isfinite(truth) & np.isfinite(persistence_now)[:, None]
+    for name, predictive in forecasts.items():
+        if name != UPSTREAM:
+            common &= np.isfinite(predictive.members[..., 0])
+    return common
+
+
+def _skill_details(
+    forecasts: Mapping[str, Predictive],
+    truth: FloatArray,
+    persistence_now: FloatArray,
+    threshold: Threshold,
+    summary: dict[str, dict[str, Any]],
+) -> None:
+    """Add to ``summary`` how sure ``auto``'s skill against the best baseline is, and where.
+
+    Per horizon, on the rows the scores were computed on:
+    ``brier_skill_vs_best_baseline_interval90`` — the 90 % interval of the skill by a block
+    bootstrap over the weeks of the forecasts' origins
+    (:func:`sections.scoring.brier_skill_interval`); ``by_origin_state`` — the Brier scores of
+    ``auto`` and the best baseline apart for origins whose last value exceeded
+    (``exceeding``: will the episode go on?) and the others (``not_exceeding``: will one
+    begin?), with their rows and exceeding targets.
+    """
+    common = _common_rows(forecasts, truth, persistence_now)
+    origins = next(iter(forecasts.values())).origins
+    weeks = np.asarray((origins - origins[0]) // pd.Timedelta(days=7), dtype=np.float64)
+    outcome = np.where(np.isnan(truth), np.nan, threshold.exceeds(truth))
+    exceeding_now = threshold.exceeds(persistence_now)
+    auto = forecasts["auto"].probability(threshold)
+    for j, h in enumerate(forecasts["auto"].horizons):
+        entry = summary.get(str(h))
+        if entry is None:
+            continue
+        rows = common[:, j]
+        best = entry["best_baseline"]
+        if best == "persistence_01":  # the deterministic warning: exceeding now → 1
+            reference = np.where(np.isnan(persistence_now), np.nan, exceeding_now)
+        else:
+            reference = forecasts[best].probability(threshold)[:, j]
+        mine = np.where(rows, auto[:, j], np.nan)
+        low, high = brier_skill_interval(mine, reference, outcome[:, j], weeks)
+        entry["brier_skill_vs_best_baseline_interval90"] = [low, high]
+        states: dict[str, dict[str, Any]] = {}
+        for state, selected in (("exceeding", exceeding_now), ("not_exceeding", ~exceeding_now)):
+            part = rows & selected
+            states[state] = {
+                "n": int(part.sum()),
+                "exceedances": int(np.nansum(outcome[part, j])),
+                "brier_auto": brier_score(auto[part, j], outcome[part, j]),
+                "brier_best_baseline": brier_score(reference[part], outcome[part, j]),
+            }
+        entry["by_origin_state"] = states
+
+
 def _regular(series: pd.Series) -> pd.Series:
     if series.empty:
         return series
@@ -516,10 +579,17 @@ def _why(
     if summary:
         skill = summary["brier_skill_vs_best_baseline"]
         best = summary["best_baseline"]
+        low, high = summary.get("brier_skill_vs_best_baseline_interval90", (np.nan, np.nan))
+        interval = f"，90 % 区间 {low:.2f}～{high:.2f}" if np.isfinite(low) else ""
         if np.isfinite(skill) and skill > 0:
-            text += f"回测中相对最佳基准 {best} 的 Brier 技巧评分为 {skill:.2f}。"
+            text += f"回测中相对最佳基准 {best} 的 Brier 技巧评分为 {skill:.2f}{interval}。"
         else:
-            text += f"回测中未优于最佳基准 {best}（Brier 技巧评分 {skill:.2f}），应以基准为准。"
+            text += (
+                f"回测中未优于最佳基准 {best}（Brier 技巧评分 {skill:.2f}{interval}），"
+                "应以基准为准。"
+            )
+        if np.isfinite(low) and low <= 0.0 <= high:
+            text += "该差别在抽样误差之内：本序列不足以说明模型与基准孰优。"
     if notes:
         text += "拟合回退：" + "；".join(f"{n}（{k} 次）" for n, k in notes.most_common(3)) + "。"
     return text

@@ -7,7 +7,8 @@ Three kinds of forecast of a water-quality value are verified against what was o
 - **quantiles** at levels τ (k per row): :func:`pinball_loss` per row and
   :func:`interval_coverage` of a central interval;
 - a **probability** of an event (the target class is exceeded): :func:`brier_score`,
-  :func:`brier_skill`, the :func:`reliability` table, and, once a threshold turns the probability
+  :func:`brier_skill` (with a block-bootstrap interval, :func:`brier_skill_interval`), the
+  :func:`reliability` table, and, once a threshold turns the probability
   into a warning, :func:`warning_scores` (hit rate and false alarm ratio) and the warning lead
   time of each exceedance onset (:func:`exceedance_onsets`, :func:`lead_times`,
   :func:`mean_lead_time`).
@@ -37,6 +38,9 @@ References
    verification: issues, methods and FAQ, https://www.cawcr.gov.au/projects/verification/:
    the 2 × 2 contingency table, hit rate (POD), false alarm ratio (FAR), Brier score and skill
    score, reliability diagram [V].
+.. [6] Künsch, H. R., 1989. The jackknife and the bootstrap for general stationary
+   observations. Ann. Statist. 17 (3), 1217–1241, doi:10.1214/aos/1176347265: resampling
+   blocks of consecutive observations keeps their serial dependence [V].
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "RELIABILITY_COLUMNS",
     "brier_score",
     "brier_skill",
+    "brier_skill_interval",
     "crps_ensemble",
     "exceedance_onsets",
     "interval_coverage",
@@ -338,6 +343,91 @@ def brier_skill(score: float, reference: float) -> float:
     if reference == 0.0 or not np.isfinite(reference) or np.isnan(score):
         return float("nan")
     return float(1.0 - score / reference)
+
+
+def brier_skill_interval(
+    probability: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    outcome: npt.ArrayLike,
+    blocks: npt.ArrayLike,
+    *,
+    level: float = 0.9,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Interval of the Brier skill score by resampling blocks of rows (a block bootstrap).
+
+    Parameters
+    ----------
+    probability, reference : array_like of float, shape (n,)
+        Probabilities of the forecast and of the reference forecast [-], in [0, 1]; NaN when
+        not forecast.
+    outcome : array_like of bool or float, shape (n,)
+        Whether the event happened (1/0; NaN when unknown).
+    blocks : array_like of int, shape (n,)
+        Block of each row, e.g. the week of the forecast's origin. Rows of one block are
+        resampled together, so the interval keeps the serial dependence of the errors (a
+        24-hour forecast issued every 4 hours shares most of its error with its neighbours).
+    level : float, default 0.9
+        Confidence level of the interval [-], in (0, 1).
+    resamples : int, default 2000
+        Bootstrap resamples.
+    seed : int, default 0
+        Seed of the resampling: the same inputs give the same interval.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        Percentile interval of 1 − ΣSE / ΣSE_ref over resampled blocks [-]; (NaN, NaN) with
+        fewer than 2 blocks holding rows where all three are known, or when the reference
+        score is 0 in the data.
+
+    Raises
+    ------
+    ValueError
+        As :func:`brier_score`, and for a ``level`` outside (0, 1).
+
+    Notes
+    -----
+    The rows where both forecasts and the outcome are known are summed per block; the blocks
+    are drawn with replacement, the forecast's and the reference's sums together ([6]_; Efron &
+    Tibshirani 1993 ch. 13 for the percentile interval); a resample whose reference never
+    erred has no skill and is left out. A year of one station's forecasts
+    is short: intervals of ±0.1 in skill are usual, so a skill within them of 0 is no evidence
+    either way.
+
+    Examples
+    --------
+    >>> p = np.tile([0.9, 0.1, 0.2, 0.8], 10)
+    >>> o = np.tile([1, 0, 0, 1], 10)
+    >>> low, high = brier_skill_interval(p, np.full(40, 0.5), o, np.repeat(np.arange(10), 4))
+    >>> round(low, 3), round(high, 3)
+    (0.9, 0.9)
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    p, o, known = _probabilities(probability, outcome)
+    r, _, known_reference = _probabilities(reference, outcome)
+    (block,) = _same_rows(blocks=blocks)
+    if block.shape != p.shape:
+        raise ValueError(f"blocks has shape {block.shape}, the probabilities {p.shape}")
+    rows = known & known_reference & ~np.isnan(block)
+    labels, index = np.unique(block[rows], return_inverse=True)
+    if labels.size < 2:
+        return float("nan"), float("nan")
+    squared = np.bincount(index, weights=(p[rows] - o[rows]) ** 2, minlength=labels.size)
+    squared_reference = np.bincount(index, weights=(r[rows] - o[rows]) ** 2, minlength=labels.size)
+    if squared_reference.sum() == 0.0:
+        return float("nan"), float("nan")
+
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, labels.size, size=(resamples, labels.size))
+    totals = squared_reference[draws].sum(axis=1)
+    defined = totals > 0.0  # a resample of blocks where the reference never erred has no skill
+    skills = 1.0 - squared[draws].sum(axis=1)[defined] / totals[defined]
+    tail = 50.0 * (1.0 - level)
+    low, high = np.percentile(skills, [tail, 100.0 - tail])
+    return float(low), float(high)
 
 
 def reliability(

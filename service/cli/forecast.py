@@ -400,8 +400,16 @@ def _horizon_notes(result: BacktestResult, horizon: str) -> list[str]:
             f"最佳基准 best baseline {summary['best_baseline']}（Brier "
             f"{_cell(summary['brier_best_baseline'], '.3f')}），auto 相对它的技巧 skill "
             f"{_cell(summary['brier_skill_vs_best_baseline'], '+.2f')}"
+            + _interval(summary.get("brier_skill_vs_best_baseline_interval90"))
         )
     return notes
+
+
+def _interval(bounds: list[float] | None) -> str:
+    """ " (90 % 区间 a～b)" of a block-bootstrap interval, or nothing when it is unknown."""
+    if not bounds or not all(math.isfinite(b) for b in bounds):
+        return ""
+    return f"（90 % 区间 interval {bounds[0]:+.2f}～{bounds[1]:+.2f}）"
 
 
 def _lead_table(result: BacktestResult, probability: float) -> Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,28 @@ def test_backtest_intervals_are_calibrated_on_a_stationary_series() -> None:
     for name in ("persistence", "auto"):
         coverage = result.models[name]["24"]["coverage80"]
         assert 0.7 <= coverage <= 0.9, (name, coverage)
+
+
+def test_the_skill_against_the_best_baseline_comes_with_its_interval() -> None:
+    result = backtest(
+        _episodes(120, seed=11), threshold=Threshold(upper=1.0),
+        options=BacktestOptions(horizons=(4, 24), refit_days=14),
+    )  # fmt: skip
+    for horizon in ("4", "24"):
+        summary = result.summary[horizon]
+        low, high = summary["brier_skill_vs_best_baseline_interval90"]
+        assert low <= summary["brier_skill_vs_best_baseline"] <= high, summary
+        assert high - low > 0.01  # 14 weeks of forecasts do not pin the skill down
+    assert "90 % 区间" in result.why
+    # the Brier scores apart for origins exceeding now and the others add up to the whole
+    summary = result.summary["24"]
+    states = summary["by_origin_state"]
+    n = result.models["auto"]["24"]["n"]
+    assert states["exceeding"]["n"] + states["not_exceeding"]["n"] == n
+    assert states["exceeding"]["n"] > 0 and states["exceeding"]["exceedances"] > 0
+    for key in ("brier_auto", "brier_best_baseline"):
+        total = sum(part["n"] * part[key] for part in states.values())
+        assert math.isclose(total / n, summary[key], rel_tol=1e-9)
 
 
 def test_a_series_shorter_than_the_warm_up_is_refused() -> None:

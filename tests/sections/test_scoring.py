@@ -18,6 +18,7 @@ import sections.scoring as scoring
 from sections.scoring import (
     brier_score,
     brier_skill,
+    brier_skill_interval,
     crps_ensemble,
     exceedance_onsets,
     interval_coverage,
@@ -305,6 +306,59 @@ def test_brier_score_rejects_bad_input(
 )
 def test_brier_skill(score: float, reference: float, expected: float) -> None:
     assert_allclose(brier_skill(score, reference), expected)
+
+
+def test_brier_skill_interval_resamples_whole_blocks() -> None:
+    # block 0: the forecast is perfect (skill 1); block 1: as bad as the reference (skill 0).
+    # Resampling the two blocks gives 1, ½ or 0 with chances ¼, ½, ¼: the 90 % interval is
+    # [0, 1]. Resampling the 200 rows one by one would give about 0.5 ± 0.07.
+    outcome = np.tile([1.0, 0.0], 100)
+    probability = np.concatenate([outcome[:100], 1.0 - outcome[100:]])
+    reference = 1.0 - outcome
+    blocks = np.repeat([0, 1], 100)
+    assert brier_skill_interval(probability, reference, outcome, blocks) == (0.0, 1.0)
+
+
+def test_brier_skill_interval_of_equal_blocks_is_their_skill() -> None:
+    outcome = np.tile([1.0, 0.0, 0.0, 1.0], 10)
+    probability = np.tile([0.9, 0.1, 0.2, 0.8], 10)
+    low, high = brier_skill_interval(
+        probability, np.full(40, 0.5), outcome, np.repeat(np.arange(10), 4)
+    )
+    # per block: Σ(p − o)² = 0.01 + 0.01 + 0.04 + 0.04 = 0.1 against 4 × 0.25 = 1
+    assert_allclose([low, high], [0.9, 0.9])
+
+
+def test_brier_skill_interval_contains_the_skill_and_is_reproducible() -> None:
+    rng = np.random.default_rng(5)
+    outcome = (rng.random(600) < 0.2).astype(float)
+    probability = np.clip(0.5 * outcome + 0.4 * rng.random(600), 0.0, 1.0)
+    reference = np.full(600, 0.2)
+    blocks = np.arange(600) // 42
+    low, high = brier_skill_interval(probability, reference, outcome, blocks)
+    skill = brier_skill(brier_score(probability, outcome), brier_score(reference, outcome))
+    assert low < skill < high
+    assert (low, high) == brier_skill_interval(probability, reference, outcome, blocks)
+    assert (low, high) != brier_skill_interval(probability, reference, outcome, blocks, seed=1)
+    wider = brier_skill_interval(probability, reference, outcome, blocks, level=0.99)
+    assert wider[0] < low and wider[1] > high
+
+
+def test_brier_skill_interval_leaves_out_unknown_rows() -> None:
+    outcome = np.array([1.0, 0.0, NAN, 1.0, 0.0, 1.0])
+    probability = np.array([1.0, 0.0, 0.3, NAN, 0.0, 1.0])
+    reference = np.full(6, 0.5)
+    # rows 2 (no outcome) and 3 (no forecast) are left out: the others are perfect
+    assert brier_skill_interval(probability, reference, outcome, [0, 0, 1, 1, 2, 2]) == (1.0, 1.0)
+
+
+def test_brier_skill_interval_needs_two_blocks_and_a_level_in_0_1() -> None:
+    nan_pair = brier_skill_interval([0.2, 0.8], [0.5, 0.5], [0, 1], [3, 3])
+    assert all(math.isnan(x) for x in nan_pair)
+    with pytest.raises(ValueError, match="level"):
+        brier_skill_interval([0.2, 0.8], [0.5, 0.5], [0, 1], [0, 1], level=1.0)
+    with pytest.raises(ValueError, match="shape"):
+        brier_skill_interval([0.2, 0.8], [0.5, 0.5], [0, 1], [0, 1, 2])
 
 
 # --- reliability ---------------------------------------------------------------------------------
