@@ -79,6 +79,9 @@ def test_json_has_every_model_horizon_and_metric(json_run: tuple[dict, str, str]
     assert data["meta"]["threshold"] == "> 1"
     assert data["meta"]["refits"] == 2
     assert set(data["lead_times"]) == set(data["models"])
+    low, high = data["summary"]["24"]["brier_skill_vs_best_baseline_interval90"]
+    assert low <= data["summary"]["24"]["brier_skill_vs_best_baseline"] <= high
+    assert set(data["summary"]["24"]["by_origin_state"]) == {"exceeding", "not_exceeding"}
 
 
 def test_json_writes_null_for_missing_scores(json_run: tuple[dict, str, str]) -> None:
@@ -105,6 +108,7 @@ def test_text_report_has_a_table_per_horizon_the_selection_and_lead_times(nh3n_c
         "预见期 / horizon 4 h", "预见期 / horizon 24 h", "模型 model", "Brier", "skill",
         "MAE", "CRPS", "cov80", "hit", "FAR", "选用模型 / selected: ", "理由 / why: ",
         "超标预警提前量 / lead time of caught exceedances (P ≥ 0.5)", "mean lead",
+        "（90 % 区间 interval ",
     ):  # fmt: skip
         assert heading in out, heading
     for model in REQUIRED_MODELS:
