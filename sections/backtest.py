@@ -54,6 +54,7 @@ from sections.scoring import (
     brier_score,
     brier_skill,
     brier_skill_interval,
+    coverage_interval,
     crps_ensemble,
     exceedance_onsets,
     interval_coverage,
@@ -493,7 +494,8 @@ def _skill_details(
     Per horizon, on the rows the scores were computed on:
     ``brier_skill_vs_best_baseline_interval90`` — the 90 % interval of the skill by a block
     bootstrap over the weeks of the forecasts' origins
-    (:func:`sections.scoring.brier_skill_interval`); ``by_origin_state`` — the Brier scores of
+    (:func:`sections.scoring.brier_skill_interval`); ``coverage80_auto_interval90`` — the same
+    for the coverage of ``auto``'s 80 % interval; ``by_origin_state`` — the Brier scores of
     ``auto`` and the best baseline apart for origins whose last value exceeded
     (``exceeding``: will the episode go on?) and the others (``not_exceeding``: will one
     begin?), with their rows and exceeding targets.
@@ -504,6 +506,7 @@ def _skill_details(
     outcome = np.where(np.isnan(truth), np.nan, threshold.exceeds(truth))
     exceeding_now = threshold.exceeds(persistence_now)
     auto = forecasts["auto"].probability(threshold)
+    lower, upper = forecasts["auto"].quantile(0.1), forecasts["auto"].quantile(0.9)
     for j, h in enumerate(forecasts["auto"].horizons):
         entry = summary.get(str(h))
         if entry is None:
@@ -517,6 +520,10 @@ def _skill_details(
         mine = np.where(rows, auto[:, j], np.nan)
         low, high = brier_skill_interval(mine, reference, outcome[:, j], weeks)
         entry["brier_skill_vs_best_baseline_interval90"] = [low, high]
+        observed = np.where(rows, truth[:, j], np.nan)
+        entry["coverage80_auto_interval90"] = list(
+            coverage_interval(observed, lower[:, j], upper[:, j], weeks)
+        )
         states: dict[str, dict[str, Any]] = {}
         for state, selected in (("exceeding", exceeding_now), ("not_exceeding", ~exceeding_now)):
             part = rows & selected

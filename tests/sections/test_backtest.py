@@ -145,6 +145,8 @@ def test_the_skill_against_the_best_baseline_comes_with_its_interval() -> None:
         low, high = summary["brier_skill_vs_best_baseline_interval90"]
         assert low <= summary["brier_skill_vs_best_baseline"] <= high, summary
         assert high - low > 0.01  # 14 weeks of forecasts do not pin the skill down
+        low, high = summary["coverage80_auto_interval90"]
+        assert low <= summary["coverage80_auto"] <= high and high - low > 0.01
     assert "90 % 区间" in result.why
     # the Brier scores apart for origins exceeding now and the others add up to the whole
     summary = result.summary["24"]

@@ -19,6 +19,7 @@ from sections.scoring import (
     brier_score,
     brier_skill,
     brier_skill_interval,
+    coverage_interval,
     crps_ensemble,
     exceedance_onsets,
     interval_coverage,
@@ -359,6 +360,26 @@ def test_brier_skill_interval_needs_two_blocks_and_a_level_in_0_1() -> None:
         brier_skill_interval([0.2, 0.8], [0.5, 0.5], [0, 1], [0, 1], level=1.0)
     with pytest.raises(ValueError, match="shape"):
         brier_skill_interval([0.2, 0.8], [0.5, 0.5], [0, 1], [0, 1, 2])
+
+
+def test_coverage_interval_resamples_whole_blocks() -> None:
+    # block 0 covers every row, block 1 none: resampled, 1, ½ or 0 with chances ¼, ½, ¼
+    observed = np.concatenate([np.full(100, 1.0), np.full(100, 5.0)])
+    lower, upper = np.zeros(200), np.full(200, 2.0)
+    blocks = np.repeat([0, 1], 100)
+    assert coverage_interval(observed, lower, upper, blocks) == (0.0, 1.0)
+    assert interval_coverage(observed, lower, upper) == 0.5
+
+
+def test_coverage_interval_counts_the_rows_interval_coverage_counts() -> None:
+    rng = np.random.default_rng(2)
+    observed = rng.standard_normal(420)
+    observed[::17] = NAN  # not observed: not counted
+    lower, upper = np.full(420, -1.2816), np.full(420, 1.2816)  # the 80 % interval
+    upper[5] = NAN  # no forecast: not counted
+    low, high = coverage_interval(observed, lower, upper, np.arange(420) // 42)
+    assert low < interval_coverage(observed, lower, upper) < high
+    assert low > 0.7 and high < 0.9
 
 
 # --- reliability ---------------------------------------------------------------------------------
