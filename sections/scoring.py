@@ -257,9 +257,7 @@ def interval_coverage(observed: npt.ArrayLike, lower: npt.ArrayLike, upper: npt.
     >>> interval_coverage([1.0, 2.0, 3.0, np.nan], [0, 2.5, 3, 0], [2, 3, 4, 1])
     0.6666666666666666
     """
-    y, low, high = _same_rows(observed=observed, lower=lower, upper=upper)
-    counted = np.isfinite(y) & ~np.isnan(low) & ~np.isnan(high)
-    covered = (low <= y) & (y <= high)
+    covered, counted = _covered(observed, lower, upper)
     return _share(covered, counted)
 
 
@@ -454,14 +452,22 @@ def coverage_interval(
     >>> coverage_interval(covered, np.zeros(40), np.full(40, 2.0), np.repeat(np.arange(10), 4))
     (0.75, 0.75)
     """
-    y, low, high = _same_rows(observed=observed, lower=lower, upper=upper)
-    block = _blocks(blocks, y.shape)
-    counted = np.isfinite(y) & ~np.isnan(low) & ~np.isnan(high)
-    covered = ((low <= y) & (y <= high)).astype(np.float64)
+    covered, counted = _covered(observed, lower, upper)
+    share = covered.astype(np.float64)
     return _block_ratio_interval(
-        covered, np.ones_like(covered), counted, block, level=level, resamples=resamples,
-        seed=seed,
+        share, np.ones_like(share), counted, _blocks(blocks, share.shape), level=level,
+        resamples=resamples, seed=seed,
     )  # fmt: skip
+
+
+def _covered(
+    observed: npt.ArrayLike, lower: npt.ArrayLike, upper: npt.ArrayLike
+) -> tuple[BoolArray, BoolArray]:
+    """Which rows' observations lie in their interval (bounds included), and which count (a
+    finite observation and two bounds that are not NaN)."""
+    y, low, high = _same_rows(observed=observed, lower=lower, upper=upper)
+    counted = np.isfinite(y) & ~np.isnan(low) & ~np.isnan(high)
+    return (low <= y) & (y <= high), counted
 
 
 def _blocks(blocks: npt.ArrayLike, shape: tuple[int, ...]) -> FloatArray:
