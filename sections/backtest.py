@@ -391,8 +391,7 @@ def score_forecasts(
     origins = any_model.origins
     probabilities = {name: f.probability(threshold) for name, f in forecasts.items()}
     medians = {name: f.quantile(0.5) for name, f in forecasts.items()}
-    persistence_p = threshold.exceeds(persistence_now).astype(np.float64)
-    persistence_p[np.isnan(persistence_now)] = np.nan
+    persistence_p = _persistence_01(threshold, persistence_now)
     probabilities["persistence_01"] = np.repeat(persistence_p[:, None], len(horizons), axis=1)
     medians["persistence_01"] = np.repeat(persistence_now[:, None], len(horizons), axis=1)
     common = _common_rows(forecasts, truth, persistence_now)
@@ -467,6 +466,12 @@ def score_forecasts(
     return scores, leads
 
 
+def _persistence_01(threshold: Threshold, persistence_now: FloatArray) -> FloatArray:
+    """The deterministic warning's probability: 1 if the last valid value exceeds, else 0;
+    NaN where there is no last valid value."""
+    return np.where(np.isnan(persistence_now), np.nan, threshold.exceeds(persistence_now))
+
+
 def _common_rows(
     forecasts: Mapping[str, Predictive], truth: FloatArray, persistence_now: FloatArray
 ) -> BoolArray:
@@ -513,8 +518,8 @@ def _skill_details(
             continue
         rows = common[:, j]
         best = entry["best_baseline"]
-        if best == "persistence_01":  # the deterministic warning: exceeding now → 1
-            reference = np.where(np.isnan(persistence_now), np.nan, exceeding_now)
+        if best == "persistence_01":
+            reference = _persistence_01(threshold, persistence_now)
         else:
             reference = forecasts[best].probability(threshold)[:, j]
         mine = np.where(rows, auto[:, j], np.nan)
