@@ -14,6 +14,11 @@
   seeds 1–12 of the three episodic concentration shapes; 10–12 held out), and the demo's
   NH3-N section with its upstream section: the section's series backtested with its upstream
   section's series as input (the ``upstream`` candidate; DO is not carried downstream).
+  And the same with a **pool** of other sections (the ``analog`` candidate,
+  :mod:`sections.forecast_analog`): the single series of the episodic shapes (seeds 1–6; 4–6
+  held out) with 18 other series of their shape (seeds 100–117) as the pool, the held-out
+  reaches 10–12 with 18 other reaches' downstream series, and the demo's NH3-N section with
+  every other demo section's NH3-N, alone and with its upstream section.
 - ``backtest_speed``: the wall time of one year's backtest against one SARIMAX fit on the
   training window, measured in the same run (the ratio says how many fits a backtest costs).
 
@@ -42,6 +47,7 @@ from sections.backtest import backtest
 from sections.forecast import Threshold, to_grid
 from sections.forecast_models import fit_box_cox, fit_state_space
 from sections.forecast_upstream import carried_downstream
+from sections.registry import load_registry
 from service.fanout import fan_out
 
 SEEDS = (1, 2, 3)
@@ -52,6 +58,15 @@ out for its first version; all nine were looked at when its error models were ch
 (:data:`sections.forecast_upstream.ERROR_ORDERS`). Seeds 10–12 were not: held out, their
 figures are the honest ones."""
 EPISODIC = ("nh3n_winter_episodes", "tp_rain_pulses", "codmn_slow_load", "demo-nh3n")
+POOL_SHAPES = ("nh3n_winter_episodes", "tp_rain_pulses", "codmn_slow_load")
+"""The shapes backtested with a pool (:data:`sections.forecast_analog.ANALOG_KEYS`)."""
+POOL_SERIES_SEEDS = (1, 2, 3, 4, 5, 6)
+POOL_HELD_OUT = (4, 5, 6)
+"""Single-series seeds 1–3 were looked at while the ``analog`` candidate was developed; 4–6
+were not: held out, their figures are the honest ones (the reaches with a pool are the held-out
+seeds 10–12 only)."""
+POOL_SEEDS = tuple(range(100, 118))
+"""The other sections of the pool: 18 series of the same shape, never backtested themselves."""
 
 
 def _cases() -> list[tuple[str, str, int]]:
@@ -62,13 +77,40 @@ def _cases() -> list[tuple[str, str, int]]:
         if demo_upstream(section) is not None and carried_downstream(key):
             cases.append((f"reach-demo-{key}", section, 0))
     cases += [(f"reach-{shape}", shape, seed) for shape in REACH_SHAPES for seed in REACH_SEEDS]
+    cases += [(f"pool-{shape}", shape, seed) for shape in POOL_SHAPES for seed in POOL_SERIES_SEEDS]
+    cases += [(f"pool-reach-{shape}", shape, seed) for shape in POOL_SHAPES for seed in HELD_OUT]
+    section = demo_section_most_exceeding("nh3n")
+    cases += [("pool-demo-nh3n", section, 0), ("pool-reach-demo-nh3n", section, 0)]
     return cases
+
+
+def _pool(name: str, source: str) -> list[tuple[pd.Series, Threshold]]:
+    """The other sections of a pooled case: same shape (or every other demo section)."""
+    if "demo-" in name:
+        key = name.rsplit("-", 1)[1]
+        pool = []
+        for section in load_registry().assessed_sections():
+            if section.id == source:
+                continue
+            try:
+                values, limit, direction = demo_series(section.id, key)
+            except (KeyError, ValueError):
+                continue
+            pool.append((values, Threshold.of(limit, direction)))  # type: ignore[arg-type]
+        return pool
+    if name.startswith("pool-reach-"):
+        drawn = [make_reach(source, seed=s) for s in POOL_SEEDS]
+        return [(v, Threshold.of(limit, d)) for v, _, limit, d in drawn]  # type: ignore[arg-type]
+    series = [make_series(source, seed=s) for s in POOL_SEEDS]
+    return [(v, Threshold.of(limit, d)) for v, limit, d in series]  # type: ignore[arg-type]
 
 
 def backtest_case(case: tuple[str, str, int]) -> dict[str, Any]:
     """One series' backtest summary (module-level: runs in a worker process)."""
     name, source, seed = case
     upstream = None
+    pool = _pool(name, source) if name.startswith("pool-") else None
+    name = name.removeprefix("pool-")
     if name.startswith("demo-"):
         values, limit, direction = demo_series(source, name.removeprefix("demo-"))
     elif name.startswith("reach-demo-"):
@@ -82,13 +124,15 @@ def backtest_case(case: tuple[str, str, int]) -> dict[str, Any]:
     started = time.perf_counter()
     result = backtest(
         values, threshold=Threshold.of(limit, direction),  # type: ignore[arg-type]
-        upstream=upstream,
+        upstream=upstream, pool=pool,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
     summary = result.summary["24"]
     auto = result.models["auto"]
     return {
-        "series": name if "demo-" in name else f"{name}-seed{seed}",
+        "series": ("pool-" if pool is not None else "")
+        + (name if "demo-" in name else f"{name}-seed{seed}"),
+        "pool": None if pool is None else len(pool),
         "source": source,
         "limit": limit,
         "direction": direction,
@@ -110,11 +154,24 @@ def backtest_case(case: tuple[str, str, int]) -> dict[str, Any]:
             if "upstream" in result.models
             else None
         ),
+        "analog_brier_skill_24h_vs_persistence": (
+            round(result.models["analog"]["24"]["brier_skill"], 3)
+            if "analog" in result.models
+            else None
+        ),
         "selected": result.selected,
         "selections_24h": result.selections["24"],
         "lead_times": result.leads["auto"],
         "why": result.why,
     }
+
+
+def _seed(series: str) -> int:
+    return int(series.rsplit("seed", 1)[1])
+
+
+def _median(summaries: list[dict[str, Any]]) -> float:
+    return float(np.median([s["brier_skill_24h_vs_best_baseline"] for s in summaries]))
 
 
 def _one_fit_seconds(values: pd.Series) -> float:
@@ -138,6 +195,10 @@ def run() -> dict[str, Any]:
     episodic = [s for s in skill if s["series"].startswith(EPISODIC)]
     reaches = [s for s in skill if s["series"].startswith("reach-") and "seed" in s["series"]]
     held_out = [s for s in reaches if int(s["series"].rsplit("seed", 1)[1]) in HELD_OUT]
+    pooled = [s for s in skill if s["series"].startswith("pool-") and "reach" not in s["series"]]
+    pooled_held_out = [
+        s for s in pooled if "seed" in s["series"] and _seed(s["series"]) in POOL_HELD_OUT
+    ]
     return {
         "skill": skill,
         "skill_wall_seconds": round(skill_wall, 1),
@@ -160,6 +221,12 @@ def run() -> dict[str, Any]:
             "reach_held_out_brier_skill_24h_median": float(
                 np.median([s["brier_skill_24h_vs_best_baseline"] for s in held_out])
             ),
+            "pooled_brier_skill_24h_median": _median(pooled),
+            "pooled_held_out_brier_skill_24h_median": _median(pooled_held_out),
+            "pooled_brier_skill_24h_at_least_015": sum(
+                s["brier_skill_24h_vs_best_baseline"] >= 0.15 for s in pooled
+            ),
+            "pooled_series": len(pooled),
             "coverage80_range": [
                 min(min(s["coverage80"].values()) for s in skill),
                 max(max(s["coverage80"].values()) for s in skill),

@@ -37,8 +37,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from sections.forecast import (
+    ANALOG,
     CANDIDATES,
     MEMBERS,
+    OPTIONAL_CANDIDATES,
     QUANTILES,
     SKILL_DAYS,
     UPSTREAM,
@@ -194,6 +196,7 @@ def backtest(
     options: BacktestOptions | None = None,
     progress: Progress | None = None,
     upstream: pd.Series | None = None,
+    pool: Sequence[tuple[pd.Series, Threshold]] | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of one series against its target-class threshold.
 
@@ -211,6 +214,10 @@ def backtest(
         The upstream section's observations of the same parameter (tz-aware index): the
         ``upstream`` candidate is fitted and scored too. Each forecast reads upstream data up
         to its origin only.
+    pool : sequence of (Series, Threshold), optional
+        Other sections' observations of the same parameter (tz-aware index) with their
+        thresholds: the library of the ``analog`` candidate, which is then fitted and scored
+        too (:mod:`sections.forecast_analog`). Each refit reads pool data before the refit only.
 
     Returns
     -------
@@ -228,7 +235,9 @@ def backtest(
             f"{options.warmup_days * STEPS_PER_DAY}"
         )
     horizons = tuple(sorted(options.horizons))
-    names = [c for c in CANDIDATES if c != UPSTREAM or upstream is not None] + ["auto"]
+    pool_grids = None if pool is None else [(to_grid(s), t) for s, t in pool if s.notna().any()]
+    given = {UPSTREAM: upstream is not None, ANALOG: pool is not None}
+    names = [c for c in CANDIDATES if given.get(c, True)] + ["auto"]
     parts: dict[str, list[FloatArray]] = {name: [] for name in names}
     chosen: dict[int, Counter[str]] = {h: Counter() for h in horizons}
     whys: Counter[str] = Counter()
@@ -241,7 +250,7 @@ def backtest(
         forecaster = fit_forecaster(
             grid, end=end, threshold=threshold, horizons=horizons, options=options.forecast,
             skill=record.table(block.train_end), previous_selection=previous,
-            upstream=upstream_grid,
+            upstream=upstream_grid, pool=pool_grids,
         )  # fmt: skip
         previous = forecaster.selection
         issued = forecaster.predict_all(
@@ -424,7 +433,7 @@ def score_forecasts(
                 entry["coverage80"] = interval_coverage(y, quantiles[:, 1], quantiles[:, 3])
                 entry["coverage95"] = interval_coverage(y, quantiles[:, 0], quantiles[:, 4])
             entry["brier"] = brier_score(p, o)
-            if name == UPSTREAM:  # its skill against persistence on the rows it forecast
+            if name in OPTIONAL_CANDIDATES:  # its skill against persistence on its own rows
                 entry["reference_brier"] = brier_score(probabilities["persistence"][rows, j], o)
             hit, false_alarm = warning_scores(p, o, threshold=options.probability)
             entry["hit_rate"], entry["false_alarm_ratio"] = hit, false_alarm
@@ -477,12 +486,13 @@ def _common_rows(
 ) -> BoolArray:
     """Rows (origin × horizon) every model forecast and whose truth is known: the rows scored.
 
-    The ``upstream`` candidate is fitted only where the upstream section leads: it is scored on
-    the rows it forecast and does not narrow the others'.
+    The ``upstream`` and ``analog`` candidates are fitted only where their input is there (the
+    upstream section leads; the library is large enough): each is scored on the rows it
+    forecast and does not narrow the others'.
     """
     common = np.isfinite(truth) & np.isfinite(persistence_now)[:, None]
     for name, predictive in forecasts.items():
-        if name != UPSTREAM:
+        if name not in OPTIONAL_CANDIDATES:
             common &= np.isfinite(predictive.members[..., 0])
     return common
 

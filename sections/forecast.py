@@ -57,6 +57,13 @@ import pandas as pd
 
 from sections.classes import WaterClass
 from sections.errors import DataTableError
+from sections.forecast_analog import (
+    ANALOG,
+    POOL_DAYS,
+    ExceedanceScale,
+    PoolSeries,
+    fit_analog,
+)
 from sections.forecast_models import (
     MAXITER,
     MEMBERS,
@@ -82,6 +89,7 @@ from sections.scoring import brier_score, crps_ensemble
 from sections.standards import class_limit, indicator_limits
 
 __all__ = [
+    "ANALOG",
     "BASELINES",
     "BEIJING",
     "CANDIDATES",
@@ -92,6 +100,7 @@ __all__ = [
     "MIN_EVENTS",
     "MIN_VERIFIED",
     "MODELS",
+    "OPTIONAL_CANDIDATES",
     "QUANTILES",
     "SKILL_DAYS",
     "STEP_HOURS",
@@ -121,13 +130,17 @@ HORIZONS: tuple[int, ...] = tuple(range(STEP_HOURS, 73, STEP_HOURS))
 MODELS: tuple[str, ...] = ("sarima", "ets")
 """The statsmodels candidates, in fallback order."""
 ENSEMBLE = "ensemble"
-"""The equal-weight mixture of the statsmodels candidates that fitted (when two or more)."""
+"""The equal-weight mixture of the statsmodels candidates that fitted (when two or more); where
+the ``analog`` candidate is fitted, half the mixture is the analogues."""
 BASELINES: tuple[str, ...] = ("persistence", "seasonal_naive", "climatology")
 """The forecasts anyone could make without a model; computed the same way as the models."""
-CANDIDATES: tuple[str, ...] = (*MODELS, ENSEMBLE, UPSTREAM, *BASELINES)
+CANDIDATES: tuple[str, ...] = (*MODELS, ENSEMBLE, UPSTREAM, ANALOG, *BASELINES)
 """Every candidate; ``upstream`` (:mod:`sections.forecast_upstream`) only where the section's
-upstream section has data of the same parameter."""
-_MODEL_LIKE = (*MODELS, ENSEMBLE, UPSTREAM)
+upstream section has data of the same parameter, ``analog`` (:mod:`sections.forecast_analog`)
+only where a pool of sections is given and the threshold is one-sided."""
+OPTIONAL_CANDIDATES: tuple[str, ...] = (UPSTREAM, ANALOG)
+"""Candidates fitted only where their input is there: scored on the rows they forecast."""
+_MODEL_LIKE = (*MODELS, ENSEMBLE, UPSTREAM, ANALOG)
 _ISSUABLE_BASELINES = ("persistence", "seasonal_naive")
 FORECAST_KEYS: tuple[str, ...] = ("ph", "do", "codmn", "nh3n", "tp", "tn")
 """The indicators forecast for every section: the automatic-station chemistry and DO, pH [A]."""
@@ -560,6 +573,7 @@ def fit_forecaster(
     skill: pd.DataFrame | None = None,
     previous_selection: Mapping[int, str] | None = None,
     upstream: pd.Series | None = None,
+    pool: Sequence[tuple[pd.Series, Threshold]] | None = None,
 ) -> Forecaster:
     """Fit every candidate on the training window before ``end`` and choose per horizon.
 
@@ -589,6 +603,12 @@ def fit_forecaster(
         (:func:`to_grid`); gives the ``upstream`` candidate where its changes lead this
         section's (:func:`sections.forecast_upstream.fit_upstream`). Nothing at or after
         ``end`` is read.
+    pool : sequence of (Series, Threshold), optional
+        Other sections' values of the same parameter on the 4-hourly grid, each with its own
+        target-class threshold: with this section's own past they form the library of the
+        ``analog`` candidate (:mod:`sections.forecast_analog`; an empty sequence: its own past
+        only). Without it, or for a two-sided threshold (pH), there is no ``analog``
+        candidate. Nothing at or after ``end`` is read.
 
     Returns
     -------
@@ -647,6 +667,19 @@ def fit_forecaster(
                 else f"{UPSTREAM}: 与上游断面同步变化，无提前量（变化相关 r = {r:.2f}），"
                 f"预报用上游最新值 / moves with the upstream section, no lead (r = {r:.2f})"
             )
+    analog_scale = _exceedance_scale(threshold)
+    if pool is not None and analog_scale is not None:
+        library = _pool_series(grid, values[:stop], analog_scale, pool)
+        analog_steps = [h // STEP_HOURS for h in horizons]
+        analog = fit_analog(
+            library, scale=analog_scale, transform=transform, stop=stop, steps=analog_steps,
+            max_gap_steps=max_gap_steps,
+        )  # fmt: skip
+        candidates[ANALOG] = analog
+        notes.append(
+            f"{ANALOG}: 相似情形取自 {len(library)} 个断面（含本断面）近 {POOL_DAYS} 天的记录"
+            f" / analogues from {len(library)} series"
+        )
     for baseline in (Persistence(max_gap_steps), SeasonalNaive(options.max_gap_hours)):
         candidates[baseline.name] = baseline
     for point_model in candidates.values():
@@ -659,8 +692,9 @@ def fit_forecaster(
                 exog,
             )  # fmt: skip
     fitted_models = [candidates[m] for m in options.models if m in candidates]
-    if len(fitted_models) >= 2:
-        candidates[ENSEMBLE] = Mixture(fitted_models)
+    ensemble = _ensemble(fitted_models, candidates.get(ANALOG))
+    if ensemble is not None:
+        candidates[ENSEMBLE] = ensemble
     months_of = _month_function(grid_start)
     candidates["climatology"] = _climatology(
         z, history_start, stop, hour0, months_of, options.min_bin_errors
@@ -671,6 +705,16 @@ def fit_forecaster(
     scoring["climatology"] = _climatology(
         z, history_start, calibration_start, hour0, months_of, options.min_bin_errors
     )
+    if ANALOG in candidates and analog_scale is not None and pool is not None:
+        # likewise: an origin's own outcome would be among its analogues
+        scoring[ANALOG] = fit_analog(
+            _pool_series(grid, values[:calibration_start], analog_scale, pool),
+            scale=analog_scale, transform=transform, stop=calibration_start,
+            steps=[h // STEP_HOURS for h in horizons], max_gap_steps=max_gap_steps,
+        )  # fmt: skip
+        scored_ensemble = _ensemble(fitted_models, scoring[ANALOG])
+        if scored_ensemble is not None:
+            scoring[ENSEMBLE] = scored_ensemble
 
     scores, metric = _score_candidates(
         scoring, z, transform, calibration_start + max_step, stop, horizons, threshold, regime,
@@ -696,6 +740,47 @@ def fit_forecaster(
         max_gap_steps=max_gap_steps,
         upstream_transform=upstream_transform,
     )
+
+
+def _ensemble(models: list[Fitted], analog: Fitted | None) -> Mixture | None:
+    """The mixture of the statsmodels candidates that fitted, and of the analogues.
+
+    The analogues weigh as much as the statsmodels candidates together (half the mixture): they
+    carry what the pool knows of episodes, the models what this section's recent weeks say.
+    """
+    parts = list(models)
+    if analog is not None:
+        parts += [analog] * max(len(models), 1)
+    return Mixture(parts) if len(parts) >= 2 else None
+
+
+def _exceedance_scale(threshold: Threshold | None) -> ExceedanceScale | None:
+    """The analog candidate's scale of a one-sided threshold; None for pH's range or none."""
+    if threshold is None or (threshold.lower is None) == (threshold.upper is None):
+        return None
+    if threshold.upper is not None:
+        return ExceedanceScale(threshold.upper, above=True) if threshold.upper > 0 else None
+    assert threshold.lower is not None
+    return ExceedanceScale(threshold.lower, above=False) if threshold.lower > 0 else None
+
+
+def _pool_series(
+    grid: pd.Series,
+    own: FloatArray,
+    scale: ExceedanceScale,
+    pool: Sequence[tuple[pd.Series, Threshold]],
+) -> list[PoolSeries]:
+    """This section's known values and the pool's grids, placed on this grid's positions."""
+    step = pd.Timedelta(hours=STEP_HOURS)
+    grid_start = pd.Timestamp(grid.index[0])
+    library = [PoolSeries(own, 0, scale)]
+    for other, other_threshold in pool:
+        other_scale = _exceedance_scale(other_threshold)
+        if other_scale is None or other_scale.above != scale.above or len(other) == 0:
+            continue
+        first = int((_bin(pd.Timestamp(other.index[0])) - grid_start) // step)
+        library.append(PoolSeries(other.to_numpy(dtype=np.float64), first, other_scale))
+    return library
 
 
 def _aligned(upstream: pd.Series, grid: pd.Series) -> FloatArray:
@@ -923,7 +1008,8 @@ def _select(
     for h in horizons:
         column = scores[h].dropna()
         baselines = column[[b for b in _ISSUABLE_BASELINES if b in column.index]]
-        model_names = [ENSEMBLE] if ENSEMBLE in column.index else list(MODELS)
+        # the ensemble holds the statsmodels candidates and the analogues where it exists
+        model_names = [ENSEMBLE] if ENSEMBLE in column.index else [*MODELS, ANALOG]
         model_names.append(UPSTREAM)
         models = column[[m for m in model_names if m in column.index]]
         if baselines.empty or models.empty:
@@ -975,6 +1061,7 @@ def forecast(
     previous_selection: Mapping[int, str] | None = None,
     upstream: pd.Series | None = None,
     upstream_valid: pd.Series | None = None,
+    pool: Sequence[tuple[pd.Series, Threshold]] | None = None,
 ) -> Forecast:
     """Forecast one series from its latest data (or from ``origin``), every horizon.
 
@@ -998,6 +1085,9 @@ def forecast(
     upstream, upstream_valid : Series, optional
         The upstream section's observations of the same parameter and which of them count
         (the ``upstream`` candidate, :func:`fit_forecaster`); data after the origin are not read.
+    pool : sequence of (Series, Threshold), optional
+        Other sections' valid observations of the same parameter with their thresholds (the
+        ``analog`` candidate, :func:`fit_forecaster`); data after the origin are not read.
 
     Returns
     -------
@@ -1022,9 +1112,13 @@ def forecast(
     if upstream is not None:
         upstream_grid = to_grid(upstream, valid=upstream_valid)
         upstream_grid = upstream_grid[upstream_grid.index <= last]
+    pool_grids = None
+    if pool is not None:
+        pool_grids = [(g[g.index <= last], t) for g, t in ((to_grid(s), t) for s, t in pool)]
+        pool_grids = [(g, t) for g, t in pool_grids if len(g)]
     forecaster = fit_forecaster(
         grid, end=end, threshold=threshold, horizons=horizons, options=options, skill=skill,
-        previous_selection=previous_selection, upstream=upstream_grid,
+        previous_selection=previous_selection, upstream=upstream_grid, pool=pool_grids,
     )  # fmt: skip
     issued = forecaster.predict_all(grid, [last], upstream=upstream_grid)
     frame = issued.pop("auto").frame(threshold).drop(columns="origin").set_index("horizon")

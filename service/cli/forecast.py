@@ -145,6 +145,15 @@ def backtest_command(
             "adds the upstream model",
         ),
     ] = None,
+    pool: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="OTHER.csv",
+            help="其他断面同一参数、同一目标限值的序列（可重复；CODMn、NH3-N、TP、TN），"
+            "加入多断面相似情形模型 analog / another section's series of the same parameter and "
+            "limit (repeatable; CODMn, NH3-N, TP, TN): adds the analog model",
+        ),
+    ] = None,
     output: OutputOption = None,
 ) -> None:
     """回测超标预报：滚动起报，与基准比较。Backtest exceedance forecasts of a series, offline.
@@ -155,9 +164,12 @@ def backtest_command(
     false-alarm ratio, reliability), the model the service would select, and lead times.
     Columns: time (ISO 8601 with offset, e.g. 2025-01-01T04:00:00+08:00), value (canonical unit;
     empty = no value; <x = below the detection limit x). With --upstream, the upstream
-    section's series of the same parameter (same columns) feeds the upstream model.
+    section's series of the same parameter (same columns) feeds the upstream model; each
+    --pool file, another section's series (same columns, same limit), joins the library of the
+    analog model, read up to each refit only.
     """
     from sections.backtest import backtest
+    from sections.forecast_analog import ANALOG_KEYS, analog_applies
     from sections.forecast_upstream import CARRIED_DOWNSTREAM, carried_downstream
     from service.offline.series import read_series
 
@@ -181,6 +193,13 @@ def backtest_command(
             f"--upstream applies to {', '.join(sorted(CARRIED_DOWNSTREAM))} only"
         )
     upstream_values = read_series(upstream, key=key) if upstream is not None else None
+    if pool and not analog_applies(key):
+        pooled = ", ".join(sorted(ANALOG_KEYS))
+        raise InputError(
+            f"--pool: 多断面相似情形只用于有污染过程的参数 {'、'.join(sorted(ANALOG_KEYS))}；"
+            f"{key} 的超标由本断面自身规律决定 / the analog model applies to {pooled} only"
+        )
+    pool_series = [(read_series(path, key=key), threshold) for path in pool] if pool else None
     bar = _report.progress_bar()
     task = bar.add_task("回测 / backtest: 重新拟合 refits", total=None)
 
@@ -190,7 +209,7 @@ def backtest_command(
     with bar if bar.console.is_terminal else contextlib.nullcontext():
         result = backtest(
             values, threshold=threshold, options=options, progress=advance,
-            upstream=upstream_values,
+            upstream=upstream_values, pool=pool_series,
         )  # fmt: skip
     if target.fmt == BacktestFormat.json:
         text = backtest_json(result)

@@ -28,7 +28,7 @@ import datetime as dt
 import importlib.metadata
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,7 @@ from sections.forecast import (
     target_threshold,
     to_grid,
 )
+from sections.forecast_analog import ANALOG_KEYS, analog_applies
 from sections.forecast_upstream import carried_downstream
 from sections.registry import Registry
 from sections.scoring import brier_skill
@@ -125,6 +126,9 @@ class SeriesTask:
     """The upstream section's observations of the same parameter (registry ``upstream``)."""
     upstream_valid: pd.Series | None = None
     """Whether each upstream value counts."""
+    pool: tuple[tuple[pd.Series, Threshold], ...] | None = None
+    """The other sections' valid values of the parameter on the 4-hourly grid with their
+    thresholds: the ``analog`` candidate's library (:mod:`sections.forecast_analog`)."""
 
 
 def forecast_series(task: SeriesTask) -> Forecast:
@@ -132,7 +136,7 @@ def forecast_series(task: SeriesTask) -> Forecast:
     return forecast(
         task.values, threshold=task.threshold, valid=task.valid, skill=task.skill,
         previous_selection=task.previous, upstream=task.upstream,
-        upstream_valid=task.upstream_valid,
+        upstream_valid=task.upstream_valid, pool=task.pool,
     )  # fmt: skip
 
 
@@ -323,6 +327,7 @@ def _tasks(
     records = _skill_records(engine, now)
     previous = _previous_selections(engine)
     day = now.astimezone(BEIJING).date()
+    pools = _pools(found, registry, day)
     tasks: list[SeriesTask] = []
     skipped: list[SeriesNote] = []
     for section in registry.sections:
@@ -349,11 +354,37 @@ def _tasks(
                 if carried_downstream(key)
                 else (None, None)
             )
+            pool = (
+                tuple((g, t) for other, g, t in pools.get(key, ()) if other != section.id)
+                if analog_applies(key)
+                else None
+            )
             tasks.append(SeriesTask(
                 section.id, key, values, valid, threshold, record, previous.get((section.id, key)),
-                upstream_values, upstream_valid,
+                upstream_values, upstream_valid, pool,
             ))  # fmt: skip
     return tasks, skipped
+
+
+def _pools(
+    found: Mapping[tuple[str, str], tuple[pd.Series, pd.Series]],
+    registry: Registry,
+    day: dt.date,
+) -> dict[str, list[tuple[str, pd.Series, Threshold]]]:
+    """Per parameter of :data:`ANALOG_KEYS`, every section's valid grid with its threshold."""
+    pools: dict[str, list[tuple[str, pd.Series, Threshold]]] = {}
+    for section in registry.sections:
+        for key in sorted(ANALOG_KEYS):
+            if (section.id, key) not in found:
+                continue
+            threshold = target_threshold(section, key, day)
+            if threshold is None:
+                continue
+            values, valid = found[(section.id, key)]
+            grid = to_grid(values, valid=valid)
+            if grid.notna().any():
+                pools.setdefault(key, []).append((section.id, grid, threshold))
+    return pools
 
 
 def _previous_selections(engine: Engine) -> dict[tuple[str, str], dict[int, str]]:
@@ -367,9 +398,7 @@ def _previous_selections(engine: Engine) -> dict[tuple[str, str], dict[int, str]
     }
 
 
-def _skill_records(
-    engine: Engine, now: dt.datetime
-) -> dict[tuple[str, str], pd.DataFrame]:
+def _skill_records(engine: Engine, now: dt.datetime) -> dict[tuple[str, str], pd.DataFrame]:
     """Every series' running skill record (rows: candidates, columns: horizons), from one
     aggregate over the verified forecasts of the last :data:`SKILL_DAYS` days; series whose
     record decides nothing yet are left out."""

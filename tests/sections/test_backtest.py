@@ -109,7 +109,7 @@ def test_backtest_reports_every_model_in_the_documented_shape() -> None:
         progress=lambda done, total: calls.append((done, total)),
     )  # fmt: skip
     payload = json.loads(json.dumps(result.to_json(), allow_nan=True))
-    assert set(payload["models"]) >= set(MODEL_NAMES) - {"sarima", "ets", "upstream"}
+    assert set(payload["models"]) >= set(MODEL_NAMES) - {"sarima", "ets", "upstream", "analog"}
     assert "upstream" not in payload["models"]  # no upstream series given
     for name, per_h in payload["models"].items():
         assert set(per_h) == {"4", "24"}, name

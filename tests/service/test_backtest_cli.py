@@ -278,3 +278,30 @@ def test_an_unreadable_upstream_file_is_refused_clearly(nh3n_csv: Path, tmp_path
     assert code != 0
     assert "up.csv" in err or "not-a-time" in err
     assert "Traceback" not in err
+
+
+def test_pooled_series_add_the_analog_model(nh3n_csv: Path, tmp_path: Path) -> None:
+    for seed in (2, 3, 4):
+        values, _, _ = make_series("nh3n_winter_episodes", seed=seed, days=70)
+        write_series_csv(values, tmp_path / f"other{seed}.csv")
+    pool = [arg for seed in (2, 3, 4) for arg in ("--pool", str(tmp_path / f"other{seed}.csv"))]
+    code, out, err = _run(
+        str(nh3n_csv), *pool, "--parameter", "nh3n", "--limit", "1.0", "--format", "json", *FAST
+    )
+    assert code == 0, err
+    data = json.loads(out, parse_constant=_no_constant)
+    assert set(data["models"]) >= REQUIRED_MODELS | {"analog"}
+    assert data["models"]["analog"]["24"]["n"] > 0
+    assert "相似情形取自 4 个断面" in data["why"]
+
+
+def test_a_pool_for_dissolved_oxygen_is_refused(tmp_path: Path) -> None:
+    values, limit, _ = make_series("do_summer_diurnal", seed=1, days=70)
+    write_series_csv(values, tmp_path / "do.csv")
+    code, out, err = _run(
+        str(tmp_path / "do.csv"), "--pool", str(tmp_path / "do.csv"), "--parameter", "do",
+        "--limit", str(limit), *FAST,
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert "--pool" in err and "codmn, nh3n, tn, tp only" in err
+    assert "Traceback" not in err

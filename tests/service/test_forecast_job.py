@@ -101,6 +101,13 @@ def _candidates(db: Engine) -> pd.DataFrame:
     return frame
 
 
+def _issues(db: Engine) -> pd.DataFrame:
+    table = table_of(ForecastIssue)
+    with db.connect() as connection:
+        rows = connection.execute(select(table)).all()
+    return pd.DataFrame([r._asdict() for r in rows])
+
+
 # --------------------------------------------------------------------------- the job
 
 
@@ -289,6 +296,31 @@ def test_a_section_downstream_of_another_is_forecast_with_what_the_upstream_show
     by_section = candidates.groupby("section_id")["candidate"].agg(set)
     assert "upstream" in by_section[SECTION]
     assert "upstream" not in by_section[upstream_id]
+
+
+def test_a_sections_nh3n_forecast_learns_from_the_other_sections(
+    db: Engine, registry: Registry, settings: Settings
+) -> None:
+    """Every section's NH3-N joins the library of the others' ``analog`` candidate; DO, set by
+    its own daily cycle, gets none (sections.forecast_analog.ANALOG_KEYS)."""
+    spare = [s.id for s in registry.sections if s.id not in {SECTION, SHORT, STALE, BROKEN}]
+    other, third = spare[:2]
+    for seed, section in enumerate((SECTION, other, third), start=1):  # a library of 1,100 states
+        store_rows(db, _rows(section, "nh3n", START, DAYS * 6, seed=seed))
+    store_rows(db, _rows(SECTION, "do", START, DAYS * 6, seed=4))
+
+    summary = run_forecasts(engine=db, registry=registry, settings=settings, now=NOW, workers=1,
+                            keys=("nh3n", "do"))  # fmt: skip
+
+    assert {f"{SECTION}/nh3n", f"{other}/nh3n", f"{SECTION}/do"} <= set(summary.issued)
+    candidates = _candidates(db)
+    by_series = candidates.groupby(["section_id", "parameter"])["candidate"].agg(set)
+    assert "analog" in by_series[(SECTION, "nh3n")]
+    assert "analog" in by_series[(other, "nh3n")]
+    assert "analog" not in by_series[(SECTION, "do")]
+    issues = _issues(db)
+    mine = issues[(issues["section_id"] == SECTION) & (issues["parameter"] == "nh3n")]
+    assert "相似情形取自 3 个断面" in str(mine["why"].iloc[-1])
 
 
 def test_dissolved_oxygen_is_forecast_without_the_upstream_section(
