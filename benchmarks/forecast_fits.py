@@ -2,9 +2,11 @@
 
 - ``pool``: every section × indicator of the demo (19 × 6 = 114 series) fitted and forecast
   from its last 120 days of valid values (:func:`sections.forecast.forecast`: two statsmodels
-  fits, every baseline, the predictive distributions; with the upstream section's series where
-  the registry names one, as the service does: the ``upstream`` candidate's lag search and,
-  where it leads, its fit), fanned out over the local process pool
+  fits, every baseline, the predictive distributions; as the service does, with the upstream
+  section's series where the registry names one and the parameter is carried downstream (the
+  ``upstream`` candidate's lag search and, where it leads, its fit), and for CODMn, NH3-N, TP
+  and TN with every other section's series as the ``analog`` candidate's pool), fanned out over
+  the local process pool
   (:func:`service.fanout.fan_out`, one BLAS thread per worker). Target: under 60 s on this
   2-core machine.
 - ``one_core``: the same work in this process, on a sample of 24 series: seconds per series and
@@ -25,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from sections.forecast import FORECAST_KEYS, Threshold, forecast, target_threshold
+from sections.forecast_analog import ANALOG_KEYS, analog_applies
+from sections.forecast_upstream import carried_downstream
 from sections.registry import load_registry
 from service.fanout import fan_out
 
@@ -33,15 +37,16 @@ DEMO_YEAR, DEMO_SEED = 2025, 2025
 SAMPLE = 24  # series timed on one core
 
 
-Item = tuple[pd.Series, float | None, float | None, pd.Series | None]
+Item = tuple[
+    pd.Series, Threshold | None, pd.Series | None, tuple[tuple[pd.Series, Threshold], ...] | None
+]
 
 
 def forecast_item(item: Item) -> float:
     """Fit and forecast one series; returns the seconds it took (module-level for the pool)."""
-    values, lower, upper, upstream = item
-    threshold = None if lower is None and upper is None else Threshold(lower=lower, upper=upper)
+    values, threshold, upstream, pool = item
     started = time.perf_counter()
-    forecast(values, threshold=threshold, upstream=upstream)
+    forecast(values, threshold=threshold, upstream=upstream, pool=pool)
     return time.perf_counter() - started
 
 
@@ -51,6 +56,7 @@ def _throughput_items() -> list[Item]:
     registry = load_registry()
     groups = _demo_groups(DEMO_SEED, DEMO_YEAR)
     end = pd.Timestamp(f"{DEMO_YEAR}-11-30T00:00", tz="Asia/Shanghai")
+
     def window(section_id: str, key: str) -> pd.Series | None:
         rows = groups.get((section_id, key))
         if rows is None:
@@ -60,18 +66,31 @@ def _throughput_items() -> list[Item]:
         values = pd.Series(np.where(valid, rows["value"], np.nan), index=index)
         return values[(index < end) & (index >= end - pd.Timedelta(days=HISTORY_DAYS))]
 
+    day = dt.date(DEMO_YEAR, 11, 30)
+    pools: dict[str, list[tuple[str, pd.Series, Threshold]]] = {}
+    for section in registry.sections:
+        for key in sorted(ANALOG_KEYS):
+            values = window(section.id, key)
+            threshold = target_threshold(section, key, day)
+            if values is not None and threshold is not None:
+                pools.setdefault(key, []).append((section.id, values, threshold))
     items: list[Item] = []
     for section in registry.sections:
         for key in FORECAST_KEYS:
             values = window(section.id, key)
             if values is None:
                 continue
-            upstream = window(section.upstream, key) if section.upstream else None
-            threshold = target_threshold(section, key, dt.date(DEMO_YEAR, 11, 30))
-            items.append(
-                (values, threshold.lower if threshold else None,
-                 threshold.upper if threshold else None, upstream)
-            )  # fmt: skip
+            upstream = (
+                window(section.upstream, key)
+                if section.upstream and carried_downstream(key)
+                else None
+            )
+            pool = (
+                tuple((v, t) for other, v, t in pools.get(key, []) if other != section.id)
+                if analog_applies(key)
+                else None
+            )
+            items.append((values, target_threshold(section, key, day), upstream, pool))
     return items
 
 

@@ -613,5 +613,6 @@ def _why(
         if np.isfinite(low) and low <= 0.0 <= high:
             text += "该差别在抽样误差之内：本序列不足以说明模型与基准孰优。"
     if notes:
-        text += "拟合回退：" + "；".join(f"{n}（{k} 次）" for n, k in notes.most_common(3)) + "。"
+        listed = "；".join(f"{n}（{k} 次）" for n, k in notes.most_common(3))
+        text += f"拟合说明（回退与输入）：{listed}。"
     return text

@@ -11,6 +11,9 @@ averaged per 4-hour bin, gaps stay gaps), transformed to stabilise its variance
 - ``ets``: additive exponential smoothing with a six-step season (statsmodels' state-space ETS);
 - ``upstream``: where the upstream section measures the same parameter, a regression on its
   values a travel time earlier with SARIMA errors (:mod:`sections.forecast_upstream`);
+- ``analog``: where other sections' series of the same parameter are given (the pool), what
+  followed the nearest past states of those sections and this one, each on the scale of its
+  own limit (:mod:`sections.forecast_analog`); then half of the ``ensemble``;
 - ``persistence``: the last valid value;
 - ``seasonal_naive``: the value at the same hour of the latest day before the origin;
 - ``climatology``: the distribution of the hour-of-day × month values of the history.

@@ -91,6 +91,7 @@ _MODEL_ZH = {
     "ets": "指数平滑",
     "ensemble": "集成",
     "upstream": "上游回归",
+    "analog": "多断面相似",
     "persistence": "持续",
     "seasonal_naive": "季节朴素",
     "climatology": "气候态",
