@@ -62,7 +62,9 @@ from sections.classes import WaterClass
 from sections.errors import DataTableError
 from sections.forecast_analog import (
     ANALOG,
+    MIN_LIBRARY,
     POOL_DAYS,
+    Analog,
     ExceedanceScale,
     PoolSeries,
     fit_analog,
@@ -670,19 +672,38 @@ def fit_forecaster(
                 else f"{UPSTREAM}: 与上游断面同步变化，无提前量（变化相关 r = {r:.2f}），"
                 f"预报用上游最新值 / moves with the upstream section, no lead (r = {r:.2f})"
             )
+    # the analogues, and those the calibration window is scored with: from the library before
+    # it, since an origin's own outcome would be among its analogues (as for climatology)
+    analog: Analog | None = None
+    scored_analog: Analog | None = None
     analog_scale = _exceedance_scale(threshold)
     if pool is not None and analog_scale is not None:
+        steps = [h // STEP_HOURS for h in horizons]
         library = _pool_series(grid, values[:stop], analog_scale, pool)
-        analog_steps = [h // STEP_HOURS for h in horizons]
-        analog = fit_analog(
-            library, scale=analog_scale, transform=transform, stop=stop, steps=analog_steps,
+        issued_analog = fit_analog(
+            library, scale=analog_scale, transform=transform, stop=stop, steps=steps,
             max_gap_steps=max_gap_steps,
         )  # fmt: skip
-        candidates[ANALOG] = analog
-        notes.append(
-            f"{ANALOG}: 相似情形取自 {len(library)} 个断面（含本断面）近 {POOL_DAYS} 天的记录"
-            f" / analogues from {len(library)} series"
-        )
+        scoring_analog = fit_analog(
+            _pool_series(grid, values[:calibration_start], analog_scale, pool),
+            scale=analog_scale, transform=transform, stop=calibration_start, steps=steps,
+            max_gap_steps=max_gap_steps,
+        )  # fmt: skip
+        where = f"{ANALOG}: 相似情形取自 {len(library)} 个断面（含本断面）近 {POOL_DAYS} 天的记录"
+        if not issued_analog.covers(steps):
+            notes.append(
+                f"{where}，不足 {MIN_LIBRARY} 个，不作预报 / too few past states for analogues"
+            )
+        elif not scoring_analog.covers(steps):
+            candidates[ANALOG] = issued_analog
+            notes.append(
+                f"{where}；校准窗口之前不足 {MIN_LIBRARY} 个，暂不计入集成 / not in the ensemble "
+                "yet: too few past states before the calibration window to score it"
+            )
+        else:
+            candidates[ANALOG] = analog = issued_analog
+            scored_analog = scoring_analog
+            notes.append(f"{where} / analogues from {len(library)} series")
     for baseline in (Persistence(max_gap_steps), SeasonalNaive(options.max_gap_hours)):
         candidates[baseline.name] = baseline
     for point_model in candidates.values():
@@ -695,7 +716,7 @@ def fit_forecaster(
                 exog,
             )  # fmt: skip
     fitted_models = [candidates[m] for m in options.models if m in candidates]
-    ensemble = _ensemble(fitted_models, candidates.get(ANALOG))
+    ensemble = _ensemble(fitted_models, analog)
     if ensemble is not None:
         candidates[ENSEMBLE] = ensemble
     months_of = _month_function(grid_start)
@@ -708,14 +729,10 @@ def fit_forecaster(
     scoring["climatology"] = _climatology(
         z, history_start, calibration_start, hour0, months_of, options.min_bin_errors
     )
-    if ANALOG in candidates and analog_scale is not None and pool is not None:
-        # likewise: an origin's own outcome would be among its analogues
-        scoring[ANALOG] = fit_analog(
-            _pool_series(grid, values[:calibration_start], analog_scale, pool),
-            scale=analog_scale, transform=transform, stop=calibration_start,
-            steps=[h // STEP_HOURS for h in horizons], max_gap_steps=max_gap_steps,
-        )  # fmt: skip
-        scored_ensemble = _ensemble(fitted_models, scoring[ANALOG])
+    if ANALOG in candidates:
+        scoring[ANALOG] = scoring_analog
+    if scored_analog is not None:
+        scored_ensemble = _ensemble(fitted_models, scored_analog)
         if scored_ensemble is not None:
             scoring[ENSEMBLE] = scored_ensemble
 
@@ -781,9 +798,22 @@ def _pool_series(
         other_scale = _exceedance_scale(other_threshold)
         if other_scale is None or other_scale.above != scale.above or len(other) == 0:
             continue
+        if not _regular_grid(other):
+            other = to_grid(other)  # placed by position below: every bin must be there
         first = int((_bin(pd.Timestamp(other.index[0])) - grid_start) // step)
         library.append(PoolSeries(other.to_numpy(dtype=np.float64), first, other_scale))
     return library
+
+
+def _regular_grid(series: pd.Series) -> bool:
+    """Whether a series is on the 4-hourly grid with every bin present (as :func:`to_grid`)."""
+    index = series.index
+    if not isinstance(index, pd.DatetimeIndex) or len(index) == 0:
+        return False
+    if _bin(pd.Timestamp(index[0])) != index[0]:
+        return False
+    steps = np.diff(index.asi8)
+    return bool(np.all(steps == pd.Timedelta(hours=STEP_HOURS).value))
 
 
 def _aligned(upstream: pd.Series, grid: pd.Series) -> FloatArray:

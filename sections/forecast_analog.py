@@ -21,9 +21,9 @@ of the other sections (the *pool*), each on the scale of its own target limit:
    the predictive distribution [1]_ [2]_.
 
 No model is fitted and nothing is assumed of an episode's shape: the spread, the bias and the
-chance that an episode goes on or begins are whatever followed similar states. A section whose
-pool holds only itself still gets a forecast; the figures in ``docs/forecasting.md`` say how
-much the other sections add.
+chance that an episode goes on or begins are whatever followed similar states. A library of
+fewer than :data:`MIN_LIBRARY` states gives no forecast (one section's own 120 days do not
+suffice); the figures in ``docs/forecasting.md`` say how much the other sections add.
 
 References
 ----------
@@ -225,6 +225,10 @@ class Analog:
         self._max_gap_steps = max_gap_steps
         self.sizes = sizes
         """States in the library per step ahead (for the notes)."""
+
+    def covers(self, steps: Sequence[int]) -> bool:
+        """Whether every one of ``steps`` has a library (else those steps get no forecast)."""
+        return all(int(step) in self._libraries for step in steps)
 
     def members(
         self, z: FloatArray, origins: IntArray, steps: IntArray, regime: BoolArray | None = None,

@@ -203,7 +203,42 @@ def test_without_a_pool_or_with_a_range_there_is_no_analog_candidate() -> None:
     ph = fit_forecaster(grid + 6.5, threshold=Threshold(lower=6.0, upper=9.0), pool=pool)
     assert ANALOG not in ph.candidates
     own_only = fit_forecaster(grid, threshold=Threshold(upper=1.0), pool=[])
-    assert ANALOG in own_only.candidates  # its own past is a library too
+    assert ANALOG not in own_only.candidates  # one section's 60 days: too few states
+    assert any("不作预报" in note for note in own_only.notes)
+
+
+def test_analogues_that_cannot_be_scored_stay_out_of_the_ensemble() -> None:
+    """Enough states to forecast but too few before the calibration window to score: the
+    ensemble scored and the ensemble issued would differ, so the analogues stay out of it."""
+    n = 6 * 100  # two sections: 1,188 states in all, 840 before the calibration window
+    grid = _grid(_noisy_episodes(1, n))
+    pool = [(_grid(_noisy_episodes(2, n)), Threshold(upper=1.0))]
+    fitted = fit_forecaster(grid, threshold=Threshold(upper=1.0), horizons=[4, 24], pool=pool)
+    assert ANALOG in fitted.candidates
+    origins = grid.index[-2:]
+    assert np.isfinite(fitted.predict(grid, origins, model=ANALOG).members).all()
+    parts = [fitted.predict(grid, origins, model=m).members for m in ("sarima", "ets")]
+    np.testing.assert_allclose(fitted.predict(grid, origins, model=ENSEMBLE).members, mix(parts))
+    assert any("暂不计入集成" in note for note in fitted.notes)
+
+
+def test_a_pool_series_with_its_gaps_dropped_is_placed_by_its_times() -> None:
+    n = 6 * 90
+    grid = _grid(_noisy_episodes(1, n))
+    rng = np.random.default_rng(8)
+    pool = []
+    for k in range(2, 5):
+        other = _grid(_noisy_episodes(k, n))
+        other[rng.random(n) < 0.2] = np.nan
+        pool.append((other, Threshold(upper=1.0)))
+    dropped = [(g.dropna(), t) for g, t in pool]
+    regular = fit_forecaster(grid, threshold=Threshold(upper=1.0), horizons=[24], pool=pool)
+    irregular = fit_forecaster(grid, threshold=Threshold(upper=1.0), horizons=[24], pool=dropped)
+    origins = grid.index[-3:]
+    np.testing.assert_array_equal(
+        regular.predict(grid, origins, model=ANALOG).members,
+        irregular.predict(grid, origins, model=ANALOG).members,
+    )
 
 
 def test_a_pool_series_of_the_other_direction_is_left_out() -> None:
@@ -212,7 +247,6 @@ def test_a_pool_series_of_the_other_direction_is_left_out() -> None:
     do = _grid(8.0 + np.sin(np.arange(n) * 2 * np.pi / 6))
     pool = [(_grid(_noisy_episodes(2, n)), Threshold(upper=1.0))]
     fitted = fit_forecaster(do, threshold=Threshold(lower=5.0), pool=pool)
-    assert ANALOG in fitted.candidates
     assert any(note.startswith(f"{ANALOG}: 相似情形取自 1 个断面") for note in fitted.notes)
 
 
