@@ -67,7 +67,7 @@ from sections.forecast_analog import (
     Analog,
     ExceedanceScale,
     PoolSeries,
-    fit_analog,
+    fit_analogs,
 )
 from sections.forecast_models import (
     MAXITER,
@@ -680,14 +680,9 @@ def fit_forecaster(
     if pool is not None and analog_scale is not None:
         steps = [h // STEP_HOURS for h in horizons]
         library = _pool_series(grid, values[:stop], analog_scale, pool)
-        issued_analog = fit_analog(
-            library, scale=analog_scale, transform=transform, stop=stop, steps=steps,
-            max_gap_steps=max_gap_steps,
-        )  # fmt: skip
-        scoring_analog = fit_analog(
-            _pool_series(grid, values[:calibration_start], analog_scale, pool),
-            scale=analog_scale, transform=transform, stop=calibration_start, steps=steps,
-            max_gap_steps=max_gap_steps,
+        issued_analog, scoring_analog = fit_analogs(
+            library, scale=analog_scale, transform=transform, stops=(stop, calibration_start),
+            steps=steps, max_gap_steps=max_gap_steps,
         )  # fmt: skip
         where = f"{ANALOG}: 相似情形取自 {len(library)} 个断面（含本断面）近 {POOL_DAYS} 天的记录"
         if not issued_analog.covers(steps):
@@ -1147,7 +1142,10 @@ def forecast(
         upstream_grid = upstream_grid[upstream_grid.index <= last]
     pool_grids = None
     if pool is not None:
-        pool_grids = [(g[g.index <= last], t) for g, t in ((to_grid(s), t) for s, t in pool)]
+        pool_grids = [
+            (g[g.index <= last], t)
+            for g, t in ((s if _regular_grid(s) else to_grid(s), t) for s, t in pool)
+        ]
         pool_grids = [(g, t) for g, t in pool_grids if len(g)]
     forecaster = fit_forecaster(
         grid, end=end, threshold=threshold, horizons=horizons, options=options, skill=skill,

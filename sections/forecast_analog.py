@@ -56,6 +56,7 @@ __all__ = [
     "PoolSeries",
     "analog_applies",
     "fit_analog",
+    "fit_analogs",
     "state_features",
 ]
 
@@ -289,38 +290,63 @@ def fit_analog(
     -------
     Analog
     """
-    earliest = stop - pool_days * STEPS_PER_DAY
+    return fit_analogs(
+        pool, scale=scale, transform=transform, stops=(stop,), steps=steps,
+        max_gap_steps=max_gap_steps, pool_days=pool_days,
+    )[0]  # fmt: skip
+
+
+def fit_analogs(
+    pool: Sequence[PoolSeries],
+    *,
+    scale: ExceedanceScale,
+    transform: BoxCox,
+    stops: Sequence[int],
+    steps: Sequence[int],
+    max_gap_steps: int,
+    pool_days: int = POOL_DAYS,
+) -> tuple[Analog, ...]:
+    """:func:`fit_analog` at several ``stops`` at once (the issue's and the calibration
+    window's): the states are computed once, up to the latest stop, since a state reads only
+    the series up to its origin; each library keeps the origins whose target lies before its
+    own stop."""
+    latest = max(stops)
     prepared: list[tuple[FloatArray, FloatArray, int]] = []
     for series in pool:
-        known = max(0, min(series.values.size, stop - series.first))
+        known = max(0, min(series.values.size, latest - series.first))
         if known == 0:
             continue
         s = series.scale.ratio(series.values[:known])
         prepared.append((s, _present_state(s, max_gap_steps), series.first))
-    libraries: dict[int, tuple[cKDTree, FloatArray, FloatArray, FloatArray]] = {}
-    sizes: dict[int, int] = {}
-    for step in sorted({int(x) for x in steps}):
-        states: list[FloatArray] = []
-        outcomes: list[FloatArray] = []
-        for s, present, first in prepared:
-            features = _with_same_hour(present, s, step)
-            origin = np.arange(s.size - step)
-            origin = origin[origin + first >= earliest]
-            outcome = s[origin + step]
-            ok = np.isfinite(outcome) & np.isfinite(features[origin]).all(axis=1)
-            states.append(features[origin[ok]])
-            outcomes.append(outcome[ok])
-        table = np.concatenate(states) if states else np.zeros((0, 6))
-        sizes[step] = int(table.shape[0])
-        if table.shape[0] < MIN_LIBRARY:
-            continue
-        centre = table.mean(axis=0)
-        spread = table.std(axis=0)
-        spread = np.where(spread > 0, spread, 1.0)
-        libraries[step] = (
-            cKDTree((table - centre) / spread),
-            np.concatenate(outcomes),
-            centre,
-            spread,
-        )
-    return Analog(libraries, scale, transform, max_gap_steps, sizes)
+    wanted = sorted({int(x) for x in steps})
+    fitted = []
+    for stop in stops:
+        earliest = stop - pool_days * STEPS_PER_DAY
+        libraries: dict[int, tuple[cKDTree, FloatArray, FloatArray, FloatArray]] = {}
+        sizes: dict[int, int] = {}
+        for step in wanted:
+            states: list[FloatArray] = []
+            outcomes: list[FloatArray] = []
+            for s, present, first in prepared:
+                features = _with_same_hour(present, s, step)
+                origin = np.arange(max(0, min(s.size, stop - first) - step))
+                origin = origin[origin + first >= earliest]
+                outcome = s[origin + step]
+                ok = np.isfinite(outcome) & np.isfinite(features[origin]).all(axis=1)
+                states.append(features[origin[ok]])
+                outcomes.append(outcome[ok])
+            table = np.concatenate(states) if states else np.zeros((0, 6))
+            sizes[step] = int(table.shape[0])
+            if table.shape[0] < MIN_LIBRARY:
+                continue
+            centre = table.mean(axis=0)
+            spread = table.std(axis=0)
+            spread = np.where(spread > 0, spread, 1.0)
+            libraries[step] = (
+                cKDTree((table - centre) / spread),
+                np.concatenate(outcomes),
+                centre,
+                spread,
+            )
+        fitted.append(Analog(libraries, scale, transform, max_gap_steps, sizes))
+    return tuple(fitted)

@@ -324,10 +324,11 @@ def _tasks(
 ) -> tuple[list[SeriesTask], list[SeriesNote]]:
     """The series to forecast, in registry and key order, and those skipped with the reason."""
     found = {key: (values, valid) for key, values, valid in _series(frame)}
+    grids = {key: to_grid(values, valid=valid) for key, (values, valid) in found.items()}
     records = _skill_records(engine, now)
     previous = _previous_selections(engine)
     day = now.astimezone(BEIJING).date()
-    pools = _pools(found, registry, day)
+    pools = _pools(grids, registry, day)
     tasks: list[SeriesTask] = []
     skipped: list[SeriesNote] = []
     for section in registry.sections:
@@ -335,7 +336,7 @@ def _tasks(
             if (section.id, key) not in found:
                 continue
             values, valid = found[(section.id, key)]
-            grid = to_grid(values, valid=valid)
+            grid = grids[(section.id, key)]
             bins = int(grid.notna().sum())
             if bins < MIN_VALID_DAYS * 24 // STEP_HOURS:
                 reason = f"有效数据不足（{bins} 个 4 小时时段）/ too little valid data ({bins})"
@@ -367,7 +368,7 @@ def _tasks(
 
 
 def _pools(
-    found: Mapping[tuple[str, str], tuple[pd.Series, pd.Series]],
+    grids: Mapping[tuple[str, str], pd.Series],
     registry: Registry,
     day: dt.date,
 ) -> dict[str, list[tuple[str, pd.Series, Threshold]]]:
@@ -375,15 +376,11 @@ def _pools(
     pools: dict[str, list[tuple[str, pd.Series, Threshold]]] = {}
     for section in registry.sections:
         for key in sorted(ANALOG_KEYS):
-            if (section.id, key) not in found:
-                continue
+            grid = grids.get((section.id, key))
             threshold = target_threshold(section, key, day)
-            if threshold is None:
+            if grid is None or threshold is None or not grid.notna().any():
                 continue
-            values, valid = found[(section.id, key)]
-            grid = to_grid(values, valid=valid)
-            if grid.notna().any():
-                pools.setdefault(key, []).append((section.id, grid, threshold))
+            pools.setdefault(key, []).append((section.id, grid, threshold))
     return pools
 
 
